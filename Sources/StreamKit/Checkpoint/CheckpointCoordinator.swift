@@ -1,0 +1,122 @@
+import Synchronization
+
+/// Where and how often a job checkpoints.
+public struct CheckpointConfiguration: Sendable {
+    /// The checkpoint directory (one folder per completed checkpoint, zstd compressed).
+    public var directory: String
+    /// Time between periodic checkpoints. Default: 10 s. nil: only on demand / at shutdown.
+    public var interval: Duration?
+    /// Also checkpoint every N source records (deterministic; used by tests). Default: off.
+    public var everyRecords: Int?
+    /// Completed checkpoints to keep. Default: 3.
+    public var retain: Int
+    public init(directory: String, interval: Duration? = .seconds(10), everyRecords: Int? = nil, retain: Int = 3) {
+        self.directory = directory; self.interval = interval; self.everyRecords = everyRecords; self.retain = retain
+    }
+}
+
+/// Coordinates aligned checkpoints: sources inject barriers for a triggered id, every task
+/// acknowledges with the snapshots of its chain, and when all have acknowledged the checkpoint is
+/// written atomically and the tasks are told it completed.
+@usableFromInline
+final class CheckpointCoordinator: @unchecked Sendable {
+    // @unchecked: mutable state is guarded by `lock`; writes happen on the acknowledging thread
+    // that completes a checkpoint, under `writeLock`.
+    private let lock = ConditionLock()
+    private let writeLock = ConditionLock()
+    let store: CheckpointStore?
+    let control: JobControl
+    let metrics: JobMetrics
+    var expectedAcks = 0
+    private var nextID: Int64
+    private var pending: [Int64: (snapshots: [String: [Int: [UInt8]]], acks: Int)] = [:]
+    private(set) var lastCompleted: Int64 = 0
+    private(set) var failure: Error?
+    /// Metadata written with each checkpoint (job name, parallelism, ...).
+    var metadata: [String: String] = [:]
+
+    init(store: CheckpointStore?, control: JobControl, metrics: JobMetrics, firstID: Int64) {
+        self.store = store; self.control = control; self.metrics = metrics; self.nextID = firstID
+    }
+
+    /// Starts a new checkpoint (sources inject its barrier before their next batch). Returns its id,
+    /// or nil when no checkpoint store is configured or one is still in flight.
+    @discardableResult @usableFromInline
+    func trigger() -> Int64? {
+        guard store != nil else { return nil }
+        return lock.withLock {
+            if !pending.isEmpty { return nil }   // one checkpoint in flight at a time
+            let id = nextID
+            nextID += 1
+            pending[id] = ([:], 0)
+            control.triggeredCheckpoint.store(id, ordering: .releasing)
+            return id
+        }
+    }
+
+    @usableFromInline func acknowledge(_ collector: SnapshotCollector) {
+        var complete: [String: [Int: [UInt8]]]? = nil
+        let id = collector.checkpointID
+        lock.withLock {
+            guard var entry = pending[id] else { return }
+            for (stage, subtasks) in collector.snapshots {
+                for (s, bytes) in subtasks { entry.snapshots[stage, default: [:]][s] = bytes }
+            }
+            entry.acks += 1
+            if entry.acks >= expectedAcks {
+                complete = entry.snapshots
+                pending[id] = nil
+            } else {
+                pending[id] = entry
+            }
+        }
+        guard let snapshots = complete, let store else { return }
+        writeLock.withLock {
+            do {
+                var files: [String: [UInt8]] = [:]
+                for (stage, subtasks) in snapshots {
+                    for (s, bytes) in subtasks { files["\(stage)@\(s)"] = bytes }
+                }
+                try store.write(checkpointID: id, files: files, metadata: metadata)
+                lock.withLock { lastCompleted = id; lock.broadcast() }
+                metrics.checkpointsCompleted.add(1)
+                control.completedCheckpoint.store(id, ordering: .releasing)
+            } catch {
+                lock.withLock { failure = error; lock.broadcast() }
+            }
+        }
+    }
+
+    /// Waits until checkpoint `id` completed (true) or `timeoutNanos` passed (false).
+    func waitForCompletion(of id: Int64, timeoutNanos: UInt64) -> Bool {
+        let deadline = MonotonicClock.nanos() &+ timeoutNanos
+        return lock.withLock {
+            while lastCompleted < id && failure == nil {
+                let now = MonotonicClock.nanos()
+                if now >= deadline { return false }
+                _ = lock.wait(nanos: Swift.min(deadline - now, 50_000_000))
+            }
+            return lastCompleted >= id
+        }
+    }
+
+    /// Drops a checkpoint that can no longer complete (a task finished before its barrier).
+    func abortPending() { lock.withLock { pending.removeAll() } }
+}
+
+/// A restored checkpoint: snapshots by stage uid and subtask.
+struct RestoredCheckpoint {
+    let id: Int64
+    let metadata: [String: String]
+    let stages: [String: [Int: [UInt8]]]
+
+    static func load(from store: CheckpointStore) throws -> RestoredCheckpoint? {
+        guard let handle = try store.latestComplete() else { return nil }
+        var stages: [String: [Int: [UInt8]]] = [:]
+        for name in handle.list() {
+            guard let at = name.lastIndex(of: "@"), let s = Int(name[name.index(after: at)...]) else { continue }
+            stages[String(name[..<at]), default: [:]][s] = try handle.read(file: name)
+        }
+        return RestoredCheckpoint(id: handle.id, metadata: handle.metadata, stages: stages)
+    }
+}

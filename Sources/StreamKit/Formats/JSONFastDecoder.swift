@@ -1,0 +1,735 @@
+/// A fast `Decodable` decoder for JSON that does not use Foundation.
+///
+/// Each call makes one validating pass over the document that records a compact tape of value
+/// positions, then runs the type's `init(from:)` against the tape; strings and numbers are only
+/// converted when a property asks for them. The tape and bookkeeping buffers are kept between
+/// calls, so create one decoder per thread/stream and reuse it for every record. A decoder is not
+/// thread-safe.
+///
+/// Behaviour:
+/// - Supports all standard integer and floating-point types, `Bool`, `String`, optionals, arrays,
+///   nested types and dictionaries keyed by `String` (or `Int`), `decodeIfPresent`, custom
+///   `CodingKeys`, and `keyDecodingStrategy`.
+/// - Integers must be JSON numbers: `"42"` (a string) is a type mismatch, never silently
+///   converted. A number with a fraction or exponent decodes into an integer type only if its
+///   value is exactly integral and in range (`1e3` → 1000, `1.5` fails).
+/// - Every failure is thrown as `StreamKitError(.malformedInput, ...)`: syntax errors as
+///   "<reason> at byte N", decoding errors naming the coding path, e.g.
+///   `type mismatch at after.user_id: expected Int64, found string`.
+/// - With `treatsDebeziumUnavailableValueAsAbsent` (used by `DebeziumDecoder`) a string equal to
+///   Debezium's `__debezium_unavailable_value` placeholder is treated as absent wherever absence is
+///   representable: optional properties decode as `nil`. A non-optional `String` property receives
+///   the placeholder text itself; any other non-optional property fails with a message naming the
+///   column.
+public final class FastJSONDecoder {
+    /// How JSON object keys are matched to `CodingKey`s.
+    public enum KeyDecodingStrategy: Sendable, Hashable {
+        /// Keys must equal the coding keys' `stringValue`.
+        case useDefaultKeys
+        /// JSON keys are converted from snake_case to camelCase before matching
+        /// (`user_id` → `userId`, `_ts_ms_` → `_tsMs_`): each word after an underscore is
+        /// capitalised and the rest of the word lowercased (ASCII), underscores removed, leading
+        /// and trailing underscores kept. If no converted key matches, an exact match of the raw
+        /// key is accepted as well, so types with explicit snake_case `CodingKeys` still decode.
+        case convertFromSnakeCase
+    }
+
+    /// The key strategy; default `.useDefaultKeys`.
+    public var keyDecodingStrategy: KeyDecodingStrategy {
+        get { state.snakeCase ? .convertFromSnakeCase : .useDefaultKeys }
+        set { state.snakeCase = newValue == .convertFromSnakeCase }
+    }
+
+    /// Treat Debezium's `__debezium_unavailable_value` placeholder as an absent value (see the type
+    /// documentation). Default `false`.
+    public var treatsDebeziumUnavailableValueAsAbsent: Bool {
+        get { state.placeholderIsAbsent }
+        set { state.placeholderIsAbsent = newValue }
+    }
+
+    /// Contextual information handed to `init(from:)` implementations via `Decoder.userInfo`.
+    public var userInfo: [CodingUserInfoKey: Any] {
+        get { state.userInfo }
+        set { state.userInfo = newValue }
+    }
+
+    /// Maximum nesting depth accepted before a document is rejected. Default 512.
+    public var maxDepth: Int = 512
+
+    let state: _TapeDecoder
+
+    /// Creates a reusable decoder.
+    public init(keyDecodingStrategy: KeyDecodingStrategy = .useDefaultKeys) {
+        state = _TapeDecoder()
+        self.keyDecodingStrategy = keyDecodingStrategy
+    }
+
+    /// Decodes a value of type `T` from one JSON document.
+    /// - Throws: `StreamKitError` (`.malformedInput`) for malformed JSON or a shape mismatch.
+    public func decode<T: Decodable>(_ type: T.Type, from json: UnsafeRawBufferPointer) throws(StreamKitError) -> T {
+        try load(json)
+        defer { unload() }
+        return try decodeLoaded(T.self, at: 0)
+    }
+
+    /// Decodes a value of type `T` from one JSON document held in a byte array.
+    public func decode<T: Decodable>(_ type: T.Type, from json: [UInt8]) throws(StreamKitError) -> T {
+        try json.withUnsafeBufferPointer { (b) throws(StreamKitError) in
+            try decode(T.self, from: UnsafeRawBufferPointer(b))
+        }
+    }
+
+    /// Decodes a value of type `T` from the UTF-8 view of a substring (e.g. one line of a file).
+    public func decode<T: Decodable>(_ type: T.Type, from json: Substring.UTF8View) throws(StreamKitError) -> T {
+        let result: Result<T, StreamKitError>? = json.withContiguousStorageIfAvailable { b in
+            do throws(StreamKitError) {
+                return .success(try decode(T.self, from: UnsafeRawBufferPointer(b)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        if let result { return try result.get() }
+        return try decode(T.self, from: Array(json))
+    }
+
+    /// Decodes a value of type `T` from a JSON string.
+    public func decode<T: Decodable>(_ type: T.Type, from json: String) throws(StreamKitError) -> T {
+        var text = json
+        let result: Result<T, StreamKitError> = text.withUTF8 { b in
+            do throws(StreamKitError) {
+                return .success(try decode(T.self, from: UnsafeRawBufferPointer(b)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    // MARK: Internal two-step API (used by the Debezium helpers)
+
+    /// Parses `json` into the tape. `json` must stay valid until `unload()`.
+    func load(_ json: UnsafeRawBufferPointer) throws(StreamKitError) {
+        guard let raw = json.baseAddress, json.count > 0 else { throw _jsonSyntaxError(.emptyDocument, at: 0) }
+        let s = state
+        s.reset()
+        var builder = _TapeBuilder(base: raw.assumingMemoryBound(to: UInt8.self), count: json.count,
+                                   tape: [], maxDepth: maxDepth)
+        swap(&builder.tape, &s.tape)
+        defer { swap(&builder.tape, &s.tape) }
+        try builder.parseDocument()
+        s.base = builder.cursor.base
+    }
+
+    /// Forgets the loaded document.
+    func unload() {
+        state.base = _TapeDecoder.noDocument
+    }
+
+    /// Decodes the value at tape index `index` of the loaded document.
+    func decodeLoaded<T: Decodable>(_ type: T.Type, at index: Int) throws(StreamKitError) -> T {
+        let s = state
+        s.path.removeAll(keepingCapacity: true)
+        s.current = index
+        do {
+            return try T(from: s)
+        } catch {
+            s.path.removeAll(keepingCapacity: true)
+            throw _TapeDecoder.streamKitError(from: error)
+        }
+    }
+}
+
+// MARK: - Decoder state
+
+/// The `Decoder` implementation: one instance per `FastJSONDecoder`, positioned on a tape entry.
+final class _TapeDecoder: Decoder {
+    static var noDocument: UnsafePointer<UInt8> { UnsafePointer<UInt8>(bitPattern: 1)! }
+    static let placeholder: StaticString = "__debezium_unavailable_value"
+
+    var base: UnsafePointer<UInt8> = _TapeDecoder.noDocument
+    var tape: [_TapeEntry] = []
+    /// Tape index of the value the next `container`/`singleValueContainer` call decodes.
+    var current = 0
+    /// The coding path of `current` (a stack; containers remember their depth into it).
+    var path: [any CodingKey] = []
+    /// Per-depth lookup hints: the object and the member at which the next key search starts, so
+    /// properties decoded in document order are found in O(1).
+    var hintOwner: [Int] = []
+    var hintMember: [Int] = []
+    var snakeCase = false
+    var placeholderIsAbsent = false
+    var userInfo: [CodingUserInfoKey: Any] = [:]
+
+    init() {}
+
+    var codingPath: [any CodingKey] { path }
+
+    func reset() {
+        tape.removeAll(keepingCapacity: true)
+        path.removeAll(keepingCapacity: true)
+        hintOwner.removeAll(keepingCapacity: true)
+        hintMember.removeAll(keepingCapacity: true)
+        current = 0
+    }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard tape[current].kind == .object else {
+            throw mismatch(expected: "object", at: current, depth: path.count, key: nil)
+        }
+        return KeyedDecodingContainer(_TapeKeyedContainer<Key>(decoder: self, object: current, depth: path.count))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        guard tape[current].kind == .array else {
+            throw mismatch(expected: "array", at: current, depth: path.count, key: nil)
+        }
+        return _TapeUnkeyedContainer(decoder: self, array: current, depth: path.count)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer {
+        _TapeSingleValueContainer(decoder: self, index: current, depth: path.count)
+    }
+
+    // MARK: Paths and errors
+
+    func codingPath(depth: Int, appending key: (any CodingKey)? = nil) -> [any CodingKey] {
+        var result = Array(path.prefix(depth))
+        if let key { result.append(key) }
+        return result
+    }
+
+    func kindName(_ index: Int) -> String {
+        switch tape[index].kind {
+        case .missing: return "nothing"
+        case .null: return "null"
+        case .bool: return "bool"
+        case .number: return "number"
+        case .string: return isPlaceholder(index) ? "the Debezium unavailable-value placeholder" : "string"
+        case .object: return "object"
+        case .array: return "array"
+        }
+    }
+
+    func mismatch(expected: String, at index: Int, depth: Int, key: (any CodingKey)?) -> DecodingError {
+        let context = DecodingError.Context(codingPath: codingPath(depth: depth, appending: key),
+                                            debugDescription: "expected \(expected), found \(kindName(index))")
+        if tape[index].kind == .null {
+            return DecodingError.valueNotFound(Any.self, context)
+        }
+        return DecodingError.typeMismatch(Any.self, context)
+    }
+
+    static func pathString(_ path: [any CodingKey]) -> String {
+        if path.isEmpty { return "<root>" }
+        var text = ""
+        for key in path {
+            if key is _TapeIndexKey, let i = key.intValue {
+                text += "[\(i)]"
+            } else {
+                if !text.isEmpty { text += "." }
+                text += key.stringValue
+            }
+        }
+        return text
+    }
+
+    static func streamKitError(from error: any Error) -> StreamKitError {
+        if let e = error as? StreamKitError { return e }
+        guard let e = error as? DecodingError else {
+            return StreamKitError(.malformedInput, "decoding failed: \(error)")
+        }
+        switch e {
+        case .typeMismatch(_, let context):
+            return StreamKitError(.malformedInput, "type mismatch at \(pathString(context.codingPath)): \(context.debugDescription)")
+        case .valueNotFound(_, let context):
+            return StreamKitError(.malformedInput, "missing value at \(pathString(context.codingPath)): \(context.debugDescription)")
+        case .keyNotFound(let key, let context):
+            return StreamKitError(.malformedInput, "missing key at \(pathString(context.codingPath + [key]))")
+        case .dataCorrupted(let context):
+            return StreamKitError(.malformedInput, "invalid value at \(pathString(context.codingPath)): \(context.debugDescription)")
+        @unknown default:
+            return StreamKitError(.malformedInput, "decoding failed: \(e)")
+        }
+    }
+
+    // MARK: Value access
+
+    @inline(__always)
+    func isPlaceholder(_ index: Int) -> Bool {
+        let e = tape[index]
+        guard e.kind == .string, !e.hasEscapes,
+              Int(e.end &- e.start) == _TapeDecoder.placeholder.utf8CodeUnitCount else { return false }
+        return _bytesEqual(base + Int(e.start), _TapeDecoder.placeholder.utf8Start, _TapeDecoder.placeholder.utf8CodeUnitCount)
+    }
+
+    /// `null`, or the unavailable placeholder when that counts as absent.
+    @inline(__always)
+    func isAbsent(_ index: Int) -> Bool {
+        let kind = tape[index].kind
+        if kind == .null { return true }
+        return placeholderIsAbsent && kind == .string && isPlaceholder(index)
+    }
+
+    func decodeBool(_ index: Int, depth: Int, key: (any CodingKey)?) throws -> Bool {
+        let e = tape[index]
+        guard e.kind == .bool else { throw mismatch(expected: "Bool", at: index, depth: depth, key: key) }
+        return base[Int(e.start)] == 0x74
+    }
+
+    func decodeString(_ index: Int, depth: Int, key: (any CodingKey)?) throws -> String {
+        let e = tape[index]
+        guard e.kind == .string else { throw mismatch(expected: "String", at: index, depth: depth, key: key) }
+        return _makeJSONString(base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes)
+    }
+
+    func decodeDouble(_ index: Int, depth: Int, key: (any CodingKey)?) throws -> Double {
+        let e = tape[index]
+        guard e.kind == .number else { throw mismatch(expected: "Double", at: index, depth: depth, key: key) }
+        return _parseJSONDouble(base + Int(e.start), Int(e.end &- e.start))
+    }
+
+    func decodeFloat(_ index: Int, depth: Int, key: (any CodingKey)?) throws -> Float {
+        let d = try decodeDouble(index, depth: depth, key: key)
+        let f = Float(d)
+        if f.isInfinite {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath(depth: depth, appending: key),
+                                                    debugDescription: "number \(d) does not fit in Float"))
+        }
+        return f
+    }
+
+    func decodeInteger<T: FixedWidthInteger>(_ type: T.Type, _ index: Int, depth: Int, key: (any CodingKey)?) throws -> T {
+        let e = tape[index]
+        guard e.kind == .number else { throw mismatch(expected: "\(T.self)", at: index, depth: depth, key: key) }
+        let p = base + Int(e.start)
+        let n = Int(e.end &- e.start)
+        if let (negative, magnitude) = _parseJSONIntegerMagnitude(p, n) {
+            if !negative {
+                if let v = T(exactly: magnitude) { return v }
+            } else if magnitude == 0 {
+                return 0
+            } else if T.isSigned, magnitude <= UInt64(Int64.max) &+ 1 {
+                let signed = magnitude == UInt64(Int64.max) &+ 1 ? Int64.min : -Int64(magnitude)
+                if let v = T(exactly: signed) { return v }
+            }
+        } else {
+            // Fraction or exponent: accept only exactly integral values.
+            let d = _parseJSONDouble(p, n)
+            if let v = T(exactly: d) { return v }
+        }
+        let text = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+        throw DecodingError.dataCorrupted(.init(codingPath: codingPath(depth: depth, appending: key),
+                                                debugDescription: "number \(text) does not fit in \(T.self)"))
+    }
+
+    /// Decodes a nested `Decodable` at `index`, extending the coding path with `key`.
+    /// `depth` is the depth of the calling container; the path is reset to it first.
+    func decodeValue<T: Decodable>(_ type: T.Type, at index: Int, depth: Int, key: (any CodingKey)?) throws -> T {
+        let saved = current
+        current = index
+        if path.count > depth { path.removeSubrange(depth...) }
+        if let key { path.append(key) }
+        defer {
+            current = saved
+            if path.count > depth { path.removeSubrange(depth...) }
+        }
+        return try T(from: self)
+    }
+
+    // MARK: Object member lookup
+
+    /// Returns the tape index of the value for `key` in the object at `object`, or -1.
+    func findMember(object: Int, depth: Int, key: UnsafeBufferPointer<UInt8>) -> Int {
+        let header = tape[object]
+        guard header.count > 0 else { return -1 }
+        let first = object &+ 1
+        let end = Int(header.next)
+        var m = first
+        if depth < hintOwner.count, hintOwner[depth] == object, hintMember[depth] < end {
+            m = hintMember[depth]
+        }
+        let start = m
+        repeat {
+            if keyMatches(m, key, converting: snakeCase) {
+                remember(object: object, depth: depth, member: Int(tape[m &+ 1].next))
+                return m &+ 1
+            }
+            m = Int(tape[m &+ 1].next)
+            if m >= end { m = first }
+        } while m != start
+        if snakeCase {
+            // Fallback: exact raw key (explicit snake_case CodingKeys under .convertFromSnakeCase).
+            m = first
+            while m < end {
+                if keyMatches(m, key, converting: false) { return m &+ 1 }
+                m = Int(tape[m &+ 1].next)
+            }
+        }
+        return -1
+    }
+
+    @inline(__always)
+    func remember(object: Int, depth: Int, member: Int) {
+        while hintOwner.count <= depth {
+            hintOwner.append(-1)
+            hintMember.append(0)
+        }
+        hintOwner[depth] = object
+        hintMember[depth] = member
+    }
+
+    @inline(__always)
+    func keyMatches(_ keyIndex: Int, _ key: UnsafeBufferPointer<UInt8>, converting: Bool) -> Bool {
+        let e = tape[keyIndex]
+        let p = base + Int(e.start)
+        let n = Int(e.end &- e.start)
+        if !converting && !e.hasEscapes {
+            return n == key.count && (n == 0 || _bytesEqual(p, key.baseAddress!, n))
+        }
+        return _withUnescaped(p, n, hasEscapes: e.hasEscapes) { raw in
+            converting ? _snakeCaseKey(raw, convertsTo: key) : (raw.count == key.count && raw.elementsEqual(key))
+        }
+    }
+
+    /// All member keys of an object (converted when the strategy is snake case).
+    func memberKeys(object: Int) -> [String] {
+        let header = tape[object]
+        var keys: [String] = []
+        keys.reserveCapacity(Int(header.count))
+        var m = object &+ 1
+        let end = Int(header.next)
+        while m < end {
+            let e = tape[m]
+            let raw = _makeJSONString(base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes)
+            keys.append(snakeCase ? _convertFromSnakeCase(raw) : raw)
+            m = Int(tape[m &+ 1].next)
+        }
+        return keys
+    }
+}
+
+// MARK: - Snake case
+
+@inline(__always) private func _asciiUpper(_ c: UInt8) -> UInt8 { c &- 0x61 < 26 ? c &- 0x20 : c }
+@inline(__always) private func _asciiLower(_ c: UInt8) -> UInt8 { c &- 0x41 < 26 ? c &+ 0x20 : c }
+
+/// Streams the snake_case → camelCase conversion of `json`, calling `emit` per output byte;
+/// stops early when `emit` returns false.
+@inline(__always)
+private func _forEachConvertedByte(_ json: UnsafeBufferPointer<UInt8>, _ emit: (UInt8) -> Bool) -> Bool {
+    let n = json.count
+    var lead = 0
+    while lead < n, json[lead] == 0x5F { lead += 1 }
+    var trail = n
+    while trail > lead, json[trail - 1] == 0x5F { trail -= 1 }
+    var hasInnerUnderscore = false
+    for i in lead..<trail where json[i] == 0x5F { hasInnerUnderscore = true; break }
+    if !hasInnerUnderscore {
+        for c in json where !emit(c) { return false }
+        return true
+    }
+    for _ in 0..<lead where !emit(0x5F) { return false }
+    var firstWord = true
+    var wordStart = false
+    for i in lead..<trail {
+        let c = json[i]
+        if c == 0x5F { firstWord = false; wordStart = true; continue }
+        let out = firstWord ? c : (wordStart ? _asciiUpper(c) : _asciiLower(c))
+        wordStart = false
+        if !emit(out) { return false }
+    }
+    for _ in trail..<n where !emit(0x5F) { return false }
+    return true
+}
+
+/// Whether the camelCase conversion of the JSON key `json` equals `target`.
+func _snakeCaseKey(_ json: UnsafeBufferPointer<UInt8>, convertsTo target: UnsafeBufferPointer<UInt8>) -> Bool {
+    var t = 0
+    let ok = _forEachConvertedByte(json) { c in
+        guard t < target.count, target[t] == c else { return false }
+        t += 1
+        return true
+    }
+    return ok && t == target.count
+}
+
+/// The camelCase form of a snake_case key (see `FastJSONDecoder.KeyDecodingStrategy`).
+func _convertFromSnakeCase(_ key: String) -> String {
+    var bytes: [UInt8] = []
+    var text = key
+    text.withUTF8 { u in
+        _ = _forEachConvertedByte(u) { bytes.append($0); return true }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+// MARK: - Containers
+
+/// Coding key for array positions.
+struct _TapeIndexKey: CodingKey {
+    let intValue: Int?
+    var stringValue: String { "Index \(intValue ?? 0)" }
+    init(index: Int) { intValue = index }
+    init?(stringValue: String) { return nil }
+    init?(intValue: Int) { self.intValue = intValue }
+}
+
+/// Coding key for `superDecoder()`.
+struct _TapeSuperKey: CodingKey {
+    var stringValue: String { "super" }
+    var intValue: Int? { nil }
+    init() {}
+    init?(stringValue: String) { }
+    init?(intValue: Int) { return nil }
+}
+
+struct _TapeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let decoder: _TapeDecoder
+    let object: Int
+    let depth: Int
+
+    var codingPath: [any CodingKey] { decoder.codingPath(depth: depth) }
+
+    var allKeys: [Key] { decoder.memberKeys(object: object).compactMap { Key(stringValue: $0) } }
+
+    @inline(__always)
+    func find(_ key: Key) -> Int {
+        var name = key.stringValue
+        return name.withUTF8 { decoder.findMember(object: object, depth: depth, key: $0) }
+    }
+
+    @inline(__always)
+    func require(_ key: Key) throws -> Int {
+        let index = find(key)
+        if index < 0 {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath,
+                                                       debugDescription: "no value for key '\(key.stringValue)'"))
+        }
+        return index
+    }
+
+    /// Index of the value for `key`, or nil when the key is missing or the value is absent.
+    @inline(__always)
+    func present(_ key: Key) -> Int? {
+        let index = find(key)
+        return index < 0 || decoder.isAbsent(index) ? nil : index
+    }
+
+    func contains(_ key: Key) -> Bool { find(key) >= 0 }
+
+    func decodeNil(forKey key: Key) throws -> Bool { decoder.isAbsent(try require(key)) }
+
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try decoder.decodeBool(require(key), depth: depth, key: key) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try decoder.decodeString(require(key), depth: depth, key: key) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try decoder.decodeDouble(require(key), depth: depth, key: key) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try decoder.decodeFloat(require(key), depth: depth, key: key) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try decoder.decodeInteger(Int.self, require(key), depth: depth, key: key) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try decoder.decodeInteger(Int8.self, require(key), depth: depth, key: key) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try decoder.decodeInteger(Int16.self, require(key), depth: depth, key: key) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try decoder.decodeInteger(Int32.self, require(key), depth: depth, key: key) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try decoder.decodeInteger(Int64.self, require(key), depth: depth, key: key) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try decoder.decodeInteger(UInt.self, require(key), depth: depth, key: key) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try decoder.decodeInteger(UInt8.self, require(key), depth: depth, key: key) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try decoder.decodeInteger(UInt16.self, require(key), depth: depth, key: key) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try decoder.decodeInteger(UInt32.self, require(key), depth: depth, key: key) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try decoder.decodeInteger(UInt64.self, require(key), depth: depth, key: key) }
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try decoder.decodeValue(T.self, at: require(key), depth: depth, key: key) }
+
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        guard let i = present(key) else { return nil }
+        return try decoder.decodeBool(i, depth: depth, key: key)
+    }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        guard let i = present(key) else { return nil }
+        return try decoder.decodeString(i, depth: depth, key: key)
+    }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+        guard let i = present(key) else { return nil }
+        return try decoder.decodeDouble(i, depth: depth, key: key)
+    }
+    func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
+        guard let i = present(key) else { return nil }
+        return try decoder.decodeFloat(i, depth: depth, key: key)
+    }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try integerIfPresent(Int.self, key) }
+    func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? { try integerIfPresent(Int8.self, key) }
+    func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? { try integerIfPresent(Int16.self, key) }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { try integerIfPresent(Int32.self, key) }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try integerIfPresent(Int64.self, key) }
+    func decodeIfPresent(_ type: UInt.Type, forKey key: Key) throws -> UInt? { try integerIfPresent(UInt.self, key) }
+    func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? { try integerIfPresent(UInt8.self, key) }
+    func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? { try integerIfPresent(UInt16.self, key) }
+    func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { try integerIfPresent(UInt32.self, key) }
+    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try integerIfPresent(UInt64.self, key) }
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let i = present(key) else { return nil }
+        return try decoder.decodeValue(T.self, at: i, depth: depth, key: key)
+    }
+
+    @inline(__always)
+    func integerIfPresent<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T? {
+        guard let i = present(key) else { return nil }
+        return try decoder.decodeInteger(T.self, i, depth: depth, key: key)
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        let i = try require(key)
+        guard decoder.tape[i].kind == .object else { throw decoder.mismatch(expected: "object", at: i, depth: depth, key: key) }
+        if decoder.path.count > depth { decoder.path.removeSubrange(depth...) }
+        decoder.path.append(key)
+        return KeyedDecodingContainer(_TapeKeyedContainer<NestedKey>(decoder: decoder, object: i, depth: depth + 1))
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        let i = try require(key)
+        guard decoder.tape[i].kind == .array else { throw decoder.mismatch(expected: "array", at: i, depth: depth, key: key) }
+        if decoder.path.count > depth { decoder.path.removeSubrange(depth...) }
+        decoder.path.append(key)
+        return _TapeUnkeyedContainer(decoder: decoder, array: i, depth: depth + 1)
+    }
+
+    func superDecoder() throws -> any Decoder {
+        let i = find(Key(stringValue: "super") ?? Key(intValue: 0)!)
+        return decoder.child(at: i < 0 ? object : i, path: codingPath(appending: _TapeSuperKey()))
+    }
+
+    func superDecoder(forKey key: Key) throws -> any Decoder {
+        decoder.child(at: try require(key), path: codingPath(appending: key))
+    }
+
+    private func codingPath(appending key: any CodingKey) -> [any CodingKey] {
+        decoder.codingPath(depth: depth, appending: key)
+    }
+}
+
+struct _TapeUnkeyedContainer: UnkeyedDecodingContainer {
+    let decoder: _TapeDecoder
+    let array: Int
+    let depth: Int
+    let count: Int?
+    var currentIndex = 0
+    /// Tape index of the next element.
+    var position: Int
+
+    init(decoder: _TapeDecoder, array: Int, depth: Int) {
+        self.decoder = decoder
+        self.array = array
+        self.depth = depth
+        self.count = Int(decoder.tape[array].count)
+        self.position = array + 1
+    }
+
+    var codingPath: [any CodingKey] { decoder.codingPath(depth: depth) }
+    var isAtEnd: Bool { currentIndex >= count! }
+
+    /// Returns the next element's tape index and its coding key, advancing past it.
+    @inline(__always)
+    mutating func next(_ type: Any.Type) throws -> (Int, _TapeIndexKey) {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(type, .init(codingPath: decoder.codingPath(depth: depth, appending: _TapeIndexKey(index: currentIndex)),
+                                                          debugDescription: "unkeyed container is at end"))
+        }
+        let index = position
+        let key = _TapeIndexKey(index: currentIndex)
+        position = Int(decoder.tape[index].next)
+        currentIndex += 1
+        return (index, key)
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard !isAtEnd else { _ = try next(Never.self); return false }
+        if decoder.isAbsent(position) {
+            _ = try next(Never.self)
+            return true
+        }
+        return false
+    }
+
+    mutating func decode(_ type: Bool.Type) throws -> Bool { let (i, k) = try next(type); return try decoder.decodeBool(i, depth: depth, key: k) }
+    mutating func decode(_ type: String.Type) throws -> String { let (i, k) = try next(type); return try decoder.decodeString(i, depth: depth, key: k) }
+    mutating func decode(_ type: Double.Type) throws -> Double { let (i, k) = try next(type); return try decoder.decodeDouble(i, depth: depth, key: k) }
+    mutating func decode(_ type: Float.Type) throws -> Float { let (i, k) = try next(type); return try decoder.decodeFloat(i, depth: depth, key: k) }
+    mutating func decode(_ type: Int.Type) throws -> Int { try integer(Int.self) }
+    mutating func decode(_ type: Int8.Type) throws -> Int8 { try integer(Int8.self) }
+    mutating func decode(_ type: Int16.Type) throws -> Int16 { try integer(Int16.self) }
+    mutating func decode(_ type: Int32.Type) throws -> Int32 { try integer(Int32.self) }
+    mutating func decode(_ type: Int64.Type) throws -> Int64 { try integer(Int64.self) }
+    mutating func decode(_ type: UInt.Type) throws -> UInt { try integer(UInt.self) }
+    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { try integer(UInt8.self) }
+    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { try integer(UInt16.self) }
+    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try integer(UInt32.self) }
+    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(UInt64.self) }
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let (i, k) = try next(type)
+        return try decoder.decodeValue(T.self, at: i, depth: depth, key: k)
+    }
+
+    @inline(__always)
+    mutating func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
+        let (i, k) = try next(type)
+        return try decoder.decodeInteger(T.self, i, depth: depth, key: k)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        let (i, k) = try next(type)
+        guard decoder.tape[i].kind == .object else { throw decoder.mismatch(expected: "object", at: i, depth: depth, key: k) }
+        if decoder.path.count > depth { decoder.path.removeSubrange(depth...) }
+        decoder.path.append(k)
+        return KeyedDecodingContainer(_TapeKeyedContainer<NestedKey>(decoder: decoder, object: i, depth: depth + 1))
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        let (i, k) = try next(Any.self)
+        guard decoder.tape[i].kind == .array else { throw decoder.mismatch(expected: "array", at: i, depth: depth, key: k) }
+        if decoder.path.count > depth { decoder.path.removeSubrange(depth...) }
+        decoder.path.append(k)
+        return _TapeUnkeyedContainer(decoder: decoder, array: i, depth: depth + 1)
+    }
+
+    mutating func superDecoder() throws -> any Decoder {
+        let (i, k) = try next(Any.self)
+        return decoder.child(at: i, path: decoder.codingPath(depth: depth, appending: k))
+    }
+}
+
+struct _TapeSingleValueContainer: SingleValueDecodingContainer {
+    let decoder: _TapeDecoder
+    let index: Int
+    let depth: Int
+
+    var codingPath: [any CodingKey] { decoder.codingPath(depth: depth) }
+
+    func decodeNil() -> Bool { decoder.isAbsent(index) }
+    func decode(_ type: Bool.Type) throws -> Bool { try decoder.decodeBool(index, depth: depth, key: nil) }
+    func decode(_ type: String.Type) throws -> String { try decoder.decodeString(index, depth: depth, key: nil) }
+    func decode(_ type: Double.Type) throws -> Double { try decoder.decodeDouble(index, depth: depth, key: nil) }
+    func decode(_ type: Float.Type) throws -> Float { try decoder.decodeFloat(index, depth: depth, key: nil) }
+    func decode(_ type: Int.Type) throws -> Int { try decoder.decodeInteger(Int.self, index, depth: depth, key: nil) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try decoder.decodeInteger(Int8.self, index, depth: depth, key: nil) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try decoder.decodeInteger(Int16.self, index, depth: depth, key: nil) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try decoder.decodeInteger(Int32.self, index, depth: depth, key: nil) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try decoder.decodeInteger(Int64.self, index, depth: depth, key: nil) }
+    func decode(_ type: UInt.Type) throws -> UInt { try decoder.decodeInteger(UInt.self, index, depth: depth, key: nil) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try decoder.decodeInteger(UInt8.self, index, depth: depth, key: nil) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try decoder.decodeInteger(UInt16.self, index, depth: depth, key: nil) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try decoder.decodeInteger(UInt32.self, index, depth: depth, key: nil) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try decoder.decodeInteger(UInt64.self, index, depth: depth, key: nil) }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try decoder.decodeValue(T.self, at: index, depth: depth, key: nil)
+    }
+}
+
+extension _TapeDecoder {
+    /// A detached decoder for `superDecoder` calls, sharing the loaded document.
+    func child(at index: Int, path: [any CodingKey]) -> _TapeDecoder {
+        let d = _TapeDecoder()
+        d.base = base
+        d.tape = tape
+        d.current = index
+        d.path = path
+        d.snakeCase = snakeCase
+        d.placeholderIsAbsent = placeholderIsAbsent
+        d.userInfo = userInfo
+        return d
+    }
+}

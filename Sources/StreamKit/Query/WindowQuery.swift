@@ -1,0 +1,111 @@
+import Synchronization
+
+/// An ad-hoc keyed, windowed aggregation over NDJSON (Debezium envelopes or plain rows): what
+/// `cdc-features window` and `cdc-features bench window` run.
+public struct WindowQuery: Sendable {
+    public var input: Input
+    public var keyPath: String
+    public var timePath: String
+    public var window: WindowAssigner
+    public var columns: [AggregateColumn]
+    public var valuePaths: [String]
+    public var watermarkDelay: Duration = .seconds(2)
+    public var allowedLateness: Duration = .zero
+    public var idleness: Duration? = nil
+
+    public enum Input: Sendable {
+        case file(String)
+        /// The standard workload generated in memory.
+        case workload(events: Int, seed: UInt64)
+    }
+
+    public init(input: Input, keyPath: String, timePath: String, window: WindowAssigner, aggregates: String) throws {
+        self.input = input; self.keyPath = keyPath; self.timePath = timePath; self.window = window
+        (columns, valuePaths) = try AggregateColumn.parseList(aggregates)
+    }
+
+    /// Where results go.
+    public enum Output: Sendable {
+        /// NDJSON rows to a file (`-` for stdout), exactly once across restores.
+        case file(String)
+        /// Checksums only (the benchmark).
+        case checksums(WindowChecksums)
+        /// In memory (tests).
+        case collect(CollectedOutput<WindowResult<FieldKey, FieldAccumulator>>)
+    }
+
+    /// Builds the job. `late`: where records later than allowed go; `deadLetters`: where malformed lines go.
+    public func job(output: Output, late: String? = nil, deadLetters: String? = nil) throws -> Job {
+        let decoder = try FieldRecordDecoder(keyPath: keyPath, timePath: timePath, valuePaths: valuePaths)
+        let q = self
+        return Job("window") { env in
+            let raw: DataStream<FieldRecord>
+            switch q.input {
+            case let .file(path): raw = env.source(FileSource(path: path, decoder: decoder), name: "file")
+            case let .workload(n, seed): raw = env.source(WorkloadSource(events: n, seed: seed, decoder: decoder), name: "workload")
+            }
+            if let deadLetters { raw.sideOutput(DeadLetter<String>.self).writeDeadLetters(to: deadLetters) }
+            var windowed = raw
+                .filter("rows") { $0.kind == .row }
+                .assignTimestamps({ $0.time }, watermark: .boundedOutOfOrderness(q.watermarkDelay), idleness: q.idleness)
+                .keyBy { $0.key }
+                .window(q.window, allowedLateness: q.allowedLateness)
+            if let late {
+                let keyPath = q.keyPath, timePath = q.timePath
+                windowed = windowed.sideOutputLateData { stream in
+                    stream.writeLines(to: late, name: "late-sink") { r, out in
+                        var w = JSONWriter(capacity: 96)
+                        w.beginObject(); w.key("key"); r.key.write(to: &w)
+                        w.key("time"); w.value(r.time)
+                        w.key("reason"); w.value("late: all windows of \(timePath) closed (key \(keyPath))")
+                        w.endObject()
+                        out.append(contentsOf: w.bytes)
+                    }
+                }
+            }
+            let results = windowed.aggregate(FieldAggregate(fields: q.valuePaths.count))
+            let columns = q.columns
+            switch output {
+            case let .file(path):
+                results.writeLines(to: path) { r, out in
+                    var w = JSONWriter(capacity: 160)
+                    AggregateColumn.writeRow(r, columns: columns, to: &w)
+                    out.append(contentsOf: w.bytes)
+                }
+            case let .checksums(sums):
+                results.sink("checksums") {
+                    DiscardSink(initial: WindowChecksums.Partial(), observe: { p, r in p.add(r, columns: columns) },
+                                done: { sums.merge($0) })
+                }
+            case let .collect(target):
+                results.collect(into: target)
+            }
+        }
+    }
+}
+
+/// Row count and Σcount, Σsum, Σavg, Σmax over emitted rows (the standard workload's checksums).
+public final class WindowChecksums: Sendable {
+    public struct Partial: Sendable {
+        public var rows: Int64 = 0
+        public var count: Int64 = 0
+        public var sum = 0.0, avg = 0.0, max = 0.0
+        public init() {}
+        @inlinable public mutating func add(_ r: WindowResult<FieldKey, FieldAccumulator>, columns: [AggregateColumn]) {
+            rows &+= 1
+            count &+= r.value.count
+            let s = r.value.f0
+            if s.count > 0 {
+                sum += s.sum; avg += s.sum / Double(s.count); max += s.max
+            }
+        }
+    }
+    private let total = Mutex(Partial())
+    public init() {}
+    public func merge(_ p: Partial) {
+        total.withLock { t in
+            t.rows += p.rows; t.count += p.count; t.sum += p.sum; t.avg += p.avg; t.max += p.max
+        }
+    }
+    public var value: Partial { total.withLock { $0 } }
+}
