@@ -2,6 +2,16 @@
 public enum FieldKey: StreamKey, CustomStringConvertible {
     case int(Int64)
     case string(String)
+    @inlinable public static func == (a: FieldKey, b: FieldKey) -> Bool {
+        switch (a, b) {
+        case let (.int(x), .int(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        default: return false
+        }
+    }
+    @inlinable public func hash(into h: inout Hasher) {
+        switch self { case let .int(v): h.combine(v); case let .string(s): h.combine(1 as UInt8); h.combine(s) }
+    }
     @inlinable public var stableHash: UInt64 {
         switch self {
         case let .int(v): return v.stableHash
@@ -133,43 +143,80 @@ public struct FieldStats: Sendable, StateCodable {
     }
 }
 
-/// Accumulator of ``FieldAggregate``: the record count and per-field statistics (no allocation).
-public struct FieldAccumulator: Sendable, StateCodable {
-    public var count: Int64 = 0
-    public var f0 = FieldStats(), f1 = FieldStats(), f2 = FieldStats(), f3 = FieldStats()
+/// Per-field statistics of 1, 2 or 4 numeric fields, stored inline (sized to the query, so
+/// window state stays small).
+public protocol FieldStatsBlock: Sendable, StateCodable {
+    static var fieldCount: Int { get }
+    init()
+    mutating func add(_ r: FieldRecord)
+    mutating func merge(_ o: Self)
+    func stats(_ i: Int) -> FieldStats
+}
+
+public struct FieldStats1: FieldStatsBlock {
+    public var f0 = FieldStats()
+    @inlinable public static var fieldCount: Int { 1 }
     @inlinable public init() {}
-    @inlinable public func field(_ i: Int) -> FieldStats {
+    @inlinable public mutating func add(_ r: FieldRecord) { f0.add(r.v0) }
+    @inlinable public mutating func merge(_ o: Self) { f0.merge(o.f0) }
+    @inlinable public func stats(_ i: Int) -> FieldStats { f0 }
+    @inlinable public func encode(to w: inout ByteWriter) { f0.encode(to: &w) }
+    @inlinable public init(from r: inout ByteReader) throws { f0 = try FieldStats(from: &r) }
+}
+
+public struct FieldStats2: FieldStatsBlock {
+    public var f0 = FieldStats(), f1 = FieldStats()
+    @inlinable public static var fieldCount: Int { 2 }
+    @inlinable public init() {}
+    @inlinable public mutating func add(_ r: FieldRecord) { f0.add(r.v0); f1.add(r.v1) }
+    @inlinable public mutating func merge(_ o: Self) { f0.merge(o.f0); f1.merge(o.f1) }
+    @inlinable public func stats(_ i: Int) -> FieldStats { i == 0 ? f0 : f1 }
+    @inlinable public func encode(to w: inout ByteWriter) { f0.encode(to: &w); f1.encode(to: &w) }
+    @inlinable public init(from r: inout ByteReader) throws { f0 = try FieldStats(from: &r); f1 = try FieldStats(from: &r) }
+}
+
+public struct FieldStats4: FieldStatsBlock {
+    public var f0 = FieldStats(), f1 = FieldStats(), f2 = FieldStats(), f3 = FieldStats()
+    @inlinable public static var fieldCount: Int { 4 }
+    @inlinable public init() {}
+    @inlinable public mutating func add(_ r: FieldRecord) { f0.add(r.v0); f1.add(r.v1); f2.add(r.v2); f3.add(r.v3) }
+    @inlinable public mutating func merge(_ o: Self) { f0.merge(o.f0); f1.merge(o.f1); f2.merge(o.f2); f3.merge(o.f3) }
+    @inlinable public func stats(_ i: Int) -> FieldStats {
         switch i { case 0: return f0; case 1: return f1; case 2: return f2; default: return f3 }
     }
-    @inlinable public func encode(to w: inout ByteWriter) {
-        w.writeVarInt(count); f0.encode(to: &w); f1.encode(to: &w); f2.encode(to: &w); f3.encode(to: &w)
-    }
+    @inlinable public func encode(to w: inout ByteWriter) { f0.encode(to: &w); f1.encode(to: &w); f2.encode(to: &w); f3.encode(to: &w) }
     @inlinable public init(from r: inout ByteReader) throws {
-        count = try r.readVarInt()
         f0 = try FieldStats(from: &r); f1 = try FieldStats(from: &r); f2 = try FieldStats(from: &r); f3 = try FieldStats(from: &r)
     }
 }
 
+/// Accumulator of ``FieldAggregate``: the record count and per-field statistics (no allocation).
+public struct FieldAccumulator<Block: FieldStatsBlock>: Sendable, StateCodable {
+    public var count: Int64 = 0
+    public var block = Block()
+    @inlinable public init() {}
+    @inlinable public func field(_ i: Int) -> FieldStats { block.stats(i) }
+    @inlinable public func encode(to w: inout ByteWriter) { w.writeVarInt(count); block.encode(to: &w) }
+    @inlinable public init(from r: inout ByteReader) throws { count = try r.readVarInt(); block = try Block(from: &r) }
+}
+
 /// count / sum / avg / min / max over the numeric fields of ``FieldRecord``s, all at once.
-public struct FieldAggregate: AggregateFunction {
-    public let fields: Int
-    @inlinable public init(fields: Int) { self.fields = fields }
-    @inlinable public func makeAccumulator() -> FieldAccumulator { FieldAccumulator() }
-    @inlinable public func add(_ r: FieldRecord, to a: inout FieldAccumulator) {
-        a.count &+= 1
-        if fields > 0 { a.f0.add(r.v0) }
-        if fields > 1 { a.f1.add(r.v1) }
-        if fields > 2 { a.f2.add(r.v2) }
-        if fields > 3 { a.f3.add(r.v3) }
+public struct FieldAggregate<Block: FieldStatsBlock>: AggregateFunction {
+    @inlinable public init() {}
+    @inlinable public func makeAccumulator() -> FieldAccumulator<Block> { FieldAccumulator() }
+    @inlinable public func add(_ r: FieldRecord, to a: inout FieldAccumulator<Block>) { a.count &+= 1; a.block.add(r) }
+    @inlinable public func merge(_ o: FieldAccumulator<Block>, into a: inout FieldAccumulator<Block>) {
+        a.count &+= o.count; a.block.merge(o.block)
     }
-    @inlinable public func merge(_ o: FieldAccumulator, into a: inout FieldAccumulator) {
-        a.count &+= o.count
-        if fields > 0 { a.f0.merge(o.f0) }
-        if fields > 1 { a.f1.merge(o.f1) }
-        if fields > 2 { a.f2.merge(o.f2) }
-        if fields > 3 { a.f3.merge(o.f3) }
-    }
-    @inlinable public func result(_ a: FieldAccumulator) -> FieldAccumulator { a }
+    @inlinable public func result(_ a: FieldAccumulator<Block>) -> FieldAccumulator<Block> { a }
+}
+
+/// One output row of an ad-hoc aggregation, in column order (nil: no numbers to aggregate).
+public struct WindowRow: Sendable, Hashable {
+    public var key: FieldKey
+    public var windowStart: EventTime
+    public var windowEnd: EventTime
+    public var values: [Double?]
 }
 
 /// One requested output column of an ad-hoc aggregation (`count`, `sum:after.amount`, ...).
@@ -219,7 +266,7 @@ public struct AggregateColumn: Sendable, Hashable {
     }
 
     /// The column's value for an accumulator (nil for an aggregate over no numbers: written as null).
-    @inlinable public func value(of a: FieldAccumulator) -> Double? {
+    @inlinable public func value<B>(of a: FieldAccumulator<B>) -> Double? {
         switch function {
         case .count: return Double(a.count)
         case .sum: let s = a.field(fieldIndex); return s.count == 0 ? nil : s.sum
@@ -231,7 +278,7 @@ public struct AggregateColumn: Sendable, Hashable {
 
     /// Writes one output row: `{"key":…,"window_start":…,"window_end":…,<columns>}`.
     @inlinable
-    public static func writeRow(_ r: WindowResult<FieldKey, FieldAccumulator>, columns: [AggregateColumn], to w: inout JSONWriter) {
+    public static func writeRow<B>(_ r: WindowResult<FieldKey, FieldAccumulator<B>>, columns: [AggregateColumn], to w: inout JSONWriter) {
         w.beginObject()
         w.key("key"); r.key.write(to: &w)
         if r.windowStart != .min { w.key("window_start"); w.value(r.windowStart) }

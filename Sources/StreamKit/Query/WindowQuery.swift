@@ -30,12 +30,20 @@ public struct WindowQuery: Sendable {
         case file(String)
         /// Checksums only (the benchmark).
         case checksums(WindowChecksums)
-        /// In memory (tests).
-        case collect(CollectedOutput<WindowResult<FieldKey, FieldAccumulator>>)
+        /// In memory, as rows in column order (tests).
+        case collect(CollectedOutput<WindowRow>)
     }
 
     /// Builds the job. `late`: where records later than allowed go; `deadLetters`: where malformed lines go.
     public func job(output: Output, late: String? = nil, deadLetters: String? = nil) throws -> Job {
+        switch valuePaths.count {
+        case 0, 1: return try job(FieldStats1.self, output: output, late: late, deadLetters: deadLetters)
+        case 2: return try job(FieldStats2.self, output: output, late: late, deadLetters: deadLetters)
+        default: return try job(FieldStats4.self, output: output, late: late, deadLetters: deadLetters)
+        }
+    }
+
+    func job<Block: FieldStatsBlock>(_: Block.Type, output: Output, late: String?, deadLetters: String?) throws -> Job {
         let decoder = try FieldRecordDecoder(keyPath: keyPath, timePath: timePath, valuePaths: valuePaths)
         let q = self
         return Job("window") { env in
@@ -63,7 +71,7 @@ public struct WindowQuery: Sendable {
                     }
                 }
             }
-            let results = windowed.aggregate(FieldAggregate(fields: q.valuePaths.count))
+            let results = windowed.aggregate(FieldAggregate<Block>())
             let columns = q.columns
             switch output {
             case let .file(path):
@@ -78,7 +86,10 @@ public struct WindowQuery: Sendable {
                                 done: { sums.merge($0) })
                 }
             case let .collect(target):
-                results.collect(into: target)
+                results.map("rows") { r in
+                    WindowRow(key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd,
+                              values: columns.map { c in c.function == .count ? Double(r.value.count) : c.value(of: r.value) })
+                }.collect(into: target)
             }
         }
     }
@@ -91,10 +102,10 @@ public final class WindowChecksums: Sendable {
         public var count: Int64 = 0
         public var sum = 0.0, avg = 0.0, max = 0.0
         public init() {}
-        @inlinable public mutating func add(_ r: WindowResult<FieldKey, FieldAccumulator>, columns: [AggregateColumn]) {
+        @inlinable public mutating func add<B>(_ r: WindowResult<FieldKey, FieldAccumulator<B>>, columns: [AggregateColumn]) {
             rows &+= 1
             count &+= r.value.count
-            let s = r.value.f0
+            let s = r.value.field(0)
             if s.count > 0 {
                 sum += s.sum; avg += s.sum / Double(s.count); max += s.max
             }

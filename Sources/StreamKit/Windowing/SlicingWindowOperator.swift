@@ -3,15 +3,20 @@ import HeapModule
 /// Tumbling and sliding event-time windows with pane (slice) sharing.
 ///
 /// Time is cut into panes of `gcd(size, slide)`; each record updates one accumulator — the one of
-/// its (pane, key) — and a window is the merge of its panes when it fires. A window `[s, e)` fires
-/// once the watermark reaches `e - 1`. With allowed lateness, a record for a fired window that is
-/// not yet expired (`e - 1 + lateness > watermark`) updates the window and re-fires it for its key;
-/// a record whose windows are all expired goes to the side output (late data) and is counted.
+/// its (key, pane) — and a window is the merge of its panes when it fires, so a 1-hour window
+/// sliding by one minute touches each record once. A window `[s, e)` fires once the watermark
+/// reaches `e - 1`. With allowed lateness, a record for a fired window that is not yet expired
+/// (`e - 1 + lateness > watermark`) updates the window and re-fires it for its key; a record whose
+/// windows are all expired goes to the side output (late data) and is counted.
+///
+/// Layout: each live key has an integer slot (one hash lookup per record); accumulators live in a
+/// flat open-addressing map keyed by (slot, pane); each pane lists the slots that have data in it,
+/// so firing a window walks those lists and merges without hashing keys. A key's slot is freed
+/// when its last pane expires, so state stays bounded by the live keys.
 public struct SlicingWindowOperator<Key: StreamKey, Input: Sendable, Agg: AggregateFunction>: StreamOperator
 where Agg.Input == Input {
     public typealias Output = WindowResult<Key, Agg.Result>
     public typealias SideOutput = Input
-    public typealias Table = [Key: Agg.Accumulator]
 
     @usableFromInline let key: @Sendable (Input) -> Key
     @usableFromInline let aggregate: Agg
@@ -19,20 +24,33 @@ where Agg.Input == Input {
     @usableFromInline let slide: Int64
     @usableFromInline let offset: Int64
     @usableFromInline let paneSize: Int64
+    @usableFromInline let panesPerWindow: Int64
+    @usableFromInline let panesPerSlide: Int64
     @usableFromInline let lateness: Int64
 
-    /// Pane start → accumulators of the keys that have records in that pane.
-    @usableFromInline var panes: [Int64: Table] = [:]
-    /// The pane being filled, kept out of `panes` so it is mutated in place.
-    @usableFromInline var activeStart: Int64 = .min
-    @usableFromInline var activeTable: Table = [:]
-    /// Pane starts in time order (for clean-up).
+    @usableFromInline var slotOf: [Key: Int32] = [:]
+    @usableFromInline var keys: [Key] = []
+    @usableFromInline var livePanes: [Int32] = []
+    @usableFromInline var lastFired: [Int64] = []
+    @usableFromInline var freeSlots: [Int32] = []
+    /// Ring of `ringSize` pane cells per slot (contiguous, so merging a key's panes is cache
+    /// friendly); 0 when windows span too many panes, then every entry lives in `map`.
+    @usableFromInline let ringSize: Int
+    @usableFromInline let ringMask: Int64
+    @usableFromInline var ringPane: [Int64] = []
+    @usableFromInline var ringAcc: [Agg.Accumulator] = []
+    /// Entries that do not fit their ring cell (or all entries when `ringSize == 0`).
+    @usableFromInline var map: PaneMap<Agg.Accumulator>
+    /// Pane index → slots with data in that pane.
+    @usableFromInline var paneSlots: [Int64: [Int32]] = [:]
+    /// Pane indexes in time order (for clean-up).
     @usableFromInline var paneHeap = Heap<Int64>()
     /// Ends of windows with contents that have not fired yet.
     @usableFromInline var pendingEnds = Heap<Int64>()
     @usableFromInline var registeredEnds = Set<Int64>()
     @usableFromInline var watermark: EventTime = Watermark.none
-    @usableFromInline var scratch: Table = [:]
+    /// Cache of the last pane's slot list presence (most records fall in the newest pane).
+    @usableFromInline var lastPane: Int64 = .min
 
     @inlinable
     public init(assigner: WindowAssigner, allowedLateness: Duration = .zero, aggregate: Agg,
@@ -44,37 +62,145 @@ where Agg.Input == Input {
         }
         var a = size, b = slide
         while b != 0 { (a, b) = (b, a % b) }
-        self.paneSize = a
-        self.lateness = allowedLateness.milliseconds
+        paneSize = a
+        panesPerWindow = size / a
+        panesPerSlide = slide / a
+        lateness = allowedLateness.milliseconds
         self.aggregate = aggregate
         self.key = key
+        map = PaneMap(empty: aggregate.makeAccumulator(), capacity: 16)
+        let needed = Int(panesPerWindow + (lateness + a - 1) / a + 2)
+        var r = 1
+        while r < needed { r <<= 1 }
+        ringSize = r <= 16 ? r : 0
+        ringMask = Int64(Swift.max(ringSize - 1, 0))
     }
 
-    @inlinable func lastEnd(ofPane p: Int64) -> Int64 {
-        WindowAssigner.alignedStart(p, slide: slide, offset: offset) &+ size
+    /// Pane index of a timestamp (floor division, correct for negative times).
+    @inlinable @inline(__always) func paneIndex(_ ts: EventTime) -> Int64 {
+        let d = ts &- offset
+        let q = d / paneSize
+        return (d % paneSize < 0) ? q &- 1 : q
+    }
+    @inlinable @inline(__always) func paneStart(_ p: Int64) -> EventTime { p &* paneSize &+ offset }
+    /// End of the last window containing pane `p`.
+    @inlinable @inline(__always) func lastEnd(ofPane p: Int64) -> EventTime {
+        WindowAssigner.alignedStart(paneStart(p), slide: slide, offset: offset) &+ size
+    }
+    @inlinable @inline(__always) func expired(pane p: Int64, at wm: EventTime) -> Bool {
+        lastEnd(ofPane: p) &- 1 &+ lateness <= wm
+    }
+
+    @inlinable
+    mutating func slot(for k: Key) -> Int32 {
+        if let s = slotOf[k] { return s }
+        let s: Int32
+        if let f = freeSlots.popLast() {
+            s = f; keys[Int(s)] = k; livePanes[Int(s)] = 0; lastFired[Int(s)] = .min
+        } else {
+            s = Int32(keys.count); keys.append(k); livePanes.append(0); lastFired.append(.min)
+            if ringSize > 0 {
+                ringPane.append(contentsOf: repeatElement(.min, count: ringSize))
+                ringAcc.append(contentsOf: repeatElement(map.empty, count: ringSize))
+            }
+        }
+        slotOf[k] = s
+        return s
+    }
+
+    @inlinable
+    mutating func registerPane(_ p: Int64) {
+        paneHeap.insert(p)
+        let start = paneStart(p)
+        var s = WindowAssigner.alignedStart(start, slide: slide, offset: offset)
+        while s &+ size > start {
+            let e = s &+ size
+            if e &- 1 > watermark && registeredEnds.insert(e).inserted { pendingEnds.insert(e) }
+            s &-= slide
+        }
+    }
+
+    @inlinable @inline(__always)
+    mutating func noteNewEntry(slot s: Int32, pane p: Int64) {
+        livePanes[Int(s)] &+= 1
+        if p != lastPane {
+            if paneSlots[p] == nil { paneSlots[p] = []; registerPane(p) }
+            lastPane = p
+        }
+        paneSlots[p]!.append(s)
+    }
+
+    /// Adds `value` to the accumulator of (slot, pane), creating it if needed.
+    @inlinable @inline(__always)
+    mutating func add(_ value: Input, slot s: Int32, pane p: Int64) {
+        if ringSize > 0 {
+            let cell = Int(s) &* ringSize &+ Int(p & ringMask)
+            let held = ringPane[cell]
+            if held == p { aggregate.add(value, to: &ringAcc[cell]); return }
+            if held == .min {
+                ringPane[cell] = p
+                ringAcc[cell] = map.empty
+                aggregate.add(value, to: &ringAcc[cell])
+                noteNewEntry(slot: s, pane: p)
+                return
+            }
+        }
+        let (i, inserted) = map.findOrInsert(s, p)
+        if inserted { noteNewEntry(slot: s, pane: p) }
+        aggregate.add(value, to: &map.accs[i])
+    }
+
+    /// The accumulator of (slot, pane), if any.
+    @inlinable @inline(__always)
+    func accumulator(slot s: Int32, pane p: Int64) -> Agg.Accumulator? {
+        if ringSize > 0 {
+            let cell = Int(s) &* ringSize &+ Int(p & ringMask)
+            if ringPane[cell] == p { return ringAcc[cell] }
+        }
+        if map.count == 0 { return nil }
+        let i = map.find(s, p)
+        return i >= 0 ? map.accs[i] : nil
+    }
+
+    mutating func restoreEntry(_ acc: Agg.Accumulator, slot s: Int32, pane p: Int64) {
+        if ringSize > 0 {
+            let cell = Int(s) &* ringSize &+ Int(p & ringMask)
+            if ringPane[cell] == .min { ringPane[cell] = p; ringAcc[cell] = acc; noteNewEntry(slot: s, pane: p); return }
+        }
+        let (i, _) = map.findOrInsert(s, p)
+        map.accs[i] = acc
+        noteNewEntry(slot: s, pane: p)
+    }
+
+    @inlinable
+    mutating func removeEntry(slot s: Int32, pane p: Int64) {
+        if ringSize > 0 {
+            let cell = Int(s) &* ringSize &+ Int(p & ringMask)
+            if ringPane[cell] == p { ringPane[cell] = .min; return }
+        }
+        map.remove(s, p)
     }
 
     @inlinable
     public mutating func processBatch(_ input: inout Batch<Input>, into output: inout Batch<Output>,
                                       side: inout Batch<Input>, context: OperatorContext) throws {
         var late: UInt64 = 0
-        let agg = aggregate
         for i in 0..<input.count {
             let wm = input.watermarks[i]
             if wm > watermark { advance(to: wm, output: &output) }
             let ts = input.timestamps[i]
             let value = input.values[i]
+            let p = paneIndex(ts)
             // The latest window containing ts decides whether the record is late for all of them.
-            if lastEnd(ofPane: ts) &- 1 &+ lateness <= watermark {
+            if expired(pane: p, at: watermark) {
                 late &+= 1
                 side.append(value, timestamp: ts, watermark: watermark)
                 continue
             }
-            let p = WindowAssigner.alignedStart(ts, slide: paneSize, offset: offset)
-            if p != activeStart { switchPane(to: p) }
             let k = key(value)
-            agg.add(value, to: &activeTable[k, default: agg.makeAccumulator()])
-            if lateness > 0 && ts &+ size > watermark { refireLate(key: k, pane: p, output: &output) }
+            let s = slot(for: k)
+            add(value, slot: s, pane: p)
+            if lateness > 0 && paneStart(p) &+ size &- 1 <= watermark &+ size { refireLate(slot: s, pane: p, output: &output) }
         }
         if late > 0 { context.metrics.lateRecords.add(late) }
     }
@@ -85,48 +211,46 @@ where Agg.Input == Input {
         if watermark > self.watermark { advance(to: watermark, output: &output) }
     }
 
-    @inlinable
-    mutating func switchPane(to p: Int64) {
-        if activeStart != .min { panes[activeStart] = activeTable }
-        activeStart = p
-        if let existing = panes.removeValue(forKey: p) {
-            activeTable = existing
-        } else {
-            activeTable = [:]
-            paneHeap.insert(p)
-            // Register every not-yet-fired window containing this pane.
-            var s = WindowAssigner.alignedStart(p, slide: slide, offset: offset)
-            while s &+ size > p {
-                let e = s &+ size
-                if e &- 1 > watermark && registeredEnds.insert(e).inserted { pendingEnds.insert(e) }
-                s &-= slide
+    /// Merge of the panes of window `[e - size, e)` for one slot into `acc`; false when it has none.
+    @inlinable @inline(__always)
+    func merge(slot s: Int32, end e: EventTime, into acc: inout Agg.Accumulator) -> Bool {
+        let last = paneIndex(e &- 1)
+        var q = last &- panesPerWindow &+ 1
+        var found = false
+        if ringSize > 0 && map.count == 0 {
+            let base = Int(s) &* ringSize
+            while q <= last {
+                let cell = base &+ Int(q & ringMask)
+                if ringPane[cell] == q { aggregate.merge(ringAcc[cell], into: &acc); found = true }
+                q &+= 1
             }
+            return found
         }
+        while q <= last {
+            if let a = accumulator(slot: s, pane: q) { aggregate.merge(a, into: &acc); found = true }
+            q &+= 1
+        }
+        return found
     }
 
     /// A record was added to an already fired (but not expired) window: fire it again for its key.
     @inlinable
-    mutating func refireLate(key k: Key, pane p: Int64, output: inout Batch<Output>) {
-        var s = WindowAssigner.alignedStart(p, slide: slide, offset: offset)
-        while s &+ size > p {
-            let e = s &+ size
-            if e &- 1 <= watermark && e &- 1 &+ lateness > watermark {
-                var acc = aggregate.makeAccumulator()
-                var q = s
-                while q < e {
-                    if let a = (q == activeStart ? activeTable[k] : panes[q]?[k]) { aggregate.merge(a, into: &acc) }
-                    q &+= paneSize
-                }
-                output.append(WindowResult(key: k, windowStart: s, windowEnd: e, value: aggregate.result(acc)),
+    mutating func refireLate(slot s: Int32, pane p: Int64, output: inout Batch<Output>) {
+        let start = paneStart(p)
+        var ws = WindowAssigner.alignedStart(start, slide: slide, offset: offset)
+        while ws &+ size > start {
+            let e = ws &+ size
+            var acc = aggregate.makeAccumulator()
+            if e &- 1 <= watermark && e &- 1 &+ lateness > watermark && merge(slot: s, end: e, into: &acc) {
+                output.append(WindowResult(key: keys[Int(s)], windowStart: ws, windowEnd: e, value: aggregate.result(acc)),
                               timestamp: e &- 1, watermark: watermark)
             }
-            s &-= slide
+            ws &-= slide
         }
     }
 
     @inlinable
     mutating func advance(to wm: EventTime, output: inout Batch<Output>) {
-        if activeStart != .min { panes[activeStart] = activeTable; activeTable = [:]; activeStart = .min }
         let previous = watermark
         while let e = pendingEnds.min, e &- 1 <= wm {
             _ = pendingEnds.popMin()
@@ -135,86 +259,83 @@ where Agg.Input == Input {
         }
         watermark = wm
         // Drop panes no window needs any more (all their windows fired and expired).
-        while let p = paneHeap.min, lastEnd(ofPane: p) &- 1 &+ lateness <= wm {
+        while let p = paneHeap.min, expired(pane: p, at: wm) {
             _ = paneHeap.popMin()
-            panes[p] = nil
+            if let list = paneSlots.removeValue(forKey: p) {
+                for s in list {
+                    removeEntry(slot: s, pane: p)
+                    livePanes[Int(s)] &-= 1
+                    if livePanes[Int(s)] == 0 {
+                        slotOf[keys[Int(s)]] = nil
+                        freeSlots.append(s)
+                    }
+                }
+            }
+            if p == lastPane { lastPane = .min }
         }
     }
 
     @inlinable
     mutating func fire(end e: Int64, output: inout Batch<Output>, forwarded: EventTime) {
         let start = e &- size
-        var found = 0
-        var only: Int64 = 0
-        var q = start
-        while q < e {
-            if panes[q] != nil { found += 1; only = q }
-            q &+= paneSize
-        }
-        if found == 0 { return }
-        if found == 1 {
-            for (k, acc) in panes[only]! {
-                output.append(WindowResult(key: k, windowStart: start, windowEnd: e, value: aggregate.result(acc)),
+        let last = paneIndex(e &- 1)
+        let first = last &- panesPerWindow &+ 1
+        if panesPerWindow == 1 {
+            guard let list = paneSlots[first] else { return }
+            for s in list {
+                output.append(WindowResult(key: keys[Int(s)], windowStart: start, windowEnd: e,
+                                           value: aggregate.result(accumulator(slot: s, pane: first)!)),
                               timestamp: e &- 1, watermark: forwarded)
             }
             return
         }
-        var merged = scratch
-        scratch = [:]
-        merged.removeAll(keepingCapacity: true)
-        let agg = aggregate
-        q = start
-        while q < e {
-            if let table = panes[q] {
-                for (k, acc) in table { agg.merge(acc, into: &merged[k, default: agg.makeAccumulator()]) }
+        var q = first
+        let empty = aggregate.makeAccumulator()
+        while q <= last {
+            if let list = paneSlots[q] {
+                for s in list where lastFired[Int(s)] != e {
+                    lastFired[Int(s)] = e
+                    var acc = empty
+                    if merge(slot: s, end: e, into: &acc) {
+                        output.append(WindowResult(key: keys[Int(s)], windowStart: start, windowEnd: e, value: aggregate.result(acc)),
+                                      timestamp: e &- 1, watermark: forwarded)
+                    }
+                }
             }
-            q &+= paneSize
-        }
-        defer { scratch = merged }
-        for (k, acc) in merged {
-            output.append(WindowResult(key: k, windowStart: start, windowEnd: e, value: aggregate.result(acc)),
-                          timestamp: e &- 1, watermark: forwarded)
+            q &+= 1
         }
     }
 
     public mutating func snapshotState(_ snapshot: inout OperatorSnapshot, context: OperatorContext) throws {
-        if activeStart != .min { panes[activeStart] = activeTable; activeTable = [:]; activeStart = .min }
         snapshot.operatorState.writeVarInt(watermark)
-        for (p, table) in panes {
-            for (k, acc) in table {
+        for (p, list) in paneSlots {
+            for s in list {
+                let acc = accumulator(slot: s, pane: p)!
+                let k = keys[Int(s)]
                 let kg = context.keyGroups.keyGroup(of: k)
-                snapshot.keyGroups[kg, default: ByteWriter()].writeVarInt(p)
-                k.encode(to: &snapshot.keyGroups[kg]!)
-                acc.encode(to: &snapshot.keyGroups[kg]!)
+                var w = snapshot.keyGroups[kg] ?? ByteWriter()
+                w.writeVarInt(paneStart(p))
+                k.encode(to: &w)
+                acc.encode(to: &w)
+                snapshot.keyGroups[kg] = w
             }
         }
     }
 
     public mutating func restoreState(_ restore: OperatorRestore, context: OperatorContext) throws {
-        if let op = restore.operatorState {
-            var r = ByteReader(op)
-            watermark = try r.readVarInt()
-        } else if let any = restore.allOperatorStates.first {
-            var r = ByteReader(any)
+        if let bytes = restore.operatorState ?? restore.allOperatorStates.first {
+            var r = ByteReader(bytes)
             watermark = try r.readVarInt()
         }
-        for (_, bytes) in restore.keyGroups {
-            var r = ByteReader(bytes)
+        for kg in restore.keyGroups.keys.sorted() {
+            var r = ByteReader(restore.keyGroups[kg]!)
             while !r.isAtEnd {
-                let p = try r.readVarInt()
+                let p = paneIndex(try r.readVarInt())
                 let k = try Key(from: &r)
                 let acc = try Agg.Accumulator(from: &r)
-                if panes[p] == nil {
-                    panes[p] = [:]
-                    paneHeap.insert(p)
-                    var s = WindowAssigner.alignedStart(p, slide: slide, offset: offset)
-                    while s &+ size > p {
-                        let e = s &+ size
-                        if e &- 1 > watermark && registeredEnds.insert(e).inserted { pendingEnds.insert(e) }
-                        s &-= slide
-                    }
-                }
-                panes[p]![k] = acc
+                let s = slot(for: k)
+                if accumulator(slot: s, pane: p) != nil { throw StreamKitError(.checkpoint, "duplicate window state for a key in checkpoint") }
+                restoreEntry(acc, slot: s, pane: p)
             }
         }
     }
