@@ -93,3 +93,69 @@ struct PaneMap<Acc> {
         }
     }
 }
+
+/// An open-addressing index from a key's stable hash to its slot (keys themselves live in the
+/// operator's slot array). Avoids SipHash: ``StreamKey/stableHash`` is already well mixed.
+@usableFromInline
+struct KeySlotIndex {
+    @usableFromInline var hashes: [UInt64]
+    @usableFromInline var slots: [Int32]     // -1: empty
+    @usableFromInline var mask: Int
+    @usableFromInline var count = 0
+
+    @inlinable init(capacity: Int = 1024) {
+        var cap = 16
+        while cap < capacity * 2 { cap <<= 1 }
+        hashes = Array(repeating: 0, count: cap); slots = Array(repeating: -1, count: cap); mask = cap - 1
+    }
+
+    /// The slot of the key with hash `h` for which `matches(slot)` holds, or -1 (and the free position).
+    @inlinable @inline(__always)
+    func find(_ h: UInt64, _ matches: (Int32) -> Bool) -> (slot: Int32, position: Int) {
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let s = slots[i]
+            if s == -1 { return (-1, i) }
+            if hashes[i] == h && matches(s) { return (s, i) }
+            i = (i &+ 1) & mask
+        }
+    }
+
+    @inlinable @inline(__always)
+    mutating func insert(_ h: UInt64, slot: Int32, at position: Int) {
+        hashes[position] = h; slots[position] = slot; count += 1
+        if count * 2 > slots.count { grow() }
+    }
+
+    @inlinable
+    mutating func grow() {
+        let oldH = hashes, oldS = slots
+        let cap = slots.count * 2
+        hashes = Array(repeating: 0, count: cap); slots = Array(repeating: -1, count: cap); mask = cap - 1
+        for i in 0..<oldS.count where oldS[i] != -1 {
+            var j = Int(truncatingIfNeeded: oldH[i]) & mask
+            while slots[j] != -1 { j = (j &+ 1) & mask }
+            hashes[j] = oldH[i]; slots[j] = oldS[i]
+        }
+    }
+
+    /// Removes the entry for `slot` (whose key hash is `h`).
+    @inlinable
+    mutating func remove(_ h: UInt64, slot: Int32) {
+        var i = Int(truncatingIfNeeded: h) & mask
+        while slots[i] != slot {
+            if slots[i] == -1 { return }
+            i = (i &+ 1) & mask
+        }
+        count -= 1
+        var j = i
+        while true {
+            j = (j &+ 1) & mask
+            if slots[j] == -1 { break }
+            let home = Int(truncatingIfNeeded: hashes[j]) & mask
+            let inRange = i <= j ? (home > i && home <= j) : (home > i || home <= j)
+            if !inRange { hashes[i] = hashes[j]; slots[i] = slots[j]; i = j }
+        }
+        slots[i] = -1
+    }
+}

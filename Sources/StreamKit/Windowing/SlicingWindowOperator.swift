@@ -28,8 +28,9 @@ where Agg.Input == Input {
     @usableFromInline let panesPerSlide: Int64
     @usableFromInline let lateness: Int64
 
-    @usableFromInline var slotOf: [Key: Int32] = [:]
+    @usableFromInline var slotIndex = KeySlotIndex()
     @usableFromInline var keys: [Key] = []
+    @usableFromInline var keyHashes: [UInt64] = []
     @usableFromInline var livePanes: [Int32] = []
     @usableFromInline var lastFired: [Int64] = []
     @usableFromInline var freeSlots: [Int32] = []
@@ -91,20 +92,22 @@ where Agg.Input == Input {
         lastEnd(ofPane: p) &- 1 &+ lateness <= wm
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     mutating func slot(for k: Key) -> Int32 {
-        if let s = slotOf[k] { return s }
+        let h = k.stableHash
+        let (found, position) = slotIndex.find(h) { keys[Int($0)] == k }
+        if found >= 0 { return found }
         let s: Int32
         if let f = freeSlots.popLast() {
-            s = f; keys[Int(s)] = k; livePanes[Int(s)] = 0; lastFired[Int(s)] = .min
+            s = f; keys[Int(s)] = k; keyHashes[Int(s)] = h; livePanes[Int(s)] = 0; lastFired[Int(s)] = .min
         } else {
-            s = Int32(keys.count); keys.append(k); livePanes.append(0); lastFired.append(.min)
+            s = Int32(keys.count); keys.append(k); keyHashes.append(h); livePanes.append(0); lastFired.append(.min)
             if ringSize > 0 {
                 ringPane.append(contentsOf: repeatElement(.min, count: ringSize))
                 ringAcc.append(contentsOf: repeatElement(map.empty, count: ringSize))
             }
         }
-        slotOf[k] = s
+        slotIndex.insert(h, slot: s, at: position)
         return s
     }
 
@@ -266,7 +269,7 @@ where Agg.Input == Input {
                     removeEntry(slot: s, pane: p)
                     livePanes[Int(s)] &-= 1
                     if livePanes[Int(s)] == 0 {
-                        slotOf[keys[Int(s)]] = nil
+                        slotIndex.remove(keyHashes[Int(s)], slot: s)
                         freeSlots.append(s)
                     }
                 }
