@@ -17,10 +17,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "CStreamKitShims"),
         .target(
             name: "StreamKit",
             dependencies: [
-                "CZstd",
+                "CZstd", "CStreamKitShims",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

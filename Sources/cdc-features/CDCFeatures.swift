@@ -55,6 +55,7 @@ struct Window: ParsableCommand {
     @Option(name: .customLong("watermark-delay"), help: "Bounded out-of-orderness.") var watermarkDelay: String = "2s"
     @Option(name: .customLong("allowed-lateness"), help: "Allowed lateness (late updates re-fire windows).") var allowedLateness: String = "0s"
     @Option(help: "Idleness timeout of the source (e.g. 30s).") var idleness: String?
+    @Option(name: .customLong("key-type"), help: "auto, int or string (int keys are faster; auto looks at the first rows).") var keyType: String = "auto"
     @Option(help: "Subtasks of the window operator.") var parallelism: Int = 1
     @Option(help: "Output NDJSON file (- for stdout).") var out: String
     @Option(help: "Write records later than allowed to this file.") var late: String?
@@ -68,6 +69,8 @@ struct Window: ParsableCommand {
         q.watermarkDelay = try parseDuration(watermarkDelay)
         q.allowedLateness = try parseDuration(allowedLateness)
         q.idleness = try idleness.map(parseDuration)
+        guard let kt = WindowQuery.KeyType(rawValue: keyType) else { throw ValidationError("--key-type must be auto, int or string") }
+        q.keyType = kt
         let job = try q.job(output: .file(out), late: late, deadLetters: deadLetters)
         var options = Job.RunOptions(parallelism: parallelism)
         if let dir = checkpointDir {

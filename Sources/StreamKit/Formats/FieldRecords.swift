@@ -40,15 +40,58 @@ public enum FieldKey: StreamKey, CustomStringConvertible {
     }
 }
 
+/// A key type an ad-hoc aggregation can read from a JSON field.
+public protocol FieldKeyType: StreamKey {
+    /// Reads the key; nil when it is JSON null (the record is skipped); throws when it has the wrong type.
+    static func read(_ s: JSONScalar, in line: UnsafeRawBufferPointer, path: String) throws -> Self?
+    /// Writes the key as a JSON value.
+    func write(to w: inout JSONWriter)
+    /// The key as a ``FieldKey``.
+    var fieldKey: FieldKey { get }
+    /// A placeholder for skipped records.
+    static var placeholder: Self { get }
+}
+
+extension Int64: FieldKeyType {
+    @inlinable public static func read(_ s: JSONScalar, in line: UnsafeRawBufferPointer, path: String) throws -> Int64? {
+        switch s.kind {
+        case .number:
+            guard let v = s.int64(in: line) else { throw StreamKitError(.malformedInput, "key \(path) is not an integer") }
+            return v
+        case .null: return nil
+        case .string: throw StreamKitError(.malformedInput, "key \(path) is a string but the job reads integer keys (use --key-type string)")
+        default: throw StreamKitError(.malformedInput, s.isMissing ? "key \(path) is missing" : "key \(path) is not a number")
+        }
+    }
+    @inlinable public func write(to w: inout JSONWriter) { w.value(self) }
+    @inlinable public var fieldKey: FieldKey { .int(self) }
+    @inlinable public static var placeholder: Int64 { 0 }
+}
+
+extension FieldKey: FieldKeyType {
+    @inlinable public static func read(_ k: JSONScalar, in line: UnsafeRawBufferPointer, path: String) throws -> FieldKey? {
+        switch k.kind {
+        case .number:
+            guard let v = k.int64(in: line) else { throw StreamKitError(.malformedInput, "key \(path) is not an integer") }
+            return .int(v)
+        case .string: return .string(k.string(in: line) ?? "")
+        case .null: return nil
+        default: throw StreamKitError(.malformedInput, k.isMissing ? "key \(path) is missing" : "key \(path) is not a number or string")
+        }
+    }
+    @inlinable public var fieldKey: FieldKey { self }
+    @inlinable public static var placeholder: FieldKey { .int(0) }
+}
+
 /// One input record of an ad-hoc windowed aggregation: key, event time and up to four numbers
 /// read by dotted paths (`after.user_id`, `after.ts_ms`, `after.amount`). NaN marks a missing number.
-public struct FieldRecord: Sendable {
+public struct FieldRecord<Key: FieldKeyType>: Sendable {
     public enum Kind: UInt8, Sendable { case row, skipped }
     public var kind: Kind
-    public var key: FieldKey
+    public var key: Key
     public var time: EventTime
     public var v0: Double, v1: Double, v2: Double, v3: Double
-    @inlinable public init(kind: Kind, key: FieldKey, time: EventTime, v0: Double = .nan, v1: Double = .nan, v2: Double = .nan, v3: Double = .nan) {
+    @inlinable public init(kind: Kind, key: Key, time: EventTime, v0: Double = .nan, v1: Double = .nan, v2: Double = .nan, v3: Double = .nan) {
         self.kind = kind; self.key = key; self.time = time; self.v0 = v0; self.v1 = v1; self.v2 = v2; self.v3 = v3
     }
     @inlinable public func value(_ i: Int) -> Double {
@@ -60,8 +103,8 @@ public struct FieldRecord: Sendable {
 /// per line. Debezium deletes and truncates (`op` `d`/`t`), tombstones (`null` lines) and rows
 /// whose key path is null are `skipped`; a line that is not valid JSON, or whose key or time is
 /// missing or of the wrong type, throws (the source sends it to the dead letters).
-public struct FieldRecordDecoder: LineDecoder {
-    public static let maxValueFields = 4
+public struct FieldRecordDecoder<Key: FieldKeyType>: LineDecoder {
+    public static var maxValueFields: Int { 4 }
     @usableFromInline let extractor: JSONFieldExtractor
     @usableFromInline let valueCount: Int
     @usableFromInline let keyPath: String
@@ -80,27 +123,17 @@ public struct FieldRecordDecoder: LineDecoder {
     }
 
     @inlinable
-    public mutating func decode(_ line: UnsafeRawBufferPointer) throws -> FieldRecord {
+    public mutating func decode(_ line: UnsafeRawBufferPointer) throws -> FieldRecord<Key> {
         if line.count == 4 && line.elementsEqual("null".utf8) {
-            return FieldRecord(kind: .skipped, key: .int(0), time: 0)   // Kafka-style tombstone
+            return FieldRecord(kind: .skipped, key: .placeholder, time: 0)   // Kafka-style tombstone
         }
         try extractor.extract(line, into: &scratch)
         let op = scratch[2]
         if op.kind == .string && (op.equals("d", in: line) || op.equals("t", in: line)) {
-            return FieldRecord(kind: .skipped, key: .int(0), time: 0)
+            return FieldRecord(kind: .skipped, key: .placeholder, time: 0)
         }
-        let k = scratch[0]
-        let key: FieldKey
-        switch k.kind {
-        case .number:
-            guard let v = k.int64(in: line) else { throw StreamKitError(.malformedInput, "key \(keyPath) is not an integer") }
-            key = .int(v)
-        case .string:
-            key = .string(k.string(in: line) ?? "")
-        case .null:
-            return FieldRecord(kind: .skipped, key: .int(0), time: 0)
-        default:
-            throw StreamKitError(.malformedInput, k.isMissing ? "key \(keyPath) is missing" : "key \(keyPath) is not a number or string")
+        guard let key = try Key.read(scratch[0], in: line, path: keyPath) else {
+            return FieldRecord(kind: .skipped, key: .placeholder, time: 0)
         }
         let t = scratch[1]
         guard t.kind == .number, let time = t.int64(in: line) else {
@@ -148,7 +181,7 @@ public struct FieldStats: Sendable, StateCodable {
 public protocol FieldStatsBlock: Sendable, StateCodable {
     static var fieldCount: Int { get }
     init()
-    mutating func add(_ r: FieldRecord)
+    mutating func add<K>(_ r: FieldRecord<K>)
     mutating func merge(_ o: Self)
     func stats(_ i: Int) -> FieldStats
 }
@@ -157,7 +190,7 @@ public struct FieldStats1: FieldStatsBlock {
     public var f0 = FieldStats()
     @inlinable public static var fieldCount: Int { 1 }
     @inlinable public init() {}
-    @inlinable public mutating func add(_ r: FieldRecord) { f0.add(r.v0) }
+    @inlinable public mutating func add<K>(_ r: FieldRecord<K>) { f0.add(r.v0) }
     @inlinable public mutating func merge(_ o: Self) { f0.merge(o.f0) }
     @inlinable public func stats(_ i: Int) -> FieldStats { f0 }
     @inlinable public func encode(to w: inout ByteWriter) { f0.encode(to: &w) }
@@ -168,7 +201,7 @@ public struct FieldStats2: FieldStatsBlock {
     public var f0 = FieldStats(), f1 = FieldStats()
     @inlinable public static var fieldCount: Int { 2 }
     @inlinable public init() {}
-    @inlinable public mutating func add(_ r: FieldRecord) { f0.add(r.v0); f1.add(r.v1) }
+    @inlinable public mutating func add<K>(_ r: FieldRecord<K>) { f0.add(r.v0); f1.add(r.v1) }
     @inlinable public mutating func merge(_ o: Self) { f0.merge(o.f0); f1.merge(o.f1) }
     @inlinable public func stats(_ i: Int) -> FieldStats { i == 0 ? f0 : f1 }
     @inlinable public func encode(to w: inout ByteWriter) { f0.encode(to: &w); f1.encode(to: &w) }
@@ -179,7 +212,7 @@ public struct FieldStats4: FieldStatsBlock {
     public var f0 = FieldStats(), f1 = FieldStats(), f2 = FieldStats(), f3 = FieldStats()
     @inlinable public static var fieldCount: Int { 4 }
     @inlinable public init() {}
-    @inlinable public mutating func add(_ r: FieldRecord) { f0.add(r.v0); f1.add(r.v1); f2.add(r.v2); f3.add(r.v3) }
+    @inlinable public mutating func add<K>(_ r: FieldRecord<K>) { f0.add(r.v0); f1.add(r.v1); f2.add(r.v2); f3.add(r.v3) }
     @inlinable public mutating func merge(_ o: Self) { f0.merge(o.f0); f1.merge(o.f1); f2.merge(o.f2); f3.merge(o.f3) }
     @inlinable public func stats(_ i: Int) -> FieldStats {
         switch i { case 0: return f0; case 1: return f1; case 2: return f2; default: return f3 }
@@ -201,10 +234,10 @@ public struct FieldAccumulator<Block: FieldStatsBlock>: Sendable, StateCodable {
 }
 
 /// count / sum / avg / min / max over the numeric fields of ``FieldRecord``s, all at once.
-public struct FieldAggregate<Block: FieldStatsBlock>: AggregateFunction {
+public struct FieldAggregate<Key: FieldKeyType, Block: FieldStatsBlock>: AggregateFunction {
     @inlinable public init() {}
     @inlinable public func makeAccumulator() -> FieldAccumulator<Block> { FieldAccumulator() }
-    @inlinable public func add(_ r: FieldRecord, to a: inout FieldAccumulator<Block>) { a.count &+= 1; a.block.add(r) }
+    @inlinable public func add(_ r: FieldRecord<Key>, to a: inout FieldAccumulator<Block>) { a.count &+= 1; a.block.add(r) }
     @inlinable public func merge(_ o: FieldAccumulator<Block>, into a: inout FieldAccumulator<Block>) {
         a.count &+= o.count; a.block.merge(o.block)
     }
@@ -259,8 +292,8 @@ public struct AggregateColumn: Sendable, Hashable {
             if let path, functionUses[f]! > 1 { name += "_" + path.replacingOccurrences(of: ".", with: "_") }
             columns.append(AggregateColumn(function: f, path: path, name: name, fieldIndex: path.flatMap { paths.firstIndex(of: $0) } ?? -1))
         }
-        if paths.count > FieldRecordDecoder.maxValueFields {
-            throw StreamKitError(.configuration, "at most \(FieldRecordDecoder.maxValueFields) distinct value fields are supported")
+        if paths.count > FieldRecordDecoder<Int64>.maxValueFields {
+            throw StreamKitError(.configuration, "at most \(FieldRecordDecoder<Int64>.maxValueFields) distinct value fields are supported")
         }
         return (columns, paths)
     }
@@ -278,7 +311,7 @@ public struct AggregateColumn: Sendable, Hashable {
 
     /// Writes one output row: `{"key":…,"window_start":…,"window_end":…,<columns>}`.
     @inlinable
-    public static func writeRow<B>(_ r: WindowResult<FieldKey, FieldAccumulator<B>>, columns: [AggregateColumn], to w: inout JSONWriter) {
+    public static func writeRow<K: FieldKeyType, B>(_ r: WindowResult<K, FieldAccumulator<B>>, columns: [AggregateColumn], to w: inout JSONWriter) {
         w.beginObject()
         w.key("key"); r.key.write(to: &w)
         if r.windowStart != .min { w.key("window_start"); w.value(r.windowStart) }

@@ -12,6 +12,10 @@ public struct WindowQuery: Sendable {
     public var watermarkDelay: Duration = .seconds(2)
     public var allowedLateness: Duration = .zero
     public var idleness: Duration? = nil
+    /// The key's type: integers are faster (no key comparisons); `auto` looks at the first rows of a file.
+    public var keyType: KeyType = .auto
+
+    public enum KeyType: String, Sendable, CaseIterable { case auto, int, string }
 
     public enum Input: Sendable {
         case file(String)
@@ -36,18 +40,50 @@ public struct WindowQuery: Sendable {
 
     /// Builds the job. `late`: where records later than allowed go; `deadLetters`: where malformed lines go.
     public func job(output: Output, late: String? = nil, deadLetters: String? = nil) throws -> Job {
+        if try resolvedKeyType() == .int {
+            return try job(Int64.self, output: output, late: late, deadLetters: deadLetters)
+        }
+        return try job(FieldKey.self, output: output, late: late, deadLetters: deadLetters)
+    }
+
+    /// `auto`: integer keys when the key of the first row that has one is a number.
+    public func resolvedKeyType() throws -> KeyType {
+        guard keyType == .auto else { return keyType }
+        guard case let .file(path) = input, path != "-" else { return path(of: input) == nil ? .int : .string }
+        guard let f = fopen(path, "r") else { throw StreamKitError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { fclose(f) }
+        let probe = try FieldRecordDecoder<FieldKey>(keyPath: keyPath, timePath: timePath, valuePaths: [])
+        var decoder = probe
+        var line = [CChar](repeating: 0, count: 1 << 16)
+        for _ in 0..<100 {
+            guard fgets(&line, Int32(line.count), f) != nil else { break }
+            let n = strlen(line)
+            let bytes = UnsafeRawBufferPointer(start: line, count: n > 0 && line[n - 1] == 10 ? n - 1 : n)
+            if let r = try? decoder.decode(bytes), r.kind == .row {
+                if case .int = r.key { return .int } else { return .string }
+            }
+        }
+        return .string
+    }
+
+    private func path(of input: Input) -> String? {
+        if case let .file(p) = input { return p }
+        return nil
+    }
+
+    func job<Key: FieldKeyType>(_: Key.Type, output: Output, late: String?, deadLetters: String?) throws -> Job {
         switch valuePaths.count {
-        case 0, 1: return try job(FieldStats1.self, output: output, late: late, deadLetters: deadLetters)
-        case 2: return try job(FieldStats2.self, output: output, late: late, deadLetters: deadLetters)
-        default: return try job(FieldStats4.self, output: output, late: late, deadLetters: deadLetters)
+        case 0, 1: return try job(Key.self, FieldStats1.self, output: output, late: late, deadLetters: deadLetters)
+        case 2: return try job(Key.self, FieldStats2.self, output: output, late: late, deadLetters: deadLetters)
+        default: return try job(Key.self, FieldStats4.self, output: output, late: late, deadLetters: deadLetters)
         }
     }
 
-    func job<Block: FieldStatsBlock>(_: Block.Type, output: Output, late: String?, deadLetters: String?) throws -> Job {
-        let decoder = try FieldRecordDecoder(keyPath: keyPath, timePath: timePath, valuePaths: valuePaths)
+    func job<Key: FieldKeyType, Block: FieldStatsBlock>(_: Key.Type, _: Block.Type, output: Output, late: String?, deadLetters: String?) throws -> Job {
+        let decoder = try FieldRecordDecoder<Key>(keyPath: keyPath, timePath: timePath, valuePaths: valuePaths)
         let q = self
         return Job("window") { env in
-            let raw: DataStream<FieldRecord>
+            let raw: DataStream<FieldRecord<Key>>
             switch q.input {
             case let .file(path): raw = env.source(FileSource(path: path, decoder: decoder), name: "file")
             case let .workload(n, seed): raw = env.source(WorkloadSource(events: n, seed: seed, decoder: decoder), name: "workload")
@@ -71,7 +107,7 @@ public struct WindowQuery: Sendable {
                     }
                 }
             }
-            let results = windowed.aggregate(FieldAggregate<Block>())
+            let results = windowed.aggregate(FieldAggregate<Key, Block>())
             let columns = q.columns
             switch output {
             case let .file(path):
@@ -87,7 +123,7 @@ public struct WindowQuery: Sendable {
                 }
             case let .collect(target):
                 results.map("rows") { r in
-                    WindowRow(key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd,
+                    WindowRow(key: r.key.fieldKey, windowStart: r.windowStart, windowEnd: r.windowEnd,
                               values: columns.map { c in c.function == .count ? Double(r.value.count) : c.value(of: r.value) })
                 }.collect(into: target)
             }
@@ -102,7 +138,7 @@ public final class WindowChecksums: Sendable {
         public var count: Int64 = 0
         public var sum = 0.0, avg = 0.0, max = 0.0
         public init() {}
-        @inlinable public mutating func add<B>(_ r: WindowResult<FieldKey, FieldAccumulator<B>>, columns: [AggregateColumn]) {
+        @inlinable public mutating func add<K, B>(_ r: WindowResult<K, FieldAccumulator<B>>, columns: [AggregateColumn]) {
             rows &+= 1
             count &+= r.value.count
             let s = r.value.field(0)

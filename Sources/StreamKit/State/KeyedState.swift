@@ -123,13 +123,21 @@ public final class MapState<Key: StreamKey, MapKey: Hashable & Sendable & StateC
             else { entries[k]?[mapKey] = nil; if entries[k]?.isEmpty == true { entries[k] = nil } }
         }
     }
-    /// The live entries of the current key.
+    /// The live entries of the current key. Reading them counts as a read for the TTL (like
+    /// Flink's map-state iteration): with `.onReadAndWrite` they are refreshed, expired ones dropped.
     @inlinable public var entriesOfCurrentKey: [(MapKey, Value)] {
-        guard let m = entries[context.key] else { return [] }
-        return m.compactMap { (mk, e) in
-            if let ttl, context.now &- e.touched >= ttl.ttlMillis { return nil }
-            return (mk, e.value)
+        let k = context.key
+        guard var m = entries[k] else { return [] }
+        guard let ttl else { return m.map { ($0.key, $0.value.value) } }
+        var live: [(MapKey, Value)] = []
+        live.reserveCapacity(m.count)
+        for (mk, e) in m {
+            if context.now &- e.touched >= ttl.ttlMillis { m[mk] = nil; continue }
+            if ttl.update == .onReadAndWrite { m[mk]!.touched = context.now }
+            live.append((mk, e.value))
         }
+        entries[k] = m.isEmpty ? nil : m
+        return live
     }
     @inlinable public func clear() { entries[context.key] = nil }
 

@@ -6,6 +6,13 @@
 public protocol StreamKey: Hashable, Sendable, StateCodable {
     /// A hash of the key that never changes between processes, runs or machines.
     var stableHash: UInt64 { get }
+    /// True when equal stable hashes imply equal keys (integer keys: the mixer is a bijection), so
+    /// hash tables can skip comparing keys.
+    static var stableHashIsInjective: Bool { get }
+}
+
+extension StreamKey {
+    @inlinable public static var stableHashIsInjective: Bool { false }
 }
 
 @usableFromInline
@@ -18,10 +25,10 @@ func mix64(_ x: UInt64) -> UInt64 {
     return z ^ (z >> 33)
 }
 
-extension Int: StreamKey { @inlinable public var stableHash: UInt64 { mix64(UInt64(bitPattern: Int64(self))) } }
-extension Int64: StreamKey { @inlinable public var stableHash: UInt64 { mix64(UInt64(bitPattern: self)) } }
-extension Int32: StreamKey { @inlinable public var stableHash: UInt64 { mix64(UInt64(bitPattern: Int64(self))) } }
-extension UInt64: StreamKey { @inlinable public var stableHash: UInt64 { mix64(self) } }
+extension Int: StreamKey { @inlinable public static var stableHashIsInjective: Bool { true }; @inlinable public var stableHash: UInt64 { mix64(UInt64(bitPattern: Int64(self))) } }
+extension Int64: StreamKey { @inlinable public static var stableHashIsInjective: Bool { true }; @inlinable public var stableHash: UInt64 { mix64(UInt64(bitPattern: self)) } }
+extension Int32: StreamKey { @inlinable public static var stableHashIsInjective: Bool { true }; @inlinable public var stableHash: UInt64 { mix64(UInt64(bitPattern: Int64(self))) } }
+extension UInt64: StreamKey { @inlinable public static var stableHashIsInjective: Bool { true }; @inlinable public var stableHash: UInt64 { mix64(self) } }
 extension String: StreamKey {
     /// FNV-1a over the UTF-8 bytes, finalised with a mixer.
     @inlinable public var stableHash: UInt64 {

@@ -1,3 +1,5 @@
+import CStreamKitShims
+
 /// An open-addressing hash map from (key slot, pane index) to an accumulator, with linear probing
 /// and backward-shift deletion. Integer keys with a multiplicative hash: no SipHash, no per-entry
 /// allocation, accumulators stored inline in one array.
@@ -137,6 +139,25 @@ struct KeySlotIndex {
             while slots[j] != -1 { j = (j &+ 1) & mask }
             hashes[j] = oldH[i]; slots[j] = oldS[i]
         }
+    }
+
+    /// Read-only probe (no insertion): the slot of hash `h` if present, else -1. Used to prefetch.
+    @inlinable @inline(__always)
+    func peek(_ h: UInt64) -> Int32 {
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let s = slots[i]
+            if s == -1 || hashes[i] == h { return s }
+            i = (i &+ 1) & mask
+        }
+    }
+
+    /// Prefetches the bucket of hash `h`.
+    @inlinable @inline(__always)
+    func prefetch(_ h: UInt64) {
+        let i = Int(truncatingIfNeeded: h) & mask
+        slots.withUnsafeBufferPointer { streamkit_prefetch($0.baseAddress! + i) }
+        hashes.withUnsafeBufferPointer { streamkit_prefetch($0.baseAddress! + i) }
     }
 
     /// Removes the entry for `slot` (whose key hash is `h`).

@@ -29,6 +29,14 @@ where Agg.Input == Input {
     @usableFromInline let lateness: Int64
     @usableFromInline var sessions: [Key: [Session]] = [:]
     @usableFromInline var timers = Heap<WindowTimer<Key>>()
+    /// The (key, time) pairs in `timers`: a firing time is registered once per key, however many
+    /// records hit the same session end (else a session with allowed lateness fired twice).
+    @usableFromInline var registeredTimers = Set<TimerID>()
+    @usableFromInline struct TimerID: Hashable {
+        @usableFromInline var time: EventTime
+        @usableFromInline var key: Key
+        @inlinable init(time: EventTime, key: Key) { self.time = time; self.key = key }
+    }
     @usableFromInline var watermark: EventTime = Watermark.none
 
     @inlinable
@@ -75,9 +83,9 @@ where Agg.Input == Input {
                 // Late but allowed: the session already fired; fire it again with the update.
                 output.append(WindowResult(key: k, windowStart: merged.start, windowEnd: merged.end, value: aggregate.result(acc)),
                               timestamp: merged.maxTimestamp, watermark: watermark)
-                timers.insert(WindowTimer(time: merged.maxTimestamp &+ lateness, key: k))
+                registerTimer(merged.maxTimestamp &+ lateness, key: k)
             } else {
-                timers.insert(WindowTimer(time: merged.maxTimestamp, key: k))
+                registerTimer(merged.maxTimestamp, key: k)
             }
         }
     }
@@ -89,11 +97,17 @@ where Agg.Input == Input {
     }
 
     @inlinable
+    mutating func registerTimer(_ time: EventTime, key k: Key) {
+        if registeredTimers.insert(TimerID(time: time, key: k)).inserted { timers.insert(WindowTimer(time: time, key: k)) }
+    }
+
+    @inlinable
     mutating func advance(to wm: EventTime, output: inout Batch<Output>) {
         let previous = watermark
         watermark = wm
         while let t = timers.min, t.time <= wm {
             _ = timers.popMin()
+            registeredTimers.remove(TimerID(time: t.time, key: t.key))
             guard var list = sessions[t.key] else { continue }
             var changed = false
             list.removeAll { s in
@@ -104,13 +118,14 @@ where Agg.Input == Input {
                                   timestamp: s.window.maxTimestamp, watermark: previous)
                     if lateness == 0 { changed = true; return true }
                 }
-                // Clean-up time (allowed lateness over).
-                if s.window.maxTimestamp &+ lateness <= wm { changed = true; return true }
+                // Clean-up time (allowed lateness over). Matched exactly: a stale timer of a session
+                // that has since merged into a longer one must not drop the merged session unfired.
+                if s.window.maxTimestamp &+ lateness == t.time { changed = true; return true }
                 return false
             }
             if lateness > 0 {
                 for s in list where s.window.maxTimestamp == t.time {
-                    timers.insert(WindowTimer(time: s.window.maxTimestamp &+ lateness, key: t.key))
+                    registerTimer(s.window.maxTimestamp &+ lateness, key: t.key)
                 }
             }
             if changed { sessions[t.key] = list.isEmpty ? nil : list }
@@ -142,7 +157,7 @@ where Agg.Input == Input {
                 let acc = try Agg.Accumulator(from: &r)
                 sessions[k, default: []].append(Session(window: w, accumulator: acc))
                 let fireAt = w.maxTimestamp > watermark ? w.maxTimestamp : w.maxTimestamp &+ lateness
-                timers.insert(WindowTimer(time: fireAt, key: k))
+                registerTimer(fireAt, key: k)
             }
         }
     }

@@ -1,4 +1,5 @@
 import HeapModule
+import CStreamKitShims
 
 /// Tumbling and sliding event-time windows with pane (slice) sharing.
 ///
@@ -33,13 +34,22 @@ where Agg.Input == Input {
     @usableFromInline var keyHashes: [UInt64] = []
     @usableFromInline var livePanes: [Int32] = []
     @usableFromInline var lastFired: [Int64] = []
+    @usableFromInline var hashScratch: [UInt64] = []
+    /// Scratch bitmap of slots (one bit per slot) used while firing.
+    @usableFromInline var bitmap: [UInt64] = []
     @usableFromInline var freeSlots: [Int32] = []
     /// Ring of `ringSize` pane cells per slot (contiguous, so merging a key's panes is cache
     /// friendly); 0 when windows span too many panes, then every entry lives in `map`.
     @usableFromInline let ringSize: Int
     @usableFromInline let ringMask: Int64
-    @usableFromInline var ringPane: [Int64] = []
-    @usableFromInline var ringAcc: [Agg.Accumulator] = []
+    @usableFromInline var ring: [RingCell] = []
+
+    /// A pane cell of a key's ring: pane index and accumulator side by side (one cache miss).
+    @usableFromInline struct RingCell {
+        @usableFromInline var pane: Int64
+        @usableFromInline var acc: Agg.Accumulator
+        @inlinable init(pane: Int64, acc: Agg.Accumulator) { self.pane = pane; self.acc = acc }
+    }
     /// Entries that do not fit their ring cell (or all entries when `ringSize == 0`).
     @usableFromInline var map: PaneMap<Agg.Accumulator>
     /// Pane index → slots with data in that pane.
@@ -93,9 +103,11 @@ where Agg.Input == Input {
     }
 
     @inlinable @inline(__always)
-    mutating func slot(for k: Key) -> Int32 {
-        let h = k.stableHash
-        let (found, position) = slotIndex.find(h) { keys[Int($0)] == k }
+    mutating func slot(for k: Key) -> Int32 { slot(for: k, hash: k.stableHash) }
+
+    @inlinable @inline(__always)
+    mutating func slot(for k: Key, hash h: UInt64) -> Int32 {
+        let (found, position) = slotIndex.find(h) { Key.stableHashIsInjective || keys[Int($0)] == k }
         if found >= 0 { return found }
         let s: Int32
         if let f = freeSlots.popLast() {
@@ -103,8 +115,7 @@ where Agg.Input == Input {
         } else {
             s = Int32(keys.count); keys.append(k); keyHashes.append(h); livePanes.append(0); lastFired.append(.min)
             if ringSize > 0 {
-                ringPane.append(contentsOf: repeatElement(.min, count: ringSize))
-                ringAcc.append(contentsOf: repeatElement(map.empty, count: ringSize))
+                ring.append(contentsOf: repeatElement(RingCell(pane: .min, acc: map.empty), count: ringSize))
             }
         }
         slotIndex.insert(h, slot: s, at: position)
@@ -138,12 +149,12 @@ where Agg.Input == Input {
     mutating func add(_ value: Input, slot s: Int32, pane p: Int64) {
         if ringSize > 0 {
             let cell = Int(s) &* ringSize &+ Int(p & ringMask)
-            let held = ringPane[cell]
-            if held == p { aggregate.add(value, to: &ringAcc[cell]); return }
+            let held = ring[cell].pane
+            if held == p { aggregate.add(value, to: &ring[cell].acc); return }
             if held == .min {
-                ringPane[cell] = p
-                ringAcc[cell] = map.empty
-                aggregate.add(value, to: &ringAcc[cell])
+                ring[cell].pane = p
+                ring[cell].acc = map.empty
+                aggregate.add(value, to: &ring[cell].acc)
                 noteNewEntry(slot: s, pane: p)
                 return
             }
@@ -158,7 +169,7 @@ where Agg.Input == Input {
     func accumulator(slot s: Int32, pane p: Int64) -> Agg.Accumulator? {
         if ringSize > 0 {
             let cell = Int(s) &* ringSize &+ Int(p & ringMask)
-            if ringPane[cell] == p { return ringAcc[cell] }
+            if ring[cell].pane == p { return ring[cell].acc }
         }
         if map.count == 0 { return nil }
         let i = map.find(s, p)
@@ -168,7 +179,7 @@ where Agg.Input == Input {
     mutating func restoreEntry(_ acc: Agg.Accumulator, slot s: Int32, pane p: Int64) {
         if ringSize > 0 {
             let cell = Int(s) &* ringSize &+ Int(p & ringMask)
-            if ringPane[cell] == .min { ringPane[cell] = p; ringAcc[cell] = acc; noteNewEntry(slot: s, pane: p); return }
+            if ring[cell].pane == .min { ring[cell] = RingCell(pane: p, acc: acc); noteNewEntry(slot: s, pane: p); return }
         }
         let (i, _) = map.findOrInsert(s, p)
         map.accs[i] = acc
@@ -179,16 +190,44 @@ where Agg.Input == Input {
     mutating func removeEntry(slot s: Int32, pane p: Int64) {
         if ringSize > 0 {
             let cell = Int(s) &* ringSize &+ Int(p & ringMask)
-            if ringPane[cell] == p { ringPane[cell] = .min; return }
+            if ring[cell].pane == p { ring[cell].pane = .min; return }
         }
         map.remove(s, p)
     }
+
+    /// Records ahead of the current one whose index bucket / ring cell are prefetched.
+    @usableFromInline static var prefetchDistance: Int { 8 }
 
     @inlinable
     public mutating func processBatch(_ input: inout Batch<Input>, into output: inout Batch<Output>,
                                       side: inout Batch<Input>, context: OperatorContext) throws {
         var late: UInt64 = 0
-        for i in 0..<input.count {
+        let n = input.count
+        let d = Self.prefetchDistance
+        // Software pipeline against cache misses (state is far larger than the caches): hash the
+        // key 2d records ahead and prefetch its index bucket; d records ahead, probe the index
+        // (read-only) and prefetch the ring cell; then update. Prefetching changes no state.
+        hashScratch.removeAll(keepingCapacity: true)
+        for i in 0..<Swift.min(2 &* d, n) {
+            let h = key(input.values[i]).stableHash
+            hashScratch.append(h)
+            slotIndex.prefetch(h)
+        }
+        for i in 0..<n {
+            let ahead = i &+ 2 &* d
+            if ahead < n {
+                let h = key(input.values[ahead]).stableHash
+                hashScratch.append(h)
+                slotIndex.prefetch(h)
+            }
+            let near = i &+ d
+            if near < n && ringSize > 0 {
+                let s = slotIndex.peek(hashScratch[near])
+                if s >= 0 {
+                    let cell = Int(s) &* ringSize &+ Int(paneIndex(input.timestamps[near]) & ringMask)
+                    ring.withUnsafeBufferPointer { streamkit_prefetch($0.baseAddress! + cell) }
+                }
+            }
             let wm = input.watermarks[i]
             if wm > watermark { advance(to: wm, output: &output) }
             let ts = input.timestamps[i]
@@ -201,7 +240,7 @@ where Agg.Input == Input {
                 continue
             }
             let k = key(value)
-            let s = slot(for: k)
+            let s = slot(for: k, hash: hashScratch[i])
             add(value, slot: s, pane: p)
             if lateness > 0 && paneStart(p) &+ size &- 1 <= watermark &+ size { refireLate(slot: s, pane: p, output: &output) }
         }
@@ -224,7 +263,7 @@ where Agg.Input == Input {
             let base = Int(s) &* ringSize
             while q <= last {
                 let cell = base &+ Int(q & ringMask)
-                if ringPane[cell] == q { aggregate.merge(ringAcc[cell], into: &acc); found = true }
+                if ring[cell].pane == q { aggregate.merge(ring[cell].acc, into: &acc); found = true }
                 q &+= 1
             }
             return found
@@ -292,20 +331,34 @@ where Agg.Input == Input {
             }
             return
         }
+        // Mark the slots with data in the window's panes, then sweep them in slot order: nearly
+        // every live key is in every window, so this walks the pane rings sequentially.
+        let words = (keys.count + 63) >> 6
+        if bitmap.count < words { bitmap.append(contentsOf: repeatElement(0, count: words - bitmap.count)) }
         var q = first
-        let empty = aggregate.makeAccumulator()
+        var any = false
         while q <= last {
             if let list = paneSlots[q] {
-                for s in list where lastFired[Int(s)] != e {
-                    lastFired[Int(s)] = e
-                    var acc = empty
-                    if merge(slot: s, end: e, into: &acc) {
-                        output.append(WindowResult(key: keys[Int(s)], windowStart: start, windowEnd: e, value: aggregate.result(acc)),
-                                      timestamp: e &- 1, watermark: forwarded)
-                    }
-                }
+                any = true
+                for s in list { bitmap[Int(s) >> 6] |= 1 << UInt64(Int(s) & 63) }
             }
             q &+= 1
+        }
+        if !any { return }
+        let empty = aggregate.makeAccumulator()
+        for w in 0..<words {
+            var bits = bitmap[w]
+            if bits == 0 { continue }
+            bitmap[w] = 0
+            while bits != 0 {
+                let s = Int32(w << 6 | bits.trailingZeroBitCount)
+                bits &= bits &- 1
+                var acc = empty
+                if merge(slot: s, end: e, into: &acc) {
+                    output.append(WindowResult(key: keys[Int(s)], windowStart: start, windowEnd: e, value: aggregate.result(acc)),
+                                  timestamp: e &- 1, watermark: forwarded)
+                }
+            }
         }
     }
 
