@@ -1,0 +1,38 @@
+# StreamKit: the two commands of the README are `make demo` and `make test`.
+# Both install what they need first (scripts/setup is idempotent and quick when done).
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+SWIFT ?= swift
+
+.PHONY: setup build release test demo bench services-up services-down clean
+
+setup:
+	@scripts/setup
+
+build: setup
+	$(SWIFT) build
+
+release: setup
+	$(SWIFT) build -c release
+
+## Runs the whole test suite (unit tests and, when services are up, integration tests).
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## Generates the standard workload, runs a hopping-window job over it, shows results and throughput.
+demo: release
+	@scripts/demo
+
+## The throughput/latency harness (release build, standard workload; minutes).
+bench: release
+	@benchmarks/run-window-bench
+
+services-up:
+	@scripts/services up
+
+services-down:
+	@scripts/services down
+
+clean:
+	rm -rf .build data out
