@@ -63,6 +63,7 @@ struct Window: ParsableCommand {
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (enables checkpoints).") var checkpointDir: String?
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: String = "10s"
     @Flag(help: "Resume from the latest complete checkpoint in --checkpoint-dir.") var restore = false
+    @Flag(help: "Print the job's metrics as one JSON object on stderr at the end.") var metrics = false
 
     func run() throws {
         var q = try WindowQuery(input: .file(input), keyPath: key, timePath: time, window: try WindowAssigner.parse(window), aggregates: agg)
@@ -85,6 +86,7 @@ struct Window: ParsableCommand {
         summary += ", late \(m.lateRecords), malformed \(m.droppedRecords)"
         if let r = result.restoredCheckpoint { summary += ", resumed from checkpoint \(r)" }
         FileHandle.standardError.write((summary + "\n").data(using: .utf8)!)
+        if metrics { FileHandle.standardError.write((metricsJSON(result) + "\n").data(using: .utf8)!) }
     }
 }
 
@@ -154,4 +156,46 @@ struct BenchWindow: ParsableCommand {
             for (k, v) in fields { print("\(k): \(v)") }
         }
     }
+}
+
+/// The job's metrics as one JSON object (operators, channels, latency, checkpoints).
+func metricsJSON(_ result: JobResult) -> String {
+    let m = result.metrics
+    var w = JSONWriter(capacity: 4096)
+    w.beginObject()
+    w.field("seconds", result.seconds)
+    w.field("source_records", Int64(m.sourceRecords.current))
+    w.field("events_per_s", Double(m.sourceRecords.current) / max(result.seconds, 1e-9))
+    w.field("late_records", Int64(m.lateRecords))
+    w.field("dropped_records", Int64(m.droppedRecords))
+    w.field("checkpoints_completed", Int64(m.checkpointsCompleted.current))
+    w.field("backpressure_pauses", Int64(m.backpressurePauses))
+    w.field("backpressured_ms", Double(m.backpressuredNanos) / 1e6)
+    w.field("latency_p50_ms", m.endToEndLatency.percentileMillis(50))
+    w.field("latency_p95_ms", m.endToEndLatency.percentileMillis(95))
+    w.field("latency_p99_ms", m.endToEndLatency.percentileMillis(99))
+    w.key("operators"); w.beginArray()
+    for op in m.allOperators {
+        w.beginObject()
+        w.field("name", op.name)
+        w.field("records_in", Int64(op.recordsIn.current))
+        w.field("records_out", Int64(op.recordsOut.current))
+        w.field("late", Int64(op.lateRecords.current))
+        w.field("dropped", Int64(op.droppedRecords.current))
+        if op.watermark.current != Int64.min { w.field("watermark", op.watermark.current) }
+        w.endObject()
+    }
+    w.endArray()
+    w.key("channels"); w.beginArray()
+    for (name, c) in m.allChannels {
+        w.beginObject()
+        w.field("name", name)
+        w.field("peak_batches", c.peakOccupancy.current)
+        w.field("pauses", Int64(c.pauses.current))
+        w.field("backpressured_ms", Double(c.backpressuredNanos.current) / 1e6)
+        w.endObject()
+    }
+    w.endArray()
+    w.endObject()
+    return String(decoding: w.bytes, as: UTF8.self)
 }
