@@ -311,7 +311,7 @@ final class ExchangeWriter<Element: Sendable> {
     var input: StageInput<Element> {
         StageInput(
             batch: { [self] b in self.process(&b) },
-            barrier: { [self] _ in for g in gates { g.push(.barrier(0), channel: producer) } },
+            barrier: { [self] c in for g in gates { g.push(.barrier(c.checkpointID), channel: producer) } },
             checkpointCompleted: { _ in },
             tick: { _ in },
             end: { [self] in for g in gates { g.push(.end, channel: producer) } })

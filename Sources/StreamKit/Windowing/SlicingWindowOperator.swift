@@ -151,7 +151,8 @@ where Agg.Input == Input {
             let cell = Int(s) &* ringSize &+ Int(p & ringMask)
             let held = ring[cell].pane
             if held == p { aggregate.add(value, to: &ring[cell].acc); return }
-            if held == .min {
+            // A free cell may only take the pane if the pane is not already in the overflow map.
+            if held == .min && (map.count == 0 || map.find(s, p) < 0) {
                 ring[cell].pane = p
                 ring[cell].acc = map.empty
                 aggregate.add(value, to: &ring[cell].acc)
