@@ -18,10 +18,12 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "CStreamKitShims"),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(
             name: "StreamKit",
             dependencies: [
-                "CZstd", "CStreamKitShims",
+                "CZstd", "CStreamKitShims", "CRdKafka", "CHiredis",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -38,5 +40,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StreamKitTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs", "CZstd"]),
+        // Tests against real services (Tansu, Redis, PostgreSQL) started by scripts/services.
+        .testTarget(name: "IntegrationTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs"]),
     ]
 )
