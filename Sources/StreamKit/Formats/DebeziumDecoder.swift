@@ -55,7 +55,7 @@ public final class DebeziumDecoder<Row: Decodable> {
 
     /// Decodes one message value.
     public func decode(_ value: UnsafeRawBufferPointer) throws(StreamKitError) -> DebeziumRecord<Row> {
-        if _isBlank(value) { return .tombstone }
+        if _jsonIsBlank(value) { return .tombstone }
         let json = jsonDecoder
         do {
             try json.load(value)
@@ -84,7 +84,7 @@ public final class DebeziumDecoder<Row: Decodable> {
 }
 
 /// Whether a value is empty or whitespace only.
-func _isBlank(_ value: UnsafeRawBufferPointer) -> Bool {
+func _jsonIsBlank(_ value: UnsafeRawBufferPointer) -> Bool {
     for byte in value where !(byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09) { return false }
     return true
 }

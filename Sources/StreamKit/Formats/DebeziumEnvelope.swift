@@ -205,10 +205,14 @@ public struct DebeziumEnvelope<Row: Decodable>: Decodable {
             break
         }
         if let tape = decoder as? _TapeDecoder {
+            // FastJSONDecoder: read the placeholder columns straight off the tape.
             let envelope = tape.current
-            unavailableColumns = DebeziumUnavailableColumns(
-                before: tape.placeholderColumns(object: envelope, member: "before"),
-                after: tape.placeholderColumns(object: envelope, member: "after"))
+            let depth = tape.path.count
+            func image(_ name: StaticString) -> [String] {
+                let index = name.withUTF8Buffer { tape.findMember(object: envelope, depth: depth, key: $0) }
+                return index < 0 ? [] : tape.placeholderColumns(image: index)
+            }
+            unavailableColumns = DebeziumUnavailableColumns(before: image("before"), after: image("after"))
         } else {
             unavailableColumns = DebeziumUnavailableColumns(
                 before: (try? c.decodeIfPresent(_UnavailableColumnProbe.self, forKey: .before))??.names ?? [],
@@ -223,6 +227,8 @@ extension DebeziumEnvelope: Equatable where Row: Equatable {}
 /// Finds placeholder columns through any `Decoder` (used when not decoding with `FastJSONDecoder`).
 struct _UnavailableColumnProbe: Decodable {
     var names: [String] = []
+
+    init(names: [String]) { self.names = names }
 
     struct AnyKey: CodingKey {
         var stringValue: String
@@ -240,19 +246,17 @@ struct _UnavailableColumnProbe: Decodable {
 }
 
 extension _TapeDecoder {
-    /// Names of the members of the object `member` (inside `object`) whose value is the placeholder.
+    /// Names of the members of the object at tape index `image` whose value is the placeholder.
     /// Allocates only when a placeholder is found.
-    func placeholderColumns(object: Int, member: StaticString) -> [String] {
-        guard tape[object].kind == .object else { return [] }
-        let image = member.withUTF8Buffer { findMember(object: object, depth: path.count, key: $0) }
-        guard image >= 0, tape[image].kind == .object else { return [] }
+    func placeholderColumns(image: Int) -> [String] {
+        guard tape[image].kind == .object else { return [] }
         var names: [String] = []
         var m = image + 1
         let end = Int(tape[image].next)
         while m < end {
             if isPlaceholder(m + 1) {
                 let e = tape[m]
-                names.append(_makeJSONString(base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes))
+                names.append(_jsonMakeString(base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes))
             }
             m = Int(tape[m + 1].next)
         }

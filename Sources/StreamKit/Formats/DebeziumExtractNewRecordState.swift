@@ -112,7 +112,7 @@ public struct ExtractNewRecordState: Sendable {
     /// - Throws: `StreamKitError(.malformedInput)` for malformed JSON or an invalid envelope.
     public func apply(json value: UnsafeRawBufferPointer, using decoder: FastJSONDecoder,
                       into writer: inout JSONWriter) throws(StreamKitError) -> JSONOutcome {
-        if _isBlank(value) { return dropTombstones ? .dropped : .tombstone }
+        if _jsonIsBlank(value) { return dropTombstones ? .dropped : .tombstone }
         try decoder.load(value)
         defer { decoder.unload() }
         let state = decoder.state
@@ -125,7 +125,7 @@ public struct ExtractNewRecordState: Sendable {
         func text(_ index: Int) -> String? {
             guard index >= 0, state.tape[index].kind == .string else { return nil }
             let e = state.tape[index]
-            return _makeJSONString(state.base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes)
+            return _jsonMakeString(state.base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes)
         }
 
         let opIndex = member(envelope, "op")
@@ -183,7 +183,7 @@ public struct ExtractNewRecordState: Sendable {
                 continue
             }
             if !droppedColumnBytes.isEmpty, key.hasEscapes,
-               droppedColumns.contains(_makeJSONString(state.base + Int(key.start), Int(key.end &- key.start), hasEscapes: true)) {
+               droppedColumns.contains(_jsonMakeString(state.base + Int(key.start), Int(key.end &- key.start), hasEscapes: true)) {
                 continue
             }
             if dropsUnavailableColumns, state.isPlaceholder(m + 1) { continue }
@@ -206,10 +206,10 @@ extension JSONWriter {
     /// Writes a key whose body is already escaped JSON (without quotes).
     mutating func rawKey(escapedBody: UnsafeRawBufferPointer) {
         separator()
-        bytes.append(_ASCII.quote)
+        bytes.append(_JSONASCII.quote)
         bytes.append(contentsOf: escapedBody)
-        bytes.append(_ASCII.quote)
-        bytes.append(_ASCII.colon)
+        bytes.append(_JSONASCII.quote)
+        bytes.append(_JSONASCII.colon)
         needsComma = false
     }
 }

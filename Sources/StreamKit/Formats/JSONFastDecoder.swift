@@ -109,14 +109,17 @@ public final class FastJSONDecoder {
 
     /// Parses `json` into the tape. `json` must stay valid until `unload()`.
     func load(_ json: UnsafeRawBufferPointer) throws(StreamKitError) {
-        guard let raw = json.baseAddress, json.count > 0 else { throw _jsonSyntaxError(.emptyDocument, at: 0) }
+        guard let raw = json.baseAddress, json.count > 0 else { throw _jsonSyntaxError(.emptyDocument, at: 0).streamKitError }
         let s = state
         s.reset()
         var builder = _TapeBuilder(base: raw.assumingMemoryBound(to: UInt8.self), count: json.count,
-                                   tape: [], maxDepth: maxDepth)
-        swap(&builder.tape, &s.tape)
-        defer { swap(&builder.tape, &s.tape) }
-        try builder.parseDocument()
+                                   tape: s.tape, maxDepth: maxDepth)
+        defer { s.tape = builder.tape } // the storage may have been reallocated while growing
+        do {
+            try builder.parseDocument()
+        } catch {
+            throw error.streamKitError
+        }
         s.base = builder.cursor.base
     }
 
@@ -146,42 +149,94 @@ final class _TapeDecoder: Decoder {
     static var noDocument: UnsafePointer<UInt8> { UnsafePointer<UInt8>(bitPattern: 1)! }
     static let placeholder: StaticString = "__debezium_unavailable_value"
 
-    var base: UnsafePointer<UInt8> = _TapeDecoder.noDocument
-    var tape: [_TapeEntry] = []
+    /// All mutable state lives behind a pointer owned by this object: accesses through it are not
+    /// subject to the runtime exclusivity checks that class stored properties incur.
+    private let storage: UnsafeMutablePointer<State>
+
+    struct State {
+        var base: UnsafePointer<UInt8> = _TapeDecoder.noDocument
+        var tape = _TapeStorage()
+        /// Whether this decoder owns (and must free) `tape`; `superDecoder` children do not.
+        var ownsTape = true
+        var current = 0
+        var path: [any CodingKey] = []
+        /// Per depth (up to `hintDepth`): the object and the member at which the next key search
+        /// starts, so properties decoded in document order are found in O(1).
+        var hints = UnsafeMutablePointer<(owner: Int, member: Int)>.allocate(capacity: _TapeDecoder.hintDepth)
+        var snakeCase = false
+        var placeholderIsAbsent = false
+        var userInfo: [CodingUserInfoKey: Any] = [:]
+    }
+
+    init() {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: State())
+        storage.pointee.hints.initialize(repeating: (-1, 0), count: _TapeDecoder.hintDepth)
+    }
+
+    deinit {
+        if storage.pointee.ownsTape { storage.pointee.tape.release() }
+        storage.pointee.hints.deallocate()
+        storage.deinitialize(count: 1)
+        storage.deallocate()
+    }
+
+    /// Start of the loaded document.
+    var base: UnsafePointer<UInt8> {
+        get { storage.pointee.base }
+        set { storage.pointee.base = newValue }
+    }
+    /// The tape of the loaded document.
+    var tape: _TapeStorage {
+        get { storage.pointee.tape }
+        set { storage.pointee.tape = newValue }
+    }
     /// Tape index of the value the next `container`/`singleValueContainer` call decodes.
-    var current = 0
+    var current: Int {
+        get { storage.pointee.current }
+        set { storage.pointee.current = newValue }
+    }
     /// The coding path of `current` (a stack; containers remember their depth into it).
-    var path: [any CodingKey] = []
+    var path: [any CodingKey] {
+        _read { yield storage.pointee.path }
+        _modify { yield &storage.pointee.path }
+    }
     /// Per-depth lookup hints: the object and the member at which the next key search starts, so
     /// properties decoded in document order are found in O(1).
-    var hintOwner: [Int] = []
-    var hintMember: [Int] = []
-    var snakeCase = false
-    var placeholderIsAbsent = false
-    var userInfo: [CodingUserInfoKey: Any] = [:]
-
-    init() {}
+    static var hintDepth: Int { 32 }
+    var hints: UnsafeMutablePointer<(owner: Int, member: Int)> { storage.pointee.hints }
+    var snakeCase: Bool {
+        get { storage.pointee.snakeCase }
+        set { storage.pointee.snakeCase = newValue }
+    }
+    var placeholderIsAbsent: Bool {
+        get { storage.pointee.placeholderIsAbsent }
+        set { storage.pointee.placeholderIsAbsent = newValue }
+    }
+    var userInfo: [CodingUserInfoKey: Any] {
+        get { storage.pointee.userInfo }
+        set { storage.pointee.userInfo = newValue }
+    }
 
     var codingPath: [any CodingKey] { path }
 
     func reset() {
-        tape.removeAll(keepingCapacity: true)
+        tape.removeAll()
         path.removeAll(keepingCapacity: true)
-        hintOwner.removeAll(keepingCapacity: true)
-        hintMember.removeAll(keepingCapacity: true)
+        hints.update(repeating: (-1, 0), count: _TapeDecoder.hintDepth)
         current = 0
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard tape[current].kind == .object else {
-            throw mismatch(expected: "object", at: current, depth: path.count, key: nil)
+            throw mismatch(expected: "object", at: current, depth: path.count, key: _TapeNoKey())
         }
         return KeyedDecodingContainer(_TapeKeyedContainer<Key>(decoder: self, object: current, depth: path.count))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard tape[current].kind == .array else {
-            throw mismatch(expected: "array", at: current, depth: path.count, key: nil)
+            throw mismatch(expected: "array", at: current, depth: path.count, key: _TapeNoKey())
         }
         return _TapeUnkeyedContainer(decoder: self, array: current, depth: path.count)
     }
@@ -192,10 +247,14 @@ final class _TapeDecoder: Decoder {
 
     // MARK: Paths and errors
 
-    func codingPath(depth: Int, appending key: (any CodingKey)? = nil) -> [any CodingKey] {
+    func codingPath<K: CodingKey>(depth: Int, appending key: K) -> [any CodingKey] {
         var result = Array(path.prefix(depth))
-        if let key { result.append(key) }
+        if !(key is _TapeNoKey) { result.append(key) }
         return result
+    }
+
+    func codingPath(depth: Int) -> [any CodingKey] {
+        Array(path.prefix(depth))
     }
 
     func kindName(_ index: Int) -> String {
@@ -210,7 +269,7 @@ final class _TapeDecoder: Decoder {
         }
     }
 
-    func mismatch(expected: String, at index: Int, depth: Int, key: (any CodingKey)?) -> DecodingError {
+    func mismatch<K: CodingKey>(expected: String, at index: Int, depth: Int, key: K) -> DecodingError {
         let context = DecodingError.Context(codingPath: codingPath(depth: depth, appending: key),
                                             debugDescription: "expected \(expected), found \(kindName(index))")
         if tape[index].kind == .null {
@@ -259,7 +318,7 @@ final class _TapeDecoder: Decoder {
         let e = tape[index]
         guard e.kind == .string, !e.hasEscapes,
               Int(e.end &- e.start) == _TapeDecoder.placeholder.utf8CodeUnitCount else { return false }
-        return _bytesEqual(base + Int(e.start), _TapeDecoder.placeholder.utf8Start, _TapeDecoder.placeholder.utf8CodeUnitCount)
+        return _jsonBytesEqual(base + Int(e.start), _TapeDecoder.placeholder.utf8Start, _TapeDecoder.placeholder.utf8CodeUnitCount)
     }
 
     /// `null`, or the unavailable placeholder when that counts as absent.
@@ -270,68 +329,107 @@ final class _TapeDecoder: Decoder {
         return placeholderIsAbsent && kind == .string && isPlaceholder(index)
     }
 
-    func decodeBool(_ index: Int, depth: Int, key: (any CodingKey)?) throws -> Bool {
+    // Value conversion is split into a non-generic (or concretely specialised) fast part that
+    // returns nil on failure and a generic, out-of-line error builder: the hot path never boxes
+    // keys or touches unspecialised generic code.
+
+    @inline(__always)
+    func boolValue(_ index: Int) -> Bool? {
         let e = tape[index]
-        guard e.kind == .bool else { throw mismatch(expected: "Bool", at: index, depth: depth, key: key) }
+        guard e.kind == .bool else { return nil }
         return base[Int(e.start)] == 0x74
     }
 
-    func decodeString(_ index: Int, depth: Int, key: (any CodingKey)?) throws -> String {
+    @inline(__always)
+    func stringValue(_ index: Int) -> String? {
         let e = tape[index]
-        guard e.kind == .string else { throw mismatch(expected: "String", at: index, depth: depth, key: key) }
-        return _makeJSONString(base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes)
+        guard e.kind == .string else { return nil }
+        return _jsonMakeString(base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes)
     }
 
-    func decodeDouble(_ index: Int, depth: Int, key: (any CodingKey)?) throws -> Double {
+    @inline(__always)
+    func doubleValue(_ index: Int) -> Double? {
         let e = tape[index]
-        guard e.kind == .number else { throw mismatch(expected: "Double", at: index, depth: depth, key: key) }
+        guard e.kind == .number else { return nil }
         return _parseJSONDouble(base + Int(e.start), Int(e.end &- e.start))
     }
 
-    func decodeFloat(_ index: Int, depth: Int, key: (any CodingKey)?) throws -> Float {
-        let d = try decodeDouble(index, depth: depth, key: key)
+    @inline(__always)
+    func floatValue(_ index: Int) -> Float? {
+        guard let d = doubleValue(index) else { return nil }
         let f = Float(d)
-        if f.isInfinite {
-            throw DecodingError.dataCorrupted(.init(codingPath: codingPath(depth: depth, appending: key),
-                                                    debugDescription: "number \(d) does not fit in Float"))
-        }
-        return f
+        return f.isInfinite && d.isFinite ? nil : f
     }
 
-    func decodeInteger<T: FixedWidthInteger>(_ type: T.Type, _ index: Int, depth: Int, key: (any CodingKey)?) throws -> T {
+    /// The integer at `index` if it is a number whose value is exactly representable in `T`
+    /// (fractions/exponents allowed only for exactly integral values); otherwise nil.
+    @inline(__always)
+    func integerValue<T: FixedWidthInteger>(_ type: T.Type, _ index: Int) -> T? {
         let e = tape[index]
-        guard e.kind == .number else { throw mismatch(expected: "\(T.self)", at: index, depth: depth, key: key) }
+        guard e.kind == .number else { return nil }
         let p = base + Int(e.start)
         let n = Int(e.end &- e.start)
         if let (negative, magnitude) = _parseJSONIntegerMagnitude(p, n) {
-            if !negative {
-                if let v = T(exactly: magnitude) { return v }
-            } else if magnitude == 0 {
-                return 0
-            } else if T.isSigned, magnitude <= UInt64(Int64.max) &+ 1 {
-                let signed = magnitude == UInt64(Int64.max) &+ 1 ? Int64.min : -Int64(magnitude)
-                if let v = T(exactly: signed) { return v }
-            }
-        } else {
-            // Fraction or exponent: accept only exactly integral values.
-            let d = _parseJSONDouble(p, n)
-            if let v = T(exactly: d) { return v }
+            if !negative { return T(exactly: magnitude) }
+            if magnitude == 0 { return 0 }
+            guard T.isSigned, magnitude <= UInt64(Int64.max) &+ 1 else { return nil }
+            return T(exactly: magnitude == UInt64(Int64.max) &+ 1 ? Int64.min : -Int64(magnitude))
         }
-        let text = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
-        throw DecodingError.dataCorrupted(.init(codingPath: codingPath(depth: depth, appending: key),
-                                                debugDescription: "number \(text) does not fit in \(T.self)"))
+        return T(exactly: _parseJSONDouble(p, n))
+    }
+
+    /// The error for a value at `index` that could not be decoded as `type`.
+    @inline(never)
+    func valueError<K: CodingKey>(_ type: Any.Type, at index: Int, depth: Int, key: K) -> DecodingError {
+        let e = tape[index]
+        if e.kind == .number && type != Bool.self && type != String.self {
+            let text = String(decoding: UnsafeBufferPointer(start: base + Int(e.start), count: Int(e.end &- e.start)), as: UTF8.self)
+            return DecodingError.dataCorrupted(.init(codingPath: codingPath(depth: depth, appending: key),
+                                                     debugDescription: "number \(text) does not fit in \(type)"))
+        }
+        return mismatch(expected: "\(type)", at: index, depth: depth, key: key)
+    }
+
+    @inline(__always)
+    func decodeBool<K: CodingKey>(_ index: Int, depth: Int, key: K) throws -> Bool {
+        if let v = boolValue(index) { return v }
+        throw valueError(Bool.self, at: index, depth: depth, key: key)
+    }
+
+    @inline(__always)
+    func decodeString<K: CodingKey>(_ index: Int, depth: Int, key: K) throws -> String {
+        if let v = stringValue(index) { return v }
+        throw valueError(String.self, at: index, depth: depth, key: key)
+    }
+
+    @inline(__always)
+    func decodeDouble<K: CodingKey>(_ index: Int, depth: Int, key: K) throws -> Double {
+        if let v = doubleValue(index) { return v }
+        throw valueError(Double.self, at: index, depth: depth, key: key)
+    }
+
+    @inline(__always)
+    func decodeFloat<K: CodingKey>(_ index: Int, depth: Int, key: K) throws -> Float {
+        if let v = floatValue(index) { return v }
+        throw valueError(Float.self, at: index, depth: depth, key: key)
+    }
+
+    @inline(__always)
+    func decodeInteger<T: FixedWidthInteger, K: CodingKey>(_ type: T.Type, _ index: Int, depth: Int, key: K) throws -> T {
+        if let v = integerValue(T.self, index) { return v }
+        throw valueError(T.self, at: index, depth: depth, key: key)
     }
 
     /// Decodes a nested `Decodable` at `index`, extending the coding path with `key`.
     /// `depth` is the depth of the calling container; the path is reset to it first.
-    func decodeValue<T: Decodable>(_ type: T.Type, at index: Int, depth: Int, key: (any CodingKey)?) throws -> T {
+    func decodeValue<T: Decodable, K: CodingKey>(_ type: T.Type, at index: Int, depth: Int, key: K) throws -> T {
         let saved = current
         current = index
-        if path.count > depth { path.removeSubrange(depth...) }
-        if let key { path.append(key) }
+        if path.count > depth { path.removeLast(path.count - depth) }
+        if !(key is _TapeNoKey) { path.append(key) }
         defer {
             current = saved
-            if path.count > depth { path.removeSubrange(depth...) }
+            if path.count > depth { path.removeLast(path.count - depth) }
         }
         return try T(from: self)
     }
@@ -340,29 +438,46 @@ final class _TapeDecoder: Decoder {
 
     /// Returns the tape index of the value for `key` in the object at `object`, or -1.
     func findMember(object: Int, depth: Int, key: UnsafeBufferPointer<UInt8>) -> Int {
-        let header = tape[object]
+        let t = tape.pointer
+        let header = t[object]
         guard header.count > 0 else { return -1 }
+        let converting = snakeCase
+        let keyCount = key.count
+        // Absent keys are usually rejected by the object's key filter without scanning.
+        if !converting, keyCount > 0,
+           header.keyFilter & _jsonKeyFilterBit(key.baseAddress!, keyCount) == 0 {
+            return -1
+        }
         let first = object &+ 1
         let end = Int(header.next)
         var m = first
-        if depth < hintOwner.count, hintOwner[depth] == object, hintMember[depth] < end {
-            m = hintMember[depth]
+        if depth < _TapeDecoder.hintDepth, hints[depth].owner == object, hints[depth].member < end {
+            m = hints[depth].member
         }
         let start = m
+        let document = base
         repeat {
-            if keyMatches(m, key, converting: snakeCase) {
-                remember(object: object, depth: depth, member: Int(tape[m &+ 1].next))
+            let e = t[m]
+            let matched: Bool
+            if !converting && !e.hasEscapes {
+                let n = Int(e.end &- e.start)
+                matched = n == keyCount && (n == 0 || _jsonBytesEqual(document + Int(e.start), key.baseAddress!, n))
+            } else {
+                matched = keyMatches(m, key, converting: converting)
+            }
+            if matched {
+                remember(object: object, depth: depth, member: Int(t[m &+ 1].next))
                 return m &+ 1
             }
-            m = Int(tape[m &+ 1].next)
+            m = Int(t[m &+ 1].next)
             if m >= end { m = first }
         } while m != start
-        if snakeCase {
+        if converting {
             // Fallback: exact raw key (explicit snake_case CodingKeys under .convertFromSnakeCase).
             m = first
             while m < end {
                 if keyMatches(m, key, converting: false) { return m &+ 1 }
-                m = Int(tape[m &+ 1].next)
+                m = Int(t[m &+ 1].next)
             }
         }
         return -1
@@ -370,12 +485,7 @@ final class _TapeDecoder: Decoder {
 
     @inline(__always)
     func remember(object: Int, depth: Int, member: Int) {
-        while hintOwner.count <= depth {
-            hintOwner.append(-1)
-            hintMember.append(0)
-        }
-        hintOwner[depth] = object
-        hintMember[depth] = member
+        if depth < _TapeDecoder.hintDepth { hints[depth] = (object, member) }
     }
 
     @inline(__always)
@@ -384,10 +494,10 @@ final class _TapeDecoder: Decoder {
         let p = base + Int(e.start)
         let n = Int(e.end &- e.start)
         if !converting && !e.hasEscapes {
-            return n == key.count && (n == 0 || _bytesEqual(p, key.baseAddress!, n))
+            return n == key.count && (n == 0 || _jsonBytesEqual(p, key.baseAddress!, n))
         }
-        return _withUnescaped(p, n, hasEscapes: e.hasEscapes) { raw in
-            converting ? _snakeCaseKey(raw, convertsTo: key) : (raw.count == key.count && raw.elementsEqual(key))
+        return _jsonWithUnescaped(p, n, hasEscapes: e.hasEscapes) { raw in
+            converting ? _jsonSnakeCaseKey(raw, convertsTo: key) : (raw.count == key.count && raw.elementsEqual(key))
         }
     }
 
@@ -400,8 +510,8 @@ final class _TapeDecoder: Decoder {
         let end = Int(header.next)
         while m < end {
             let e = tape[m]
-            let raw = _makeJSONString(base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes)
-            keys.append(snakeCase ? _convertFromSnakeCase(raw) : raw)
+            let raw = _jsonMakeString(base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes)
+            keys.append(snakeCase ? _jsonConvertFromSnakeCase(raw) : raw)
             m = Int(tape[m &+ 1].next)
         }
         return keys
@@ -443,7 +553,7 @@ private func _forEachConvertedByte(_ json: UnsafeBufferPointer<UInt8>, _ emit: (
 }
 
 /// Whether the camelCase conversion of the JSON key `json` equals `target`.
-func _snakeCaseKey(_ json: UnsafeBufferPointer<UInt8>, convertsTo target: UnsafeBufferPointer<UInt8>) -> Bool {
+func _jsonSnakeCaseKey(_ json: UnsafeBufferPointer<UInt8>, convertsTo target: UnsafeBufferPointer<UInt8>) -> Bool {
     var t = 0
     let ok = _forEachConvertedByte(json) { c in
         guard t < target.count, target[t] == c else { return false }
@@ -454,7 +564,7 @@ func _snakeCaseKey(_ json: UnsafeBufferPointer<UInt8>, convertsTo target: Unsafe
 }
 
 /// The camelCase form of a snake_case key (see `FastJSONDecoder.KeyDecodingStrategy`).
-func _convertFromSnakeCase(_ key: String) -> String {
+func _jsonConvertFromSnakeCase(_ key: String) -> String {
     var bytes: [UInt8] = []
     var text = key
     text.withUTF8 { u in
@@ -464,6 +574,15 @@ func _convertFromSnakeCase(_ key: String) -> String {
 }
 
 // MARK: - Containers
+
+/// Marker key for calls without a key (single-value containers, the root); never part of a path.
+struct _TapeNoKey: CodingKey {
+    var stringValue: String { "" }
+    var intValue: Int? { nil }
+    init() {}
+    init?(stringValue: String) { return nil }
+    init?(intValue: Int) { return nil }
+}
 
 /// Coding key for array positions.
 struct _TapeIndexKey: CodingKey {
@@ -575,7 +694,7 @@ struct _TapeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
         let i = try require(key)
         guard decoder.tape[i].kind == .object else { throw decoder.mismatch(expected: "object", at: i, depth: depth, key: key) }
-        if decoder.path.count > depth { decoder.path.removeSubrange(depth...) }
+        if decoder.path.count > depth { decoder.path.removeLast(decoder.path.count - depth) }
         decoder.path.append(key)
         return KeyedDecodingContainer(_TapeKeyedContainer<NestedKey>(decoder: decoder, object: i, depth: depth + 1))
     }
@@ -583,7 +702,7 @@ struct _TapeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
         let i = try require(key)
         guard decoder.tape[i].kind == .array else { throw decoder.mismatch(expected: "array", at: i, depth: depth, key: key) }
-        if decoder.path.count > depth { decoder.path.removeSubrange(depth...) }
+        if decoder.path.count > depth { decoder.path.removeLast(decoder.path.count - depth) }
         decoder.path.append(key)
         return _TapeUnkeyedContainer(decoder: decoder, array: i, depth: depth + 1)
     }
@@ -673,7 +792,7 @@ struct _TapeUnkeyedContainer: UnkeyedDecodingContainer {
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
         let (i, k) = try next(type)
         guard decoder.tape[i].kind == .object else { throw decoder.mismatch(expected: "object", at: i, depth: depth, key: k) }
-        if decoder.path.count > depth { decoder.path.removeSubrange(depth...) }
+        if decoder.path.count > depth { decoder.path.removeLast(decoder.path.count - depth) }
         decoder.path.append(k)
         return KeyedDecodingContainer(_TapeKeyedContainer<NestedKey>(decoder: decoder, object: i, depth: depth + 1))
     }
@@ -681,7 +800,7 @@ struct _TapeUnkeyedContainer: UnkeyedDecodingContainer {
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
         let (i, k) = try next(Any.self)
         guard decoder.tape[i].kind == .array else { throw decoder.mismatch(expected: "array", at: i, depth: depth, key: k) }
-        if decoder.path.count > depth { decoder.path.removeSubrange(depth...) }
+        if decoder.path.count > depth { decoder.path.removeLast(decoder.path.count - depth) }
         decoder.path.append(k)
         return _TapeUnkeyedContainer(decoder: decoder, array: i, depth: depth + 1)
     }
@@ -700,22 +819,22 @@ struct _TapeSingleValueContainer: SingleValueDecodingContainer {
     var codingPath: [any CodingKey] { decoder.codingPath(depth: depth) }
 
     func decodeNil() -> Bool { decoder.isAbsent(index) }
-    func decode(_ type: Bool.Type) throws -> Bool { try decoder.decodeBool(index, depth: depth, key: nil) }
-    func decode(_ type: String.Type) throws -> String { try decoder.decodeString(index, depth: depth, key: nil) }
-    func decode(_ type: Double.Type) throws -> Double { try decoder.decodeDouble(index, depth: depth, key: nil) }
-    func decode(_ type: Float.Type) throws -> Float { try decoder.decodeFloat(index, depth: depth, key: nil) }
-    func decode(_ type: Int.Type) throws -> Int { try decoder.decodeInteger(Int.self, index, depth: depth, key: nil) }
-    func decode(_ type: Int8.Type) throws -> Int8 { try decoder.decodeInteger(Int8.self, index, depth: depth, key: nil) }
-    func decode(_ type: Int16.Type) throws -> Int16 { try decoder.decodeInteger(Int16.self, index, depth: depth, key: nil) }
-    func decode(_ type: Int32.Type) throws -> Int32 { try decoder.decodeInteger(Int32.self, index, depth: depth, key: nil) }
-    func decode(_ type: Int64.Type) throws -> Int64 { try decoder.decodeInteger(Int64.self, index, depth: depth, key: nil) }
-    func decode(_ type: UInt.Type) throws -> UInt { try decoder.decodeInteger(UInt.self, index, depth: depth, key: nil) }
-    func decode(_ type: UInt8.Type) throws -> UInt8 { try decoder.decodeInteger(UInt8.self, index, depth: depth, key: nil) }
-    func decode(_ type: UInt16.Type) throws -> UInt16 { try decoder.decodeInteger(UInt16.self, index, depth: depth, key: nil) }
-    func decode(_ type: UInt32.Type) throws -> UInt32 { try decoder.decodeInteger(UInt32.self, index, depth: depth, key: nil) }
-    func decode(_ type: UInt64.Type) throws -> UInt64 { try decoder.decodeInteger(UInt64.self, index, depth: depth, key: nil) }
+    func decode(_ type: Bool.Type) throws -> Bool { try decoder.decodeBool(index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: String.Type) throws -> String { try decoder.decodeString(index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: Double.Type) throws -> Double { try decoder.decodeDouble(index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: Float.Type) throws -> Float { try decoder.decodeFloat(index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: Int.Type) throws -> Int { try decoder.decodeInteger(Int.self, index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try decoder.decodeInteger(Int8.self, index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try decoder.decodeInteger(Int16.self, index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try decoder.decodeInteger(Int32.self, index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try decoder.decodeInteger(Int64.self, index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: UInt.Type) throws -> UInt { try decoder.decodeInteger(UInt.self, index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try decoder.decodeInteger(UInt8.self, index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try decoder.decodeInteger(UInt16.self, index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try decoder.decodeInteger(UInt32.self, index, depth: depth, key: _TapeNoKey()) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try decoder.decodeInteger(UInt64.self, index, depth: depth, key: _TapeNoKey()) }
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try decoder.decodeValue(T.self, at: index, depth: depth, key: nil)
+        try decoder.decodeValue(T.self, at: index, depth: depth, key: _TapeNoKey())
     }
 }
 
@@ -724,7 +843,9 @@ extension _TapeDecoder {
     func child(at index: Int, path: [any CodingKey]) -> _TapeDecoder {
         let d = _TapeDecoder()
         d.base = base
+        d.tape.release() // share the parent's tape instead of the child's own empty one
         d.tape = tape
+        d.storage.pointee.ownsTape = false
         d.current = index
         d.path = path
         d.snakeCase = snakeCase

@@ -90,23 +90,25 @@ public struct JSONFieldExtractor: Sendable {
     public func extract(_ doc: UnsafeRawBufferPointer, into out: inout [JSONScalar]) throws(StreamKitError) {
         let count = paths.count
         if out.count != count { out = [JSONScalar](repeating: .missing, count: count) }
-        guard let raw = doc.baseAddress, doc.count > 0 else { throw _jsonSyntaxError(.emptyDocument, at: 0) }
+        guard let raw = doc.baseAddress, doc.count > 0 else { throw _jsonSyntaxError(.emptyDocument, at: 0).streamKitError }
         let base = raw.assumingMemoryBound(to: UInt8.self)
         let depthLimit = maxDepth
-        try out.withUnsafeMutableBufferPointer { (o) throws(StreamKitError) in
+        do {
+        try out.withUnsafeMutableBufferPointer { (o) throws(_JSONFailure) in
             for i in 0..<count { o[i] = .missing }
-            try nodes.withUnsafeBufferPointer { (n) throws(StreamKitError) in
-                try keyBytes.withUnsafeBufferPointer { (k) throws(StreamKitError) in
-                    var run = _ExtractionRun(cursor: _JSONCursor(base: base, count: doc.count),
+            try nodes.withUnsafeBufferPointer { (n) throws(_JSONFailure) in
+                try keyBytes.withUnsafeBufferPointer { (k) throws(_JSONFailure) in
+                    let run = _ExtractionRun(cursor: _JSONCursor(base: base, count: doc.count),
                                              nodes: n.baseAddress!, keys: k.baseAddress!,
                                              // With no paths nothing is ever written, so a non-null placeholder suffices.
                                              out: o.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<JSONScalar>.alignment)!,
                                              maxDepth: depthLimit)
-                    _ = try run.cursor.peekNonWhitespace()
-                    try run.value(node: 0, depth: 0)
-                    try run.cursor.finish()
+                    try run.document()
                 }
             }
+        }
+        } catch {
+            throw error.streamKitError
         }
         if !duplicates.isEmpty {
             for (source, destination) in duplicates { out[destination] = out[source] }
@@ -140,10 +142,11 @@ struct _TrieNode: Sendable {
     }
 }
 
-/// The state of one `extract` call.
+/// The state of one `extract` call. Positions are passed and returned explicitly so they stay
+/// in registers.
 @usableFromInline
 struct _ExtractionRun {
-    @usableFromInline var cursor: _JSONCursor
+    @usableFromInline let cursor: _JSONCursor
     @usableFromInline let nodes: UnsafePointer<_TrieNode>
     @usableFromInline let keys: UnsafePointer<UInt8>
     @usableFromInline let out: UnsafeMutablePointer<JSONScalar>
@@ -159,85 +162,81 @@ struct _ExtractionRun {
         self.maxDepth = maxDepth
     }
 
-    /// Parses the value at the cursor for trie node `node`, descending into objects that lead to
-    /// requested paths and recording the value if the node is a requested path.
+    /// Parses the whole document.
     @inlinable
-    mutating func value(node: Int, depth: Int) throws(StreamKitError) {
-        let n = nodes[node]
-        var start = cursor.pos
-        var end: Int
-        var escapes = false
-        let kind: JSONScalar.Kind
-        switch cursor.base[start] {
-        case _ASCII.quote:
-            cursor.pos &+= 1
-            escapes = try cursor.scanStringBody()
-            start &+= 1
-            end = cursor.pos &- 1
-            kind = .string
-        case _ASCII.minus, 0x30...0x39:
-            try cursor.scanNumber()
-            end = cursor.pos
-            kind = .number
-        case _ASCII.openBrace:
-            if n.childCount > 0 {
-                try object(n, depth: depth)
-            } else {
-                try cursor.skipObject(depth: depth, maxDepth: maxDepth)
-            }
-            end = cursor.pos
-            kind = .object
-        case _ASCII.openBracket:
-            try cursor.skipArray(depth: depth, maxDepth: maxDepth)
-            end = cursor.pos
-            kind = .array
-        case 0x74, 0x66, 0x6E:
-            kind = try cursor.scanLiteral()
-            end = cursor.pos
-        default:
-            throw _jsonSyntaxError(.unexpectedCharacter, at: start)
-        }
-        if n.output >= 0 {
-            out[Int(n.output)] = JSONScalar(kind: kind, start: start, end: end, hasEscapes: escapes)
-        }
+    func document() throws(_JSONFailure) {
+        let p = try value(node: 0, at: try cursor.next(0), depth: 0)
+        try cursor.finish(p)
     }
 
-    /// Parses an object whose members may match children of `n`; the cursor is at `{`.
+    /// Parses the value at `p` for trie node `node`, descending into objects that lead to
+    /// requested paths and recording the value if the node is a requested path. Returns the
+    /// position after the value.
     @inlinable
-    mutating func object(_ n: _TrieNode, depth: Int) throws(StreamKitError) {
-        guard depth < maxDepth else { throw _jsonSyntaxError(.tooDeep, at: cursor.pos) }
-        cursor.pos &+= 1
-        var c = try cursor.peekNonWhitespace()
-        if c == _ASCII.closeBrace { cursor.pos &+= 1; return }
+    func value(node: Int, at p: Int, depth: Int) throws(_JSONFailure) -> Int {
+        let n = nodes[node]
+        var start = p
+        let end: Int
+        var escapes = false
+        let kind: JSONScalar.Kind
+        switch cursor.base[p] {
+        case _JSONASCII.quote:
+            let after = try cursor.string(p &+ 1, &escapes)
+            start = p &+ 1
+            end = after &- 1
+            kind = .string
+            if n.output >= 0 { out[Int(n.output)] = JSONScalar(kind: kind, start: start, end: end, hasEscapes: escapes) }
+            return after
+        case _JSONASCII.minus, 0x30...0x39:
+            end = try cursor.number(p)
+            kind = .number
+        case _JSONASCII.openBrace:
+            end = n.childCount > 0 ? try object(n, at: p, depth: depth)
+                                   : try cursor.skipObject(p, depth: depth, maxDepth: maxDepth)
+            kind = .object
+        case _JSONASCII.openBracket:
+            end = try cursor.skipArray(p, depth: depth, maxDepth: maxDepth)
+            kind = .array
+        case 0x74, 0x66, 0x6E:
+            (end, kind) = try cursor.literal(p)
+        default:
+            throw _jsonSyntaxError(.unexpectedCharacter, at: p)
+        }
+        if n.output >= 0 {
+            out[Int(n.output)] = JSONScalar(kind: kind, start: start, end: end, hasEscapes: false)
+        }
+        return end
+    }
+
+    /// Parses an object at `start` (`{`) whose members may match children of `n`.
+    @inlinable
+    func object(_ n: _TrieNode, at start: Int, depth: Int) throws(_JSONFailure) -> Int {
+        guard depth < maxDepth else { throw _jsonSyntaxError(.tooDeep, at: start) }
+        let base = cursor.base
+        var p = try cursor.next(start &+ 1)
+        if base[p] == _JSONASCII.closeBrace { return p &+ 1 }
         while true {
-            guard c == _ASCII.quote else { throw _jsonSyntaxError(.expectedKey, at: cursor.pos) }
-            cursor.pos &+= 1
-            let keyStart = cursor.pos
-            let escapes = try cursor.scanStringBody()
-            let child = findChild(n, keyStart: keyStart, keyEnd: cursor.pos &- 1, escapes: escapes)
-            guard try cursor.peekNonWhitespace() == _ASCII.colon else {
-                throw _jsonSyntaxError(.expectedColon, at: cursor.pos)
-            }
-            cursor.pos &+= 1
-            let v = try cursor.peekNonWhitespace()
+            guard base[p] == _JSONASCII.quote else { throw _jsonSyntaxError(.expectedKey, at: p) }
+            let keyStart = p &+ 1
+            var escapes = false
+            let keyEnd = try cursor.string(keyStart, &escapes)
+            let child = findChild(n, keyStart: keyStart, keyEnd: keyEnd &- 1, escapes: escapes)
+            p = try cursor.next(keyEnd)
+            guard base[p] == _JSONASCII.colon else { throw _jsonSyntaxError(.expectedColon, at: p) }
+            p = try cursor.next(p &+ 1)
             if child >= 0 {
-                try value(node: child, depth: depth &+ 1)
-            } else if v == _ASCII.quote {
-                cursor.pos &+= 1
-                _ = try cursor.scanStringBody()
-            } else if v &- 0x30 < 10 || v == _ASCII.minus {
-                try cursor.scanNumber()
+                p = try value(node: child, at: p, depth: depth &+ 1)
             } else {
-                try cursor.skipValue(depth: depth &+ 1, maxDepth: maxDepth)
+                p = try cursor.skipMemberValue(p, depth: depth &+ 1, maxDepth: maxDepth)
             }
-            c = try cursor.peekNonWhitespace()
-            cursor.pos &+= 1
-            if c == _ASCII.comma {
-                c = try cursor.peekNonWhitespace()
+            p = try cursor.next(p)
+            let c = base[p]
+            if c == _JSONASCII.comma {
+                p = try cursor.next(p &+ 1)
                 continue
             }
-            if c == _ASCII.closeBrace { return }
-            throw _jsonSyntaxError(.expectedCommaOrBrace, at: cursor.pos &- 1)
+            if c == _JSONASCII.closeBrace { return p &+ 1 }
+            throw _jsonSyntaxError(.expectedCommaOrBrace, at: p)
         }
     }
 
@@ -253,7 +252,7 @@ struct _ExtractionRun {
             let candidate = nodes[i]
             if Int(candidate.keyCount) == length,
                length == 0 || (keys[Int(candidate.keyStart)] == key[0]
-                               && _bytesEqual(keys + Int(candidate.keyStart), key, length)) {
+                               && _jsonBytesEqual(keys + Int(candidate.keyStart), key, length)) {
                 return i
             }
             i &+= 1
@@ -263,13 +262,13 @@ struct _ExtractionRun {
 
     @usableFromInline
     func findEscapedChild(_ n: _TrieNode, key: UnsafePointer<UInt8>, length: Int) -> Int {
-        _withUnescaped(key, length, hasEscapes: true) { u in
+        _jsonWithUnescaped(key, length, hasEscapes: true) { u in
             var i = Int(n.firstChild)
             let last = i &+ Int(n.childCount)
             while i < last {
                 let candidate = nodes[i]
                 if Int(candidate.keyCount) == u.count,
-                   u.count == 0 || _bytesEqual(keys + Int(candidate.keyStart), u.baseAddress!, u.count) {
+                   u.count == 0 || _jsonBytesEqual(keys + Int(candidate.keyStart), u.baseAddress!, u.count) {
                     return i
                 }
                 i &+= 1

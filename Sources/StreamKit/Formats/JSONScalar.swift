@@ -95,7 +95,7 @@ public struct JSONScalar: Sendable, Equatable, Hashable {
     @inlinable
     public func string(in doc: UnsafeRawBufferPointer) -> String? {
         guard kind == .string, let p = _pointer(doc) else { return nil }
-        return _makeJSONString(p, end - start, hasEscapes: hasEscapes)
+        return _jsonMakeString(p, end - start, hasEscapes: hasEscapes)
     }
 
     /// Calls `body` with the unescaped UTF-8 bytes of a string value without heap allocation
@@ -103,7 +103,7 @@ public struct JSONScalar: Sendable, Equatable, Hashable {
     @inlinable
     public func withUTF8<R>(in doc: UnsafeRawBufferPointer, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
         guard kind == .string, let p = _pointer(doc) else { return nil }
-        return _withUnescaped(p, end - start, hasEscapes: hasEscapes, body)
+        return _jsonWithUnescaped(p, end - start, hasEscapes: hasEscapes, body)
     }
 
     /// Whether the value is a string equal to `bytes` (compared after unescaping), without allocating.
@@ -114,12 +114,12 @@ public struct JSONScalar: Sendable, Equatable, Hashable {
         if !hasEscapes {
             guard n == bytes.count else { return false }
             guard n > 0 else { return true }
-            return _bytesEqual(p, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
+            return _jsonBytesEqual(p, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
         }
-        return _withUnescaped(p, n, hasEscapes: true) { u in
+        return _jsonWithUnescaped(p, n, hasEscapes: true) { u in
             guard u.count == bytes.count else { return false }
             guard u.count > 0 else { return true }
-            return _bytesEqual(u.baseAddress!, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), u.count)
+            return _jsonBytesEqual(u.baseAddress!, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), u.count)
         }
     }
 
@@ -133,9 +133,10 @@ public struct JSONScalar: Sendable, Equatable, Hashable {
         return equals(UnsafeRawBufferPointer(start: string.utf8Start, count: string.utf8CodeUnitCount), in: doc)
     }
 
-    /// Whether the value is a string equal to `string` (compared after unescaping).
+    /// Whether the value is a string equal to `string` (compared after unescaping). Named
+    /// differently from the `StaticString` overload so string literals pick the faster one.
     @inlinable
-    public func equals(_ string: String, in doc: UnsafeRawBufferPointer) -> Bool {
+    public func equals(text string: String, in doc: UnsafeRawBufferPointer) -> Bool {
         var s = string
         return s.withUTF8 { equals(UnsafeRawBufferPointer($0), in: doc) }
     }

@@ -1,7 +1,7 @@
 // Low-level JSON scanning primitives shared by `JSONFieldExtractor`, the tape builder of
 // `FastJSONDecoder` and `JSONScalar`'s value helpers. Everything here works on raw bytes,
 // never allocates on the success path, and reports malformed input as
-// `StreamKitError(.malformedInput, "<reason> at byte N")`.
+// `StreamKitError(.malformedInput, "<reason> at byte N")` (via `_JSONFailure`).
 
 // MARK: - Syntax errors
 
@@ -48,15 +48,35 @@ enum _JSONSyntax: UInt8, Sendable {
     }
 }
 
-/// Builds the error for a syntax problem. Kept out of line so the hot scanning code stays small.
-@usableFromInline @inline(never)
-func _jsonSyntaxError(_ syntax: _JSONSyntax, at offset: Int) -> StreamKitError {
-    StreamKitError(.malformedInput, "\(syntax.reason) at byte \(offset)")
+/// A syntax failure inside the scanners: small and trivially copyable so typed throws stay cheap
+/// on the hot path. Converted to `StreamKitError` at the public API boundary.
+@usableFromInline
+struct _JSONFailure: Error, Sendable {
+    @usableFromInline let syntax: _JSONSyntax
+    @usableFromInline let offset: Int
+
+    @inlinable
+    init(_ syntax: _JSONSyntax, _ offset: Int) {
+        self.syntax = syntax
+        self.offset = offset
+    }
+
+    /// The public error: `StreamKitError(.malformedInput, "<reason> at byte N")`.
+    @usableFromInline
+    var streamKitError: StreamKitError {
+        StreamKitError(.malformedInput, "\(syntax.reason) at byte \(offset)")
+    }
+}
+
+/// Builds the failure for a syntax problem.
+@inlinable @inline(__always)
+func _jsonSyntaxError(_ syntax: _JSONSyntax, at offset: Int) -> _JSONFailure {
+    _JSONFailure(syntax, offset)
 }
 
 // MARK: - ASCII constants
 
-@usableFromInline enum _ASCII {
+@usableFromInline enum _JSONASCII {
     @usableFromInline static var quote: UInt8 { 0x22 }
     @usableFromInline static var backslash: UInt8 { 0x5C }
     @usableFromInline static var comma: UInt8 { 0x2C }
@@ -74,7 +94,7 @@ func _jsonSyntaxError(_ syntax: _JSONSyntax, at offset: Int) -> StreamKitError {
 /// Returns a mask with the high bit set in every byte of `word` that is `"`, `\` or a control
 /// character (< 0x20). Only the lowest flagged byte is guaranteed exact, which is all callers use.
 @inlinable @inline(__always)
-func _stringSpecialMask(_ word: UInt64) -> UInt64 {
+func _jsonStringSpecialMask(_ word: UInt64) -> UInt64 {
     let ones: UInt64 = 0x0101_0101_0101_0101
     let high: UInt64 = 0x8080_8080_8080_8080
     let q = word ^ (ones &* 0x22)
@@ -86,10 +106,10 @@ func _stringSpecialMask(_ word: UInt64) -> UInt64 {
 }
 
 @inlinable @inline(__always)
-func _isDigit(_ c: UInt8) -> Bool { c &- 0x30 < 10 }
+func _jsonIsDigit(_ c: UInt8) -> Bool { c &- 0x30 < 10 }
 
 @inlinable @inline(__always)
-func _hexValue(_ c: UInt8) -> UInt8? {
+func _jsonHexValue(_ c: UInt8) -> UInt8? {
     if c &- 0x30 < 10 { return c &- 0x30 }
     let lower = c | 0x20
     if lower &- 0x61 < 6 { return lower &- 0x61 &+ 10 }
@@ -98,7 +118,11 @@ func _hexValue(_ c: UInt8) -> UInt8? {
 
 // MARK: - Cursor
 
-/// A forward-only position in a JSON document with the token scanners used by every parser here.
+/// A JSON document plus a position, with the token scanners used by every parser here.
+///
+/// The scanners are non-mutating functions that take a byte position and return the position
+/// after the token: positions then live in registers instead of being written back to memory
+/// after every byte. The `mutating` wrappers at the end (used by the tape builder) advance `pos`.
 @usableFromInline
 struct _JSONCursor {
     @usableFromInline let base: UnsafePointer<UInt8>
@@ -112,229 +136,273 @@ struct _JSONCursor {
         self.pos = 0
     }
 
-    /// Skips JSON whitespace (space, tab, CR, LF).
+    // MARK: Position-passing scanners
+
+    /// The first position at or after `p` that is not JSON whitespace (space, tab, CR, LF).
     @inlinable @inline(__always)
-    mutating func skipWhitespace() {
-        while pos < end {
-            let c = base[pos]
-            if c > 0x20 { return }
-            guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
-            pos &+= 1
+    func skipWS(_ p: Int) -> Int {
+        var p = p
+        while p < end {
+            let c = base[p]
+            if c > 0x20 { return p }
+            guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return p }
+            p &+= 1
         }
+        return p
     }
 
-    /// Skips whitespace and returns the next byte without consuming it.
+    /// The position of the next non-whitespace byte at or after `p`; throws at end of input.
     @inlinable @inline(__always)
-    mutating func peekNonWhitespace() throws(StreamKitError) -> UInt8 {
-        if pos < end, base[pos] > 0x20 { return base[pos] }
-        skipWhitespace()
-        guard pos < end else { throw _jsonSyntaxError(.unexpectedEnd, at: pos) }
-        return base[pos]
+    func next(_ p: Int) throws(_JSONFailure) -> Int {
+        if p < end, base[p] > 0x20 { return p }
+        let q = skipWS(p)
+        guard q < end else { throw _jsonSyntaxError(.unexpectedEnd, at: q) }
+        return q
     }
 
-    /// Scans a string body. On entry `pos` is just past the opening quote; on return it is just
-    /// past the closing quote. Returns whether the string contains escape sequences.
+    /// Scans a string body starting just past the opening quote; returns the position just past
+    /// the closing quote and sets `escapes` if the body contains escape sequences.
     @inlinable @inline(__always)
-    mutating func scanStringBody() throws(StreamKitError) -> Bool {
-        var escapes = false
+    func string(_ start: Int, _ escapes: inout Bool) throws(_JSONFailure) -> Int {
+        var p = start
         while true {
-            while pos &+ 8 <= end {
-                let word = UInt64(littleEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self))
-                let mask = _stringSpecialMask(word)
-                if mask == 0 { pos &+= 8; continue }
-                pos &+= mask.trailingZeroBitCount &>> 3
+            while p &+ 8 <= end {
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self))
+                let mask = _jsonStringSpecialMask(word)
+                if mask == 0 { p &+= 8; continue }
+                p &+= mask.trailingZeroBitCount &>> 3
                 break
             }
-            guard pos < end else { throw _jsonSyntaxError(.unterminatedString, at: pos) }
-            let c = base[pos]
-            if c == _ASCII.quote { pos &+= 1; return escapes }
-            if c == _ASCII.backslash {
+            guard p < end else { throw _jsonSyntaxError(.unterminatedString, at: p) }
+            let c = base[p]
+            if c == _JSONASCII.quote { return p &+ 1 }
+            if c == _JSONASCII.backslash {
                 escapes = true
-                try scanEscape()
+                p = try escape(p)
                 continue
             }
-            if c < 0x20 { throw _jsonSyntaxError(.controlCharacterInString, at: pos) }
-            pos &+= 1
+            if c < 0x20 { throw _jsonSyntaxError(.controlCharacterInString, at: p) }
+            p &+= 1
         }
     }
 
-    /// Validates one escape sequence starting at the backslash at `pos`.
+    /// Validates the escape sequence at `p` (a backslash); returns the position after it.
     @inlinable
-    mutating func scanEscape() throws(StreamKitError) {
-        guard pos &+ 1 < end else { throw _jsonSyntaxError(.unterminatedString, at: end) }
-        switch base[pos &+ 1] {
+    func escape(_ p: Int) throws(_JSONFailure) -> Int {
+        guard p &+ 1 < end else { throw _jsonSyntaxError(.unterminatedString, at: end) }
+        switch base[p &+ 1] {
         case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: // " \ / b f n r t
-            pos &+= 2
+            return p &+ 2
         case 0x75: // u
-            guard pos &+ 6 <= end else { throw _jsonSyntaxError(.invalidUnicodeEscape, at: pos) }
-            for i in 2..<6 where _hexValue(base[pos &+ i]) == nil {
-                throw _jsonSyntaxError(.invalidUnicodeEscape, at: pos)
+            guard p &+ 6 <= end else { throw _jsonSyntaxError(.invalidUnicodeEscape, at: p) }
+            for i in 2..<6 where _jsonHexValue(base[p &+ i]) == nil {
+                throw _jsonSyntaxError(.invalidUnicodeEscape, at: p)
             }
-            pos &+= 6
+            return p &+ 6
         default:
-            throw _jsonSyntaxError(.invalidEscape, at: pos)
+            throw _jsonSyntaxError(.invalidEscape, at: p)
         }
     }
 
-    /// Scans a number per the JSON grammar `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-    /// On entry `pos` is at the first byte (`-` or a digit).
+    /// The position after a run of ASCII digits starting at `p`, eight at a time where possible.
     @inlinable @inline(__always)
-    mutating func scanNumber() throws(StreamKitError) {
-        let start = pos
-        if base[pos] == _ASCII.minus { pos &+= 1 }
-        guard pos < end else { throw _jsonSyntaxError(.invalidNumber, at: start) }
-        let first = base[pos]
-        if first == _ASCII.zero {
-            pos &+= 1
-        } else if _isDigit(first) {
-            pos &+= 1
-            skipDigits()
+    func digits(_ start: Int) -> Int {
+        var p = start
+        while p &+ 8 <= end {
+            let t = UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)) ^ 0x3030_3030_3030_3030
+            // High bit set in each byte that is not a digit (t >= 10); only the lowest is exact.
+            let nonDigit = ((t &+ 0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080
+            if nonDigit != 0 { return p &+ (nonDigit.trailingZeroBitCount &>> 3) }
+            p &+= 8
+        }
+        while p < end, _jsonIsDigit(base[p]) { p &+= 1 }
+        return p
+    }
+
+    /// Scans a number per the JSON grammar `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    /// starting at `start` (a `-` or a digit); returns the position after it.
+    @inlinable @inline(__always)
+    func number(_ start: Int) throws(_JSONFailure) -> Int {
+        var p = start
+        if base[p] == _JSONASCII.minus { p &+= 1 }
+        guard p < end else { throw _jsonSyntaxError(.invalidNumber, at: start) }
+        let first = base[p]
+        if first == _JSONASCII.zero {
+            p &+= 1
+        } else if _jsonIsDigit(first) {
+            p = digits(p &+ 1)
         } else {
             throw _jsonSyntaxError(.invalidNumber, at: start)
         }
-        guard pos < end else { return }
-        var c = base[pos]
-        if c == _ASCII.dot {
-            pos &+= 1
-            guard pos < end, _isDigit(base[pos]) else { throw _jsonSyntaxError(.invalidNumber, at: start) }
-            pos &+= 1
-            skipDigits()
-            guard pos < end else { return }
-            c = base[pos]
+        guard p < end else { return p }
+        var c = base[p]
+        if c == _JSONASCII.dot {
+            p &+= 1
+            guard p < end, _jsonIsDigit(base[p]) else { throw _jsonSyntaxError(.invalidNumber, at: start) }
+            p = digits(p &+ 1)
+            guard p < end else { return p }
+            c = base[p]
         }
         if c | 0x20 == 0x65 { // e or E
-            pos &+= 1
-            if pos < end, base[pos] == _ASCII.plus || base[pos] == _ASCII.minus { pos &+= 1 }
-            guard pos < end, _isDigit(base[pos]) else { throw _jsonSyntaxError(.invalidNumber, at: start) }
-            pos &+= 1
-            while pos < end, _isDigit(base[pos]) { pos &+= 1 }
-            guard pos < end else { return }
-            c = base[pos]
+            p &+= 1
+            if p < end, base[p] == _JSONASCII.plus || base[p] == _JSONASCII.minus { p &+= 1 }
+            guard p < end, _jsonIsDigit(base[p]) else { throw _jsonSyntaxError(.invalidNumber, at: start) }
+            p = digits(p &+ 1)
+            guard p < end else { return p }
+            c = base[p]
         }
         // A number must be followed by a delimiter; catch "01", "1.2.3", "12abc" here with a
         // number-specific message.
-        if _isDigit(c) || c == _ASCII.dot || (c | 0x20) &- 0x61 < 26 {
+        if _jsonIsDigit(c) || c == _JSONASCII.dot || (c | 0x20) &- 0x61 < 26 {
             throw _jsonSyntaxError(.invalidNumber, at: start)
         }
+        return p
     }
 
-    /// Advances past a run of ASCII digits, eight at a time where possible.
+    /// Scans `true`, `false` or `null` at `p`; returns the position after it and its kind.
     @inlinable @inline(__always)
-    mutating func skipDigits() {
-        while pos &+ 8 <= end {
-            let t = UInt64(littleEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)) ^ 0x3030_3030_3030_3030
-            // High bit set in each byte that is not a digit (t >= 10); only the lowest is exact.
-            let nonDigit = ((t &+ 0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080
-            if nonDigit != 0 {
-                pos &+= nonDigit.trailingZeroBitCount &>> 3
-                return
-            }
-            pos &+= 8
-        }
-        while pos < end, _isDigit(base[pos]) { pos &+= 1 }
-    }
-
-    /// Scans `true`, `false` or `null` at `pos` and returns the kind.
-    @inlinable @inline(__always)
-    mutating func scanLiteral() throws(StreamKitError) -> JSONScalar.Kind {
-        guard pos &+ 4 <= end else { throw _jsonSyntaxError(.invalidLiteral, at: pos) }
-        let word = UInt32(littleEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt32.self))
+    func literal(_ p: Int) throws(_JSONFailure) -> (Int, JSONScalar.Kind) {
+        guard p &+ 4 <= end else { throw _jsonSyntaxError(.invalidLiteral, at: p) }
+        let word = UInt32(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt32.self))
+        var q: Int
         let kind: JSONScalar.Kind
         switch word {
         case 0x6C6C_756E: // "null"
-            pos &+= 4; kind = .null
+            q = p &+ 4; kind = .null
         case 0x6575_7274: // "true"
-            pos &+= 4; kind = .bool
+            q = p &+ 4; kind = .bool
         case 0x736C_6166: // "fals"
-            guard pos &+ 5 <= end, base[pos &+ 4] == 0x65 else { throw _jsonSyntaxError(.invalidLiteral, at: pos) }
-            pos &+= 5; kind = .bool
+            guard p &+ 5 <= end, base[p &+ 4] == 0x65 else { throw _jsonSyntaxError(.invalidLiteral, at: p) }
+            q = p &+ 5; kind = .bool
         default:
-            throw _jsonSyntaxError(.invalidLiteral, at: pos)
+            throw _jsonSyntaxError(.invalidLiteral, at: p)
         }
-        if pos < end, (base[pos] | 0x20) &- 0x61 < 26 || _isDigit(base[pos]) {
-            throw _jsonSyntaxError(.invalidLiteral, at: pos)
+        if q < end, (base[q] | 0x20) &- 0x61 < 26 || _jsonIsDigit(base[q]) {
+            throw _jsonSyntaxError(.invalidLiteral, at: p)
         }
+        return (q, kind)
+    }
+
+    /// Validates and skips any JSON value starting at `p` (not whitespace); returns the position after it.
+    @inlinable
+    func skipValue(_ p: Int, depth: Int, maxDepth: Int) throws(_JSONFailure) -> Int {
+        switch base[p] {
+        case _JSONASCII.quote:
+            var escapes = false
+            return try string(p &+ 1, &escapes)
+        case _JSONASCII.minus, 0x30...0x39:
+            return try number(p)
+        case _JSONASCII.openBrace:
+            return try skipObject(p, depth: depth, maxDepth: maxDepth)
+        case _JSONASCII.openBracket:
+            return try skipArray(p, depth: depth, maxDepth: maxDepth)
+        case 0x74, 0x66, 0x6E: // t f n
+            return try literal(p).0
+        default:
+            throw _jsonSyntaxError(.unexpectedCharacter, at: p)
+        }
+    }
+
+    /// Validates and skips a member value: strings and numbers inline, anything else via `skipValue`.
+    @inlinable @inline(__always)
+    func skipMemberValue(_ p: Int, depth: Int, maxDepth: Int) throws(_JSONFailure) -> Int {
+        let v = base[p]
+        if v == _JSONASCII.quote {
+            var escapes = false
+            return try string(p &+ 1, &escapes)
+        }
+        if v &- 0x30 < 10 || v == _JSONASCII.minus { return try number(p) }
+        return try skipValue(p, depth: depth, maxDepth: maxDepth)
+    }
+
+    /// Validates and skips an object at `p` (`{`); returns the position after it.
+    @inlinable
+    func skipObject(_ start: Int, depth: Int, maxDepth: Int) throws(_JSONFailure) -> Int {
+        guard depth < maxDepth else { throw _jsonSyntaxError(.tooDeep, at: start) }
+        var p = try next(start &+ 1)
+        if base[p] == _JSONASCII.closeBrace { return p &+ 1 }
+        while true {
+            guard base[p] == _JSONASCII.quote else { throw _jsonSyntaxError(.expectedKey, at: p) }
+            var escapes = false
+            p = try next(try string(p &+ 1, &escapes))
+            guard base[p] == _JSONASCII.colon else { throw _jsonSyntaxError(.expectedColon, at: p) }
+            p = try next(p &+ 1)
+            p = try next(try skipMemberValue(p, depth: depth &+ 1, maxDepth: maxDepth))
+            let c = base[p]
+            if c == _JSONASCII.comma {
+                p = try next(p &+ 1)
+                continue
+            }
+            if c == _JSONASCII.closeBrace { return p &+ 1 }
+            throw _jsonSyntaxError(.expectedCommaOrBrace, at: p)
+        }
+    }
+
+    /// Validates and skips an array at `p` (`[`); returns the position after it.
+    @inlinable
+    func skipArray(_ start: Int, depth: Int, maxDepth: Int) throws(_JSONFailure) -> Int {
+        guard depth < maxDepth else { throw _jsonSyntaxError(.tooDeep, at: start) }
+        var p = try next(start &+ 1)
+        if base[p] == _JSONASCII.closeBracket { return p &+ 1 }
+        while true {
+            p = try next(try skipMemberValue(p, depth: depth &+ 1, maxDepth: maxDepth))
+            let c = base[p]
+            if c == _JSONASCII.comma {
+                p = try next(p &+ 1)
+                continue
+            }
+            if c == _JSONASCII.closeBracket { return p &+ 1 }
+            throw _jsonSyntaxError(.expectedCommaOrBracket, at: p)
+        }
+    }
+
+    /// After the top-level value ending at `p`: only whitespace may remain.
+    @inlinable @inline(__always)
+    func finish(_ p: Int) throws(_JSONFailure) {
+        let q = skipWS(p)
+        if q != end { throw _jsonSyntaxError(.trailingCharacters, at: q) }
+    }
+
+    // MARK: Mutating wrappers (advance `pos`)
+
+    /// Skips whitespace at `pos`.
+    @inlinable @inline(__always)
+    mutating func skipWhitespace() { pos = skipWS(pos) }
+
+    /// Skips whitespace and returns the next byte without consuming it.
+    @inlinable @inline(__always)
+    mutating func peekNonWhitespace() throws(_JSONFailure) -> UInt8 {
+        pos = try next(pos)
+        return base[pos]
+    }
+
+    /// Scans a string body from `pos` (just past the opening quote); returns whether it has escapes.
+    @inlinable @inline(__always)
+    mutating func scanStringBody() throws(_JSONFailure) -> Bool {
+        var escapes = false
+        pos = try string(pos, &escapes)
+        return escapes
+    }
+
+    /// Scans a number at `pos`.
+    @inlinable @inline(__always)
+    mutating func scanNumber() throws(_JSONFailure) { pos = try number(pos) }
+
+    /// Scans a literal at `pos`.
+    @inlinable @inline(__always)
+    mutating func scanLiteral() throws(_JSONFailure) -> JSONScalar.Kind {
+        let (p, kind) = try literal(pos)
+        pos = p
         return kind
     }
 
-    /// Validates and skips any JSON value starting at `pos` (whitespace already skipped).
+    /// Validates and skips the value at `pos`.
     @inlinable
-    mutating func skipValue(depth: Int, maxDepth: Int) throws(StreamKitError) {
-        let c = base[pos]
-        switch c {
-        case _ASCII.quote:
-            pos &+= 1
-            _ = try scanStringBody()
-        case _ASCII.minus, 0x30...0x39:
-            try scanNumber()
-        case _ASCII.openBrace:
-            try skipObject(depth: depth, maxDepth: maxDepth)
-        case _ASCII.openBracket:
-            try skipArray(depth: depth, maxDepth: maxDepth)
-        case 0x74, 0x66, 0x6E: // t f n
-            _ = try scanLiteral()
-        default:
-            throw _jsonSyntaxError(.unexpectedCharacter, at: pos)
-        }
+    mutating func skipValue(depth: Int, maxDepth: Int) throws(_JSONFailure) {
+        pos = try skipValue(pos, depth: depth, maxDepth: maxDepth)
     }
 
-    /// Validates and skips an object; `pos` is at `{`.
+    /// Only whitespace may remain after `pos`.
     @inlinable
-    mutating func skipObject(depth: Int, maxDepth: Int) throws(StreamKitError) {
-        guard depth < maxDepth else { throw _jsonSyntaxError(.tooDeep, at: pos) }
-        pos &+= 1
-        var c = try peekNonWhitespace()
-        if c == _ASCII.closeBrace { pos &+= 1; return }
-        while true {
-            guard c == _ASCII.quote else { throw _jsonSyntaxError(.expectedKey, at: pos) }
-            pos &+= 1
-            _ = try scanStringBody()
-            guard try peekNonWhitespace() == _ASCII.colon else { throw _jsonSyntaxError(.expectedColon, at: pos) }
-            pos &+= 1
-            let v = try peekNonWhitespace()
-            if v == _ASCII.quote {
-                pos &+= 1
-                _ = try scanStringBody()
-            } else if v &- 0x30 < 10 || v == _ASCII.minus {
-                try scanNumber()
-            } else {
-                try skipValue(depth: depth &+ 1, maxDepth: maxDepth)
-            }
-            c = try peekNonWhitespace()
-            pos &+= 1
-            if c == _ASCII.comma {
-                c = try peekNonWhitespace()
-                continue
-            }
-            if c == _ASCII.closeBrace { return }
-            throw _jsonSyntaxError(.expectedCommaOrBrace, at: pos &- 1)
-        }
-    }
-
-    /// Validates and skips an array; `pos` is at `[`.
-    @inlinable
-    mutating func skipArray(depth: Int, maxDepth: Int) throws(StreamKitError) {
-        guard depth < maxDepth else { throw _jsonSyntaxError(.tooDeep, at: pos) }
-        pos &+= 1
-        var c = try peekNonWhitespace()
-        if c == _ASCII.closeBracket { pos &+= 1; return }
-        while true {
-            try skipValue(depth: depth &+ 1, maxDepth: maxDepth)
-            c = try peekNonWhitespace()
-            pos &+= 1
-            if c == _ASCII.comma {
-                _ = try peekNonWhitespace()
-                continue
-            }
-            if c == _ASCII.closeBracket { return }
-            throw _jsonSyntaxError(.expectedCommaOrBracket, at: pos &- 1)
-        }
-    }
-
-    /// After the top-level value: only whitespace may remain.
-    @inlinable @inline(__always)
-    mutating func finish() throws(StreamKitError) {
-        skipWhitespace()
-        if pos != end { throw _jsonSyntaxError(.trailingCharacters, at: pos) }
-    }
+    func finish() throws(_JSONFailure) { try finish(pos) }
 }

@@ -4,7 +4,7 @@
 
 /// Exact powers of ten representable in a `Double` (10^0 ... 10^22).
 @inlinable @inline(__always)
-func _exactPowerOfTen(_ e: Int) -> Double {
+func _jsonExactPowerOfTen(_ e: Int) -> Double {
     switch e {
     case 0: return 1e0
     case 1: return 1e1
@@ -38,7 +38,7 @@ func _exactPowerOfTen(_ e: Int) -> Double {
 func _parseJSONIntegerMagnitude(_ p: UnsafePointer<UInt8>, _ n: Int) -> (negative: Bool, magnitude: UInt64)? {
     var i = 0
     var negative = false
-    if n > 0, p[0] == _ASCII.minus { negative = true; i = 1 }
+    if n > 0, p[0] == _JSONASCII.minus { negative = true; i = 1 }
     guard i < n else { return nil }
     var value: UInt64 = 0
     if n &- i <= 19 {
@@ -85,7 +85,7 @@ func _parseJSONInt64(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
 func _parseJSONDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double {
     var i = 0
     var negative = false
-    if p[0] == _ASCII.minus { negative = true; i = 1 }
+    if p[0] == _JSONASCII.minus { negative = true; i = 1 }
     var mantissa: UInt64 = 0
     var significantDigits = 0
     var exponent = 0
@@ -102,7 +102,7 @@ func _parseJSONDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double {
         i &+= 1
     }
     if truncated { return _parseJSONDoubleSlow(p, n) }
-    if i < n, p[i] == _ASCII.dot {
+    if i < n, p[i] == _JSONASCII.dot {
         i &+= 1
         while i < n {
             let d = p[i] &- 0x30
@@ -121,7 +121,7 @@ func _parseJSONDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double {
     if i < n, p[i] | 0x20 == 0x65 {
         i &+= 1
         var expNegative = false
-        if p[i] == _ASCII.minus { expNegative = true; i &+= 1 } else if p[i] == _ASCII.plus { i &+= 1 }
+        if p[i] == _JSONASCII.minus { expNegative = true; i &+= 1 } else if p[i] == _JSONASCII.plus { i &+= 1 }
         var e = 0
         while i < n {
             let d = p[i] &- 0x30
@@ -138,9 +138,9 @@ func _parseJSONDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double {
             // exact
         } else if exponent < 0 {
             guard exponent >= -22 else { return _parseJSONDoubleSlow(p, n) }
-            value /= _exactPowerOfTen(-exponent)
+            value /= _jsonExactPowerOfTen(-exponent)
         } else if exponent <= 22 {
-            value *= _exactPowerOfTen(exponent)
+            value *= _jsonExactPowerOfTen(exponent)
         } else if exponent <= 22 + 15 {
             // e.g. 12e30: move part of the exponent into the mantissa while it stays exact.
             var m = mantissa
@@ -167,15 +167,15 @@ func _parseJSONDoubleSlow(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double {
 }
 
 @inlinable @inline(__always)
-func _hex4(_ p: UnsafePointer<UInt8>) -> UInt32 {
+func _jsonHex4(_ p: UnsafePointer<UInt8>) -> UInt32 {
     var v: UInt32 = 0
-    for k in 0..<4 { v = v &<< 4 | UInt32(_hexValue(p[k]) ?? 0) }
+    for k in 0..<4 { v = v &<< 4 | UInt32(_jsonHexValue(p[k]) ?? 0) }
     return v
 }
 
 /// Writes the UTF-8 encoding of `scalar` to `dst` and returns the number of bytes written.
 @inlinable @inline(__always)
-func _encodeUTF8(_ scalar: UInt32, _ dst: UnsafeMutablePointer<UInt8>) -> Int {
+func _jsonEncodeUTF8(_ scalar: UInt32, _ dst: UnsafeMutablePointer<UInt8>) -> Int {
     switch scalar {
     case 0..<0x80:
         dst[0] = UInt8(scalar)
@@ -207,7 +207,7 @@ func _unescapeJSONString(_ src: UnsafePointer<UInt8>, _ n: Int, into dst: Unsafe
     var o = 0
     while i < n {
         let c = src[i]
-        if c != _ASCII.backslash {
+        if c != _JSONASCII.backslash {
             dst[o] = c
             o &+= 1
             i &+= 1
@@ -224,11 +224,11 @@ func _unescapeJSONString(_ src: UnsafePointer<UInt8>, _ n: Int, into dst: Unsafe
         case 0x66: dst[o] = 0x0C; o &+= 1 // f
         case 0x75: // u
             guard i &+ 4 <= n else { i = n; break }
-            var scalar = _hex4(src + i)
+            var scalar = _jsonHex4(src + i)
             i &+= 4
             if scalar &- 0xD800 < 0x400 {
-                if i &+ 6 <= n, src[i] == _ASCII.backslash, src[i &+ 1] == 0x75 {
-                    let low = _hex4(src + (i &+ 2))
+                if i &+ 6 <= n, src[i] == _JSONASCII.backslash, src[i &+ 1] == 0x75 {
+                    let low = _jsonHex4(src + (i &+ 2))
                     if low &- 0xDC00 < 0x400 {
                         scalar = 0x10000 &+ ((scalar &- 0xD800) &<< 10) &+ (low &- 0xDC00)
                         i &+= 6
@@ -241,7 +241,7 @@ func _unescapeJSONString(_ src: UnsafePointer<UInt8>, _ n: Int, into dst: Unsafe
             } else if scalar &- 0xDC00 < 0x400 {
                 scalar = 0xFFFD
             }
-            o &+= _encodeUTF8(scalar, dst + o)
+            o &+= _jsonEncodeUTF8(scalar, dst + o)
         default: // " \ /
             dst[o] = e
             o &+= 1
@@ -252,7 +252,7 @@ func _unescapeJSONString(_ src: UnsafePointer<UInt8>, _ n: Int, into dst: Unsafe
 
 /// Calls `body` with the unescaped bytes of a string body, using stack memory for short strings.
 @inlinable
-func _withUnescaped<R>(_ p: UnsafePointer<UInt8>, _ n: Int, hasEscapes: Bool,
+func _jsonWithUnescaped<R>(_ p: UnsafePointer<UInt8>, _ n: Int, hasEscapes: Bool,
                        _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
     if !hasEscapes { return body(UnsafeBufferPointer(start: p, count: n)) }
     return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(n, 1)) { tmp in
@@ -263,13 +263,13 @@ func _withUnescaped<R>(_ p: UnsafePointer<UInt8>, _ n: Int, hasEscapes: Bool,
 
 /// Makes a `String` from a string body, unescaping if needed.
 @usableFromInline
-func _makeJSONString(_ p: UnsafePointer<UInt8>, _ n: Int, hasEscapes: Bool) -> String {
-    _withUnescaped(p, n, hasEscapes: hasEscapes) { String(decoding: $0, as: UTF8.self) }
+func _jsonMakeString(_ p: UnsafePointer<UInt8>, _ n: Int, hasEscapes: Bool) -> String {
+    _jsonWithUnescaped(p, n, hasEscapes: hasEscapes) { String(decoding: $0, as: UTF8.self) }
 }
 
 /// Byte-wise equality of two buffers.
 @inlinable @inline(__always)
-func _bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+func _jsonBytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
     var i = 0
     while i &+ 8 <= n {
         if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) {

@@ -2,9 +2,10 @@
 ///
 /// Commas are inserted automatically: call `beginObject()`, then alternate `key(_:)` and a value
 /// call, then `endObject()`; arrays take values directly. Nothing is allocated per value once
-/// `bytes` has grown to its working size (doubles with more than 15 characters in their shortest
-/// form are the one exception, see `value(_: Double)`). The writer does not check that calls are
-/// balanced; it trusts the caller to produce a well-formed sequence.
+/// `bytes` has grown to its working size: numbers are formatted in stack memory (doubles by the
+/// standard library's shortest round-trip formatter, streamed without creating a `String`). The
+/// writer does not check that calls are balanced; it trusts the caller to produce a well-formed
+/// sequence.
 ///
 /// ```swift
 /// var w = JSONWriter()
@@ -36,21 +37,21 @@ public struct JSONWriter: Sendable {
 
     @inlinable @inline(__always)
     mutating func separator() {
-        if needsComma { bytes.append(_ASCII.comma) }
+        if needsComma { bytes.append(_JSONASCII.comma) }
     }
 
     /// Starts an object (as a value or array element).
     @inlinable
     public mutating func beginObject() {
         separator()
-        bytes.append(_ASCII.openBrace)
+        bytes.append(_JSONASCII.openBrace)
         needsComma = false
     }
 
     /// Ends the current object.
     @inlinable
     public mutating func endObject() {
-        bytes.append(_ASCII.closeBrace)
+        bytes.append(_JSONASCII.closeBrace)
         needsComma = true
     }
 
@@ -58,14 +59,14 @@ public struct JSONWriter: Sendable {
     @inlinable
     public mutating func beginArray() {
         separator()
-        bytes.append(_ASCII.openBracket)
+        bytes.append(_JSONASCII.openBracket)
         needsComma = false
     }
 
     /// Ends the current array.
     @inlinable
     public mutating func endArray() {
-        bytes.append(_ASCII.closeBracket)
+        bytes.append(_JSONASCII.closeBracket)
         needsComma = true
     }
 
@@ -79,29 +80,20 @@ public struct JSONWriter: Sendable {
     /// Writes an object key (escaped) followed by `:`.
     @inlinable
     public mutating func key(_ name: StaticString) {
-        separator()
-        name.withUTF8Buffer { appendQuoted(UnsafeRawBufferPointer($0)) }
-        bytes.append(_ASCII.colon)
-        needsComma = false
+        name.withUTF8Buffer { appendKey(UnsafeRawBufferPointer($0)) }
     }
 
     /// Writes an object key (escaped) followed by `:`.
     @inlinable
     public mutating func key(_ name: String) {
-        separator()
         var s = name
-        s.withUTF8 { appendQuoted(UnsafeRawBufferPointer($0)) }
-        bytes.append(_ASCII.colon)
-        needsComma = false
+        s.withUTF8 { appendKey(UnsafeRawBufferPointer($0)) }
     }
 
     /// Writes an object key given as UTF-8 bytes (escaped) followed by `:`.
     @inlinable
     public mutating func key(utf8 name: UnsafeRawBufferPointer) {
-        separator()
-        appendQuoted(name)
-        bytes.append(_ASCII.colon)
-        needsComma = false
+        appendKey(name)
     }
 
     /// Writes a string value, escaping `"`, `\` and control characters.
@@ -132,8 +124,14 @@ public struct JSONWriter: Sendable {
     /// Writes an integer.
     @inlinable
     public mutating func value(_ number: Int64) {
-        separator()
-        appendInteger(number)
+        let comma = needsComma
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+            let p = buffer.baseAddress!
+            var n = 0
+            if comma { p[0] = _JSONASCII.comma; n = 1 }
+            n = _jsonFormatInteger(number, into: p, at: n)
+            appendSmall(p, n)
+        }
         needsComma = true
     }
 
@@ -156,9 +154,24 @@ public struct JSONWriter: Sendable {
     /// which JSON cannot represent, are written as `null`.
     @inlinable
     public mutating func value(_ number: Double) {
-        separator()
-        appendDouble(number)
+        let comma = needsComma
         needsComma = true
+        // Integral values of moderate size: integer digits plus ".0" (exact; re-parses as a double).
+        if number.magnitude < 1e15, number == number.rounded(.towardZero) {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+                let p = buffer.baseAddress!
+                var n = 0
+                if comma { p[0] = _JSONASCII.comma; n = 1 }
+                if number == 0 && number.sign == .minus { p[n] = _JSONASCII.minus; n &+= 1 }
+                n = _jsonFormatInteger(Int64(number), into: p, at: n)
+                p[n] = _JSONASCII.dot
+                p[n &+ 1] = _JSONASCII.zero
+                appendSmall(p, n &+ 2)
+            }
+            return
+        }
+        if comma { bytes.append(_JSONASCII.comma) }
+        appendDouble(number)
     }
 
     /// Writes `true` or `false`.
@@ -206,12 +219,45 @@ public struct JSONWriter: Sendable {
 
     // MARK: Encoding
 
+    /// Appends `[,]"key":` — in one bulk append when the key needs no escaping.
+    @inlinable
+    mutating func appendKey(_ utf8: UnsafeRawBufferPointer) {
+        let n = utf8.count
+        var plain = n <= 64
+        if plain, n > 0 {
+            for c in utf8 where c < 0x20 || c == _JSONASCII.quote || c == _JSONASCII.backslash {
+                plain = false
+                break
+            }
+        }
+        guard plain else {
+            separator()
+            appendQuoted(utf8)
+            bytes.append(_JSONASCII.colon)
+            needsComma = false
+            return
+        }
+        let comma = needsComma
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 68) { buffer in
+            let p = buffer.baseAddress!
+            var i = 0
+            if comma { p[0] = _JSONASCII.comma; i = 1 }
+            p[i] = _JSONASCII.quote
+            if n > 0 { (p + (i &+ 1)).update(from: utf8.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n) }
+            i &+= n &+ 1
+            p[i] = _JSONASCII.quote
+            p[i &+ 1] = _JSONASCII.colon
+            appendSmall(p, i &+ 2)
+        }
+        needsComma = false
+    }
+
     /// Appends `"` + escaped `utf8` + `"`. Runs of characters that need no escaping are copied in bulk.
     @inlinable
     mutating func appendQuoted(_ utf8: UnsafeRawBufferPointer) {
-        bytes.append(_ASCII.quote)
+        bytes.append(_JSONASCII.quote)
         guard let base = utf8.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            bytes.append(_ASCII.quote)
+            bytes.append(_JSONASCII.quote)
             return
         }
         let n = utf8.count
@@ -219,7 +265,7 @@ public struct JSONWriter: Sendable {
         var i = 0
         while i < n {
             let c = base[i]
-            if c >= 0x20 && c != _ASCII.quote && c != _ASCII.backslash {
+            if c >= 0x20 && c != _JSONASCII.quote && c != _JSONASCII.backslash {
                 i &+= 1
                 continue
             }
@@ -229,15 +275,15 @@ public struct JSONWriter: Sendable {
             runStart = i
         }
         if n > runStart { bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: n &- runStart)) }
-        bytes.append(_ASCII.quote)
+        bytes.append(_JSONASCII.quote)
     }
 
     @usableFromInline
     mutating func appendEscape(_ c: UInt8) {
-        bytes.append(_ASCII.backslash)
+        bytes.append(_JSONASCII.backslash)
         switch c {
-        case _ASCII.quote: bytes.append(_ASCII.quote)
-        case _ASCII.backslash: bytes.append(_ASCII.backslash)
+        case _JSONASCII.quote: bytes.append(_JSONASCII.quote)
+        case _JSONASCII.backslash: bytes.append(_JSONASCII.backslash)
         case 0x0A: bytes.append(0x6E)
         case 0x0D: bytes.append(0x72)
         case 0x09: bytes.append(0x74)
@@ -251,19 +297,15 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// Appends `count` bytes from `p` in one bulk copy.
+    @inlinable @inline(__always)
+    mutating func appendSmall(_ p: UnsafePointer<UInt8>, _ count: Int) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: p, count: count))
+    }
+
     @inlinable @inline(__always)
     mutating func appendLiteral(_ literal: StaticString) {
         literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
-
-    @inlinable
-    mutating func appendInteger(_ number: Int64) {
-        if number < 0 {
-            bytes.append(_ASCII.minus)
-            appendUnsigned(number.magnitude)
-        } else {
-            appendUnsigned(UInt64(number))
-        }
     }
 
     /// Integer to decimal, two digits per step, into a stack buffer, then one bulk append.
@@ -296,18 +338,11 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// Non-integral (or huge) doubles: `null` for NaN/infinity, else the shortest round-trip form.
     @inlinable
     mutating func appendDouble(_ number: Double) {
         guard number.isFinite else {
             appendLiteral("null")
-            return
-        }
-        // Integral values of moderate size: integer digits plus ".0" (exact, and re-parses as a double).
-        if number.magnitude < 1e15, number == number.rounded(.towardZero) {
-            if number == 0 && number.sign == .minus { bytes.append(_ASCII.minus) }
-            appendInteger(Int64(number))
-            bytes.append(_ASCII.dot)
-            bytes.append(_ASCII.zero)
             return
         }
         appendShortestDouble(number)
@@ -322,6 +357,37 @@ public struct JSONWriter: Sendable {
         number.write(to: &sink)
         swap(&sink.bytes, &bytes)
     }
+}
+
+/// Writes the decimal digits of `number` at `p + offset`, two digits per step; returns the new
+/// offset. `p` must have room for 20 more bytes.
+@inlinable @inline(__always)
+func _jsonFormatInteger(_ number: Int64, into p: UnsafeMutablePointer<UInt8>, at offset: Int) -> Int {
+    var o = offset
+    if number < 0 { p[o] = _JSONASCII.minus; o &+= 1 }
+    var v = number.magnitude
+    if v < 10 {
+        p[o] = 0x30 &+ UInt8(v)
+        return o &+ 1
+    }
+    var digits = 0
+    var t = v
+    while t > 0 { t /= 10; digits &+= 1 }
+    var i = o &+ digits
+    while v >= 100 {
+        let r = Int(v % 100)
+        v /= 100
+        i &-= 2
+        p[i] = 0x30 &+ UInt8(r / 10)
+        p[i &+ 1] = 0x30 &+ UInt8(r % 10)
+    }
+    if v >= 10 {
+        p[i &- 2] = 0x30 &+ UInt8(v / 10)
+        p[i &- 1] = 0x30 &+ UInt8(v % 10)
+    } else {
+        p[i &- 1] = 0x30 &+ UInt8(v)
+    }
+    return o &+ digits
 }
 
 /// A `TextOutputStream` that appends to a byte array; receives the standard library's ASCII
