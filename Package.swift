@@ -39,7 +39,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "StreamKitTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs", "CZstd"]),
+        .testTarget(name: "StreamKitTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs", "StreamKitJobs", "CZstd"]),
         // Tests against real services (Tansu, Redis, PostgreSQL) started by scripts/services.
         .testTarget(name: "IntegrationTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs"]),
     ]

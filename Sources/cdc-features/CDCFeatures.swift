@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import StreamKit
+import StreamKitJobs
 
 @main
 struct CDCFeatures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cdc-features",
         abstract: "StreamKit: real-time ML features from change data capture.",
-        subcommands: [Generate.self, Window.self, Bench.self])
+        subcommands: [Generate.self, Window.self, Run.self, Jobs.self, Bench.self])
 }
 
 struct Generate: ParsableCommand {
@@ -198,4 +199,39 @@ func metricsJSON(_ result: JobResult) -> String {
     w.endArray()
     w.endObject()
     return String(decoding: w.bytes, as: UTF8.self)
+}
+
+struct Jobs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the example jobs `run` knows.")
+    func run() throws { for name in ExampleJobs.names { print(name) } }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run an example job (see `cdc-features jobs`).")
+    @Argument(help: "Job name.") var job: String
+    @Option(help: "Input NDJSON file of Debezium change events.") var input: String
+    @Option(help: "Output NDJSON file.") var out: String
+    @Option(help: "File for late events.") var late: String = "late.ndjson"
+    @Option(name: .customLong("dead-letters"), help: "File for malformed events.") var deadLetters: String?
+    @Option(help: "Subtasks of keyed operators.") var parallelism: Int = 1
+    @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (enables checkpoints).") var checkpointDir: String?
+    @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: String = "10s"
+    @Flag(help: "Resume from the latest complete checkpoint.") var restore = false
+    @Flag(help: "Print metrics as JSON on stderr at the end.") var metrics = false
+
+    func run() throws {
+        let j: Job
+        switch job {
+        case "user-activity": j = UserActivityJob.make(input: input, output: out, late: late, deadLetters: deadLetters)
+        default: throw ValidationError("unknown job '\(job)'; known: \(ExampleJobs.names.joined(separator: ", "))")
+        }
+        var options = Job.RunOptions(parallelism: parallelism)
+        if let dir = checkpointDir {
+            options.checkpoints = CheckpointConfiguration(directory: dir, interval: try parseDuration(checkpointInterval))
+            options.restore = restore
+        }
+        let result = try runUntilDoneOrSignalled(j, options: options)
+        FileHandle.standardError.write("\(job): read \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, late \(result.metrics.lateRecords), malformed \(result.metrics.droppedRecords)\n".data(using: .utf8)!)
+        if metrics { FileHandle.standardError.write((metricsJSON(result) + "\n").data(using: .utf8)!) }
+    }
 }
