@@ -15,8 +15,13 @@ build: setup
 release: setup
 	$(SWIFT) build -c release
 
-## Runs the whole test suite (unit tests and, when services are up, integration tests).
+# librdkafka 2.16 (installed by scripts/setup) instead of Debian's 2.0.2, which cannot talk to Tansu.
+export LD_LIBRARY_PATH := $(CURDIR)/.deps/rdkafka$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
+
+## Runs the whole test suite: unit tests and integration tests against the local services
+## (Tansu, Redis, PostgreSQL), which it starts.
 test: setup
+	@scripts/services up
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

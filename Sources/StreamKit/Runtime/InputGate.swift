@@ -41,6 +41,9 @@ final class InputGate<Element: Sendable>: @unchecked Sendable {
     @usableFromInline var cancelled = false
     @usableFromInline var nextChannel = 0
     @usableFromInline let metrics: ChannelMetrics
+    /// Drained batches handed back by the consumer, reused by producers (no allocation, no page
+    /// faults per batch).
+    @usableFromInline var recycled: [Batch<Element>] = []
 
     @usableFromInline init(channels: Int, policy: HighLowWatermark, metrics: ChannelMetrics) {
         queues = Array(repeating: Deque(), count: channels)
@@ -52,6 +55,19 @@ final class InputGate<Element: Sendable>: @unchecked Sendable {
     }
 
     @usableFromInline var channelCount: Int { queues.count }
+
+    /// Gives a drained batch's storage back for reuse.
+    @inlinable func recycle(_ batch: inout Batch<Element>) {
+        batch.removeAll()
+        let b = batch
+        batch = Batch()
+        lock.withLock { if recycled.count < 64 { recycled.append(b) } }
+    }
+
+    /// An empty batch with storage, recycled when possible.
+    @inlinable func emptyBatch(capacity: Int) -> Batch<Element> {
+        lock.withLock { recycled.popLast() } ?? Batch(capacity: capacity)
+    }
 
     /// Pushes a message from producer `channel`; blocks while that channel is over its high mark.
     /// Returns the nanoseconds spent back-pressured.

@@ -204,6 +204,7 @@ final class GateTask<Element: Sendable> {
                     emitted = Swift.max(emitted, b.endWatermark)
                 }
                 try input.batch(&b)
+                gate.recycle(&b)
             case let .message(c, .barrier(id)):
                 if alignedCollector == nil || alignedCollector!.checkpointID != id {
                     alignedCollector = SnapshotCollector(checkpointID: id)
@@ -276,7 +277,7 @@ final class ExchangeWriter<Element: Sendable> {
         sentWatermark[s] = b.endWatermark
         sentIdle[s] = b.idle
         let outgoing = b
-        b = Batch(capacity: Swift.min(outgoing.count, 4096))
+        b = gates[s].emptyBatch(capacity: Swift.max(outgoing.count, 1024))
         gates[s].push(.batch(outgoing), channel: producer, hook: hook)
     }
 
