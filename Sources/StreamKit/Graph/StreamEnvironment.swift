@@ -297,7 +297,7 @@ public struct KeyedStream<Element: Sendable, Key: StreamKey>: Sendable {
 
     /// A keyed function with state and timers.
     @inlinable
-    public func process<F: KeyedProcessFunction>(_ name: String = "process", _ function: F) -> DataStream<F.Output>
+    public func process<F: KeyedProcessFunction>(_ function: F, name: String = "process") -> DataStream<F.Output>
     where F.Input == Element, F.Key == Key {
         let key = self.key
         return transform(name) { KeyedProcessOperator(function, key: key) }
