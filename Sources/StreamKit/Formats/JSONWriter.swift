@@ -308,7 +308,7 @@ public struct JSONWriter: Sendable {
         literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    /// Integer to decimal, two digits per step, into a stack buffer, then one bulk append.
+    /// Integer to decimal into a stack buffer, then one bulk append.
     @inlinable
     mutating func appendUnsigned(_ number: UInt64) {
         if number < 10 {
@@ -316,25 +316,8 @@ public struct JSONWriter: Sendable {
             return
         }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
-            let p = buffer.baseAddress!
-            var i = 20
-            var v = number
-            while v >= 100 {
-                let r = Int(v % 100)
-                v /= 100
-                i &-= 2
-                p[i] = 0x30 &+ UInt8(r / 10)
-                p[i &+ 1] = 0x30 &+ UInt8(r % 10)
-            }
-            if v >= 10 {
-                i &-= 2
-                p[i] = 0x30 &+ UInt8(v / 10)
-                p[i &+ 1] = 0x30 &+ UInt8(v % 10)
-            } else {
-                i &-= 1
-                p[i] = 0x30 &+ UInt8(v)
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(start: p + i, count: 20 &- i))
+            let n = _jsonFormatUnsigned(number, into: buffer.baseAddress!, at: 0)
+            bytes.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress!, count: n))
         }
     }
 
@@ -359,13 +342,21 @@ public struct JSONWriter: Sendable {
     }
 }
 
-/// Writes the decimal digits of `number` at `p + offset`, two digits per step; returns the new
-/// offset. `p` must have room for 20 more bytes.
+/// Writes the decimal digits of `number` at `p + offset`; returns the new offset. `p` must have
+/// room for 20 more bytes.
 @inlinable @inline(__always)
 func _jsonFormatInteger(_ number: Int64, into p: UnsafeMutablePointer<UInt8>, at offset: Int) -> Int {
     var o = offset
     if number < 0 { p[o] = _JSONASCII.minus; o &+= 1 }
-    var v = number.magnitude
+    return _jsonFormatUnsigned(number.magnitude, into: p, at: o)
+}
+
+/// Writes the decimal digits of `number` at `p + offset`, two digits per step; returns the new
+/// offset. `p` must have room for 20 more bytes.
+@inlinable @inline(__always)
+func _jsonFormatUnsigned(_ number: UInt64, into p: UnsafeMutablePointer<UInt8>, at offset: Int) -> Int {
+    let o = offset
+    var v = number
     if v < 10 {
         p[o] = 0x30 &+ UInt8(v)
         return o &+ 1
