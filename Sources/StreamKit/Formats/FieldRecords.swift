@@ -122,6 +122,13 @@ public struct FieldRecordDecoder<Key: FieldKeyType>: LineDecoder {
         scratch = Array(repeating: .missing, count: 3 + valuePaths.count)
     }
 
+    /// Skipped records (deletes, truncates, tombstones, null keys) are not emitted at all.
+    @inlinable
+    public mutating func decodeIfRelevant(_ line: UnsafeRawBufferPointer) throws -> FieldRecord<Key>? {
+        let r = try decode(line)
+        return r.kind == .row ? r : nil
+    }
+
     @inlinable
     public mutating func decode(_ line: UnsafeRawBufferPointer) throws -> FieldRecord<Key> {
         if line.count == 4 && line.elementsEqual("null".utf8) {

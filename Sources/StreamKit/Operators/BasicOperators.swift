@@ -18,8 +18,23 @@ public struct FilterOperator<Element: Sendable>: StreamOperator {
     @inlinable
     public mutating func processBatch(_ input: inout Batch<Element>, into output: inout Batch<Element>,
                                       side: inout Batch<Never>, context: OperatorContext) throws {
+        // Compact in place, then hand the storage over (no copy of the kept records).
+        var kept = 0
         for i in 0..<input.count where try predicate(input.values[i]) {
-            output.append(input.values[i], timestamp: input.timestamps[i], watermark: input.watermarks[i])
+            if kept != i {
+                input.values[kept] = input.values[i]
+                input.timestamps[kept] = input.timestamps[i]
+                input.watermarks[kept] = input.watermarks[i]
+            }
+            kept += 1
+        }
+        let n = input.count
+        input.values.removeLast(n - kept); input.timestamps.removeLast(n - kept); input.watermarks.removeLast(n - kept)
+        if output.isEmpty {
+            swap(&input.values, &output.values); swap(&input.timestamps, &output.timestamps); swap(&input.watermarks, &output.watermarks)
+        } else {
+            output.values.append(contentsOf: input.values); output.timestamps.append(contentsOf: input.timestamps)
+            output.watermarks.append(contentsOf: input.watermarks)
         }
     }
 }

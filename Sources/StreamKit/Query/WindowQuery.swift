@@ -90,7 +90,6 @@ public struct WindowQuery: Sendable {
             }
             if let deadLetters { raw.sideOutput(DeadLetter<String>.self).writeDeadLetters(to: deadLetters) }
             var windowed = raw
-                .filter("rows") { $0.kind == .row }
                 .assignTimestamps({ $0.time }, watermark: .boundedOutOfOrderness(q.watermarkDelay), idleness: q.idleness)
                 .keyBy { $0.key }
                 .window(q.window, allowedLateness: q.allowedLateness)

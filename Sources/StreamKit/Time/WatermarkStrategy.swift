@@ -88,16 +88,24 @@ public struct TimestampAssigner<Element: Sendable>: StreamOperator {
         let delay = strategy.delayMillis
         var wm = current
         var maxTs = state.maxTs
-        for i in 0..<input.count {
-            let value = input.values[i]
-            var ts = extract(value)
-            output.append(value, timestamp: ts, watermark: wm)
+        // Event time and watermarks are written in place; the storage is then handed over.
+        let n = input.count
+        for i in 0..<n {
+            var ts = extract(input.values[i])
+            input.timestamps[i] = ts
+            input.watermarks[i] = wm
             if ts > limit { ts = limit; clamped &+= 1 }
             if ts > maxTs {
                 maxTs = ts
                 let candidate = min(maxTs &- delay, others)
                 if candidate > wm { wm = candidate }
             }
+        }
+        if output.isEmpty {
+            swap(&input.values, &output.values); swap(&input.timestamps, &output.timestamps); swap(&input.watermarks, &output.watermarks)
+        } else {
+            output.values.append(contentsOf: input.values); output.timestamps.append(contentsOf: input.timestamps)
+            output.watermarks.append(contentsOf: input.watermarks)
         }
         state.maxTs = maxTs
         splits[key] = state

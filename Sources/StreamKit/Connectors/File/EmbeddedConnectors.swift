@@ -30,6 +30,13 @@ public protocol LineDecoder: Sendable {
     associatedtype Output: Sendable
     /// Decodes one line. Reusable scratch state lives in `self` (one decoder per reader).
     mutating func decode(_ line: UnsafeRawBufferPointer) throws -> Output
+    /// Decodes one line, or returns nil for a line that is valid but carries no record for this
+    /// job (e.g. a delete when the job reads after-images). Sources call this one.
+    mutating func decodeIfRelevant(_ line: UnsafeRawBufferPointer) throws -> Output?
+}
+
+extension LineDecoder {
+    @inlinable public mutating func decodeIfRelevant(_ line: UnsafeRawBufferPointer) throws -> Output? { try decode(line) }
 }
 
 /// Lines as strings.
@@ -133,10 +140,12 @@ public struct FileSource<Decoder: LineDecoder>: Source {
                 if lineEnd > lineStart {
                     do {
                         let value = try buffer.withUnsafeBytes { b in
-                            try decoder.decode(UnsafeRawBufferPointer(rebasing: b[lineStart..<lineEnd]))
+                            try decoder.decodeIfRelevant(UnsafeRawBufferPointer(rebasing: b[lineStart..<lineEnd]))
                         }
-                        batch.append(value, timestamp: Watermark.none, watermark: Watermark.none)
-                        produced += 1
+                        if let value {
+                            batch.append(value, timestamp: Watermark.none, watermark: Watermark.none)
+                            produced += 1
+                        }
                     } catch {
                         let text = String(decoding: buffer[lineStart..<Swift.min(lineEnd, lineStart + 4096)], as: UTF8.self)
                         deadLetters.append(DeadLetter(record: text, reason: "\(path):\(lineNumber): \(error)"))
@@ -186,8 +195,8 @@ public struct WorkloadSource<Decoder: LineDecoder>: Source {
             while n < maxRecords, let e = generator.next() {
                 line.removeAll(keepingCapacity: true)
                 WorkloadGenerator.appendLine(of: e, to: &line)
-                let value = try line.withUnsafeBytes { try decoder.decode(UnsafeRawBufferPointer(rebasing: $0[0..<($0.count - 1)])) }
-                batch.append(value, timestamp: Watermark.none, watermark: Watermark.none)
+                let value = try line.withUnsafeBytes { try decoder.decodeIfRelevant(UnsafeRawBufferPointer(rebasing: $0[0..<($0.count - 1)])) }
+                if let value { batch.append(value, timestamp: Watermark.none, watermark: Watermark.none) }
                 n += 1; produced += 1
             }
             return produced >= events ? .finished : .more
