@@ -1,0 +1,132 @@
+@_exported import StreamKit
+
+/// The standard feature pipeline of the demo and the pipeline benchmark: Debezium change events of
+/// `user_interactions` from Kafka → per-user hopping windows (5 min every 1 min) of count, sum,
+/// avg and max of `amount` → the Redis feature view ``view`` (versioned, TTL'd, monotonic) and,
+/// optionally, inference requests on a Kafka topic.
+public enum UserActivityFeatures {
+    /// The feature view the job writes and `cdc-features features get user_activity_5m <user>` reads.
+    public static let view = FeatureView(name: "user_activity_5m", entityKey: "user_id",
+                                         features: [.int("count"), .double("sum"), .double("avg"), .double("max")],
+                                         ttl: .hours(2), version: 1)
+
+    public struct Options: Sendable {
+        public var kafka: KafkaConfiguration
+        public var topic: String
+        public var groupID: String
+        public var startFrom: KafkaStartOffset = .earliest
+        /// Stop at the end of the topic (benchmarks, tests).
+        public var bounded = false
+        /// Kafka readers.
+        public var sourceParallelism = 1
+        public var redis: RedisFeatureSinkConfiguration
+        /// Inference requests go here when set.
+        public var inferenceTopic: String?
+        /// The model version stamped on inference requests (see ``ModelRegistry``).
+        public var modelVersion = "unversioned"
+        public var watermarkDelay: Duration = .seconds(2)
+        public var idleness: Duration? = .seconds(10)
+        public var deadLetterTopic: String?
+        public init(kafka: KafkaConfiguration, topic: String, groupID: String, redis: RedisFeatureSinkConfiguration) {
+            self.kafka = kafka; self.topic = topic; self.groupID = groupID; self.redis = redis
+        }
+    }
+
+    /// Metrics shared by the caller and the job's operators.
+    public struct Metrics: Sendable {
+        public let source = KafkaSourceMetrics()
+        public let redis = RedisFeatureSinkMetrics()
+        public let inference = KafkaSinkMetrics()
+        public init() {}
+    }
+
+    public typealias Result = WindowResult<Int64, FieldAccumulator<FieldStats1>>
+
+    public static func job(_ o: Options, metrics: Metrics = Metrics()) throws -> Job {
+        let decoder = try FieldRecordDecoder<Int64>(keyPath: "after.user_id", timePath: "after.ts_ms", valuePaths: ["after.amount"])
+        var source = KafkaSourceConfiguration(topics: [o.topic], groupID: o.groupID, startFrom: o.startFrom)
+        source.bounded = o.bounded
+        source.parallelism = o.sourceParallelism
+        let view = Self.view
+        let sourceConfiguration = source
+        return Job("user-activity-features") { env in
+            let events = env.source(KafkaSource(kafka: o.kafka, sourceConfiguration, decoder: decoder, metrics: metrics.source), name: "kafka")
+            if let dlq = o.deadLetterTopic {
+                events.sideOutput(DeadLetter<String>.self).writeDeadLetters(toKafka: o.kafka, topic: dlq)
+            }
+            let windows = events
+                .assignTimestamps({ $0.time }, watermark: .boundedOutOfOrderness(o.watermarkDelay), idleness: o.idleness)
+                .keyBy { $0.key }
+                .window(.sliding(size: .minutes(5), slide: .minutes(1)))
+                .aggregate(FieldAggregate<Int64, FieldStats1>())
+            windows.sink("redis-features") {
+                RedisFeatureSink(view: view, configuration: o.redis, metrics: metrics.redis) { r in
+                    FeatureUpdate(entity: String(r.key), eventTime: r.windowEnd - 1, values: features(r))
+                }
+            }
+            if let topic = o.inferenceTopic {
+                windows.writeInferenceRequests(to: o.kafka, topic: topic, view: view, modelVersion: o.modelVersion,
+                                               metrics: metrics.inference) { r in (String(r.key), r.windowEnd - 1, features(r)) }
+            }
+        }
+    }
+
+    @inlinable static func features(_ r: Result) -> [FeatureValue?] {
+        let s = r.value.field(0)
+        return [.int(r.value.count), .double(s.sum), .double(s.count == 0 ? 0 : s.sum / Double(s.count)), .double(s.max)]
+    }
+}
+
+/// A tiny model registry: the current version of a model is the string at Redis key
+/// `model_registry:<model>` (set by whoever deploys models), or a configured default.
+public enum ModelRegistry {
+    public static func key(_ model: String) -> String { "model_registry:\(model)" }
+
+    /// The registered version of `model`, or `fallback` when the key is not set.
+    public static func currentVersion(of model: String, redis: RedisConfiguration, fallback: String) throws -> String {
+        let connection = try RedisConnection(redis)
+        if case let .bulk(bytes) = try connection.command(["GET", key(model)]) { return String(decoding: bytes, as: UTF8.self) }
+        return fallback
+    }
+
+    /// Registers `version` as the current version of `model`.
+    public static func register(_ model: String, version: String, redis: RedisConfiguration) throws {
+        let connection = try RedisConnection(redis)
+        _ = try connection.command(["SET", key(model), version])
+    }
+}
+
+extension DataStream {
+    /// Produces inference requests `{"entity":…,"features":{…},"feature_version":…,"model_version":…,"event_time":…}`
+    /// to `topic`, keyed by entity, for each element (`fields` gives entity, event time and the
+    /// feature values in the view's order).
+    @discardableResult
+    public func writeInferenceRequests(to kafka: KafkaConfiguration, topic: String, view: FeatureView, modelVersion: String,
+                                       metrics: KafkaSinkMetrics = KafkaSinkMetrics(),
+                                       fields: @escaping @Sendable (Element) -> (entity: String, eventTime: EventTime, values: [FeatureValue?]))
+    -> DataStream<Never> {
+        writeToKafka(kafka, KafkaSinkConfiguration(topic: topic), name: "inference-requests", metrics: metrics) { element in
+            let (entity, eventTime, values) = fields(element)
+            var w = JSONWriter(capacity: 192)
+            w.beginObject()
+            w.field("entity", entity)
+            w.key("features"); w.beginObject()
+            for (feature, value) in zip(view.features, values) {
+                w.key(feature.name)
+                switch value {
+                case let .int(v)?: w.value(v)
+                case let .double(v)?: w.value(v)
+                case let .string(v)?: w.value(v)
+                case nil: w.null()
+                }
+            }
+            w.endObject()
+            w.field("feature_view", view.name)
+            w.field("feature_version", view.version)
+            w.field("model_version", modelVersion)
+            w.field("event_time", eventTime)
+            w.endObject()
+            return KafkaMessage(key: Array(entity.utf8), value: w.bytes)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Synchronization
+import StreamKit
+
+/// Helpers of the Kafka integration tests: the broker address, unique names, producing the workload.
+enum KafkaTestSupport {
+    static var kafka: KafkaConfiguration {
+        var k = KafkaConfiguration(bootstrapServers: Services.kafkaBrokers)
+        k.requestTimeout = .seconds(5)
+        k.properties["log_level"] = "3"
+        return k
+    }
+
+    /// Whether a TCP connection to the first broker succeeds (the tests skip with a message otherwise).
+    static let reachable: Bool = {
+        let first = Services.kafkaBrokers.split(separator: ",").first.map(String.init) ?? ""
+        let parts = first.split(separator: ":")
+        guard parts.count == 2, let port = UInt16(parts[1]) else { return false }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        inet_pton(AF_INET, String(parts[0]), &addr.sin_addr)
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+        if !ok { print("Kafka tests skipped: no broker at \(Services.kafkaBrokers) (run scripts/services up or set KAFKA_BROKERS)") }
+        return ok
+    }()
+
+    static let counter = Atomic<Int>(0)
+    static func unique(_ prefix: String) -> String {
+        "\(prefix)-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    static func createTopic(_ name: String, partitions: Int = 4) throws {
+        let admin = try KafkaAdmin(configuration: kafka)
+        try admin.createTopics([KafkaTopicSpec(name: name, partitions: partitions)])
+        _ = try admin.waitForTopic(name)
+    }
+
+    /// Source settings with short group timeouts (a join takes ~1 s on Tansu).
+    static func source(_ topic: String, group: String, bounded: Bool = true, parallelism: Int = 1,
+                       startFrom: KafkaStartOffset = .earliest) -> KafkaSourceConfiguration {
+        var c = KafkaSourceConfiguration(topics: [topic], groupID: group, startFrom: startFrom)
+        c.sessionTimeout = .milliseconds(2000)
+        c.heartbeatInterval = .milliseconds(500)
+        c.bounded = bounded
+        c.parallelism = parallelism
+        return c
+    }
+
+    /// The first `events` lines of the standard workload (Debezium JSON, without newline).
+    static func workloadLines(_ events: Int) -> [String] {
+        var gen = WorkloadGenerator(seed: 42, count: events)
+        var out: [String] = []
+        var buf: [UInt8] = []
+        while let e = gen.next() {
+            buf.removeAll(keepingCapacity: true)
+            WorkloadGenerator.appendLine(of: e, to: &buf)
+            out.append(String(decoding: buf.dropLast(), as: UTF8.self))
+        }
+        return out
+    }
+
+    /// Produces lines keyed by their user id (so each user's events stay in order in one partition).
+    static func produceWorkload(_ lines: [String], topic: String) throws {
+        let producer = try KafkaProducer(configuration: kafka)
+        for line in lines {
+            try producer.send(topic: topic, message: KafkaMessage(key: userID(line), value: line))
+        }
+        try producer.flush()
+    }
+
+    static func userID(_ line: String) -> String {
+        guard let r = line.range(of: "\"user_id\":") else { return "" }
+        return String(line[r.upperBound...].prefix { $0.isNumber })
+    }
+}
