@@ -27,6 +27,9 @@ public enum UserActivityFeatures {
         public var watermarkDelay: Duration = .seconds(2)
         public var idleness: Duration? = .seconds(10)
         public var deadLetterTopic: String?
+        /// Consumer group session timeout; the first join on Tansu waits about half of it.
+        public var sessionTimeout: Duration = .seconds(6)
+        public var heartbeatInterval: Duration = .milliseconds(1500)
         public init(kafka: KafkaConfiguration, topic: String, groupID: String, redis: RedisFeatureSinkConfiguration) {
             self.kafka = kafka; self.topic = topic; self.groupID = groupID; self.redis = redis
         }
@@ -47,6 +50,8 @@ public enum UserActivityFeatures {
         var source = KafkaSourceConfiguration(topics: [o.topic], groupID: o.groupID, startFrom: o.startFrom)
         source.bounded = o.bounded
         source.parallelism = o.sourceParallelism
+        source.sessionTimeout = o.sessionTimeout
+        source.heartbeatInterval = o.heartbeatInterval
         let view = Self.view
         let sourceConfiguration = source
         return Job("user-activity-features") { env in

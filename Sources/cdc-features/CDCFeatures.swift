@@ -8,7 +8,7 @@ struct CDCFeatures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cdc-features",
         abstract: "StreamKit: real-time ML features from change data capture.",
-        subcommands: [Generate.self, Window.self, Run.self, Jobs.self, Features.self, Bench.self])
+        subcommands: [Generate.self, Window.self, Run.self, Jobs.self, Pipeline.self, Features.self, Kafka.self, Bench.self])
 }
 
 struct Generate: ParsableCommand {
@@ -92,7 +92,7 @@ struct Window: ParsableCommand {
 }
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self])
 }
 
 struct BenchWindow: ParsableCommand {

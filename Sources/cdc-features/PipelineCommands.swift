@@ -1,0 +1,254 @@
+import ArgumentParser
+import Foundation
+import StreamKit
+import FeatureJobs
+
+/// Service addresses: flags, then the environment `scripts/services env` prints, then defaults.
+enum ServiceDefaults {
+    static var brokers: String { ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:19092" }
+    static var redis: String { ProcessInfo.processInfo.environment["REDIS_URL"] ?? "redis://127.0.0.1:16379" }
+}
+
+func kafkaConfiguration(_ brokers: String) throws -> KafkaConfiguration {
+    try KafkaRuntime.check()
+    return KafkaConfiguration(bootstrapServers: brokers)
+}
+
+func stderr(_ text: String) { FileHandle.standardError.write((text + "\n").data(using: .utf8)!) }
+
+struct Kafka: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Kafka helpers.", subcommands: [ProduceWorkload.self])
+
+    struct ProduceWorkload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "produce-workload",
+            abstract: "Create a topic and produce the standard workload to it (key = user_id).")
+        @Option(help: "Number of events.") var events: Int
+        @Option(help: "Topic.") var topic: String
+        @Option(help: "Partitions of the topic.") var partitions: Int = 4
+        @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+        @Option(help: "PRNG seed.") var seed: UInt64 = 42
+
+        func run() throws {
+            let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+            let rate = try produceWorkload(kafka: kafka, topic: topic, partitions: partitions, events: events, seed: seed)
+            stderr("produced \(events) events to \(topic) (\(partitions) partitions) at \(Int(rate)) msg/s")
+        }
+    }
+}
+
+/// Creates `topic` and produces the standard workload (value = the NDJSON line, key = user_id); returns msg/s.
+func produceWorkload(kafka: KafkaConfiguration, topic: String, partitions: Int, events: Int, seed: UInt64) throws -> Double {
+    let admin = try KafkaAdmin(configuration: kafka)
+    try admin.createTopics([KafkaTopicSpec(name: topic, partitions: partitions)])
+    _ = try admin.waitForTopic(topic)
+    let producer = try KafkaProducer(configuration: kafka)
+    var generator = WorkloadGenerator(seed: seed, count: events)
+    var line: [UInt8] = []
+    let start = MonotonicClock.nanos()
+    var n = 0
+    while let e = generator.next() {
+        line.removeAll(keepingCapacity: true)
+        WorkloadGenerator.appendLine(of: e, to: &line)
+        line.removeLast()   // the newline
+        try producer.send(topic: topic, key: Array(String(e.userId).utf8), value: line)
+        n += 1
+        if n % 10_000 == 0 { producer.poll() }
+    }
+    try producer.flush()
+    return Double(events) / (Double(MonotonicClock.nanos() - start) / 1e9)
+}
+
+struct Pipeline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the user-activity feature pipeline: Kafka (Debezium events) → 5 min/1 min windows per user → Redis features (+ inference requests).")
+    @Option(help: "Input topic.") var topic: String
+    @Option(help: "Consumer group.") var group: String = "user-activity-features"
+    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @Option(help: "Redis URL (default $REDIS_URL or redis://127.0.0.1:16379).") var redis: String?
+    @Option(name: .customLong("inference-topic"), help: "Produce inference requests to this topic.") var inferenceTopic: String?
+    @Option(help: "Model whose registered version (Redis key model_registry:<model>) inference requests carry.") var model: String = "fraud-scorer"
+    @Option(name: .customLong("dead-letter-topic"), help: "Send malformed events to this topic (reason in a header).") var deadLetterTopic: String?
+    @Option(help: "Kafka readers.") var readers: Int = 1
+    @Option(help: "Window subtasks.") var parallelism: Int = 1
+    @Option(help: "earliest, latest or committed.") var from: String = "committed"
+    @Flag(help: "Stop at the end of the topic.") var bounded = false
+    @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (offsets are committed when checkpoints complete).") var checkpointDir: String?
+    @Option(name: .customLong("checkpoint-interval")) var checkpointInterval: String = "5s"
+    @Flag(help: "Resume from the latest checkpoint.") var restore = false
+    @Option(name: .customLong("progress-every"), help: "Print throughput and consumer lag this often (0: never).") var progressEvery: String = "1s"
+
+    func run() throws {
+        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+        let redisURL = redis ?? ServiceDefaults.redis
+        var o = UserActivityFeatures.Options(kafka: kafka, topic: topic, groupID: group, redis: try RedisFeatureSinkConfiguration(url: redisURL))
+        switch from {
+        case "earliest": o.startFrom = .earliest
+        case "latest": o.startFrom = .latest
+        case "committed": o.startFrom = .committed
+        default: throw ValidationError("--from must be earliest, latest or committed")
+        }
+        o.bounded = bounded
+        o.sourceParallelism = readers
+        o.inferenceTopic = inferenceTopic
+        o.deadLetterTopic = deadLetterTopic
+        if inferenceTopic != nil {
+            o.modelVersion = try ModelRegistry.currentVersion(of: model, redis: try RedisConfiguration(url: redisURL), fallback: "unregistered")
+        }
+        let metrics = UserActivityFeatures.Metrics()
+        var options = Job.RunOptions(parallelism: parallelism)
+        if let dir = checkpointDir {
+            options.checkpoints = CheckpointConfiguration(directory: dir, interval: try parseDuration(checkpointInterval))
+            options.restore = restore
+        }
+        let job = try UserActivityFeatures.job(o, metrics: metrics)
+        let every = try parseDuration(progressEvery)
+        let running = try job.start(options)
+        let progress = ProgressPrinter(every: every) { elapsed, events, delta in
+            "[\(String(format: "%6.1f", elapsed)) s] events \(events) (\(Int(delta))/s)  consumer lag \(metrics.source.totalLag)  redis writes \(metrics.redis.written.current)  late \(running.metrics.lateRecords)"
+        }
+        progress.start(running.metrics)
+        let result = try runToCompletion(running, checkpointing: options.checkpoints != nil)
+        progress.stop()
+        stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)")
+    }
+}
+
+/// Prints one progress line every `every` while a job runs.
+final class ProgressPrinter: @unchecked Sendable {
+    // @unchecked: `stopped` is only touched under `lock`.
+    let every: Duration
+    let line: @Sendable (Double, UInt64, Double) -> String
+    private let lock = NSLock()
+    private var stopped = false
+    init(every: Duration, line: @escaping @Sendable (Double, UInt64, Double) -> String) { self.every = every; self.line = line }
+    func start(_ metrics: JobMetrics) {
+        guard every > .zero else { return }
+        Thread.detachNewThread { [self] in
+            let start = MonotonicClock.nanos()
+            var last: UInt64 = 0
+            var lastT = start
+            while true {
+                Thread.sleep(forTimeInterval: Double(every.milliseconds) / 1000)
+                if lock.withLock({ stopped }) { return }
+                let now = MonotonicClock.nanos()
+                let n = metrics.sourceRecords.current
+                stderr(line(Double(now - start) / 1e9, n, Double(n - last) / (Double(now - lastT) / 1e9)))
+                last = n; lastT = now
+            }
+        }
+    }
+    func stop() { lock.withLock { stopped = true } }
+}
+
+/// Waits for a started job; SIGTERM/SIGINT stop it gracefully (final checkpoint when checkpointing).
+func runToCompletion(_ running: RunningJob, checkpointing: Bool) throws -> JobResult {
+    signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
+    let queue = DispatchQueue(label: "signals")
+    var sources: [DispatchSourceSignal] = []
+    for sig in [SIGTERM, SIGINT] {
+        let src = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+        src.setEventHandler {
+            let id = running.stop(checkpoint: checkpointing)
+            stderr("stopped on signal \(sig)\(id.map { ", final checkpoint \($0)" } ?? "")")
+        }
+        src.resume()
+        sources.append(src)
+    }
+    defer { sources.forEach { $0.cancel() } }
+    return try running.waitUntilFinished()
+}
+
+struct BenchPipeline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Kafka → hopping-window job → Redis for the standard workload against the running services, with the raw consume and raw Redis rates of the same run.")
+    @Option(help: "Number of events.") var events: Int
+    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @Option(help: "Redis URL (default $REDIS_URL or redis://127.0.0.1:16379).") var redis: String?
+    @Option(help: "Kafka readers.") var readers: Int = 1
+    @Option(help: "Window subtasks.") var parallelism: Int = 2
+    @Option(name: .customLong("redis-entities"), help: "Entities for the raw Redis rate (default: the users the job writes).") var redisEntities: Int = 100_000
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+        let redisURL = redis ?? ServiceDefaults.redis
+        let redisConfig = try RedisConfiguration(url: redisURL)
+        let topic = "bench-pipeline-\(UUID().uuidString.prefix(8))"
+        let produceRate = try produceWorkload(kafka: kafka, topic: topic, partitions: 4, events: events, seed: 42)
+        defer { _ = try? KafkaAdmin(configuration: kafka).deleteTopics([topic]) }
+
+        // Raw consume rate of the broker in this run: the same topic through a bare source and a discarding sink.
+        var raw = KafkaSourceConfiguration(topics: [topic], groupID: "raw-\(topic)", startFrom: .earliest)
+        raw.bounded = true
+        raw.parallelism = readers
+        raw.sessionTimeout = .seconds(2); raw.heartbeatInterval = .milliseconds(500)
+        let rawSource = KafkaSource(kafka: kafka, raw, decoder: ClosureLineDecoder { $0.count })
+        let rawConfiguration = raw
+        let rawJob = Job("raw-consume") { env in
+            env.source(rawSource, name: "kafka").sink("discard") {
+                DiscardSink(initial: 0, observe: { (n: inout Int, _: Int) in n += 1 }, done: { _ in })
+            }
+            _ = rawConfiguration
+        }
+        let rawResult = try rawJob.start(Job.RunOptions(parallelism: 1)).waitUntilFinished()
+        let rawConsume = Double(rawResult.metrics.sourceRecords.current) / rawResult.seconds
+
+        // Raw pipelined Redis rate for the sink's command shape (the monotonic upsert script).
+        let rawRedis = try RedisBench.pipelinedRate(configuration: redisConfig, shape: .upsertScript, entities: redisEntities,
+                                                    features: UserActivityFeatures.view.features.count)
+
+        // The job.
+        var o = UserActivityFeatures.Options(kafka: kafka, topic: topic, groupID: "job-\(topic)", redis: RedisFeatureSinkConfiguration(redis: redisConfig))
+        o.bounded = true
+        o.sourceParallelism = readers
+        o.sessionTimeout = .seconds(2); o.heartbeatInterval = .milliseconds(500)
+        let metrics = UserActivityFeatures.Metrics()
+        let running = try UserActivityFeatures.job(o, metrics: metrics).start(Job.RunOptions(parallelism: parallelism))
+        let lagMax = LagTracker(metrics.source)
+        lagMax.start()
+        let result = try running.waitUntilFinished()
+        lagMax.stop()
+        let read = Double(result.metrics.sourceRecords.current)
+        let writes = metrics.redis.written.current
+        let fields: [(String, String)] = [
+            ("events", "\(Int(read))"),
+            ("seconds", String(format: "%.3f", result.seconds)),
+            ("events_per_s", String(format: "%.0f", read / result.seconds)),
+            ("raw_consume_per_s", String(format: "%.0f", rawConsume)),
+            ("raw_redis_per_s", String(format: "%.0f", rawRedis.entitiesPerSecond)),
+            ("redis_writes", "\(writes)"),
+            ("redis_writes_per_s", String(format: "%.0f", Double(writes) / result.seconds)),
+            ("redis_coalesced", "\(metrics.redis.coalesced.current)"),
+            ("consumer_lag_max", "\(lagMax.max)"),
+            ("produce_per_s", String(format: "%.0f", produceRate)),
+            ("p50_ms", String(format: "%.3f", result.metrics.endToEndLatency.percentileMillis(50))),
+            ("p99_ms", String(format: "%.3f", result.metrics.endToEndLatency.percentileMillis(99))),
+            ("librdkafka", "\"\(KafkaRuntime.version)\""),
+        ]
+        if json { print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}") }
+        else { for (k, v) in fields { print("\(k): \(v)") } }
+    }
+}
+
+/// Samples the consumer lag while a job runs and keeps the maximum.
+final class LagTracker: @unchecked Sendable {
+    // @unchecked: the fields are only touched under `lock`.
+    private let metrics: KafkaSourceMetrics
+    private let lock = NSLock()
+    private var running = true
+    private var maxLag: Int64 = 0
+    init(_ metrics: KafkaSourceMetrics) { self.metrics = metrics }
+    func start() {
+        Thread.detachNewThread { [self] in
+            while lock.withLock({ running }) {
+                let lag = metrics.totalLag
+                lock.withLock { maxLag = Swift.max(maxLag, lag) }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+    }
+    func stop() { lock.withLock { running = false } }
+    var max: Int64 { lock.withLock { maxLag } }
+}
