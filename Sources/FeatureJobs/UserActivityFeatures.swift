@@ -6,9 +6,14 @@
 /// optionally, inference requests on a Kafka topic.
 public enum UserActivityFeatures {
     /// The feature view the job writes and `cdc-features features get user_activity_5m <user>` reads.
-    public static let view = FeatureView(name: "user_activity_5m", entityKey: "user_id",
-                                         features: [.int("count"), .double("sum"), .double("avg"), .double("max")],
-                                         ttl: .hours(2), version: 1)
+    public static let view = view(namespace: "feature")
+
+    /// The view under another key namespace (benchmarks use their own, so they never touch the demo's features).
+    public static func view(namespace: String) -> FeatureView {
+        FeatureView(name: "user_activity_5m", entityKey: "user_id",
+                    features: [.int("count"), .double("sum"), .double("avg"), .double("max")],
+                    ttl: .hours(2), version: 1, namespace: namespace)
+    }
 
     public struct Options: Sendable {
         public var kafka: KafkaConfiguration
@@ -30,6 +35,8 @@ public enum UserActivityFeatures {
         /// Consumer group session timeout; the first join on Tansu waits about half of it.
         public var sessionTimeout: Duration = .seconds(6)
         public var heartbeatInterval: Duration = .milliseconds(1500)
+        /// Redis key namespace of the feature view. Default: `feature`.
+        public var namespace = "feature"
         public init(kafka: KafkaConfiguration, topic: String, groupID: String, redis: RedisFeatureSinkConfiguration) {
             self.kafka = kafka; self.topic = topic; self.groupID = groupID; self.redis = redis
         }
@@ -52,7 +59,7 @@ public enum UserActivityFeatures {
         source.parallelism = o.sourceParallelism
         source.sessionTimeout = o.sessionTimeout
         source.heartbeatInterval = o.heartbeatInterval
-        let view = Self.view
+        let view = Self.view(namespace: o.namespace)
         let sourceConfiguration = source
         return Job("user-activity-features") { env in
             let events = env.source(KafkaSource(kafka: o.kafka, sourceConfiguration, decoder: decoder, metrics: metrics.source), name: "kafka")

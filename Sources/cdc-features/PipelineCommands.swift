@@ -204,6 +204,7 @@ struct BenchPipeline: ParsableCommand {
         o.bounded = true
         o.sourceParallelism = readers
         o.sessionTimeout = .seconds(2); o.heartbeatInterval = .milliseconds(500)
+        o.namespace = "bench-feature"
         let metrics = UserActivityFeatures.Metrics()
         let running = try UserActivityFeatures.job(o, metrics: metrics).start(Job.RunOptions(parallelism: parallelism))
         let lagMax = LagTracker(metrics.source)
