@@ -37,8 +37,12 @@ public enum UserActivityFeatures {
         public var heartbeatInterval: Duration = .milliseconds(1500)
         /// Redis key namespace of the feature view. Default: `feature`.
         public var namespace = "feature"
+        /// Sets the Redis sink to mini-batches of at most 250 ms (coalescing per user) unless configured.
         public init(kafka: KafkaConfiguration, topic: String, groupID: String, redis: RedisFeatureSinkConfiguration) {
-            self.kafka = kafka; self.topic = topic; self.groupID = groupID; self.redis = redis
+            self.kafka = kafka; self.topic = topic; self.groupID = groupID
+            var r = redis
+            if r.maxFlushDelay == nil { r.maxFlushDelay = .milliseconds(250); r.maxBufferedEntities = Swift.max(r.maxBufferedEntities, 262_144) }
+            self.redis = r
         }
     }
 

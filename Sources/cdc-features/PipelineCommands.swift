@@ -198,13 +198,17 @@ struct BenchPipeline: ParsableCommand {
         // Raw pipelined Redis rate for the sink's command shape (the monotonic upsert script).
         let rawRedis = try RedisBench.pipelinedRate(configuration: redisConfig, shape: .upsertScript, entities: redisEntities,
                                                     features: UserActivityFeatures.view.features.count)
+        // The sink alone (a job of one update per entity through RedisFeatureSink), same shape and connection count.
+        let sinkAlone = try RedisBench.sinkRate(configuration: redisConfig, entities: redisEntities,
+                                                features: UserActivityFeatures.view.features.count)
 
         // The job.
         var o = UserActivityFeatures.Options(kafka: kafka, topic: topic, groupID: "job-\(topic)", redis: RedisFeatureSinkConfiguration(redis: redisConfig))
         o.bounded = true
         o.sourceParallelism = readers
         o.sessionTimeout = .seconds(2); o.heartbeatInterval = .milliseconds(500)
-        o.namespace = "bench-feature"
+        o.namespace = "bench-\(topic)"
+        defer { _ = try? RedisConnection(redisConfig).deleteKeys(matching: "\(o.namespace):*") }
         let metrics = UserActivityFeatures.Metrics()
         let running = try UserActivityFeatures.job(o, metrics: metrics).start(Job.RunOptions(parallelism: parallelism))
         let lagMax = LagTracker(metrics.source)
@@ -221,7 +225,9 @@ struct BenchPipeline: ParsableCommand {
             ("raw_redis_per_s", String(format: "%.0f", rawRedis.entitiesPerSecond)),
             ("redis_writes", "\(writes)"),
             ("redis_writes_per_s", String(format: "%.0f", Double(writes) / result.seconds)),
+            ("redis_sink_per_s", String(format: "%.0f", sinkAlone.rate.entitiesPerSecond)),
             ("redis_coalesced", "\(metrics.redis.coalesced.current)"),
+            ("redis_stale_skipped", "\(metrics.redis.skippedStale.current)"),
             ("consumer_lag_max", "\(lagMax.max)"),
             ("produce_per_s", String(format: "%.0f", produceRate)),
             ("p50_ms", String(format: "%.3f", result.metrics.endToEndLatency.percentileMillis(50))),
