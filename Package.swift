@@ -40,6 +40,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StreamKitTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs", "StreamKitJobs", "CZstd"]),
+        .testTarget(name: "FeatureJobsTests", dependencies: ["FeatureJobs", "StreamKitTesting"]),
         // Tests against real services (Tansu, Redis, PostgreSQL) started by scripts/services.
         .testTarget(name: "IntegrationTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs"]),
     ]
