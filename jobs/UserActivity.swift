@@ -46,5 +46,5 @@ public enum UserActivityJob {
 
 /// The example jobs `cdc-features run` knows, by name.
 public enum ExampleJobs {
-    public static let names = ["user-activity"]
+    public static let names = ["user-activity", "realtime-pricing"]
 }
