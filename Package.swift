@@ -42,6 +42,6 @@ let package = Package(
         .testTarget(name: "StreamKitTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs", "StreamKitJobs", "CZstd"]),
         .testTarget(name: "FeatureJobsTests", dependencies: ["FeatureJobs", "StreamKitTesting"]),
         // Tests against real services (Tansu, Redis, PostgreSQL) started by scripts/services.
-        .testTarget(name: "IntegrationTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs", "StreamKitJobs"]),
     ]
 )

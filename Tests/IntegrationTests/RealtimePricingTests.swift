@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+import StreamKit
+import FeatureJobs
+import StreamKitJobs
+
+/// realtime-pricing on real Kafka and Redis: the demand features of every listing equal a batch
+/// recomputation over the same booking changes (offline = online).
+@Suite(.serialized) struct RealtimePricingTests {
+    @Test func demandFeaturesEqualABatchRecomputation() async throws {
+        try #require(KafkaTestSupport.reachable)
+        let topic = KafkaTestSupport.unique("bookings")
+        try KafkaTestSupport.createTopic(topic)
+        let redis = try RedisConfiguration(url: Services.redisURL)
+        let namespace = KafkaTestSupport.unique("pricing")
+        // 4,000 changes over ~90 minutes of event time for 50 listings, in order per listing; 5 % cancellations.
+        var rng = WorkloadGenerator.SplitMix64(seed: 11)
+        var changes: [(Booking, DebeziumOperation)] = []
+        let base: Int64 = 1_750_000_000_000
+        for i in 0..<4_000 {
+            let listing = Int64(rng.next() % 50) + 1
+            let cancel = i > 0 && rng.next() % 20 == 0
+            let b = Booking(id: Int64(i), listingId: listing, guestId: Int64(rng.next() % 1000), nights: Int64(rng.next() % 5) + 1,
+                            pricePerNight: Double(rng.next() % 30_000) / 100 + 50, status: cancel ? "cancelled" : "confirmed",
+                            createdAtMs: base + Int64(i) * 1_350)
+            changes.append((b, cancel ? .update : .create))
+        }
+        let producer = try KafkaProducer(configuration: KafkaTestSupport.kafka)
+        for (b, op) in changes {
+            try producer.send(topic: topic, key: Array(String(b.listingId).utf8), value: RealtimePricingJob.debeziumLine(b, op: op))
+        }
+        try producer.flush()
+
+        let sink = RedisFeatureSinkMetrics()
+        let job = RealtimePricingJob.make(kafka: KafkaTestSupport.kafka, topic: topic, groupID: topic + "-job", redis: redis,
+                                          startFrom: .earliest, bounded: true, namespace: namespace, sinkMetrics: sink)
+        let result = try await job.run(parallelism: 2)
+        #expect(result.metrics.sourceRecords.current == 4_000)
+        #expect(sink.errors.current == 0)
+
+        // Offline: per listing, sums over the 60 and 5 minutes ending at its newest change.
+        let view = FeatureView(name: RealtimePricingJob.view.name, entityKey: "listing_id", features: RealtimePricingJob.view.features,
+                               ttl: .hours(2), version: 1, namespace: namespace)
+        let online = try await FeatureClient(configuration: redis).getMany(view: view, entities: (1...50).map(String.init))
+        var checked = 0
+        for (index, vector) in online.enumerated() {
+            let listing = Int64(index + 1)
+            let mine = changes.filter { $0.0.listingId == listing }
+            guard let newest = mine.map({ $0.0.createdAtMs }).max() else { #expect(vector == nil); continue }
+            let v = try #require(vector)
+            let m = newest / 60_000
+            func within(_ minutes: Int64, _ c: (Booking, DebeziumOperation)) -> Bool { c.0.createdAtMs / 60_000 > m - minutes }
+            let created1h = mine.filter { $0.1 == .create && within(60, $0) }
+            let nights = created1h.reduce(0) { $0 + $1.0.nights }
+            let revenue = created1h.reduce(0.0) { $0 + Double($1.0.nights) * $1.0.pricePerNight }
+            func f(_ name: String) -> Double? { v.features.first { $0.name == name }?.value.doubleValue }
+            #expect(v.eventTime == newest)
+            #expect(f("bookings_1h") == Double(created1h.count), "listing \(listing)")
+            #expect(f("bookings_5m") == Double(mine.filter { $0.1 == .create && within(5, $0) }.count), "listing \(listing)")
+            #expect(f("cancellations_1h") == Double(mine.filter { $0.1 == .update && within(60, $0) }.count), "listing \(listing)")
+            #expect(f("nights_1h") == Double(nights), "listing \(listing)")
+            #expect(abs((f("avg_nightly_price_1h") ?? -1) - (nights == 0 ? 0 : revenue / Double(nights))) < 1e-6, "listing \(listing)")
+            checked += 1
+        }
+        #expect(checked == 50)
+        try RedisConnection(redis).deleteKeys(matching: "\(namespace):*")
+    }
+}
