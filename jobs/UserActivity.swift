@@ -43,8 +43,3 @@ public enum UserActivityJob {
         }
     }
 }
-
-/// The example jobs `cdc-features run` knows, by name.
-public enum ExampleJobs {
-    public static let names = ["user-activity", "realtime-pricing"]
-}

@@ -203,16 +203,24 @@ func metricsJSON(_ result: JobResult) -> String {
 
 struct Jobs: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the example jobs `run` knows.")
-    func run() throws { for name in ExampleJobs.names { print(name) } }
+    func run() throws { for job in ExampleJobs.all { print("\(job.name)\t\(job.summary)") } }
 }
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run an example job (see `cdc-features jobs`).")
+    static let configuration = CommandConfiguration(abstract: "Run an example job (see `cdc-features jobs`) with source/sink overrides.")
     @Argument(help: "Job name.") var job: String
-    @Option(help: "Input NDJSON file of Debezium change events.") var input: String
-    @Option(help: "Output NDJSON file.") var out: String
-    @Option(help: "File for late events.") var late: String = "late.ndjson"
+    @Option(help: "Read an NDJSON file of Debezium change events.") var input: String?
+    @Option(help: "Read a Kafka topic of Debezium change events.") var topic: String?
+    @Option(help: "Write NDJSON to this file.") var out: String?
+    @Option(help: "Write features to Redis (default $REDIS_URL or redis://127.0.0.1:16379) — the default output for Kafka input.") var redis: String?
+    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @Option(help: "Consumer group (default: the job name).") var group: String?
+    @Option(help: "earliest, latest or committed.") var from: String = "committed"
+    @Flag(help: "Stop at the end of the topic.") var bounded = false
+    @Option(help: "File for late events.") var late: String?
     @Option(name: .customLong("dead-letters"), help: "File for malformed events.") var deadLetters: String?
+    @Option(name: .customLong("inference-topic"), help: "Produce inference requests to this topic (jobs that make them).") var inferenceTopic: String?
+    @Option(name: .customLong("alert-topic"), help: "Produce alerts to this topic (jobs that make them).") var alertTopic: String?
     @Option(help: "Subtasks of keyed operators.") var parallelism: Int = 1
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (enables checkpoints).") var checkpointDir: String?
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: String = "10s"
@@ -220,11 +228,29 @@ struct Run: ParsableCommand {
     @Flag(help: "Print metrics as JSON on stderr at the end.") var metrics = false
 
     func run() throws {
-        let j: Job
-        switch job {
-        case "user-activity": j = UserActivityJob.make(input: input, output: out, late: late, deadLetters: deadLetters)
-        default: throw ValidationError("unknown job '\(job)'; known: \(ExampleJobs.names.joined(separator: ", "))")
+        guard let example = ExampleJobs.named(job) else {
+            throw ValidationError("unknown job '\(job)'; known: \(ExampleJobs.names.joined(separator: ", "))")
         }
+        let inputSpec: JobIO.Input
+        switch (input, topic) {
+        case let (path?, nil): inputSpec = .file(path)
+        case let (nil, t?): inputSpec = .kafka(topic: t)
+        default: throw ValidationError("give exactly one of --input FILE or --topic TOPIC")
+        }
+        let outputSpec: JobIO.Output = out.map { .file($0) } ?? .redis
+        let usesKafka = topic != nil || inferenceTopic != nil || alertTopic != nil
+        let kafka = usesKafka ? try kafkaConfiguration(brokers ?? ServiceDefaults.brokers) : KafkaConfiguration(bootstrapServers: brokers ?? ServiceDefaults.brokers)
+        var io = JobIO(input: inputSpec, output: outputSpec, kafka: kafka, redis: try RedisConfiguration(url: redis ?? ServiceDefaults.redis),
+                       groupID: group ?? job)
+        switch from {
+        case "earliest": io.startFrom = .earliest
+        case "latest": io.startFrom = .latest
+        case "committed": io.startFrom = .committed
+        default: throw ValidationError("--from must be earliest, latest or committed")
+        }
+        io.bounded = bounded; io.late = late; io.deadLetters = deadLetters
+        io.inferenceTopic = inferenceTopic; io.alertTopic = alertTopic
+        let j = try example.make(io)
         var options = Job.RunOptions(parallelism: parallelism)
         if let dir = checkpointDir {
             options.checkpoints = CheckpointConfiguration(directory: dir, interval: try parseDuration(checkpointInterval))
