@@ -293,8 +293,9 @@ final class ExchangeWriter<Element: Sendable> {
                 send(&parts[s], to: s, from: batch)
             }
         } else {
-            let target = next
-            next = (next + 1) % n
+            // Each producer is pinned to one consumer (Flink's rescale): records of one producer stay
+            // in order, so a later keyed exchange keeps per-key order (e.g. two changes of one row).
+            let target = producer % n
             if !batch.isEmpty {
                 var whole = batch
                 send(&whole, to: target, from: batch)
