@@ -18,6 +18,10 @@ public struct JobIO: Sendable {
     public var inferenceTopic: String?
     public var alertTopic: String?
     public var model = "fraud-scorer"
+    /// A baseline file for drift monitoring.
+    public var baseline: String?
+    /// Window size for jobs with one configurable window (drift-monitor).
+    public var windowSize: Duration?
     public init(input: Input, output: Output, kafka: KafkaConfiguration, redis: RedisConfiguration, groupID: String) {
         self.input = input; self.output = output; self.kafka = kafka; self.redis = redis; self.groupID = groupID
     }
@@ -63,6 +67,14 @@ public enum ExampleJobs {
                    summary: "bookings CDC → per-listing demand features per change (Kafka → Redis, fresh within ~100 ms)") { io in
             RealtimePricingJob.make(kafka: io.kafka, topic: try io.kafkaTopic(for: "realtime-pricing"), groupID: io.groupID,
                                     redis: io.redis, startFrom: io.startFrom, bounded: io.bounded)
+        },
+        ExampleJob(name: "session-features",
+                   summary: "per-user sessions (30-minute gap) updated on every interaction (file or Kafka → file or Redis)") { io in
+            try SessionFeaturesJob.make(io)
+        },
+        ExampleJob(name: "drift-monitor",
+                   summary: "amount distribution per 10 minutes vs a baseline (--baseline) or the previous window: PSI, KS, JS, z; alerts to --alert-topic") { io in
+            try DriftMonitorJob.make(io, window: io.windowSize ?? .minutes(10))
         },
     ]
 

@@ -221,6 +221,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("dead-letters"), help: "File for malformed events.") var deadLetters: String?
     @Option(name: .customLong("inference-topic"), help: "Produce inference requests to this topic (jobs that make them).") var inferenceTopic: String?
     @Option(name: .customLong("alert-topic"), help: "Produce alerts to this topic (jobs that make them).") var alertTopic: String?
+    @Option(help: "Baseline file (JSON array or NDJSON of numbers) for drift-monitor.") var baseline: String?
+    @Option(name: .customLong("window-size"), help: "Window size of drift-monitor (default 10m).") var windowSize: String?
+    @Option(help: "Model whose registered version inference requests carry.") var model: String = "fraud-scorer"
     @Option(help: "Subtasks of keyed operators.") var parallelism: Int = 1
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (enables checkpoints).") var checkpointDir: String?
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: String = "10s"
@@ -249,7 +252,8 @@ struct Run: ParsableCommand {
         default: throw ValidationError("--from must be earliest, latest or committed")
         }
         io.bounded = bounded; io.late = late; io.deadLetters = deadLetters
-        io.inferenceTopic = inferenceTopic; io.alertTopic = alertTopic
+        io.inferenceTopic = inferenceTopic; io.alertTopic = alertTopic; io.baseline = baseline; io.model = model
+        io.windowSize = try windowSize.map(parseDuration)
         let j = try example.make(io)
         var options = Job.RunOptions(parallelism: parallelism)
         if let dir = checkpointDir {

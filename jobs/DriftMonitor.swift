@@ -1,0 +1,54 @@
+import Foundation
+import StreamKit
+import FeatureJobs
+
+/// `drift-monitor`: the distribution of interaction `amount` per 10-minute window against a
+/// baseline (`--baseline FILE`: a JSON array or NDJSON of numbers) or, without one, the previous
+/// window — PSI, KS, Jensen–Shannon, mean shift. Reports go to the output (NDJSON file, or the
+/// log), alerts to `--alert-topic` on Kafka (and to the output file as well).
+public enum DriftMonitorJob {
+    public struct Observation: Sendable { public var feature: String; public var value: Double; public var time: EventTime }
+
+    public static func make(_ io: JobIO, window: Duration = .minutes(10)) throws -> Job {
+        var baselines: [String: DriftBaseline] = [:]
+        if let path = io.baseline {
+            baselines["amount"] = try DriftBaseline.load(contentsOf: URL(fileURLWithPath: path))
+        }
+        var configuration = DriftMonitor<Observation>.Configuration(windowSize: window, baselines: baselines)
+        configuration.thresholds.ksPValue = 0.001
+        let monitorConfiguration = configuration
+        return Job("drift-monitor") { env in
+            let reports = monitor(interactions(env, io), monitorConfiguration)
+            switch io.output {
+            case let .file(path): writeReports(reports, to: path)
+            case .redis: writeReports(reports, to: "-")
+            }
+            if let topic = io.alertTopic { sendAlerts(reports, io: io, topic: topic) }
+        }
+    }
+
+    static func monitor(_ stream: DataStream<Interaction>, _ configuration: DriftMonitor<Observation>.Configuration) -> DataStream<DriftReport> {
+        stream
+            .map("observations") { Observation(feature: "amount", value: $0.amount, time: $0.tsMs) }
+            .assignTimestamps({ $0.time }, watermark: .boundedOutOfOrderness(.seconds(2)), idleness: .seconds(10))
+            .keyBy { $0.feature }
+            .process(DriftMonitor<Observation>(configuration) { $0.value })
+    }
+
+    static func json<T: Encodable>(_ value: T) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return (try? encoder.encode(value)).map(Array.init) ?? Array("{}".utf8)
+    }
+
+    static func writeReports(_ reports: DataStream<DriftReport>, to path: String) {
+        reports.writeLines(to: path) { r, out in out.append(contentsOf: json(r)) }
+    }
+
+    static func sendAlerts(_ reports: DataStream<DriftReport>, io: JobIO, topic: String) {
+        reports.driftAlerts().writeToKafka(io.kafka, KafkaSinkConfiguration(topic: topic), name: "alerts") { a in
+            KafkaMessage(key: Array(a.feature.utf8), value: json(a))
+        }
+    }
+}
