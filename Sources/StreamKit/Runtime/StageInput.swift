@@ -71,7 +71,7 @@ final class OperatorStage<Op: StreamOperator> {
     @inlinable
     func process(_ input: inout Batch<Input>) throws {
         context.metrics.recordsIn.add(UInt64(input.count))
-        if !input.isEmpty {
+        if !input.isEmpty || input.split >= 0 {   // an empty batch with a split announces that split
             try op.processBatch(&input, into: &output, side: &side, context: context)
         }
         let wm = op.generatedWatermark ?? input.endWatermark

@@ -91,7 +91,12 @@ final class SourceTask<Reader: SourceReader> {
             }
             let status = try reader.poll(into: &batch, deadLetters: &dead, maxRecords: batchSize)
             let now = MonotonicClock.nanos()
-            if !batch.isEmpty {
+            if batch.isEmpty && batch.split >= 0 {
+                // A reader announcing a split (e.g. a newly assigned partition) before its first record.
+                batch.ingestNanos = now
+                try output.batch(&batch)
+                batch.split = -1
+            } else if !batch.isEmpty {
                 records += batch.count
                 metrics.recordsOut.add(UInt64(batch.count))
                 context.operatorContext.jobMetrics.sourceRecords.add(UInt64(batch.count))

@@ -109,16 +109,14 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
             if core.cursor >= core.count {
                 if let status = try core.fill(maxRecords: maxRecords) { return status }
             }
-            // Newly assigned partitions first emit one record each, so the timestamp assigner knows
-            // every split before any split's watermark runs ahead (a split it has not seen cannot
-            // hold the watermark back, and its first records would be late).
-            var announceAt = -1
-            if !core.unannounced.isEmpty {
-                switch try core.nextAnnouncement() {
-                case let .message(i): announceAt = i
-                case .wait: return .idle
-                case .none: break
-                }
+            // Newly assigned partitions are announced first, as empty batches carrying their split:
+            // the timestamp assigner then tracks them from the start (without a watermark), so one
+            // partition cannot run ahead and make another partition's first records late. A
+            // partition that stays silent is released by the assigner's idleness timeout (as in Flink).
+            if let split = core.unannounced.first {
+                core.unannounced.remove(split)
+                batch.split = core.topics.count > 1 ? Int32(split.topic << 16) | split.partition : split.partition
+                return .more
             }
             // Hand out one run of messages of the same partition.
             var runTopic = -1
@@ -127,9 +125,8 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
             var produced = 0
             let skipTombstones = core.configuration.tombstones == .skip
             while produced < maxRecords && core.cursor < core.count {
-                let index = announceAt >= 0 ? announceAt : core.cursor
-                if announceAt >= 0 && runState != nil { break }
-                guard let m = core.buffer[index] else { if announceAt >= 0 { break }; core.cursor += 1; continue }
+                let index = core.cursor
+                guard let m = core.buffer[index] else { core.cursor += 1; continue }
                 let msg = m.pointee
                 if msg.err != RD_KAFKA_RESP_ERR_NO_ERROR {
                     core.consumerError(m)
@@ -214,13 +211,8 @@ final class KafkaReaderCore {
     var lastLagUpdate: UInt64 = 0
     var finished = false
     struct Split: Hashable { var topic: Int; var partition: Int32 }
-    /// Assigned partitions that have not emitted a record yet (nor reached their end).
+    /// Assigned partitions not yet announced to the job (see `poll`).
     var unannounced: Set<Split> = []
-    var announceDeadline: UInt64 = 0
-    /// How long to wait for the first record of every newly assigned partition.
-    let announceTimeoutNanos: UInt64 = 2_000_000_000
-
-    enum Announcement { case message(Int), wait, none }
 
     /// Destroys the message at `index` (handed out or dropped); advances the cursor past released slots.
     @inline(__always)
@@ -229,26 +221,6 @@ final class KafkaReaderCore {
         while cursor < count && buffer[cursor] == nil { cursor += 1 }
     }
 
-    /// The buffered message to emit next so that every assigned partition has emitted once.
-    func nextAnnouncement() throws -> Announcement {
-        for i in cursor..<count {
-            guard let m = buffer[i] else { continue }
-            let msg = m.pointee
-            let ti = topicIndex(msg.rkt)
-            guard ti >= 0 else { continue }
-            if msg.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { unannounced.remove(Split(topic: ti, partition: msg.partition)); continue }
-            if msg.err == RD_KAFKA_RESP_ERR_NO_ERROR && unannounced.contains(Split(topic: ti, partition: msg.partition)) { return .message(i) }
-        }
-        if unannounced.isEmpty { return .none }
-        guard MonotonicClock.nanos() < announceDeadline, count < capacity, let queue = client?.queue else {
-            unannounced.removeAll()
-            return .none
-        }
-        // Read more (appending) until the silent partitions deliver a record or their end.
-        let n = rd_kafka_consume_batch_queue(queue, 10, buffer + count, capacity - count)
-        if n > 0 { count += n }
-        return .wait
-    }
 
     init(kafka: KafkaConfiguration, configuration: KafkaSourceConfiguration, metrics: KafkaSourceMetrics, run: KafkaSourceRun, subtask: Int) {
         self.kafka = kafka; self.configuration = configuration; self.metrics = metrics; self.run = run; self.subtask = subtask
@@ -500,7 +472,6 @@ final class KafkaReaderCore {
                 while partitions[ti].count <= Int(tp.partition) { partitions[ti].append(nil) }
                 partitions[ti][Int(tp.partition)] = PartitionState(next: start.offset, skipBefore: start.skipBefore)
                 unannounced.insert(Split(topic: ti, partition: tp.partition))
-                announceDeadline = MonotonicClock.nanos() &+ announceTimeoutNanos
             }
             if cooperative { _ = RDKafka.consume(rd_kafka_incremental_assign(rk, parts), "incremental assign") }
             else { _ = rd_kafka_assign(rk, parts) }
