@@ -68,6 +68,10 @@ public enum ExampleJobs {
             RealtimePricingJob.make(kafka: io.kafka, topic: try io.kafkaTopic(for: "realtime-pricing"), groupID: io.groupID,
                                     redis: io.redis, startFrom: io.startFrom, bounded: io.bounded)
         },
+        ExampleJob(name: "user-features",
+                   summary: "per-user clicks, purchases, spend, distinct items, p90 amount over 5 min and 1 h → Redis views user, user_1h (+ inference requests)") { io in
+            try UserFeaturesJob.make(io)
+        },
         ExampleJob(name: "session-features",
                    summary: "per-user sessions (30-minute gap) updated on every interaction (file or Kafka → file or Redis)") { io in
             try SessionFeaturesJob.make(io)
