@@ -112,4 +112,46 @@ import StreamKitJobs
         let onTopic = try KafkaTopicReader.readAll(topic: alerts, configuration: KafkaTestSupport.kafka, timeout: .seconds(15))
         #expect(onTopic.count == alerted.count && onTopic.count > 0, "every alert went to the alert topic")
     }
+
+    @Test func userFeaturesEqualABatchRecomputation() async throws {
+        try #require(KafkaTestSupport.reachable)
+        let topic = KafkaTestSupport.unique("user-features"), namespace = KafkaTestSupport.unique("uf")
+        try KafkaTestSupport.createTopic(topic)
+        let lines = KafkaTestSupport.workloadLines(20_000)
+        try KafkaTestSupport.produceWorkload(lines, topic: topic)
+        let result = try await UserFeaturesJob.make(try Self.io(topic: topic, namespace: namespace), namespace: namespace).run(parallelism: 2)
+        #expect(result.metrics.sourceRecords.current == 20_000)
+
+        // Offline: every user's newest 5-minute window (the one ending at floor(last / 1 min) * 1 min + 5 min).
+        struct Row { var type: String; var item: Int64; var amount: Double; var ts: Int64 }
+        var byUser: [Int64: [Row]] = [:]
+        for line in lines {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let a = o["after"] as! [String: Any]
+            byUser[(a["user_id"] as! NSNumber).int64Value, default: []].append(
+                Row(type: a["interaction_type"] as! String, item: (a["item_id"] as! NSNumber).int64Value,
+                    amount: (a["amount"] as! NSNumber).doubleValue, ts: (a["ts_ms"] as! NSNumber).int64Value))
+        }
+        let users = Array(byUser.keys.sorted().prefix(500))
+        let online = try await FeatureClient(configuration: try RedisConfiguration(url: Services.redisURL))
+            .getMany(view: UserFeaturesJob.view5m(namespace: namespace), entities: users.map(String.init))
+        for (user, vector) in zip(users, online) {
+            let rows = byUser[user]!
+            let end = rows.map(\.ts).max()! / 60_000 * 60_000 + 300_000
+            let inWindow = rows.filter { $0.ts >= end - 300_000 && $0.ts < end }
+            let v = try #require(vector, "user \(user)")
+            func f(_ n: String) -> Double? { v.features.first { $0.name == n }?.value.doubleValue }
+            #expect(v.eventTime == end - 1, "user \(user)")
+            #expect(f("clicks") == Double(inWindow.filter { $0.type == "click" }.count), "user \(user)")
+            #expect(f("purchases") == Double(inWindow.filter { $0.type == "purchase" }.count), "user \(user)")
+            let spend = inWindow.filter { $0.type == "purchase" }.reduce(0.0) { $0 + $1.amount }
+            #expect(abs((f("spend") ?? -1) - spend) < 1e-6, "user \(user)")
+            #expect(f("distinct_items") == Double(Set(inWindow.map(\.item)).count), "user \(user)")
+            // DDSketch: within 1 % of numpy's 'lower' p90 (rank floor(0.9 (n - 1))).
+            let sorted = inWindow.map(\.amount).sorted()
+            let exact = sorted[Int(0.9 * Double(sorted.count - 1))]
+            #expect(abs((f("p90_amount") ?? -1) - exact) <= 0.01 * abs(exact) + 1e-9, "user \(user)")
+        }
+        try RedisConnection(try RedisConfiguration(url: Services.redisURL)).deleteKeys(matching: "\(namespace):*")
+    }
 }
