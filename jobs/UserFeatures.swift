@@ -36,7 +36,10 @@ public enum UserFeaturesJob {
 
     public static func make(_ io: JobIO, namespace: String = "feature") throws -> Job {
         let modelVersion = io.inferenceTopic == nil ? "" : try ModelRegistry.currentVersion(of: io.model, redis: io.redis, fallback: "unregistered")
-        let sink = RedisFeatureSinkConfiguration(redis: io.redis)
+        var sinkConfiguration = RedisFeatureSinkConfiguration(redis: io.redis)
+        sinkConfiguration.maxFlushDelay = .milliseconds(250)      // coalesce a user's consecutive windows
+        sinkConfiguration.maxBufferedEntities = 262_144
+        let sink = sinkConfiguration
         var source = KafkaSourceConfiguration(topics: [], groupID: io.groupID, startFrom: io.startFrom)
         if case let .kafka(topic) = io.input { source.topics = [topic] }
         source.bounded = io.bounded
