@@ -28,21 +28,7 @@ struct Generate: ParsableCommand {
 /// Runs a job in the foreground; SIGTERM/SIGINT stop it gracefully (with a final checkpoint when
 /// checkpointing is on).
 func runUntilDoneOrSignalled(_ job: Job, options: Job.RunOptions) throws -> JobResult {
-    let running = try job.start(options)
-    signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
-    let queue = DispatchQueue(label: "signals")
-    var sources: [DispatchSourceSignal] = []
-    for sig in [SIGTERM, SIGINT] {
-        let src = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-        src.setEventHandler {
-            let id = running.stop(checkpoint: options.checkpoints != nil)
-            FileHandle.standardError.write("stopped on signal \(sig)\(id.map { ", final checkpoint \($0)" } ?? "")\n".data(using: .utf8)!)
-        }
-        src.resume()
-        sources.append(src)
-    }
-    defer { sources.forEach { $0.cancel() } }
-    return try running.waitUntilFinished()
+    try runToCompletion(try job.start(options), checkpointing: options.checkpoints != nil)
 }
 
 struct Window: ParsableCommand {

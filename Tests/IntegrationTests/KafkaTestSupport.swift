@@ -44,6 +44,9 @@ enum KafkaTestSupport {
         var c = KafkaSourceConfiguration(topics: [topic], groupID: group, startFrom: startFrom)
         c.sessionTimeout = .milliseconds(2000)
         c.heartbeatInterval = .milliseconds(500)
+        // A member that stopped polling (e.g. the consumer of a job that just failed) leaves the
+        // group after 15 s instead of librdkafka's 300 s, so the next job's rebalance does not stall.
+        c.maxPollInterval = .seconds(15)
         c.bounded = bounded
         c.parallelism = parallelism
         return c

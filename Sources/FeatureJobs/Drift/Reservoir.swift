@@ -1,22 +1,5 @@
 import StreamKit
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fast, seedable generator whose whole state is
-/// one `UInt64`, so it can be checkpointed with the sample it drives and a restored job makes the
-/// same choices as the original.
-public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable, StateCodable {
-    public private(set) var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9e3779b97f4a7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58476d1ce4e5b9
-        z = (z ^ (z >> 27)) &* 0x94d049bb133111eb
-        return z ^ (z >> 31)
-    }
-    public func encode(to w: inout ByteWriter) { w.writeInteger(state) }
-    public init(from r: inout ByteReader) throws { state = try r.readInteger(UInt64.self) }
-}
-
 /// A uniform random sample of at most `capacity` values of a stream (Vitter's Algorithm R),
 /// deterministic for a given seed and input order. Used by ``DriftMonitor`` to bound the memory
 /// of the exact two-sample Kolmogorov–Smirnov test.

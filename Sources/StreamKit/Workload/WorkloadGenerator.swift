@@ -69,27 +69,8 @@ public struct WorkloadEvent: Sendable, Hashable {
 /// }
 /// ```
 public struct WorkloadGenerator: IteratorProtocol, Sequence, Sendable {
-    /// The SplitMix64 pseudo-random generator specified by `WORKLOAD.md`
-    /// (64-bit wrap-around arithmetic).
-    public struct SplitMix64: RandomNumberGenerator, Sendable {
-        /// The internal state, advanced by the golden-ratio increment on every draw (settable so a
-        /// generator position can be checkpointed and restored).
-        public var state: UInt64
-
-        /// Creates a generator whose first draw is derived from `seed`.
-        @inlinable
-        public init(seed: UInt64) { state = seed }
-
-        /// The next 64 pseudo-random bits.
-        @inlinable
-        public mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// The SplitMix64 generator of `WORKLOAD.md` (see ``StreamKit/SplitMix64``).
+    public typealias SplitMix64 = StreamKit.SplitMix64
 
     /// The seed used by the standard workload.
     public static let defaultSeed: UInt64 = 42

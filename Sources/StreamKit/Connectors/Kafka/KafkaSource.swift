@@ -15,6 +15,10 @@ public struct KafkaSourceConfiguration: Sendable {
     public var sessionTimeout: Duration = .seconds(10)
     /// `heartbeat.interval.ms`. Default: 3 s.
     public var heartbeatInterval: Duration = .seconds(3)
+    /// `max.poll.interval.ms`: a reader that has not polled for this long (e.g. blocked by
+    /// back-pressure, or the consumer of a failed job not yet closed) leaves the group, and a
+    /// rebalance waits for it at most this long. Default: nil (librdkafka's 300 s).
+    public var maxPollInterval: Duration? = nil
     /// `isolation.level`. Default: `.readCommitted`.
     public var isolation: KafkaIsolationLevel = .readCommitted
     /// How long one poll waits for messages before reporting `.idle`. Default: 50 ms.
@@ -242,7 +246,7 @@ final class KafkaReaderCore {
         let events = RDKafkaEvents()
         events.onRebalance = { [weak self] rk, err, list in self?.rebalance(rk, err, list) }
         let ms = { (d: Duration) in String(d.milliseconds) }
-        let props = kafka.librdkafkaProperties([
+        var overrides = [
             "group.id": configuration.groupID,
             "enable.auto.commit": "false",
             "enable.auto.offset.store": "false",
@@ -252,7 +256,9 @@ final class KafkaReaderCore {
             "heartbeat.interval.ms": ms(configuration.heartbeatInterval),
             "client.id": "\(kafka.clientID)-\(configuration.groupID)-\(subtask)",
             "enable.partition.eof": "true",
-        ])
+        ]
+        if let interval = configuration.maxPollInterval { overrides["max.poll.interval.ms"] = ms(interval) }
+        let props = kafka.librdkafkaProperties(overrides)
         let client = try RDKafkaClient.make(.consumer, properties: props, events: events)
         self.client = client
         if configuration.bounded { try resolveEnds(client) }
