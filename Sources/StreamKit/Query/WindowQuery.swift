@@ -58,8 +58,9 @@ public struct WindowQuery: Sendable {
         for _ in 0..<100 {
             guard fgets(&line, Int32(line.count), f) != nil else { break }
             let n = strlen(line)
-            let bytes = UnsafeRawBufferPointer(start: line, count: n > 0 && line[n - 1] == 10 ? n - 1 : n)
-            if let r = try? decoder.decode(bytes), r.kind == .row {
+            let length = n > 0 && line[n - 1] == 10 ? n - 1 : n
+            let row = line.withUnsafeBytes { raw in try? decoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<length])) }
+            if let r = row, r.kind == .row {
                 if case .int = r.key { return .int } else { return .string }
             }
         }
