@@ -59,7 +59,7 @@ struct KafkaIntegrationTests {
         #expect(source.metrics.messages.current == UInt64(lines.count))
     }
 
-    @Test(.timeLimit(.minutes(3)))   // two jobs on one group, under the full suite's load
+    @Test(.timeLimit(.minutes(10)))   // two jobs on one group; on a freshly started Tansu this took ~200 s (open issue)
     func failureThenRestoreResumesFromCheckpointedOffsets() async throws {
         let topic = K.unique("restore"), group = K.unique("g")
         try K.createTopic(topic)
