@@ -28,19 +28,19 @@ public struct QuantileSummary: Sendable, Hashable {
 /// .aggregate(quantiles { $0.latencyMillis })
 /// ```
 public struct QuantilesAggregate<Input>: AggregateFunction {
-    @usableFromInline let field: @Sendable (Input) -> Double
+    /// The sketch this summarises (same accumulator, add and merge).
+    @usableFromInline let sketch: QuantileSketchAggregate<Input>
     /// The relative accuracy `α`.
-    public let relativeAccuracy: Double
+    @inlinable public var relativeAccuracy: Double { sketch.relativeAccuracy }
     /// The bucket limit per sign (see ``DDSketch/maxBuckets``).
-    public let maxBuckets: Int
+    @inlinable public var maxBuckets: Int { sketch.maxBuckets }
     @inlinable public init(relativeAccuracy: Double = DDSketch.defaultRelativeAccuracy, maxBuckets: Int = DDSketch.defaultMaxBuckets,
                            _ field: @escaping @Sendable (Input) -> Double) {
-        precondition(relativeAccuracy > 0 && relativeAccuracy < 1, "relativeAccuracy must be in (0, 1)")
-        self.relativeAccuracy = relativeAccuracy; self.maxBuckets = maxBuckets; self.field = field
+        sketch = QuantileSketchAggregate(relativeAccuracy: relativeAccuracy, maxBuckets: maxBuckets, field)
     }
-    @inlinable public func makeAccumulator() -> DDSketch { DDSketch(relativeAccuracy: relativeAccuracy, maxBuckets: maxBuckets) }
-    @inlinable public func add(_ value: Input, to a: inout DDSketch) { a.add(field(value)) }
-    @inlinable public func merge(_ other: DDSketch, into a: inout DDSketch) { a.merge(other) }
+    @inlinable public func makeAccumulator() -> DDSketch { sketch.makeAccumulator() }
+    @inlinable public func add(_ value: Input, to a: inout DDSketch) { sketch.add(value, to: &a) }
+    @inlinable public func merge(_ other: DDSketch, into a: inout DDSketch) { sketch.merge(other, into: &a) }
     @inlinable public func result(_ a: DDSketch) -> QuantileSummary { QuantileSummary(a) }
 }
 

@@ -96,15 +96,16 @@ public struct VarianceAggregate<Input>: AggregateFunction {
 
 /// The standard deviation (square root of ``VarianceAggregate``'s result) of a numeric field.
 public struct StandardDeviationAggregate<Input>: AggregateFunction {
-    @usableFromInline let field: @Sendable (Input) -> Double
+    /// The variance this is the square root of (same accumulator, add and merge).
+    @usableFromInline let variance: VarianceAggregate<Input>
     /// Sample (`n − 1`) or population (`n`) standard deviation.
-    public let estimator: VarianceEstimator
+    @inlinable public var estimator: VarianceEstimator { variance.estimator }
     @inlinable public init(_ estimator: VarianceEstimator = .sample, _ field: @escaping @Sendable (Input) -> Double) {
-        self.estimator = estimator; self.field = field
+        variance = VarianceAggregate(estimator, field)
     }
-    @inlinable public func makeAccumulator() -> Moments { Moments() }
-    @inlinable public func add(_ value: Input, to a: inout Moments) { a.add(field(value)) }
-    @inlinable public func merge(_ other: Moments, into a: inout Moments) { a.merge(other) }
+    @inlinable public func makeAccumulator() -> Moments { variance.makeAccumulator() }
+    @inlinable public func add(_ value: Input, to a: inout Moments) { variance.add(value, to: &a) }
+    @inlinable public func merge(_ other: Moments, into a: inout Moments) { variance.merge(other, into: &a) }
     /// NaN when there are too few values (none for population, fewer than two for sample).
-    @inlinable public func result(_ a: Moments) -> Double { a.variance(estimator).squareRoot() }
+    @inlinable public func result(_ a: Moments) -> Double { variance.result(a).squareRoot() }
 }
