@@ -40,20 +40,9 @@ public enum UserFeaturesJob {
         sinkConfiguration.maxFlushDelay = .milliseconds(250)      // coalesce a user's consecutive windows
         sinkConfiguration.maxBufferedEntities = 262_144
         let sink = sinkConfiguration
-        var source = KafkaSourceConfiguration(topics: [], groupID: io.groupID, startFrom: io.startFrom)
-        if case let .kafka(topic) = io.input { source.topics = [topic] }
-        source.bounded = io.bounded
-        source.sessionTimeout = .seconds(2); source.heartbeatInterval = .milliseconds(500)
-        let sourceConfiguration = source
         let v5 = view5m(namespace: namespace), v1 = view1h(namespace: namespace)
         return Job("user-features") { env in
-            let changes: DataStream<DebeziumRecord<Interaction>>
-            switch io.input {
-            case let .file(path): changes = env.source(FileSource(path: path, decoder: DebeziumLineDecoder(Interaction.self)), name: "interactions")
-            case .kafka: changes = env.source(KafkaSource(kafka: io.kafka, sourceConfiguration, decoder: DebeziumLineDecoder(Interaction.self)), name: "interactions")
-            }
-            if let dead = io.deadLetters { changes.sideOutput(DeadLetter<String>.self).writeDeadLetters(to: dead) }
-            let keyed = changes.afterImages()
+            let keyed = interactions(env, io)
                 .assignTimestamps({ $0.tsMs }, watermark: .boundedOutOfOrderness(.seconds(2)), idleness: .seconds(10))
                 .keyBy { $0.userId }
             let short = rolling(keyed, size: .minutes(5), slide: .minutes(1))

@@ -103,8 +103,6 @@ struct BenchWindow: ParsableCommand {
             let dir = "data"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let p = "\(dir)/events_\(events).jsonl"
-            let expected = events * 0 // size unknown up front; regenerate only when missing
-            _ = expected
             if !FileManager.default.fileExists(atPath: p) { try WorkloadGenerator.writeFile(path: p, events: events) }
             path = p
         }
@@ -137,11 +135,7 @@ struct BenchWindow: ParsableCommand {
             ("parallelism", "\(parallelism)"),
             ("late", "\(result.metrics.lateRecords)"),
         ]
-        if json {
-            print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
-        } else {
-            for (k, v) in fields { print("\(k): \(v)") }
-        }
+        printFields(fields, json: json)
     }
 }
 
@@ -250,4 +244,10 @@ struct Run: ParsableCommand {
         FileHandle.standardError.write("\(job): read \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, late \(result.metrics.lateRecords), malformed \(result.metrics.droppedRecords)\n".data(using: .utf8)!)
         if metrics { FileHandle.standardError.write((metricsJSON(result) + "\n").data(using: .utf8)!) }
     }
+}
+
+/// Prints benchmark results: one JSON object (values are already JSON literals) or `key: value` lines.
+func printFields(_ fields: [(String, String)], json: Bool) {
+    if json { print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}") }
+    else { for (k, v) in fields { print("\(k): \(v)") } }
 }

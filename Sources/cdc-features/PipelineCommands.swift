@@ -185,12 +185,10 @@ struct BenchPipeline: ParsableCommand {
         raw.parallelism = readers
         raw.sessionTimeout = .seconds(2); raw.heartbeatInterval = .milliseconds(500)
         let rawSource = KafkaSource(kafka: kafka, raw, decoder: ClosureLineDecoder { $0.count })
-        let rawConfiguration = raw
         let rawJob = Job("raw-consume") { env in
             env.source(rawSource, name: "kafka").sink("discard") {
                 DiscardSink(initial: 0, observe: { (n: inout Int, _: Int) in n += 1 }, done: { _ in })
             }
-            _ = rawConfiguration
         }
         let rawResult = try rawJob.start(Job.RunOptions(parallelism: 1)).waitUntilFinished()
         let rawConsume = Double(rawResult.metrics.sourceRecords.current) / rawResult.seconds
@@ -234,8 +232,7 @@ struct BenchPipeline: ParsableCommand {
             ("p99_ms", String(format: "%.3f", result.metrics.endToEndLatency.percentileMillis(99))),
             ("librdkafka", "\"\(KafkaRuntime.version)\""),
         ]
-        if json { print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}") }
-        else { for (k, v) in fields { print("\(k): \(v)") } }
+        printFields(fields, json: json)
     }
 }
 

@@ -82,6 +82,6 @@ struct BenchPricing: ParsableCommand {
             ("ingest_to_redis_p99_ms", String(format: "%.1f", lat.percentileMillis(99))),
             ("redis_writes", "\(sinkMetrics.written.current)"),
         ]
-        if json { print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}") } else { for (k, v) in fields { print("\(k): \(v)") } }
+        printFields(fields, json: json)
     }
 }

@@ -231,7 +231,7 @@ public struct DataStream<Element: Sendable>: Sendable {
     where Op.Input == Element {
         let upstream = env.nodes[node]
         let p = parallelism ?? upstream.parallelism
-        if p == upstream.parallelism && !upstream.isSourceSide(side) {
+        if p == upstream.parallelism {
             return transform(name, make)
         }
         let n = env.addNode(name: name, parallelism: p,
@@ -242,11 +242,6 @@ public struct DataStream<Element: Sendable>: Sendable {
         n.makeGateTask = gateTaskFactory(Element.self)
         return DataStream<Op.Output>(env: env, node: n.id)
     }
-}
-
-extension GraphNode {
-    /// Side outputs of sources are produced on the source thread; chaining onto them is fine.
-    @usableFromInline func isSourceSide(_ side: Bool) -> Bool { false }
 }
 
 @inlinable

@@ -129,29 +129,6 @@ final class InputGate<Element: Sendable>: @unchecked Sendable {
         }
     }
 
-    @inlinable
-    func take() -> (channel: Int, message: ChannelMessage<Element>)? {
-        lock.lock(); defer { lock.unlock() }
-        while true {
-            if cancelled { return nil }
-            let n = queues.count
-            for step in 0..<n {
-                let c = (nextChannel + step) % n
-                if blocked[c] || queues[c].isEmpty { continue }
-                let message = queues[c].removeFirst()
-                if case .batch = message {
-                    batchesQueued[c] -= 1
-                    if pausedProducer[c] && batchesQueued[c] <= policy.low {
-                        pausedProducer[c] = false
-                        lock.broadcast()
-                    }
-                }
-                nextChannel = (c + 1) % n
-                return (c, message)
-            }
-            lock.wait()
-        }
-    }
 
     @inlinable func setBlocked(_ channel: Int, _ value: Bool) {
         lock.withLock { blocked[channel] = value; lock.broadcast() }

@@ -263,7 +263,6 @@ final class ExchangeWriter<Element: Sendable> {
     @usableFromInline var parts: [Batch<Element>]
     @usableFromInline var sentWatermark: [EventTime]
     @usableFromInline var sentIdle: [Bool]
-    @usableFromInline var next = 0
 
     @inlinable
     init(gates: [InputGate<Element>], producer: Int, hook: BackpressureHook?, route: (@Sendable (Element) -> Int)?) {
