@@ -23,7 +23,7 @@ export LD_LIBRARY_PATH := $(CURDIR)/.deps/rdkafka$(if $(LD_LIBRARY_PATH),:$(LD_L
 test: setup
 	@scripts/services up
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) scripts/run-tests
 
 ## Generates the standard workload, runs a hopping-window job over it, shows results and throughput.
 demo: release

@@ -8,6 +8,8 @@ enum KafkaTestSupport {
         var k = KafkaConfiguration(bootstrapServers: Services.kafkaBrokers)
         k.requestTimeout = .seconds(5)
         k.properties["log_level"] = "3"
+        // KAFKA_DEBUG=cgrp,fetch,... turns on librdkafka's debug log (stderr) when a test misbehaves.
+        if let d = ProcessInfo.processInfo.environment["KAFKA_DEBUG"] { k.properties["debug"] = d; k.properties["log_level"] = "7" }
         return k
     }
 
@@ -40,8 +42,9 @@ enum KafkaTestSupport {
 
     /// Source settings with short group timeouts (a join takes ~1 s on Tansu).
     static func source(_ topic: String, group: String, bounded: Bool = true, parallelism: Int = 1,
-                       startFrom: KafkaStartOffset = .earliest) -> KafkaSourceConfiguration {
+                       startFrom: KafkaStartOffset = .earliest, assignment: KafkaPartitionAssignment = .readers) -> KafkaSourceConfiguration {
         var c = KafkaSourceConfiguration(topics: [topic], groupID: group, startFrom: startFrom)
+        c.assignment = assignment
         c.sessionTimeout = .milliseconds(2000)
         c.heartbeatInterval = .milliseconds(500)
         // A member that stopped polling (e.g. the consumer of a job that just failed) leaves the

@@ -82,6 +82,8 @@ public final class RunningJob: @unchecked Sendable {
     private let lock = ConditionLock()
     private var gates: [AnyObject & Cancellable] = []
     private var running = 0
+    /// Names of the task threads that have not ended yet (for diagnostics of a stuck stop).
+    private var runningTasks: Set<String> = []
     private var firstError: Error?
     private var finished = false
     private var continuations: [CheckedContinuation<JobResult, Error>] = []
@@ -181,13 +183,14 @@ public final class RunningJob: @unchecked Sendable {
         }
         coordinator.expectedAcks = taskBodies.count
         running = taskBodies.count
+        runningTasks = Set(taskBodies.map(\.0))
         final class Body: @unchecked Sendable { let run: () throws -> Void; init(_ r: @escaping () throws -> Void) { run = r } }
         for (name, task) in taskBodies {
             // @unchecked: each task body runs on exactly one thread.
             let body = Body(task)
             _ = startThread(name: name) { [self] in
                 do { try body.run() } catch { fail(error) }
-                taskEnded()
+                taskEnded(name)
             }
         }
         if let interval = options.checkpoints?.interval {
@@ -214,9 +217,10 @@ public final class RunningJob: @unchecked Sendable {
         for g in gates { g.cancel() }
     }
 
-    private func taskEnded() {
+    private func taskEnded(_ name: String) {
         let waiters: [CheckedContinuation<JobResult, Error>] = lock.withLock {
             running -= 1
+            runningTasks.remove(name)
             guard running == 0 else { return [] }
             finished = true
             endNanos = MonotonicClock.nanos()
@@ -245,14 +249,45 @@ public final class RunningJob: @unchecked Sendable {
         return currentResult()
     }
 
-    /// Waits without blocking the concurrency pool.
-    public func result() async throws -> JobResult {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<JobResult, Error>) in
-            let done = lock.withLock { () -> Bool in
-                if finished { return true }
-                continuations.append(c); return false
+    /// Waits without blocking the concurrency pool. Cancelling the waiting task stops the job: the
+    /// wait throws once every task ended, or after `cancelGrace` with the names of the tasks still
+    /// running (a thread stuck in a blocking call cannot be interrupted, only reported).
+    public func result(cancelGrace: Duration = .seconds(15)) async throws -> JobResult {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<JobResult, Error>) in
+                let done = lock.withLock { () -> Bool in
+                    if finished { return true }
+                    continuations.append(c); return false
+                }
+                if done { resume(c) }
             }
-            if done { resume(c) }
+        } onCancel: {
+            cancel(grace: cancelGrace)
+        }
+    }
+
+    /// Stops the job with a "cancelled" error (no final checkpoint). Waiters of ``result(cancelGrace:)``
+    /// are released after `grace` even if some task does not end.
+    public func cancel(grace: Duration = .seconds(15)) {
+        if isFinished { return }
+        fail(StreamKitError(.cancelled, "job cancelled"))
+        let nanos = UInt64(grace.milliseconds) * 1_000_000
+        _ = startThread(name: "cancel-watch") { [self] in
+            let deadline = MonotonicClock.nanos() &+ nanos
+            let waiters: [CheckedContinuation<JobResult, Error>] = lock.withLock {
+                while !finished {
+                    let now = MonotonicClock.nanos()
+                    if now >= deadline { break }
+                    _ = lock.wait(nanos: deadline &- now)
+                }
+                if finished { return [] }
+                let w = continuations; continuations = []
+                return w
+            }
+            if waiters.isEmpty { return }
+            let stuck = lock.withLock { runningTasks.sorted().joined(separator: ", ") }
+            let error = StreamKitError(.cancelled, "job cancelled, but these tasks did not stop within \(grace): \(stuck)")
+            for w in waiters { w.resume(throwing: error) }
         }
     }
 

@@ -2,6 +2,20 @@ import CRdKafka
 import Glibc
 
 /// Settings of a ``KafkaSource``.
+/// How a ``KafkaSource`` spreads partitions over its readers.
+public enum KafkaPartitionAssignment: Sendable, Equatable {
+    /// Each reader owns a fixed share of the partitions (partition p of topic t goes to reader
+    /// `(hash(t) + p) % readers`, Flink's rule) and assigns them itself (`rd_kafka_assign`): no
+    /// group membership, no rebalances, nothing to wait for on start or after a failure. Offsets
+    /// are still committed to `groupID` after checkpoints, for monitoring and `.committed` starts.
+    case readers
+    /// Readers are members of the consumer group `groupID`, which assigns partitions (eager or
+    /// `cooperative-sticky`, set `partition.assignment.strategy` in the properties). Several jobs
+    /// or processes can then share the partitions. Note: Tansu 0.6 can keep a departed leader in a
+    /// group, so that a group whose members all left never completes its next rebalance.
+    case group
+}
+
 public struct KafkaSourceConfiguration: Sendable {
     /// Topics to subscribe to.
     public var topics: [String]
@@ -9,8 +23,13 @@ public struct KafkaSourceConfiguration: Sendable {
     public var groupID: String
     /// Where partitions without a checkpointed offset start. Default: `.committed`.
     public var startFrom: KafkaStartOffset = .committed
-    /// Readers (source subtasks), each one group member; partitions are assigned by the group. Default: 1.
+    /// Readers (source subtasks). Default: 1.
     public var parallelism: Int = 1
+    /// Who decides which reader reads which partition. Default: `.readers` (as Flink's KafkaSource).
+    public var assignment: KafkaPartitionAssignment = .readers
+    /// `.readers` assignment of an unbounded source: how often each reader looks for partitions
+    /// added to its topics. nil: never. Default: 30 s.
+    public var partitionDiscoveryInterval: Duration? = .seconds(30)
     /// `session.timeout.ms`. The first group join waits about half of it on Tansu. Default: 10 s.
     public var sessionTimeout: Duration = .seconds(10)
     /// `heartbeat.interval.ms`. Default: 3 s.
@@ -52,8 +71,8 @@ public struct KafkaSourceConfiguration: Sendable {
 ///     .assignTimestamps({ $0.time }, watermark: .boundedOutOfOrderness(.seconds(2)), idleness: .seconds(5))
 /// ```
 ///
-/// - Each reader is one member of `groupID`; the group assigns partitions (eager or
-///   `cooperative-sticky`, set `partition.assignment.strategy` in the properties).
+/// - Each reader owns a fixed share of the partitions (``KafkaPartitionAssignment/readers``, the
+///   default) or is one member of `groupID` (``KafkaPartitionAssignment/group``).
 /// - Messages are consumed in batches (`rd_kafka_consume_batch_queue`) and handed to the job one
 ///   partition run at a time, with `batch.split` set to the partition (`topicIndex << 16 | partition`
 ///   with several topics), so watermarks and idleness are tracked per partition.
@@ -213,6 +232,7 @@ final class KafkaReaderCore {
     var pending: [(sequence: Int, offsets: [KafkaTopicPartition: Int64])] = []
     var lastCompleted: [KafkaTopicPartition: Int64] = [:]
     var lastLagUpdate: UInt64 = 0
+    var lastDiscovery: UInt64 = 0
     var finished = false
     struct Split: Hashable { var topic: Int; var partition: Int32 }
     /// Assigned partitions not yet announced to the job (see `poll`).
@@ -244,7 +264,9 @@ final class KafkaReaderCore {
 
     func open() throws {
         let events = RDKafkaEvents()
-        events.onRebalance = { [weak self] rk, err, list in self?.rebalance(rk, err, list) }
+        if configuration.assignment == .group {
+            events.onRebalance = { [weak self] rk, err, list in self?.rebalance(rk, err, list) }
+        }
         let ms = { (d: Duration) in String(d.milliseconds) }
         var overrides = [
             "group.id": configuration.groupID,
@@ -262,9 +284,45 @@ final class KafkaReaderCore {
         let client = try RDKafkaClient.make(.consumer, properties: props, events: events)
         self.client = client
         if configuration.bounded { try resolveEnds(client) }
-        let list = RDTopicPartitionList(capacity: topics.count)
-        for t in topics { list.add(t, -1) }  // RD_KAFKA_PARTITION_UA: the whole topic
-        try RDKafka.check(rd_kafka_subscribe(client.handle, list.list), "subscribe to \(topics)", retriable: false)
+        switch configuration.assignment {
+        case .group:
+            let list = RDTopicPartitionList(capacity: topics.count)
+            for t in topics { list.add(t, -1) }  // RD_KAFKA_PARTITION_UA: the whole topic
+            try RDKafka.check(rd_kafka_subscribe(client.handle, list.list), "subscribe to \(topics)", retriable: false)
+        case .readers:
+            try assignOwnedPartitions(client, required: true)
+            lastDiscovery = MonotonicClock.nanos()
+        }
+    }
+
+    /// `.readers` assignment: whether partition `p` of `topic` belongs to this reader (Flink's
+    /// KafkaSourceEnumerator rule, with a stable FNV-1a hash of the topic name).
+    func owns(topic: String, partition: Int32) -> Bool {
+        var h: UInt32 = 2_166_136_261
+        for b in topic.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        let readers = Swift.max(1, configuration.parallelism)
+        let start = Int(h & 0x7FFF_FFFF) % readers
+        return (start + Int(partition)) % readers == subtask
+    }
+
+    /// `.readers` assignment: assigns this reader's partitions that it does not read yet (all of
+    /// them on open, partitions added to the topics later on discovery).
+    private func assignOwnedPartitions(_ client: RDKafkaClient, required: Bool) throws {
+        var new: [KafkaTopicPartition] = []
+        for (ti, t) in topics.enumerated() {
+            guard let ps = try client.partitions(of: t, timeout: kafka.requestTimeout) else {
+                if required { throw StreamKitError(.connector, "topic \(t) does not exist", retriable: true) }
+                continue
+            }
+            for p in ps where owns(topic: t, partition: p) && state(ti, p) == nil { new.append(KafkaTopicPartition(t, p)) }
+        }
+        guard !new.isEmpty else { return }
+        let list = RDTopicPartitionList(capacity: new.count)
+        for tp in new { list.add(tp.topic, tp.partition) }
+        prepareAssignment(client.handle, list.list)
+        if let e = RDKafka.consume(rd_kafka_incremental_assign(client.handle, list.list), "assign \(new.count) partitions") { throw e }
+        if paused { _ = rd_kafka_pause_partitions(client.handle, list.list) }
+        metrics.rebalances.add(1)
     }
 
     /// Bounded mode: the partitions to read to their end, listed once per run by the first reader.
@@ -312,6 +370,11 @@ final class KafkaReaderCore {
         }
         if client.events.fatal {
             throw StreamKitError(.connector, "fatal consumer error: \(client.events.lastError ?? "?")")
+        }
+        if configuration.assignment == .readers, !configuration.bounded, let every = configuration.partitionDiscoveryInterval,
+           now &- lastDiscovery >= UInt64(every.milliseconds) * 1_000_000 {
+            lastDiscovery = now
+            do { try assignOwnedPartitions(client, required: false) } catch { metrics.error("partition discovery: \(error)") }
         }
         if n == 0 {
             if configuration.bounded {
@@ -469,16 +532,7 @@ final class KafkaReaderCore {
         let entries = RDTopicPartitionList.entries(parts)
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            let starts = startOffsets(rk, entries.map { KafkaTopicPartition($0.topic, $0.partition) })
-            for i in 0..<Int(parts.pointee.cnt) {
-                let tp = KafkaTopicPartition(entries[i].topic, entries[i].partition)
-                guard let ti = topics.firstIndex(of: tp.topic) else { continue }
-                let start = starts[tp] ?? (0, nil)
-                parts.pointee.elems[i].offset = start.offset
-                while partitions[ti].count <= Int(tp.partition) { partitions[ti].append(nil) }
-                partitions[ti][Int(tp.partition)] = PartitionState(next: start.offset, skipBefore: start.skipBefore)
-                unannounced.insert(Split(topic: ti, partition: tp.partition))
-            }
+            prepareAssignment(rk, parts)
             if cooperative { _ = RDKafka.consume(rd_kafka_incremental_assign(rk, parts), "incremental assign") }
             else { _ = rd_kafka_assign(rk, parts) }
             if paused { _ = rd_kafka_pause_partitions(rk, parts) }
@@ -500,6 +554,21 @@ final class KafkaReaderCore {
         default:
             metrics.error("rebalance: \(RDKafka.errorString(err))")
             _ = rd_kafka_assign(rk, nil)
+        }
+    }
+
+    /// Sets the start offset of each partition in `parts` and starts tracking it.
+    private func prepareAssignment(_ rk: OpaquePointer, _ parts: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let entries = RDTopicPartitionList.entries(parts)
+        let starts = startOffsets(rk, entries.map { KafkaTopicPartition($0.topic, $0.partition) })
+        for i in 0..<Int(parts.pointee.cnt) {
+            let tp = KafkaTopicPartition(entries[i].topic, entries[i].partition)
+            guard let ti = topics.firstIndex(of: tp.topic) else { continue }
+            let start = starts[tp] ?? (0, nil)
+            parts.pointee.elems[i].offset = start.offset
+            while partitions[ti].count <= Int(tp.partition) { partitions[ti].append(nil) }
+            partitions[ti][Int(tp.partition)] = PartitionState(next: start.offset, skipBefore: start.skipBefore)
+            unannounced.insert(Split(topic: ti, partition: tp.partition))
         }
     }
 
