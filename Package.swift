@@ -20,10 +20,11 @@ let package = Package(
         .target(name: "CStreamKitShims"),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(
             name: "StreamKit",
             dependencies: [
-                "CZstd", "CStreamKitShims", "CRdKafka", "CHiredis",
+                "CZstd", "CStreamKitShims", "CRdKafka", "CHiredis", "CLibPQ",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

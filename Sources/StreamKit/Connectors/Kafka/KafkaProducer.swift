@@ -23,7 +23,11 @@ public final class KafkaProducer: @unchecked Sendable {
     let requestTimeout: Duration
 
     final class DeliveryState: Sendable {
-        struct Counts { var delivered = 0; var failed = 0; var firstError: String? }
+        struct Counts {
+            var delivered = 0; var failed = 0; var firstError: String?
+            /// Delivery results of messages sent with a non-zero `tag` (see ``KafkaProducer/send(topic:key:value:headers:partition:timestamp:tag:)``).
+            var tagged: [(tag: UInt64, ok: Bool)] = []
+        }
         let counts = Mutex(Counts())
     }
 
@@ -48,6 +52,8 @@ public final class KafkaProducer: @unchecked Sendable {
             let m = message.pointee
             if let metrics { (m.err == RD_KAFKA_RESP_ERR_NO_ERROR ? metrics.delivered : metrics.failed).add(1) }
             state.counts.withLock { c in
+                let tag = UInt64(UInt(bitPattern: m._private))
+                if tag != 0 { c.tagged.append((tag, m.err == RD_KAFKA_RESP_ERR_NO_ERROR)) }
                 if m.err == RD_KAFKA_RESP_ERR_NO_ERROR { c.delivered += 1 } else {
                     c.failed += 1
                     if c.firstError == nil {
@@ -67,6 +73,16 @@ public final class KafkaProducer: @unchecked Sendable {
     public var delivered: Int { state.counts.withLock { $0.delivered } }
     /// Messages whose delivery failed (after librdkafka's own retries) so far.
     public var failed: Int { state.counts.withLock { $0.failed } }
+    /// Takes the delivery results of tagged messages reported since the last call (delivery
+    /// reports are served by ``poll(timeout:)``, ``send(topic:message:)`` and ``flush(timeout:)``).
+    public func takeTaggedDeliveries() -> [(tag: UInt64, ok: Bool)] {
+        state.counts.withLock { c in
+            let out = c.tagged
+            c.tagged.removeAll(keepingCapacity: true)
+            return out
+        }
+    }
+
     /// Messages queued or in flight.
     public var inFlight: Int { Int(rd_kafka_outq_len(client.handle)) }
 
@@ -76,14 +92,15 @@ public final class KafkaProducer: @unchecked Sendable {
                  partition: message.partition, timestamp: message.timestamp)
     }
 
-    /// Queues one message (bytes copied). Blocks while the local queue is full.
+    /// Queues one message (bytes copied). Blocks while the local queue is full. A non-zero `tag`
+    /// comes back with the message's delivery result from ``takeTaggedDeliveries()``.
     public func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
-                     partition: Int32? = nil, timestamp: Int64? = nil) throws {
+                     partition: Int32? = nil, timestamp: Int64? = nil, tag: UInt64 = 0) throws {
         while true {
             let err: StreamKitError? = topic.withCString { topicPtr in
                 withOptionalBytes(key) { k in
                     withOptionalBytes(value) { v in
-                        var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 8)
+                        var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 9)
                         var n = 0
                         vus[n].vtype = RD_KAFKA_VTYPE_TOPIC; vus[n].u.cstr = topicPtr; n += 1
                         vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS; vus[n].u.i = RD_KAFKA_MSG_F_COPY; n += 1
@@ -91,6 +108,7 @@ public final class KafkaProducer: @unchecked Sendable {
                         if let v { vus[n].vtype = RD_KAFKA_VTYPE_VALUE; vus[n].u.mem.ptr = UnsafeMutableRawPointer(mutating: v.baseAddress); vus[n].u.mem.size = v.count; n += 1 }
                         if let partition { vus[n].vtype = RD_KAFKA_VTYPE_PARTITION; vus[n].u.i32 = partition; n += 1 }
                         if let timestamp { vus[n].vtype = RD_KAFKA_VTYPE_TIMESTAMP; vus[n].u.i64 = timestamp; n += 1 }
+                        if tag != 0 { vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE; vus[n].u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(tag)); n += 1 }
                         var hdrs: OpaquePointer? = nil
                         if !headers.isEmpty {
                             hdrs = rd_kafka_headers_new(headers.count)

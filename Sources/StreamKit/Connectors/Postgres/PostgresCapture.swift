@@ -1,0 +1,471 @@
+import Foundation
+import Synchronization
+
+/// Settings of a log-based PostgreSQL capture (logical replication with `pgoutput`).
+public struct PostgresCaptureConfiguration: Sendable {
+    /// libpq connection string or URL (`postgresql://user@host:port/db`).
+    public var dsn: String
+    /// The logical replication slot (created when missing).
+    public var slot: String
+    /// The publication (created when missing: for `tables`, or for all tables).
+    public var publication: String
+    /// Topic prefix and Debezium `source.name`: changes of `schema.table` go to `<prefix>.<schema>.<table>`.
+    public var topicPrefix: String
+    /// Tables to capture (`schema.table` or `table` for `public`); nil: every table of the publication.
+    public var tables: [String]?
+    /// Read the existing rows first (`op: "r"`) when the slot is created. Default: `.initial`.
+    public var snapshot: PostgresSnapshotMode = .initial
+    /// Send a tombstone (null value, same key) after each delete. Default: true.
+    public var tombstonesOnDelete = true
+    /// Where the capture keeps its own position (last published commit, snapshot done): a restart
+    /// resumes from it, so transactions the slot re-delivers are not published twice (the slot's
+    /// confirmed LSN can go back after a PostgreSQL restart).
+    public var stateFile: String
+    /// How often the position confirmed to PostgreSQL and the state file are brought up to the
+    /// events Kafka has acknowledged. Default: 200 ms.
+    public var confirmInterval: Duration = .milliseconds(200)
+    /// How often the slot lag is measured. Default: 5 s.
+    public var slotLagInterval: Duration = .seconds(5)
+    /// Slot lag (WAL retained) above which a warning is logged. Default: 1 GiB.
+    public var slotLagWarningBytes: Int64 = 1 << 30
+    /// Rows per snapshot fetch. Default: 10 000.
+    public var snapshotFetchSize = 10_000
+
+    public init(dsn: String, slot: String, publication: String, topicPrefix: String, stateFile: String) {
+        self.dsn = dsn; self.slot = slot; self.publication = publication; self.topicPrefix = topicPrefix; self.stateFile = stateFile
+    }
+}
+
+public enum PostgresSnapshotMode: String, Sendable, CaseIterable {
+    case initial, never
+}
+
+/// Counters of a running capture (thread-safe).
+public final class PostgresCaptureMetrics: Sendable {
+    public let changes = Atomic<Int>(0)
+    public let snapshotRows = Atomic<Int>(0)
+    public let transactions = Atomic<Int>(0)
+    public let skippedTransactions = Atomic<Int>(0)
+    public let deliveryErrors = Atomic<Int>(0)
+    public let confirmedLSN = Atomic<UInt64>(0)
+    public let receivedLSN = Atomic<UInt64>(0)
+    /// WAL bytes the slot retains (`pg_current_wal_lsn() - restart_lsn`), -1 until measured.
+    public let slotLagBytes = Atomic<Int64>(-1)
+    /// Commit → acknowledged by Kafka, per transaction (µs).
+    public let latency = LatencyHistogram()
+    private let started = MonotonicClock.nanos()
+
+    public init() {}
+
+    /// Percentile `p` (0–100) of commit → Kafka-acknowledged latency in milliseconds.
+    public func latencyMillis(percentile p: Double) -> Double {
+        latency.percentileMillis(p)
+    }
+
+    public var seconds: Double { Double(MonotonicClock.nanos() &- started) / 1e9 }
+
+    /// A JSON object (for `capture status` and logs).
+    public func json() -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("changes", changes.load(ordering: .relaxed))
+        w.field("snapshot_rows", snapshotRows.load(ordering: .relaxed))
+        w.field("transactions", transactions.load(ordering: .relaxed))
+        w.field("skipped_transactions", skippedTransactions.load(ordering: .relaxed))
+        w.field("delivery_errors", deliveryErrors.load(ordering: .relaxed))
+        w.field("confirmed_lsn", PgOutput.format(confirmedLSN.load(ordering: .relaxed)))
+        w.field("received_lsn", PgOutput.format(receivedLSN.load(ordering: .relaxed)))
+        w.field("slot_lag_bytes", slotLagBytes.load(ordering: .relaxed))
+        let s = seconds
+        w.field("changes_per_s", s > 0 ? Double(changes.load(ordering: .relaxed) + snapshotRows.load(ordering: .relaxed)) / s : 0)
+        w.field("capture_p50_ms", latencyMillis(percentile: 50))
+        w.field("capture_p95_ms", latencyMillis(percentile: 95))
+        w.field("capture_p99_ms", latencyMillis(percentile: 99))
+        w.endObject()
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+}
+
+/// The capture's own durable position.
+struct PostgresCaptureState: Codable, Equatable {
+    var slot: String
+    /// End LSN of the last transaction whose events Kafka acknowledged (0: none yet).
+    var lsn: UInt64 = 0
+    var snapshotDone = false
+
+    static func load(_ path: String) -> PostgresCaptureState? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder().decode(PostgresCaptureState.self, from: data)  // cold path: once per start
+    }
+
+    func save(_ path: String) throws {
+        let data = try JSONEncoder().encode(self)
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw StreamKitError(.io, "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        _ = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd); close(fd)
+        guard rename(tmp, path) == 0 else { throw StreamKitError(.io, "cannot rename \(tmp): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// Log-based capture of PostgreSQL changes into Kafka, as Debezium's PostgreSQL connector does:
+/// logical replication with the built-in `pgoutput` plugin, one topic per table, Debezium
+/// envelopes (see ``DebeziumChangeEncoder``), key = primary key, a tombstone after each delete.
+///
+/// - **Snapshot → stream without gaps or duplicates**: a new slot is created with an exported
+///   snapshot; the existing rows are read in that snapshot (`op: "r"`), then streaming starts at
+///   the slot's consistent point. A capture that dies during the snapshot drops the slot and
+///   snapshots again on restart.
+/// - **No loss, bounded WAL**: the LSN confirmed to PostgreSQL (and the state file) only advances
+///   to the end of a transaction once Kafka acknowledged every event of it and of all before it.
+///   A restart resumes after the last acknowledged transaction: nothing is skipped, and at most
+///   the events sent but not yet confirmed are published again.
+/// - Keepalives are answered; when nothing is pending, the confirmed LSN follows the server's WAL
+///   end, so an idle slot (or one whose publication sees no changes) does not retain WAL.
+///
+/// ``run(until:)`` blocks: call it on a dedicated thread.
+public final class PostgresCapture: @unchecked Sendable {
+    // @unchecked: all mutable state is used only by the thread running `run(until:)`.
+    public let configuration: PostgresCaptureConfiguration
+    public let kafka: KafkaConfiguration
+    public let metrics: PostgresCaptureMetrics
+    /// Called with each warning (slot lag, ...). Default: prints to stderr.
+    public var onWarning: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("capture: " + $0 + "\n").utf8)) }
+
+    private var producer: KafkaProducer!
+    private var encoder: DebeziumChangeEncoder!
+    private var state: PostgresCaptureState
+    private var relations: [UInt32: CapturedTable] = [:]
+    private var schemaVersions: [String: (columns: [PgOutput.Column], version: Int)] = [:]
+    private var topics: [UInt32: String] = [:]
+    // The open transaction.
+    private var txID: UInt32 = 0
+    private var txCommitMicros: Int64 = 0
+    private var txFinalLSN: UInt64 = 0
+    private var skippingTransaction = false
+    private var lastCommitLSN: UInt64? = nil
+    private var inTransaction = false
+    // Acknowledgement tracking: events are tagged 1, 2, 3, ...; `ackedThrough` is the highest tag
+    // such that every tag up to it was acknowledged.
+    private var nextTag: UInt64 = 1
+    private var ackedThrough: UInt64 = 0
+    private var acked = Set<UInt64>()
+    /// Finished transactions not yet fully acknowledged: (last tag, end LSN, commit time µs).
+    private var pendingCommits: [(tag: UInt64, endLSN: UInt64, commitMicros: Int64)] = []
+    private var pendingHead = 0
+    private var confirmed: UInt64 = 0
+    private var received: UInt64 = 0
+
+    public init(configuration: PostgresCaptureConfiguration, kafka: KafkaConfiguration, metrics: PostgresCaptureMetrics = PostgresCaptureMetrics()) {
+        self.configuration = configuration; self.kafka = kafka; self.metrics = metrics
+        state = PostgresCaptureState(slot: configuration.slot)
+    }
+
+    /// Runs until `stop` becomes true (then confirms what Kafka acknowledged and returns) or an
+    /// error occurs (then throws; a restart resumes from the last acknowledged transaction).
+    public func run(until stop: @escaping @Sendable () -> Bool) throws {
+        let c = configuration
+        if let saved = PostgresCaptureState.load(c.stateFile), saved.slot == c.slot { state = saved }
+        producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": "2"])
+        let sql = try PostgresConnection(dsn: c.dsn)
+        let database = try sql.execute("SELECT current_database()").rows.first?.first ?? nil
+        encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "")
+        try ensurePublication(sql)
+
+        let repl = try PostgresConnection(dsn: c.dsn, replication: true)
+        var startLSN: UInt64 = state.lsn
+        let slotExists = try sql.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [c.slot]).rows.count == 1
+        if slotExists && c.snapshot == .initial && !state.snapshotDone {
+            // A snapshot that did not finish: start over with a new slot.
+            try sql.execute("SELECT pg_drop_replication_slot($1)", [c.slot])
+        }
+        if !slotExists || (c.snapshot == .initial && !state.snapshotDone) {
+            let created = try repl.execute("CREATE_REPLICATION_SLOT \(repl.quoteIdentifier(c.slot)) LOGICAL pgoutput"
+                                           + (c.snapshot == .initial ? " EXPORT_SNAPSHOT" : " NOEXPORT_SNAPSHOT"))
+            let consistent = created.value(0, "consistent_point").flatMap(PgOutput.parseLSN) ?? 0
+            state = PostgresCaptureState(slot: c.slot, lsn: 0, snapshotDone: false)
+            if c.snapshot == .initial, let name = created.value(0, "snapshot_name") {
+                try snapshot(sql, exportedSnapshot: name, consistentPoint: consistent)
+            }
+            state.snapshotDone = true
+            state.lsn = consistent
+            try state.save(c.stateFile)
+            startLSN = consistent
+        }
+        confirmed = startLSN
+        metrics.confirmedLSN.store(confirmed, ordering: .relaxed)
+
+        try repl.startCopyBoth("START_REPLICATION SLOT \(repl.quoteIdentifier(c.slot)) LOGICAL \(PgOutput.format(startLSN)) "
+                               + "(proto_version '1', publication_names \(repl.quoteLiteral(c.publication)))")
+        var lastConfirm = MonotonicClock.nanos(), lastLag: UInt64 = 0
+        let confirmNanos = UInt64(c.confirmInterval.milliseconds) * 1_000_000
+        let lagNanos = UInt64(c.slotLagInterval.milliseconds) * 1_000_000
+        var sentConfirmed: UInt64 = 0
+        while !stop() {
+            if let bytes = try repl.readCopyData(timeout: .milliseconds(50)) {
+                switch try PgOutput.decodeFrame(bytes) {
+                case let .xLogData(walStart, walEnd, _, message):
+                    received = max(received, walEnd)
+                    try handle(message, lsn: walStart)
+                case let .keepalive(walEnd, _, replyRequested):
+                    received = max(received, walEnd)
+                    collectAcks()
+                    if !inTransaction && pendingHead == pendingCommits.count && ackedThrough == nextTag - 1 { confirmed = max(confirmed, walEnd) }
+                    if replyRequested { try sendStatus(repl); sentConfirmed = confirmed }
+                }
+            }
+            let now = MonotonicClock.nanos()
+            if now &- lastConfirm >= confirmNanos {
+                lastConfirm = now
+                collectAcks()
+                if confirmed != sentConfirmed {
+                    try sendStatus(repl)
+                    if confirmed > state.lsn { state.lsn = confirmed; try state.save(c.stateFile) }
+                    sentConfirmed = confirmed
+                }
+                metrics.receivedLSN.store(received, ordering: .relaxed)
+            }
+            if now &- lastLag >= lagNanos {
+                lastLag = now
+                measureSlotLag(sql)
+            }
+        }
+        // Graceful stop: wait for Kafka, confirm, save.
+        try producer.flush(timeout: .seconds(30))
+        collectAcks()
+        try sendStatus(repl)
+        if confirmed > state.lsn { state.lsn = confirmed }
+        try state.save(c.stateFile)
+    }
+
+    // MARK: setup
+
+    private func qualified(_ table: String) -> (schema: String, name: String) {
+        let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
+        return parts.count == 2 ? (parts[0], parts[1]) : ("public", parts[0])
+    }
+
+    private func ensurePublication(_ sql: PostgresConnection) throws {
+        let c = configuration
+        let exists = try sql.execute("SELECT 1 FROM pg_publication WHERE pubname = $1", [c.publication]).rows.count == 1
+        if !exists {
+            let target: String
+            if let tables = c.tables, !tables.isEmpty {
+                target = "TABLE " + tables.map { let q = qualified($0); return sql.quoteIdentifier(q.schema) + "." + sql.quoteIdentifier(q.name) }.joined(separator: ", ")
+            } else {
+                target = "ALL TABLES"
+            }
+            try sql.execute("CREATE PUBLICATION \(sql.quoteIdentifier(c.publication)) FOR \(target)")
+        }
+    }
+
+    /// The primary key columns of a table (else its replica identity index), by name.
+    private func keyColumnNames(_ sql: PostgresConnection, oid: UInt32) throws -> [String] {
+        let pk = try sql.execute("""
+            SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+            WHERE i.indrelid = $1::oid AND (i.indisprimary OR i.indisreplident) ORDER BY i.indisprimary DESC, array_position(i.indkey, a.attnum)
+            """, [String(oid)])
+        var seen = Set<String>(), names: [String] = []
+        for r in pk.rows { if let n = r[0], seen.insert(n).inserted { names.append(n) } }
+        return names
+    }
+
+    // MARK: snapshot
+
+    private func snapshot(_ sql: PostgresConnection, exportedSnapshot: String, consistentPoint: UInt64) throws {
+        try sql.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        defer { _ = try? sql.execute("COMMIT") }
+        try sql.execute("SET TRANSACTION SNAPSHOT \(sql.quoteLiteral(exportedSnapshot))")
+        let tables = try sql.execute("""
+            SELECT c.oid, n.nspname, c.relname FROM pg_publication_tables p
+            JOIN pg_namespace n ON n.nspname = p.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
+            WHERE p.pubname = $1 ORDER BY n.nspname, c.relname
+            """, [configuration.publication])
+        let nowMillis = WallClock.millis()
+        var held: (topic: String, key: [UInt8]?, table: CapturedTable, row: [PgOutput.Value])? = nil
+        func emit(last: Bool) throws {
+            guard let h = held else { return }
+            let pos = DebeziumChangeEncoder.Position(lsn: consistentPoint, lastCommitLSN: nil, txID: nil, tsMillis: nowMillis, snapshot: last ? "last" : "true")
+            let value = encoder.value(op: UInt8(ascii: "r"), table: h.table, before: nil, after: h.row, position: pos, nowMillis: WallClock.millis())
+            try producer.send(topic: h.topic, key: h.key, value: value)
+            metrics.snapshotRows.add(1, ordering: .relaxed)
+            held = nil
+        }
+        for t in tables.rows {
+            guard let oidText = t[0], let oid = UInt32(oidText), let schema = t[1], let name = t[2] else { continue }
+            let cols = try sql.execute("""
+                SELECT attname, atttypid, atttypmod FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+                """, [oidText])
+            let keyNames = try keyColumnNames(sql, oid: oid)
+            let columns = cols.rows.map { PgOutput.Column(name: $0[0] ?? "", typeOID: UInt32($0[1] ?? "0") ?? 0, typeModifier: Int32($0[2] ?? "-1") ?? -1,
+                                                          isKey: keyNames.contains($0[0] ?? "")) }
+            let table = CapturedTable(schema: schema, name: name, columns: columns,
+                                      keyColumns: keyNames.compactMap { k in columns.firstIndex { $0.name == k } },
+                                      version: registerSchema(schema: schema, name: name, columns: columns))
+            let topic = "\(configuration.topicPrefix).\(schema).\(name)"
+            let cursor = "streamkit_snapshot"
+            let list = columns.map { sql.quoteIdentifier($0.name) }.joined(separator: ", ")
+            try sql.execute("DECLARE \(cursor) NO SCROLL CURSOR FOR SELECT \(list) FROM \(sql.quoteIdentifier(schema)).\(sql.quoteIdentifier(name))")
+            while true {
+                let batch = try sql.execute("FETCH \(configuration.snapshotFetchSize) FROM \(cursor)")
+                if batch.rows.isEmpty { break }
+                for r in batch.rows {
+                    try emit(last: false)
+                    let values = r.map { $0.map(PgOutput.Value.text) ?? .null }
+                    held = (topic, encoder.key(table: table, values: values), table, values)
+                }
+                producer.poll()
+            }
+            try sql.execute("CLOSE \(cursor)")
+        }
+        try emit(last: true)
+        try producer.flush(timeout: .seconds(120))
+        if producer.failed > 0 { throw StreamKitError(.connector, "snapshot: \(producer.failed) events were not delivered to Kafka") }
+        _ = producer.takeTaggedDeliveries()
+    }
+
+    /// Versioned schemas: a new version whenever a table's column list changes.
+    private func registerSchema(schema: String, name: String, columns: [PgOutput.Column]) -> Int {
+        let key = schema + "." + name
+        let comparable = columns.map { PgOutput.Column(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier, isKey: false) }
+        if let known = schemaVersions[key] {
+            if known.columns == comparable { return known.version }
+            schemaVersions[key] = (comparable, known.version + 1)
+            return known.version + 1
+        }
+        schemaVersions[key] = (comparable, 1)
+        return 1
+    }
+
+    // MARK: streaming
+
+    private func handle(_ message: PgOutput.Message, lsn: UInt64) throws {
+        switch message {
+        case let .begin(finalLSN, commitMicros, xid):
+            inTransaction = true
+            txID = xid; txCommitMicros = commitMicros; txFinalLSN = finalLSN
+            // Already published before a restart (the slot may re-deliver confirmed transactions).
+            skippingTransaction = finalLSN < state.lsn
+        case let .commit(_, commitLSN, endLSN, commitMicros):
+            inTransaction = false
+            if skippingTransaction {
+                metrics.skippedTransactions.add(1, ordering: .relaxed)
+                skippingTransaction = false
+            } else {
+                metrics.transactions.add(1, ordering: .relaxed)
+                pendingCommits.append((nextTag - 1, endLSN, commitMicros))
+            }
+            lastCommitLSN = commitLSN
+            collectAcks()
+        case let .relation(id, namespace, name, _, columns):
+            let sql = try metadataConnection()
+            let keyNames = try keyColumnNames(sql, oid: id)
+            let keys = keyNames.compactMap { k in columns.firstIndex { $0.name == k } }
+            relations[id] = CapturedTable(schema: namespace, name: name, columns: columns,
+                                          keyColumns: keys.isEmpty ? columns.indices.filter { columns[$0].isKey } : keys,
+                                          version: registerSchema(schema: namespace, name: name, columns: columns))
+            topics[id] = "\(configuration.topicPrefix).\(namespace).\(name)"
+        case .type, .origin, .message:
+            break
+        case let .insert(rel, new):
+            guard !skippingTransaction else { return }
+            try publish(op: UInt8(ascii: "c"), relation: rel, before: nil, after: new, keyFrom: new, lsn: lsn)
+        case let .update(rel, old, oldIsKeyOnly, new):
+            guard !skippingTransaction else { return }
+            let table = try relation(rel)
+            let before = old.map { oldIsKeyOnly ? keyOnlyRow(table, $0) : $0 }
+            // A changed key: Debezium emits a delete (+ tombstone) of the old key and a create of the new one.
+            if let old, let oldKey = encoder.key(table: table, values: old), oldKey != encoder.key(table: table, values: new) {
+                try publish(op: UInt8(ascii: "d"), relation: rel, before: before, after: nil, keyFrom: old, lsn: lsn)
+                try publish(op: UInt8(ascii: "c"), relation: rel, before: nil, after: new, keyFrom: new, lsn: lsn)
+            } else {
+                try publish(op: UInt8(ascii: "u"), relation: rel, before: before, after: new, keyFrom: new, lsn: lsn)
+            }
+        case let .delete(rel, old, oldIsKeyOnly):
+            guard !skippingTransaction else { return }
+            let table = try relation(rel)
+            try publish(op: UInt8(ascii: "d"), relation: rel, before: oldIsKeyOnly ? keyOnlyRow(table, old) : old, after: nil, keyFrom: old, lsn: lsn)
+        case let .truncate(rels, _, _):
+            guard !skippingTransaction else { return }
+            for rel in rels { try publish(op: UInt8(ascii: "t"), relation: rel, before: nil, after: nil, keyFrom: nil, lsn: lsn) }
+        }
+    }
+
+    /// Key-only old tuples carry NULL for non-key columns; Debezium shows them as null too.
+    private func keyOnlyRow(_ table: CapturedTable, _ values: [PgOutput.Value]) -> [PgOutput.Value] { values }
+
+    private var metadata: PostgresConnection?
+    private func metadataConnection() throws -> PostgresConnection {
+        if let metadata { return metadata }
+        let c = try PostgresConnection(dsn: configuration.dsn)
+        metadata = c
+        return c
+    }
+
+    private func relation(_ id: UInt32) throws -> CapturedTable {
+        guard let t = relations[id] else { throw StreamKitError(.malformedInput, "change for relation \(id) before its Relation message") }
+        return t
+    }
+
+    private func publish(op: UInt8, relation rel: UInt32, before: [PgOutput.Value]?, after: [PgOutput.Value]?,
+                         keyFrom: [PgOutput.Value]?, lsn: UInt64) throws {
+        let table = try relation(rel)
+        let topic = topics[rel]!
+        let key = keyFrom.flatMap { encoder.key(table: table, values: $0) }
+        let pos = DebeziumChangeEncoder.Position(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: txID,
+                                                 tsMillis: (txCommitMicros + PgOutput.postgresEpochOffsetMicros) / 1000, snapshot: "false")
+        let value = encoder.value(op: op, table: table, before: before, after: after, position: pos, nowMillis: WallClock.millis())
+        try producer.send(topic: topic, key: key, value: value, tag: nextTag)
+        nextTag += 1
+        if op == UInt8(ascii: "d") && configuration.tombstonesOnDelete && key != nil {
+            try producer.send(topic: topic, key: key, value: nil, tag: nextTag)
+            nextTag += 1
+        }
+        metrics.changes.add(1, ordering: .relaxed)
+        if nextTag & 1023 == 0 { collectAcks() }
+    }
+
+    /// Serves delivery reports and advances the confirmed LSN over fully acknowledged transactions.
+    private func collectAcks() {
+        producer.poll()
+        for d in producer.takeTaggedDeliveries() {
+            if !d.ok {
+                metrics.deliveryErrors.add(1, ordering: .relaxed)
+                continue  // never acknowledged: the confirmed LSN stops before it
+            }
+            if d.tag == ackedThrough + 1 {
+                ackedThrough += 1
+                while acked.remove(ackedThrough + 1) != nil { ackedThrough += 1 }
+            } else if d.tag > ackedThrough {
+                acked.insert(d.tag)
+            }
+        }
+        let now = WallClock.micros()
+        while pendingHead < pendingCommits.count, pendingCommits[pendingHead].tag <= ackedThrough {
+            let p = pendingCommits[pendingHead]
+            confirmed = max(confirmed, p.endLSN)
+            let latency = now - (p.commitMicros + PgOutput.postgresEpochOffsetMicros)
+            metrics.latency.record(micros: UInt64(max(0, latency)))
+            pendingHead += 1
+        }
+        if pendingHead > 1024 { pendingCommits.removeFirst(pendingHead); pendingHead = 0 }
+        metrics.confirmedLSN.store(confirmed, ordering: .relaxed)
+        if metrics.deliveryErrors.load(ordering: .relaxed) > 0 && producer.failed > 0 {
+            onWarning("Kafka delivery failed (\(producer.failed) events); the confirmed position stays before them — restart the capture")
+        }
+    }
+
+    private func sendStatus(_ repl: PostgresConnection) throws {
+        let now = WallClock.micros() - PgOutput.postgresEpochOffsetMicros
+        try repl.sendCopyData(PgOutput.standbyStatusUpdate(write: max(received, confirmed), flush: confirmed, apply: confirmed, clockMicros: now))
+    }
+
+    private func measureSlotLag(_ sql: PostgresConnection) {
+        guard let r = try? sql.execute("SELECT (pg_current_wal_lsn() - restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1",
+                                       [configuration.slot]),
+              let text = r.rows.first?.first ?? nil, let lag = Int64(text) else { return }
+        metrics.slotLagBytes.store(lag, ordering: .relaxed)
+        if lag > configuration.slotLagWarningBytes { onWarning("slot \(configuration.slot) retains \(lag) bytes of WAL") }
+    }
+}

@@ -1,0 +1,272 @@
+import Foundation
+import Synchronization
+import Testing
+import StreamKit
+
+/// Log-based capture from the real PostgreSQL 15 into the real Kafka broker (scripts/services).
+@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+struct PostgresCaptureTests {
+    typealias K = KafkaTestSupport
+
+    struct Names {
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        var table: String { "cap_\(suffix)" }
+        var slot: String { "cap_slot_\(suffix)" }
+        var publication: String { "cap_pub_\(suffix)" }
+        var prefix: String { "cap\(suffix)" }
+        var topic: String { "\(prefix).public.\(table)" }
+        var stateFile: String { NSTemporaryDirectory() + "capture-\(suffix).json" }
+    }
+
+    static func sql(_ s: String) throws -> PostgresRows { try PostgresConnection(dsn: Services.postgresDSN).execute(s) }
+
+    static func cleanUp(_ n: Names) {
+        _ = try? sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '\(n.slot)'")
+        _ = try? sql("DROP PUBLICATION IF EXISTS \(n.publication); DROP TABLE IF EXISTS \(n.table)")
+        try? FileManager.default.removeItem(atPath: n.stateFile)
+        _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([n.topic])
+    }
+
+    static func configuration(_ n: Names, snapshot: PostgresSnapshotMode = .initial) -> PostgresCaptureConfiguration {
+        var c = PostgresCaptureConfiguration(dsn: Services.postgresDSN, slot: n.slot, publication: n.publication,
+                                             topicPrefix: n.prefix, stateFile: n.stateFile)
+        c.tables = [n.table]
+        c.snapshot = snapshot
+        c.confirmInterval = .milliseconds(50)
+        return c
+    }
+
+    /// Runs a capture on its own thread until `stop` is called.
+    final class Running: @unchecked Sendable {
+        let capture: PostgresCapture
+        let stopFlag = Atomic<Bool>(false)
+        let done = DispatchSemaphore(value: 0)
+        let error = Mutex<Error?>(nil)
+        init(_ c: PostgresCaptureConfiguration) {
+            capture = PostgresCapture(configuration: c, kafka: KafkaTestSupport.kafka)
+            let t = Thread { [self] in
+                do { try capture.run(until: { self.stopFlag.load(ordering: .relaxed) }) } catch { self.error.withLock { $0 = error } }
+                done.signal()
+            }
+            t.start()
+        }
+        func stop() throws {
+            stopFlag.store(true, ordering: .relaxed)
+            _ = done.wait(timeout: .now() + 60)
+            if let e = error.withLock({ $0 }) { throw e }
+        }
+        var failed: Error? { error.withLock { $0 } }
+    }
+
+    struct Event {
+        let op: String?
+        let key: [String: Any]?
+        let before: [String: Any]?
+        let after: [String: Any]?
+        let source: [String: Any]?
+        let tombstone: Bool
+    }
+
+    static func events(_ topic: String) throws -> [Event] {
+        try KafkaTopicReader.readAll(topic: topic, configuration: K.kafka).map { r in
+            let key = r.key.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+            guard let v = r.value else { return Event(op: nil, key: key, before: nil, after: nil, source: nil, tombstone: true) }
+            let obj = try JSONSerialization.jsonObject(with: Data(v)) as! [String: Any]
+            return Event(op: obj["op"] as? String, key: key, before: obj["before"] as? [String: Any], after: obj["after"] as? [String: Any],
+                         source: obj["source"] as? [String: Any], tombstone: false)
+        }
+    }
+
+    static func waitFor(_ timeout: Duration = .seconds(30), _ running: Running? = nil, _ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try !condition() {
+            if let e = running?.failed { throw e }
+            if ContinuousClock.now > deadline { throw StreamKitError(.cancelled, "condition not met within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func changesLandAsDebeziumEnvelopes() async throws {
+        let n = Names()
+        defer { Self.cleanUp(n) }
+        _ = try Self.sql("""
+            CREATE TABLE \(n.table)(id int PRIMARY KEY, name text, amount numeric(10,2), ok boolean, big bigint,
+                                    at timestamp, atz timestamptz, day date, doc jsonb, tags text[], blob text);
+            INSERT INTO \(n.table) VALUES (1, 'ada', 12.50, true, 9007199254740993, '2024-03-01 12:00:00.123456',
+                                           '2024-03-01 12:00:00+02', '2024-03-01', '{"a": [1, 2]}', '{x,y}', NULL),
+                                          (2, 'bob', 3, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+            """)
+        let running = Running(Self.configuration(n))
+        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 2 }
+        _ = try Self.sql("""
+            INSERT INTO \(n.table)(id, name, amount, blob) VALUES (3, 'cy', -0.5, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 400)));
+            UPDATE \(n.table) SET name = 'cyd' WHERE id = 3;
+            DELETE FROM \(n.table) WHERE id = 2;
+            """)
+        _ = try Self.sql("TRUNCATE \(n.table)")
+        // 2 snapshot rows + create + update + delete + tombstone + truncate
+        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 7 }
+        try running.stop()
+        let ev = try Self.events(n.topic)   // one partition per key; all of this table's topic
+        let byOp = Dictionary(grouping: ev.filter { !$0.tombstone }, by: { $0.op ?? "?" })
+        #expect(byOp["r"]?.count == 2)
+        let r1 = try #require(byOp["r"]?.first { ($0.after?["id"] as? Int) == 1 })
+        #expect(r1.after?["name"] as? String == "ada")
+        #expect((r1.after?["amount"] as? NSNumber)?.doubleValue == 12.5)
+        #expect(r1.after?["ok"] as? Bool == true)
+        #expect((r1.after?["big"] as? NSNumber)?.int64Value == 9_007_199_254_740_993)
+        #expect((r1.after?["at"] as? NSNumber)?.int64Value == 1_709_294_400_123_456, "timestamp: µs since the epoch")
+        #expect(r1.after?["atz"] as? String == "2024-03-01T10:00:00.000000Z", "timestamptz: UTC ISO-8601")
+        #expect(r1.after?["day"] as? Int == 19_783, "date: days since the epoch")
+        #expect(r1.after?["doc"] as? String == "{\"a\": [1, 2]}")
+        #expect(r1.after?["tags"] as? String == "{x,y}")
+        #expect(r1.key?["id"] as? Int == 1)
+        let src = try #require(r1.source)
+        #expect(src["connector"] as? String == "postgresql")
+        #expect(src["name"] as? String == n.prefix)
+        #expect(src["db"] as? String == "app")
+        #expect(src["schema"] as? String == "public" && src["table"] as? String == n.table)
+        #expect(["true", "last"].contains(src["snapshot"] as? String ?? ""))
+
+        let c = try #require(byOp["c"]?.first)
+        #expect(c.before == nil && c.after?["id"] as? Int == 3 && (c.after?["amount"] as? NSNumber)?.doubleValue == -0.5)
+        #expect(c.source?["snapshot"] as? String == "false")
+        #expect(c.source?["txId"] is Int && c.source?["lsn"] is Int)
+        let u = try #require(byOp["u"]?.first)
+        #expect(u.after?["name"] as? String == "cyd")
+        #expect(u.after?["blob"] as? String == DebeziumChangeEncoder.unavailableValue, "an unchanged TOASTed column is marked, not invented")
+        let d = try #require(byOp["d"]?.first)
+        #expect(d.after == nil && d.before?["id"] as? Int == 2 && d.key?["id"] as? Int == 2)
+        let tomb = try #require(ev.first { $0.tombstone })
+        #expect(tomb.key?["id"] as? Int == 2, "tombstone after delete, same key")
+        #expect(byOp["t"]?.count == 1)
+        // Order within the key of id 2: snapshot read, delete, tombstone.
+        let id2 = ev.filter { $0.key?["id"] as? Int == 2 }.map { $0.tombstone ? "tombstone" : ($0.op ?? "?") }
+        #expect(id2 == ["r", "d", "tombstone"])
+        // The slot's confirmed position followed what Kafka acknowledged.
+        let confirmed = try Self.sql("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '\(n.slot)'").rows.first?.first ?? nil
+        #expect(PgOutput.parseLSN(confirmed ?? "") ?? 0 >= running.capture.metrics.confirmedLSN.load(ordering: .relaxed))
+        #expect(running.capture.metrics.latency.count == 2, "commit → acknowledged latency per transaction (one multi-statement query is one transaction)")
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func snapshotWithConcurrentWritesLosesAndDuplicatesNothing() async throws {
+        let n = Names()
+        defer { Self.cleanUp(n) }
+        _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int); INSERT INTO \(n.table) SELECT g, 0 FROM generate_series(1, 20000) g;")
+        // Writers run while the snapshot is taken: new rows and updates of existing ones.
+        let writer = Task.detached {
+            let conn = try PostgresConnection(dsn: Services.postgresDSN)
+            for i in 0..<100 {
+                try conn.execute("INSERT INTO \(n.table) SELECT g, 1 FROM generate_series(\(20001 + i * 50), \(20050 + i * 50)) g; UPDATE \(n.table) SET v = v + 1 WHERE id = \(i * 100 + 1);")
+            }
+        }
+        var config = Self.configuration(n)
+        config.snapshotFetchSize = 1000
+        let running = Running(config)
+        try await writer.value
+        let expected = try Self.sql("SELECT id, v FROM \(n.table)").rows.map { (Int($0[0]!)!, Int($0[1]!)!) }
+        func replay() throws -> (latest: [Int: Int], creations: [Int: Int]) {
+            var latest: [Int: Int] = [:], creations: [Int: Int] = [:]
+            for e in try Self.events(n.topic) where !e.tombstone {
+                guard let id = e.after?["id"] as? Int, let v = e.after?["v"] as? Int else { continue }
+                latest[id] = v   // one partition per key: per-key order is the log order
+                if e.op == "r" || e.op == "c" { creations[id, default: 0] += 1 }
+            }
+            return (latest, creations)
+        }
+        try await Self.waitFor(.seconds(90), running) {
+            let latest = try replay().latest
+            return latest.count == expected.count && expected.allSatisfy { latest[$0.0] == $0.1 }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try running.stop()
+        let (latest, creations) = try replay()
+        #expect(latest.count == expected.count, "no row lost")
+        #expect(expected.allSatisfy { latest[$0.0] == $0.1 }, "every row's last event equals the table")
+        #expect(creations.values.allSatisfy { $0 == 1 }, "each row read or created exactly once (no duplicates across the hand-off)")
+        #expect(running.capture.metrics.snapshotRows.load(ordering: .relaxed) >= 20_000)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func schemaChangeMidStreamProducesANewVersion() async throws {
+        let n = Names()
+        defer { Self.cleanUp(n) }
+        _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, a text)")
+        let running = Running(Self.configuration(n, snapshot: .never))
+        try await Task.sleep(for: .milliseconds(500))
+        _ = try Self.sql("INSERT INTO \(n.table) VALUES (1, 'x')")
+        _ = try Self.sql("ALTER TABLE \(n.table) ADD COLUMN b int; INSERT INTO \(n.table) VALUES (2, 'y', 7)")
+        _ = try Self.sql("ALTER TABLE \(n.table) DROP COLUMN a; INSERT INTO \(n.table) VALUES (3, 8)")
+        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 3 }
+        try running.stop()
+        let ev = try Self.events(n.topic).sorted { ($0.after?["id"] as? Int ?? 0) < ($1.after?["id"] as? Int ?? 0) }
+        #expect(ev.map { $0.source?["streamkit_schema_version"] as? Int } == [1, 2, 3])
+        #expect(ev[0].after?.keys.sorted() == ["a", "id"])
+        #expect(ev[1].after?.keys.sorted() == ["a", "b", "id"] && ev[1].after?["b"] as? Int == 7)
+        #expect(ev[2].after?.keys.sorted() == ["b", "id"])
+    }
+
+    /// kill -9 of a real `cdc-features capture postgres` process mid-stream, then a restart:
+    /// every committed change arrives (at least once), none is skipped, the slot moves on.
+    @Test(.timeLimit(.minutes(3)))
+    func killNineMidStreamThenRestartDeliversEveryCommittedChange() async throws {
+        let n = Names()
+        defer { Self.cleanUp(n) }
+        _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int)")
+        func start() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLIBinary.path)
+            p.arguments = ["capture", "postgres", "--dsn", Services.postgresDSN, "--slot", n.slot, "--publication", n.publication,
+                           "--topic-prefix", n.prefix, "--tables", n.table, "--snapshot", "never", "--brokers", Services.kafkaBrokers,
+                           "--state-file", n.stateFile]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let first = try start()
+        try await Self.waitFor(.seconds(20)) { try Self.sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = '\(n.slot)' AND active").rows.count == 1 }
+        let conn = try PostgresConnection(dsn: Services.postgresDSN)
+        let transactions = 40, rows = 250
+        for t in 0..<transactions {
+            try conn.execute("INSERT INTO \(n.table) SELECT g, \(t) FROM generate_series(\(t * rows + 1), \((t + 1) * rows)) g")
+            if t == transactions / 2 {
+                try await Self.waitFor(.seconds(20)) { (try? Self.events(n.topic).count) ?? 0 > 0 }
+                kill(first.processIdentifier, SIGKILL)
+                first.waitUntilExit()
+            }
+        }
+        func confirmedLSN() throws -> UInt64 {
+            let text = try Self.sql("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '\(n.slot)'").rows.first?.first ?? nil
+            return PgOutput.parseLSN(text ?? "") ?? 0
+        }
+        let confirmedBefore = try confirmedLSN()
+        let second = try start()
+        defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
+        let total = transactions * rows
+        try await Self.waitFor(.seconds(90)) { Set(try Self.events(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
+        let ev = try Self.events(n.topic)
+        let ids = ev.compactMap { $0.after?["id"] as? Int }
+        #expect(Set(ids) == Set(1...total), "every committed change delivered")
+        #expect(ids.count - total <= total / 2, "re-sent at most the unconfirmed tail (\(ids.count - total) duplicates)")
+        try await Self.waitFor(.seconds(20)) {
+            try confirmedLSN() > confirmedBefore
+        }
+        second.terminate()   // SIGTERM: graceful stop
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 0)
+    }
+}
+
+enum CLIBinary {
+    static var path: String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for config in ["debug", "release"] {
+            let p = root.appendingPathComponent(".build/\(config)/cdc-features").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return root.appendingPathComponent(".build/debug/cdc-features").path
+    }
+}
