@@ -78,7 +78,7 @@ struct Window: ParsableCommand {
 }
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self, BenchCapture.self])
 }
 
 struct BenchWindow: ParsableCommand {

@@ -113,3 +113,113 @@ struct CaptureStatus: ParsableCommand {
         print(String(decoding: w.bytes, as: UTF8.self))
     }
 }
+
+struct BenchCapture: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "PostgreSQL capture throughput (N inserted rows → acknowledged by Kafka, next to pg_recvlogical on the same WAL) and commit → Kafka latency under a steady load.")
+    @Option(help: "Rows inserted (in transactions of 10 000) before the capture starts.") var rows: Int = 200_000
+    @Option(help: "Steady load for the latency phase, changes per second (0: skip the phase).") var rate: Int = 20_000
+    @Option(help: "Seconds of steady load.") var seconds: Int = 5
+    @Option(help: "PostgreSQL URL or conninfo (default $PG_DSN).") var dsn: String?
+    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let dsn = self.dsn ?? CaptureDefaults.dsn
+        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+        let id = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let table = "bench_cap_\(id)", slot = "bench_cap_\(id)", recvSlot = "bench_recv_\(id)", publication = "bench_cap_\(id)"
+        let prefix = "benchcap\(id)"
+        let sql = try PostgresConnection(dsn: dsn)
+        let stateFile = NSTemporaryDirectory() + "bench-capture-\(id).json"
+        defer {
+            _ = try? sql.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('\(slot)', '\(recvSlot)')")
+            _ = try? sql.execute("DROP PUBLICATION IF EXISTS \(publication); DROP TABLE IF EXISTS \(table)")
+            _ = try? KafkaAdmin(configuration: kafka).deleteTopics(["\(prefix).public.\(table)"])
+            try? FileManager.default.removeItem(atPath: stateFile)
+        }
+        try sql.execute("CREATE TABLE \(table)(id bigint PRIMARY KEY, user_id int, amount numeric(10,2), note text); CREATE PUBLICATION \(publication) FOR TABLE \(table)")
+        try sql.execute("SELECT pg_create_logical_replication_slot('\(slot)', 'pgoutput'), pg_create_logical_replication_slot('\(recvSlot)', 'pgoutput')")
+        var inserted = 0
+        while inserted < rows {
+            let n = min(10_000, rows - inserted)
+            try sql.execute("INSERT INTO \(table) SELECT g, g % 1000, (g % 10000) / 100.0, 'row ' || g FROM generate_series(\(inserted + 1), \(inserted + n)) g")
+            inserted += n
+        }
+        let endLSN = PgOutput.parseLSN(try sql.execute("SELECT pg_current_wal_lsn()::text").rows[0][0] ?? "") ?? 0
+
+        // pg_recvlogical on the same WAL (its own slot), to the same end position.
+        let recvStart = MonotonicClock.nanos()
+        let recv = Process()
+        recv.executableURL = URL(fileURLWithPath: "/usr/lib/postgresql/15/bin/pg_recvlogical")
+        recv.arguments = ["-d", dsn, "--slot", recvSlot, "--start", "--no-loop", "--endpos", PgOutput.format(endLSN),
+                          "-o", "proto_version=1", "-o", "publication_names=\(publication)", "-f", "/dev/null"]
+        recv.standardError = FileHandle.nullDevice
+        try recv.run()
+        recv.waitUntilExit()
+        let recvSeconds = Double(MonotonicClock.nanos() &- recvStart) / 1e9
+
+        // The capture: from its slot until Kafka acknowledged every row.
+        var c = PostgresCaptureConfiguration(dsn: dsn, slot: slot, publication: publication, topicPrefix: prefix, stateFile: stateFile)
+        c.snapshot = .never
+        c.confirmInterval = .milliseconds(20)
+        // The slot exists: the capture only streams. Mark the state so it does not snapshot.
+        let capture = PostgresCapture(configuration: c, kafka: kafka)
+        let stop = Atomic<Bool>(false)
+        let failure = Mutex<Error?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let start = MonotonicClock.nanos()
+        Thread {
+            do { try capture.run(until: { stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
+            done.signal()
+        }.start()
+        func check() throws { if let e = failure.withLock({ $0 }) { throw e } }
+        while capture.metrics.changes.load(ordering: .relaxed) < rows || capture.metrics.confirmedLSN.load(ordering: .relaxed) < endLSN - 1 {
+            try check()
+            if Double(MonotonicClock.nanos() &- start) / 1e9 > 600 { throw ValidationError("capture did not finish within 600 s") }
+            usleep(2000)
+        }
+        let captureSeconds = Double(MonotonicClock.nanos() &- start) / 1e9
+        let backlogP50 = capture.metrics.latencyMillis(percentile: 50)
+
+        // Steady load: commit → acknowledged latency, a fresh histogram.
+        var steadyRate = 0.0
+        var latency = (p50: 0.0, p95: 0.0, p99: 0.0)
+        if rate > 0 {
+            capture.metrics.latency.reset()
+            let perTx = max(1, rate / 200)   // 200 transactions per second
+            let txs = 200 * seconds
+            let loadStart = MonotonicClock.nanos()
+            var next = inserted
+            for t in 0..<txs {
+                let due = loadStart &+ UInt64(t) * 5_000_000
+                let now = MonotonicClock.nanos()
+                if due > now { usleep(UInt32((due - now) / 1000)) }
+                try sql.execute("INSERT INTO \(table) SELECT g, g % 1000, 1.5, 'steady' FROM generate_series(\(next + 1), \(next + perTx)) g")
+                next += perTx
+            }
+            steadyRate = Double(next - inserted) / (Double(MonotonicClock.nanos() &- loadStart) / 1e9)
+            let target = rows + (next - inserted)
+            while capture.metrics.changes.load(ordering: .relaxed) < target || capture.metrics.latency.count < UInt64(txs) {
+                try check(); usleep(2000)
+            }
+            latency = (capture.metrics.latencyMillis(percentile: 50), capture.metrics.latencyMillis(percentile: 95), capture.metrics.latencyMillis(percentile: 99))
+        }
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+        try check()
+        printFields([
+            ("rows", "\(rows)"),
+            ("seconds", String(format: "%.3f", captureSeconds)),
+            ("changes_per_s", String(format: "%.0f", Double(rows) / captureSeconds)),
+            ("pg_recvlogical_per_s", String(format: "%.0f", Double(rows) / recvSeconds)),
+            ("pg_recvlogical_seconds", String(format: "%.3f", recvSeconds)),
+            ("capture_p50_ms", String(format: "%.2f", latency.p50)),
+            ("capture_p95_ms", String(format: "%.2f", latency.p95)),
+            ("capture_p99_ms", String(format: "%.2f", latency.p99)),
+            ("steady_changes_per_s", String(format: "%.0f", steadyRate)),
+            ("backlog_commit_to_ack_p50_ms", String(format: "%.1f", backlogP50)),
+        ], json: json)
+    }
+}

@@ -65,6 +65,8 @@ public final class LatencyHistogram: @unchecked Sendable {
         }
     }
     public var count: UInt64 { lock.withLock { _ in histogram.totalCount } }
+    /// Forgets every observation (e.g. between the phases of a benchmark).
+    public func reset() { lock.withLock { _ in histogram.reset() } }
 }
 
 /// All metrics of one running job.
