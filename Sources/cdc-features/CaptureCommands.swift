@@ -188,6 +188,7 @@ struct BenchCapture: ParsableCommand {
         var latency = (p50: 0.0, p95: 0.0, p99: 0.0)
         if rate > 0 {
             capture.metrics.latency.reset()
+            capture.metrics.receiveLatency.reset()
             let perTx = max(1, rate / 200)   // 200 transactions per second
             let txs = 200 * seconds
             let loadStart = MonotonicClock.nanos()
@@ -219,6 +220,8 @@ struct BenchCapture: ParsableCommand {
             ("capture_p95_ms", String(format: "%.2f", latency.p95)),
             ("capture_p99_ms", String(format: "%.2f", latency.p99)),
             ("steady_changes_per_s", String(format: "%.0f", steadyRate)),
+            ("receive_p50_ms", String(format: "%.2f", capture.metrics.receiveLatency.percentileMillis(50))),
+            ("receive_p95_ms", String(format: "%.2f", capture.metrics.receiveLatency.percentileMillis(95))),
             ("backlog_commit_to_ack_p50_ms", String(format: "%.1f", backlogP50)),
         ], json: json)
     }

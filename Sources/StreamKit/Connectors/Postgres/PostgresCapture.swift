@@ -53,6 +53,8 @@ public final class PostgresCaptureMetrics: Sendable {
     public let slotLagBytes = Atomic<Int64>(-1)
     /// Commit → acknowledged by Kafka, per transaction (µs).
     public let latency = LatencyHistogram()
+    /// Commit → the commit message received by the capture, per transaction (µs): the database side of `latency`.
+    public let receiveLatency = LatencyHistogram()
     private let started = MonotonicClock.nanos()
 
     public init() {}
@@ -81,6 +83,8 @@ public final class PostgresCaptureMetrics: Sendable {
         w.field("capture_p50_ms", latencyMillis(percentile: 50))
         w.field("capture_p95_ms", latencyMillis(percentile: 95))
         w.field("capture_p99_ms", latencyMillis(percentile: 99))
+        w.field("receive_p50_ms", receiveLatency.percentileMillis(50))
+        w.field("receive_p95_ms", receiveLatency.percentileMillis(95))
         w.endObject()
         return String(decoding: w.bytes, as: UTF8.self)
     }
@@ -354,6 +358,7 @@ public final class PostgresCapture: @unchecked Sendable {
                 skippingTransaction = false
             } else {
                 metrics.transactions.add(1, ordering: .relaxed)
+                metrics.receiveLatency.record(micros: UInt64(max(0, WallClock.micros() - (commitMicros + PgOutput.postgresEpochOffsetMicros))))
                 pendingCommits.append((nextTag - 1, endLSN, commitMicros))
             }
             lastCommitLSN = commitLSN
