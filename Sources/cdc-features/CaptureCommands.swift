@@ -7,7 +7,7 @@ import Synchronization
 struct Capture: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change data capture into Kafka (Debezium-compatible events).",
-        subcommands: [CapturePostgres.self, CaptureStatus.self])
+        subcommands: [CapturePostgres.self, CaptureStatus.self, CaptureSchemas.self])
 }
 
 enum CaptureDefaults {
@@ -29,6 +29,9 @@ struct CapturePostgres: ParsableCommand {
     @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
     @Option(name: .customLong("state-file"), help: "The capture's own position (default capture-<slot>.state.json).") var stateFile: String?
     @Flag(name: .customLong("no-tombstones"), help: "Do not send a tombstone after each delete.") var noTombstones = false
+    @Option(name: .customLong("exclude-columns"), help: "Columns left out of events: schema.table.column or table.column, comma separated.") var excludeColumns: String?
+    @Option(name: .customLong("mask-columns"), help: "Columns written as \"***\": same form.") var maskColumns: String?
+    @Option(name: .customLong("skip-ops"), help: "Operations not published: any of c,u,d,t.") var skipOps: String?
 
     func run() throws {
         guard let mode = PostgresSnapshotMode(rawValue: snapshot) else {
@@ -40,6 +43,13 @@ struct CapturePostgres: ParsableCommand {
         c.tables = tables.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         c.snapshot = mode
         c.tombstonesOnDelete = !noTombstones
+        func list(_ s: String?) -> [String] { s.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [] }
+        c.excludedColumns = list(excludeColumns)
+        c.maskedColumns = list(maskColumns)
+        c.skippedOperations = Set(list(skipOps))
+        if let bad = c.skippedOperations.first(where: { !["c", "u", "d", "t"].contains($0) }) {
+            throw ValidationError("--skip-ops: unknown operation \(bad) (use c, u, d, t)")
+        }
         let capture = PostgresCapture(configuration: c, kafka: kafka)
         let stop = Atomic<Bool>(false)
         let finished = DispatchSemaphore(value: 0)
@@ -111,6 +121,22 @@ struct CaptureStatus: ParsableCommand {
         }
         w.endObject()
         print(String(decoding: w.bytes, as: UTF8.self))
+    }
+}
+
+struct CaptureSchemas: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schemas",
+        abstract: "The schema registry of a capture: every version of each table's columns (JSON lines).")
+    @Option(name: .customLong("topic-prefix"), help: "The capture's topic prefix.") var topicPrefix: String = "cdc"
+    @Option(help: "Only this table (schema.table).") var table: String?
+    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+
+    func run() throws {
+        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+        for v in try PostgresSchemaHistory.read(prefix: topicPrefix, kafka: kafka) where table == nil || table == "\(v.schema).\(v.table)" {
+            print(String(decoding: v.json(), as: UTF8.self))
+        }
     }
 }
 

@@ -24,7 +24,7 @@ struct PostgresCaptureTests {
         _ = try? sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '\(n.slot)'")
         _ = try? sql("DROP PUBLICATION IF EXISTS \(n.publication); DROP TABLE IF EXISTS \(n.table)")
         try? FileManager.default.removeItem(atPath: n.stateFile)
-        _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([n.topic])
+        _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([n.topic, PostgresSchemaHistory.topic(prefix: n.prefix)])
     }
 
     static func configuration(_ n: Names, snapshot: PostgresSnapshotMode = .initial) -> PostgresCaptureConfiguration {
@@ -206,6 +206,45 @@ struct PostgresCaptureTests {
         #expect(ev[0].after?.keys.sorted() == ["a", "id"])
         #expect(ev[1].after?.keys.sorted() == ["a", "b", "id"] && ev[1].after?["b"] as? Int == 7)
         #expect(ev[2].after?.keys.sorted() == ["b", "id"])
+        // The registry topic holds the three versions; a restarted capture keeps counting.
+        let versions = try PostgresSchemaHistory.read(prefix: n.prefix, kafka: K.kafka).filter { $0.table == n.table }
+        #expect(versions.map(\.version) == [1, 2, 3])
+        #expect(versions.map { $0.columns.map(\.name) } == [["id", "a"], ["id", "a", "b"], ["id", "b"]])
+        #expect(versions.allSatisfy { $0.columns.first?.key == true && $0.columns.dropFirst().allSatisfy { !$0.key } })
+        let again = Running(Self.configuration(n, snapshot: .never))
+        try await Task.sleep(for: .milliseconds(500))
+        _ = try Self.sql("ALTER TABLE \(n.table) ADD COLUMN c int; INSERT INTO \(n.table) VALUES (4, 9, 10)")
+        try await Self.waitFor(.seconds(30), again) { (try? Self.events(n.topic).count) == 4 }
+        try again.stop()
+        let last = try Self.events(n.topic).first { $0.after?["id"] as? Int == 4 }
+        #expect(last?.source?["streamkit_schema_version"] as? Int == 4)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func columnAndOperationFilters() async throws {
+        let n = Names()
+        defer { Self.cleanUp(n) }
+        _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, email text, ssn text, note text)")
+        var c = Self.configuration(n, snapshot: .never)
+        c.excludedColumns = ["\(n.table).note"]
+        c.maskedColumns = ["public.\(n.table).ssn"]
+        c.skippedOperations = ["u"]
+        let running = Running(c)
+        try await Task.sleep(for: .milliseconds(500))
+        _ = try Self.sql("INSERT INTO \(n.table) VALUES (1, 'a@x', '123-45', 'n1'), (2, 'b@x', NULL, 'n2')")
+        _ = try Self.sql("UPDATE \(n.table) SET email = 'c@x' WHERE id = 1")
+        _ = try Self.sql("DELETE FROM \(n.table) WHERE id = 2")
+        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 4 }   // 2 creates, delete, tombstone
+        try await Task.sleep(for: .milliseconds(300))
+        try running.stop()
+        let ev = try Self.events(n.topic)
+        #expect(ev.count == 4, "the update was skipped")
+        #expect(ev.compactMap(\.op).sorted() == ["c", "c", "d"])
+        let one = try #require(ev.first { $0.after?["id"] as? Int == 1 })
+        #expect(one.after?.keys.sorted() == ["email", "id", "ssn"], "excluded column left out")
+        #expect(one.after?["ssn"] as? String == "***")
+        let two = try #require(ev.first { $0.after?["id"] as? Int == 2 })
+        #expect(two.after?["ssn"] is NSNull, "a masked NULL stays null")
     }
 
     /// kill -9 of a real `cdc-features capture postgres` process mid-stream, then a restart:

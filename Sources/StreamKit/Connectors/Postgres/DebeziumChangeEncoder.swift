@@ -9,9 +9,15 @@ public struct CapturedTable: Sendable, Equatable {
     public var keyColumns: [Int]
     /// Version of this table's column list as seen by the capture (1, 2, ...; see ``PostgresSchemaHistory``).
     public var version: Int
+    /// Per column: left out of `before`/`after` (column filter).
+    public var excluded: [Bool]
+    /// Per column: written as `"***"` (column mask).
+    public var masked: [Bool]
 
     public init(schema: String, name: String, columns: [PgOutput.Column], keyColumns: [Int], version: Int = 1) {
         self.schema = schema; self.name = name; self.columns = columns; self.keyColumns = keyColumns; self.version = version
+        excluded = Array(repeating: false, count: columns.count)
+        masked = Array(repeating: false, count: columns.count)
     }
 }
 
@@ -102,9 +108,13 @@ public struct DebeziumChangeEncoder {
 
     mutating func row(_ table: CapturedTable, _ values: [PgOutput.Value]) {
         writer.beginObject()
-        for (i, c) in table.columns.enumerated() {
+        for (i, c) in table.columns.enumerated() where !table.excluded[i] {
             writer.key(c.name)
-            value(i < values.count ? values[i] : .null, type: c.typeOID)
+            if table.masked[i] {
+                if i < values.count, case .null = values[i] { writer.null() } else { writer.value("***") }
+            } else {
+                value(i < values.count ? values[i] : .null, type: c.typeOID)
+            }
         }
         writer.endObject()
     }

@@ -30,6 +30,13 @@ public struct PostgresCaptureConfiguration: Sendable {
     public var slotLagWarningBytes: Int64 = 1 << 30
     /// Rows per snapshot fetch. Default: 10 000.
     public var snapshotFetchSize = 10_000
+    /// Columns left out of the events: `schema.table.column` or `table.column` (in `public`).
+    public var excludedColumns: [String] = []
+    /// Columns whose values are replaced by `"***"` (NULL stays null): same naming.
+    public var maskedColumns: [String] = []
+    /// Operations not published (Debezium's `skipped.operations`): any of `c`, `u`, `d`, `t`.
+    /// Snapshot reads (`r`) are controlled by `snapshot`.
+    public var skippedOperations: Set<String> = []
 
     public init(dsn: String, slot: String, publication: String, topicPrefix: String, stateFile: String) {
         self.dsn = dsn; self.slot = slot; self.publication = publication; self.topicPrefix = topicPrefix; self.stateFile = stateFile
@@ -176,6 +183,7 @@ public final class PostgresCapture: @unchecked Sendable {
         let database = try sql.execute("SELECT current_database()").rows.first?.first ?? nil
         encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "")
         try ensurePublication(sql)
+        try loadSchemaHistory()
 
         let repl = try PostgresConnection(dsn: c.dsn, replication: true)
         var startLSN: UInt64 = state.lsn
@@ -304,9 +312,9 @@ public final class PostgresCapture: @unchecked Sendable {
             let keyNames = try keyColumnNames(sql, oid: oid)
             let columns = cols.rows.map { PgOutput.Column(name: $0[0] ?? "", typeOID: UInt32($0[1] ?? "0") ?? 0, typeModifier: Int32($0[2] ?? "-1") ?? -1,
                                                           isKey: keyNames.contains($0[0] ?? "")) }
-            let table = CapturedTable(schema: schema, name: name, columns: columns,
-                                      keyColumns: keyNames.compactMap { k in columns.firstIndex { $0.name == k } },
-                                      version: registerSchema(schema: schema, name: name, columns: columns))
+            let keyIndexes = keyNames.compactMap { k in columns.firstIndex { $0.name == k } }
+            let table = filtered(CapturedTable(schema: schema, name: name, columns: columns, keyColumns: keyIndexes,
+                                               version: try registerSchema(schema: schema, name: name, columns: columns, keys: keyIndexes)))
             let topic = "\(configuration.topicPrefix).\(schema).\(name)"
             let cursor = "streamkit_snapshot"
             let list = columns.map { sql.quoteIdentifier($0.name) }.joined(separator: ", ")
@@ -329,17 +337,49 @@ public final class PostgresCapture: @unchecked Sendable {
         _ = producer.takeTaggedDeliveries()
     }
 
-    /// Versioned schemas: a new version whenever a table's column list changes.
-    private func registerSchema(schema: String, name: String, columns: [PgOutput.Column]) -> Int {
+    /// Restores the versions published by earlier runs (the registry topic has one partition).
+    private func loadSchemaHistory() throws {
+        let admin = try KafkaAdmin(configuration: kafka)
+        try admin.createTopics([KafkaTopicSpec(name: PostgresSchemaHistory.topic(prefix: configuration.topicPrefix), partitions: 1)])
+        for v in try PostgresSchemaHistory.read(prefix: configuration.topicPrefix, kafka: kafka) {
+            let columns = v.columns.map { PgOutput.Column(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier, isKey: false) }
+            schemaVersions[v.schema + "." + v.table] = (columns, v.version)
+        }
+    }
+
+    /// Versioned schemas: a new version whenever a table's column list changes, published to the
+    /// registry topic (and acknowledged) before any event that carries it.
+    private func registerSchema(schema: String, name: String, columns: [PgOutput.Column], keys: [Int] = [], lsn: UInt64 = 0) throws -> Int {
         let key = schema + "." + name
         let comparable = columns.map { PgOutput.Column(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier, isKey: false) }
+        let version: Int
         if let known = schemaVersions[key] {
             if known.columns == comparable { return known.version }
-            schemaVersions[key] = (comparable, known.version + 1)
-            return known.version + 1
+            version = known.version + 1
+        } else {
+            version = 1
         }
-        schemaVersions[key] = (comparable, 1)
-        return 1
+        schemaVersions[key] = (comparable, version)
+        let record = TableSchemaVersion(schema: schema, table: name, version: version,
+                                        columns: columns.enumerated().map { i, c in
+                                            .init(name: c.name, typeOID: c.typeOID, typeModifier: c.typeModifier, key: keys.contains(i)) },
+                                        lsn: lsn, tsMillis: WallClock.millis())
+        try producer.send(topic: PostgresSchemaHistory.topic(prefix: configuration.topicPrefix), key: Array(key.utf8), value: record.json())
+        try producer.flush(timeout: .seconds(30))
+        return version
+    }
+
+    /// Applies the column filters to a table.
+    private func filtered(_ table: CapturedTable) -> CapturedTable {
+        var t = table
+        func matches(_ list: [String], _ column: String) -> Bool {
+            list.contains("\(t.schema).\(t.name).\(column)") || (t.schema == "public" && list.contains("\(t.name).\(column)"))
+        }
+        for (i, c) in t.columns.enumerated() {
+            t.excluded[i] = matches(configuration.excludedColumns, c.name)
+            t.masked[i] = matches(configuration.maskedColumns, c.name)
+        }
+        return t
     }
 
     // MARK: streaming
@@ -367,9 +407,10 @@ public final class PostgresCapture: @unchecked Sendable {
             let sql = try metadataConnection()
             let keyNames = try keyColumnNames(sql, oid: id)
             let keys = keyNames.compactMap { k in columns.firstIndex { $0.name == k } }
-            relations[id] = CapturedTable(schema: namespace, name: name, columns: columns,
-                                          keyColumns: keys.isEmpty ? columns.indices.filter { columns[$0].isKey } : keys,
-                                          version: registerSchema(schema: namespace, name: name, columns: columns))
+            let keyIndexes = keys.isEmpty ? columns.indices.filter { columns[$0].isKey } : keys
+            relations[id] = filtered(CapturedTable(schema: namespace, name: name, columns: columns, keyColumns: keyIndexes,
+                                                   version: try registerSchema(schema: namespace, name: name, columns: columns,
+                                                                               keys: keyIndexes, lsn: lsn)))
             topics[id] = "\(configuration.topicPrefix).\(namespace).\(name)"
         case .type, .origin, .message:
             break
@@ -415,6 +456,7 @@ public final class PostgresCapture: @unchecked Sendable {
 
     private func publish(op: UInt8, relation rel: UInt32, before: [PgOutput.Value]?, after: [PgOutput.Value]?,
                          keyFrom: [PgOutput.Value]?, lsn: UInt64) throws {
+        if !configuration.skippedOperations.isEmpty && configuration.skippedOperations.contains(String(UnicodeScalar(op))) { return }
         let table = try relation(rel)
         let topic = topics[rel]!
         let key = keyFrom.flatMap { encoder.key(table: table, values: $0) }
