@@ -3,22 +3,28 @@ import Foundation
 import StreamKit
 import FeatureJobs
 import StreamKitJobs
+import Synchronization
 
 struct BenchPricing: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pricing",
-        abstract: "realtime-pricing under a steady live load: booking commit time → demand features in Redis (p50/p95/p99).")
+        abstract: "realtime-pricing under a steady live load: booking commit time → demand features in Redis (p50/p95/p99). With --source postgres the bookings are rows committed to PostgreSQL and captured by the log-based capture (PostgreSQL → capture → Kafka → job → Redis).")
     @Option(help: "Booking changes per second.") var rate: Int = 2000
     @Option(help: "Seconds of load.") var seconds: Int = 10
     @Option(help: "Listings.") var listings: Int = 1000
     @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
     @Option(help: "Redis URL (default $REDIS_URL or redis://127.0.0.1:16379).") var redis: String?
+    @Option(help: "kafka: the bench produces Debezium events itself; postgres: rows are committed to PostgreSQL and captured.") var source: String = "kafka"
+    @Option(help: "PostgreSQL URL or conninfo for --source postgres (default $PG_DSN).") var dsn: String?
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
         let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
         let redisConfig = try RedisConfiguration(url: redis ?? ServiceDefaults.redis)
-        let topic = "bench-bookings-\(UUID().uuidString.prefix(8))"
+        guard source == "kafka" || source == "postgres" else { throw ValidationError("--source must be kafka or postgres") }
+        let suffix = String(UUID().uuidString.prefix(8)).lowercased()
+        let table = "bench_bookings_\(suffix)"
+        let topic = source == "postgres" ? "benchpg\(suffix).public.\(table)" : "bench-bookings-\(suffix)"
         let admin = try KafkaAdmin(configuration: kafka)
         try admin.createTopics([KafkaTopicSpec(name: topic, partitions: 4)])
         _ = try admin.waitForTopic(topic)
@@ -30,7 +36,21 @@ struct BenchPricing: ParsableCommand {
         let job = RealtimePricingJob.make(kafka: kafka, topic: topic, groupID: "pricing-\(topic)", redis: redisConfig,
                                           startFrom: .earliest, namespace: namespace, sinkMetrics: sinkMetrics)
         let running = try job.start(Job.RunOptions(parallelism: 2))
-        Thread.sleep(forTimeInterval: 2.5)   // group join
+        Thread.sleep(forTimeInterval: 0.5)
+
+        if source == "postgres" {
+            let pg = try PostgresPricingLoad(dsn: dsn ?? CaptureDefaults.dsn, table: table, prefix: "benchpg\(suffix)", kafka: kafka)
+            defer { pg.cleanUp() }
+            let changes = try pg.run(rate: rate, seconds: seconds, listings: listings)
+            Thread.sleep(forTimeInterval: 1.0)
+            running.stop(checkpoint: false)
+            _ = try? running.waitUntilFinished()
+            try report(changes: changes, redisConfig: redisConfig, namespace: namespace, running: running, sinkMetrics: sinkMetrics,
+                       extra: [("capture_p50_ms", String(format: "%.2f", pg.capture.metrics.latencyMillis(percentile: 50))),
+                               ("capture_p99_ms", String(format: "%.2f", pg.capture.metrics.latencyMillis(percentile: 99))),
+                               ("source", "\"postgres\"")])
+            return
+        }
 
         // Steady live load: createdAtMs = now (the commit time), in 10 ms ticks.
         var producerConfiguration = kafka
@@ -60,6 +80,11 @@ struct BenchPricing: ParsableCommand {
         Thread.sleep(forTimeInterval: 1.0)
         running.stop(checkpoint: false)
         _ = try? running.waitUntilFinished()
+        try report(changes: Int(id), redisConfig: redisConfig, namespace: namespace, running: running, sinkMetrics: sinkMetrics, extra: [])
+    }
+
+    func report(changes: Int, redisConfig: RedisConfiguration, namespace: String, running: RunningJob,
+                sinkMetrics: RedisFeatureSinkMetrics, extra: [(String, String)]) throws {
 
         // Commit (event) time → feature written, per listing's newest write.
         let connection = try RedisConnection(redisConfig)
@@ -76,12 +101,92 @@ struct BenchPricing: ParsableCommand {
         func pct(_ p: Double) -> Int64 { latencies.isEmpty ? -1 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p / 100))] }
         let lat = running.metrics.endToEndLatency
         let fields: [(String, String)] = [
-            ("changes", "\(id)"), ("rate_per_s", "\(rate)"), ("listings_sampled", "\(latencies.count)"),
+            ("changes", "\(changes)"), ("rate_per_s", "\(rate)"), ("listings_sampled", "\(latencies.count)"),
             ("commit_to_feature_p50_ms", "\(pct(50))"), ("commit_to_feature_p95_ms", "\(pct(95))"), ("commit_to_feature_p99_ms", "\(pct(99))"),
             ("ingest_to_redis_p50_ms", String(format: "%.1f", lat.percentileMillis(50))),
             ("ingest_to_redis_p99_ms", String(format: "%.1f", lat.percentileMillis(99))),
             ("redis_writes", "\(sinkMetrics.written.current)"),
-        ]
+        ] + extra
         printFields(fields, json: json)
+    }
+}
+
+/// The PostgreSQL side of `bench pricing --source postgres`: a bookings table, a log-based capture
+/// of it into the job's topic, and a steady load of committed rows (inserts, 5 % cancellations).
+final class PostgresPricingLoad: @unchecked Sendable {
+    // @unchecked: the load runs on the calling thread; the capture thread only reads `stop` and sets `failure`.
+    let sql: PostgresConnection
+    let table: String, slot: String
+    let capture: PostgresCapture
+    let stateFile: String
+    let stop = Atomic<Bool>(false)
+    let done = DispatchSemaphore(value: 0)
+    let failure = Mutex<Error?>(nil)
+
+    init(dsn: String, table: String, prefix: String, kafka: KafkaConfiguration) throws {
+        sql = try PostgresConnection(dsn: dsn)
+        self.table = table; slot = table
+        stateFile = NSTemporaryDirectory() + "\(table).state.json"
+        try sql.execute("""
+            CREATE TABLE \(table)(id bigint PRIMARY KEY, listing_id bigint, guest_id bigint, nights int,
+                                  price_per_night numeric(10,2), status text, created_at_ms bigint)
+            """)
+        var c = PostgresCaptureConfiguration(dsn: dsn, slot: slot, publication: table, topicPrefix: prefix, stateFile: stateFile)
+        c.tables = [table]
+        c.snapshot = .never
+        c.confirmInterval = .milliseconds(20)
+        capture = PostgresCapture(configuration: c, kafka: kafka)
+        Thread { [self] in
+            do { try capture.run(until: { [self] in stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
+            done.signal()
+        }.start()
+        // Streaming starts once the slot is active.
+        for _ in 0..<200 where try sql.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active", [slot]).rows.isEmpty {
+            if let e = failure.withLock({ $0 }) { throw e }
+            usleep(50_000)
+        }
+    }
+
+    /// Commits `rate` changes per second for `seconds` in 10 ms transactions; returns the number of changes.
+    func run(rate: Int, seconds: Int, listings: Int) throws -> Int {
+        var rng = WorkloadGenerator.SplitMix64(seed: 7)
+        let perTick = max(1, rate / 100)
+        let start = MonotonicClock.nanos()
+        var id: Int64 = 0, changes = 0
+        for t in 0..<(seconds * 100) {
+            var values: [String] = []
+            var cancels: [Int64] = []
+            for _ in 0..<perTick {
+                if rng.next() % 20 == 0 && id > 1 { cancels.append(id - Int64(rng.next() % 50) % max(1, id - 1)); continue }
+                id += 1
+                let listing = Int64(rng.next() % UInt64(listings)) + 1
+                let price = Double(rng.next() % 40_000) / 100 + 40
+                values.append("(\(id), \(listing), \(rng.next() % 100_000), \(rng.next() % 7 + 1), \(price), 'confirmed', \(WallClock.millis()))")
+            }
+            var statement = values.isEmpty ? "" : "INSERT INTO \(table) VALUES " + values.joined(separator: ",") + ";"
+            if !cancels.isEmpty {
+                statement += "UPDATE \(table) SET status = 'cancelled', created_at_ms = \(WallClock.millis()) WHERE id IN (\(cancels.map(String.init).joined(separator: ",")));"
+            }
+            if !statement.isEmpty { try sql.execute(statement) }   // one transaction per tick
+            changes += values.count + cancels.count
+            if let e = failure.withLock({ $0 }) { throw e }
+            let due = start + UInt64(t + 1) * 10_000_000
+            let now = MonotonicClock.nanos()
+            if due > now { usleep(UInt32((due - now) / 1000)) }
+        }
+        // Wait until the capture published everything committed.
+        let end = PgOutput.parseLSN(try sql.execute("SELECT pg_current_wal_lsn()::text").rows[0][0] ?? "") ?? 0
+        let deadline = MonotonicClock.nanos() + 30_000_000_000
+        while capture.metrics.confirmedLSN.load(ordering: .relaxed) < end && MonotonicClock.nanos() < deadline { usleep(5000) }
+        return changes
+    }
+
+    func cleanUp() {
+        stop.store(true, ordering: .relaxed)
+        _ = done.wait(timeout: .now() + 30)
+        _ = try? sql.execute("SELECT pg_drop_replication_slot($1)", [slot])
+        _ = try? sql.execute("DROP PUBLICATION IF EXISTS \(table); DROP TABLE IF EXISTS \(table)")
+        try? FileManager.default.removeItem(atPath: stateFile)
+        try? FileManager.default.removeItem(atPath: stateFile + ".status.json")
     }
 }

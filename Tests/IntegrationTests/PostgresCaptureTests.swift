@@ -299,6 +299,34 @@ struct PostgresCaptureTests {
     }
 }
 
+/// PostgreSQL → capture → Kafka → realtime-pricing job → Redis, as the demo runs it.
+@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+struct PostgresToFeaturesTests {
+    @Test(.timeLimit(.minutes(2)))
+    func committedRowsBecomeFeaturesInRedis() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLIBinary.path)
+        p.arguments = ["bench", "pricing", "--source", "postgres", "--rate", "500", "--seconds", "2", "--listings", "50", "--json",
+                       "--brokers", Services.kafkaBrokers, "--redis", Services.redisURL, "--dsn", Services.postgresDSN]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+        let changes = try #require(o["changes"] as? Int)
+        #expect(changes == 1000)
+        #expect(o["listings_sampled"] as? Int == 50, "every listing got features")
+        #expect((o["redis_writes"] as? Int ?? 0) >= 50)
+        let p50 = try #require(o["commit_to_feature_p50_ms"] as? Int)
+        #expect(p50 >= 0 && p50 < 5_000, "commit → feature p50 \(p50) ms")
+        #expect((o["capture_p50_ms"] as? Double ?? 0) > 0)
+    }
+}
+
 enum CLIBinary {
     static var path: String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
