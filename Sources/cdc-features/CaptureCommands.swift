@@ -7,7 +7,7 @@ import Synchronization
 struct Capture: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change data capture into Kafka (Debezium-compatible events).",
-        subcommands: [CapturePostgres.self, CaptureStatus.self, CaptureSchemas.self])
+        subcommands: [CapturePostgres.self, CaptureStatus.self, CaptureSchemas.self, CaptureTrigger.self, CapturePolling.self])
 }
 
 enum CaptureDefaults {

@@ -1,0 +1,112 @@
+import Foundation
+import Synchronization
+
+/// Counters of a running trigger-based or polling capture (thread-safe).
+public final class FallbackCaptureMetrics: Sendable {
+    /// Change events published and acknowledged by Kafka (tombstones not counted).
+    public let changes = Atomic<Int>(0)
+    /// Batches published and acknowledged (each followed by the change-log delete or the state-file write).
+    public let batches = Atomic<Int>(0)
+    /// Kafka deliveries that failed; the batch is not acknowledged and is published again after a restart.
+    public let deliveryErrors = Atomic<Int>(0)
+    /// Polling: rows read again in the overlap window and skipped because already published.
+    public let duplicatesSkipped = Atomic<Int>(0)
+    /// Trigger: change-log rows deleted after Kafka acknowledged them.
+    public let logRowsDeleted = Atomic<Int>(0)
+    /// Read → acknowledged by Kafka, per batch (µs).
+    public let batchLatency = LatencyHistogram()
+    private let started = MonotonicClock.nanos()
+
+    public init() {}
+
+    public var seconds: Double { Double(MonotonicClock.nanos() &- started) / 1e9 }
+
+    /// A JSON object (for status files and logs).
+    public func json() -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("changes", changes.load(ordering: .relaxed))
+        w.field("batches", batches.load(ordering: .relaxed))
+        w.field("delivery_errors", deliveryErrors.load(ordering: .relaxed))
+        w.field("duplicates_skipped", duplicatesSkipped.load(ordering: .relaxed))
+        w.field("log_rows_deleted", logRowsDeleted.load(ordering: .relaxed))
+        let s = seconds
+        w.field("changes_per_s", s > 0 ? Double(changes.load(ordering: .relaxed)) / s : 0)
+        w.field("batch_p50_ms", batchLatency.percentileMillis(50))
+        w.field("batch_p95_ms", batchLatency.percentileMillis(95))
+        w.endObject()
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+}
+
+/// Table metadata and small helpers shared by ``TriggerCapture`` and ``PollingCapture``.
+enum FallbackCaptureSupport {
+    /// `schema.table` or `table` (schema `public`).
+    static func qualified(_ table: String) -> (schema: String, name: String) {
+        let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
+        return parts.count == 2 ? (parts[0], parts[1]) : ("public", parts[0])
+    }
+
+    static func quotedName(_ sql: PostgresConnection, _ schema: String, _ name: String) -> String {
+        sql.quoteIdentifier(schema) + "." + sql.quoteIdentifier(name)
+    }
+
+    /// A table's columns (with type OIDs, as pgoutput's Relation message has them), its key (the
+    /// primary key, else the replica identity index) and each column's SQL type name
+    /// (`format_type`, for casts). nil: no such table.
+    static func loadTable(_ sql: PostgresConnection, schema: String, name: String, version: Int)
+        throws -> (table: CapturedTable, typeNames: [String])?
+    {
+        let relation = quotedName(sql, schema, name)
+        let cols = try sql.execute("""
+            SELECT attname, atttypid, atttypmod, format_type(atttypid, atttypmod) FROM pg_attribute
+            WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+            """, [relation])
+        guard !cols.rows.isEmpty else { return nil }
+        let keys = try sql.execute("""
+            SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+            WHERE i.indrelid = to_regclass($1) AND (i.indisprimary OR i.indisreplident)
+            ORDER BY i.indisprimary DESC, array_position(i.indkey, a.attnum)
+            """, [relation])
+        var seen = Set<String>(), keyNames: [String] = []
+        for r in keys.rows { if let n = r[0], seen.insert(n).inserted { keyNames.append(n) } }
+        let columns = cols.rows.map {
+            PgOutput.Column(name: $0[0] ?? "", typeOID: UInt32($0[1] ?? "0") ?? 0, typeModifier: Int32($0[2] ?? "-1") ?? -1,
+                            isKey: keyNames.contains($0[0] ?? ""))
+        }
+        let table = CapturedTable(schema: schema, name: name, columns: columns,
+                                  keyColumns: keyNames.compactMap { k in columns.firstIndex { $0.name == k } }, version: version)
+        return (table, cols.rows.map { $0[3] ?? "text" })
+    }
+
+    /// Column lists compared without the key flag (a new version when the columns change).
+    static func sameColumns(_ a: [PgOutput.Column], _ b: [PgOutput.Column]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { $0.name == $1.name && $0.typeOID == $1.typeOID && $0.typeModifier == $1.typeModifier }
+    }
+
+    /// Writes `bytes` to `path` atomically (temp file, fsync, rename).
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw StreamKitError(.io, "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd); close(fd)
+        guard written == bytes.count else { throw StreamKitError(.io, "cannot write \(tmp): short write") }
+        guard rename(tmp, path) == 0 else { throw StreamKitError(.io, "cannot rename \(tmp): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Sleeps up to `duration` in short steps, returning early when `stop` becomes true.
+    static func sleep(_ duration: Duration, until stop: () -> Bool) {
+        var left = duration.milliseconds
+        while left > 0 && !stop() {
+            let step = min(left, 50)
+            usleep(UInt32(step) * 1000)
+            left -= step
+        }
+    }
+
+    /// `{1,2,3}`: a bigint[] parameter.
+    static func arrayLiteral(_ ids: [Int64]) -> String {
+        "{" + ids.map(String.init).joined(separator: ",") + "}"
+    }
+}
