@@ -189,13 +189,21 @@ struct PostgresCaptureTests {
         #expect(running.capture.metrics.snapshotRows.load(ordering: .relaxed) >= 20_000)
     }
 
+    /// Waits until the capture streams from its slot (changes committed before the slot exists
+    /// are not captured with `snapshot: .never`).
+    static func waitUntilStreaming(_ n: Names, _ running: Running) async throws {
+        try await waitFor(.seconds(60), running) {
+            try sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = '\(n.slot)' AND active").rows.count == 1
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func schemaChangeMidStreamProducesANewVersion() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
         _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, a text)")
         let running = Running(Self.configuration(n, snapshot: .never))
-        try await Task.sleep(for: .milliseconds(500))
+        try await Self.waitUntilStreaming(n, running)
         _ = try Self.sql("INSERT INTO \(n.table) VALUES (1, 'x')")
         _ = try Self.sql("ALTER TABLE \(n.table) ADD COLUMN b int; INSERT INTO \(n.table) VALUES (2, 'y', 7)")
         _ = try Self.sql("ALTER TABLE \(n.table) DROP COLUMN a; INSERT INTO \(n.table) VALUES (3, 8)")
@@ -212,7 +220,7 @@ struct PostgresCaptureTests {
         #expect(versions.map { $0.columns.map(\.name) } == [["id", "a"], ["id", "a", "b"], ["id", "b"]])
         #expect(versions.allSatisfy { $0.columns.first?.key == true && $0.columns.dropFirst().allSatisfy { !$0.key } })
         let again = Running(Self.configuration(n, snapshot: .never))
-        try await Task.sleep(for: .milliseconds(500))
+        try await Self.waitUntilStreaming(n, again)
         _ = try Self.sql("ALTER TABLE \(n.table) ADD COLUMN c int; INSERT INTO \(n.table) VALUES (4, 9, 10)")
         try await Self.waitFor(.seconds(30), again) { (try? Self.events(n.topic).count) == 4 }
         try again.stop()
@@ -230,7 +238,7 @@ struct PostgresCaptureTests {
         c.maskedColumns = ["public.\(n.table).ssn"]
         c.skippedOperations = ["u"]
         let running = Running(c)
-        try await Task.sleep(for: .milliseconds(500))
+        try await Self.waitUntilStreaming(n, running)
         _ = try Self.sql("INSERT INTO \(n.table) VALUES (1, 'a@x', '123-45', 'n1'), (2, 'b@x', NULL, 'n2')")
         _ = try Self.sql("UPDATE \(n.table) SET email = 'c@x' WHERE id = 1")
         _ = try Self.sql("DELETE FROM \(n.table) WHERE id = 2")

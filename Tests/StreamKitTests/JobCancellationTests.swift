@@ -37,7 +37,9 @@ import StreamKitTesting
         let started = ContinuousClock.now
         task.cancel()
         let result = await task.result
-        #expect(ContinuousClock.now - started < .seconds(5), "stops promptly")
+        // Without cancellation support the job would run until the test's time limit; the bound is
+        // loose because the whole suite shares two cores.
+        #expect(ContinuousClock.now - started < .seconds(30), "stops promptly")
         guard case let .failure(error) = result else { Issue.record("a cancelled job must not report success"); return }
         #expect((error as? StreamKitError)?.code == .cancelled, "\(error)")
         let closed = probe.closed.load(ordering: .relaxed)
