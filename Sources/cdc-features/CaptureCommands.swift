@@ -40,10 +40,10 @@ struct CapturePostgres: ParsableCommand {
         let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
         var c = PostgresCaptureConfiguration(dsn: dsn ?? CaptureDefaults.dsn, slot: slot, publication: publication,
                                              topicPrefix: topicPrefix, stateFile: stateFile ?? CaptureDefaults.stateFile(slot: slot))
-        c.tables = tables.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        func list(_ s: String?) -> [String] { s.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [] }
+        c.tables = tables.map { list($0) }
         c.snapshot = mode
         c.tombstonesOnDelete = !noTombstones
-        func list(_ s: String?) -> [String] { s.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [] }
         c.excludedColumns = list(excludeColumns)
         c.maskedColumns = list(maskColumns)
         c.skippedOperations = Set(list(skipOps))
@@ -51,30 +51,35 @@ struct CapturePostgres: ParsableCommand {
             throw ValidationError("--skip-ops: unknown operation \(bad) (use c, u, d, t)")
         }
         let capture = PostgresCapture(configuration: c, kafka: kafka)
-        let stop = Atomic<Bool>(false)
-        let finished = DispatchSemaphore(value: 0)
-        let failure = Mutex<Error?>(nil)
-        let statusPath = CaptureDefaults.statusFile(c.stateFile)
         FileHandle.standardError.write(Data("capture: \(PostgresConnection.redact(c.dsn)) slot \(slot) publication \(publication) → \(topicPrefix).*\n".utf8))
-        let thread = Thread {
-            do { try capture.run(until: { stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
-            finished.signal()
-        }
-        thread.start()
-        signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler { stop.store(true, ordering: .relaxed) }
-            src.resume(); sources.append(src)
-        }
-        while finished.wait(timeout: .now() + .seconds(1)) == .timedOut {
-            try? capture.metrics.json().write(toFile: statusPath, atomically: true, encoding: .utf8)
-        }
-        try? capture.metrics.json().write(toFile: statusPath, atomically: true, encoding: .utf8)
-        if let e = failure.withLock({ $0 }) { throw e }
-        print(capture.metrics.json())
+        try runUntilSignalled(capture, status: CaptureDefaults.statusFile(c.stateFile))
     }
+}
+
+/// Runs a capture on its own thread until SIGTERM/SIGINT (then it stops gracefully), writing its
+/// metrics to `statusPath` every second; prints them at the end and rethrows its failure.
+func runUntilSignalled(_ capture: some ChangeCapture, status statusPath: String) throws {
+    let stop = Atomic<Bool>(false)
+    let finished = DispatchSemaphore(value: 0)
+    let failure = Mutex<Error?>(nil)
+    let thread = Thread {
+        do { try capture.run(until: { stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
+        finished.signal()
+    }
+    thread.start()
+    signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
+    var sources: [DispatchSourceSignal] = []
+    for sig in [SIGTERM, SIGINT] {
+        let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        src.setEventHandler { stop.store(true, ordering: .relaxed) }
+        src.resume(); sources.append(src)
+    }
+    while finished.wait(timeout: .now() + .seconds(1)) == .timedOut {
+        try? capture.metricsJSON().write(toFile: statusPath, atomically: true, encoding: .utf8)
+    }
+    try? capture.metricsJSON().write(toFile: statusPath, atomically: true, encoding: .utf8)
+    if let e = failure.withLock({ $0 }) { throw e }
+    print(capture.metricsJSON())
 }
 
 struct CaptureStatus: ParsableCommand {

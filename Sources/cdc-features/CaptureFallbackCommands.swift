@@ -4,32 +4,6 @@ import Foundation
 import StreamKit
 import Synchronization
 
-/// Runs a blocking capture on its own thread until SIGTERM/SIGINT, writing its metrics to `statusPath` every second.
-private func runUntilSignalled(status statusPath: String, metrics: FallbackCaptureMetrics,
-                               _ body: @escaping @Sendable (@escaping @Sendable () -> Bool) throws -> Void) throws {
-    let stop = Atomic<Bool>(false)
-    let finished = DispatchSemaphore(value: 0)
-    let failure = Mutex<Error?>(nil)
-    let thread = Thread {
-        do { try body({ stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
-        finished.signal()
-    }
-    thread.start()
-    signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
-    var sources: [DispatchSourceSignal] = []
-    for sig in [SIGTERM, SIGINT] {
-        let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        src.setEventHandler { stop.store(true, ordering: .relaxed) }
-        src.resume(); sources.append(src)
-    }
-    while finished.wait(timeout: .now() + .seconds(1)) == .timedOut {
-        try? metrics.json().write(toFile: statusPath, atomically: true, encoding: .utf8)
-    }
-    try? metrics.json().write(toFile: statusPath, atomically: true, encoding: .utf8)
-    if let e = failure.withLock({ $0 }) { throw e }
-    print(metrics.json())
-}
-
 /// `1s`, `500ms`, `2m` or a number of seconds.
 private func parseDuration(_ text: String) throws -> Duration {
     let t = text.trimmingCharacters(in: .whitespaces)
@@ -64,7 +38,7 @@ struct CaptureTrigger: ParsableCommand {
         let capture = TriggerCapture(configuration: c, kafka: kafka)
         let status = CaptureDefaults.statusFile(stateFile ?? "capture-trigger.state.json")
         FileHandle.standardError.write(Data("capture trigger: \(PostgresConnection.redact(c.dsn)) tables \(list.joined(separator: ",")) via \(changeLog) → \(topicPrefix).*\n".utf8))
-        try runUntilSignalled(status: status, metrics: capture.metrics) { stop in try capture.run(until: stop) }
+        try runUntilSignalled(capture, status: status)
     }
 }
 
@@ -93,6 +67,6 @@ struct CapturePolling: ParsableCommand {
         c.batchSize = batchSize
         let capture = PollingCapture(configuration: c, kafka: kafka)
         FileHandle.standardError.write(Data("capture polling: \(PostgresConnection.redact(c.dsn)) \(table).\(column) → \(topicPrefix).*\n".utf8))
-        try runUntilSignalled(status: CaptureDefaults.statusFile(c.stateFile), metrics: capture.metrics) { stop in try capture.run(until: stop) }
+        try runUntilSignalled(capture, status: CaptureDefaults.statusFile(c.stateFile))
     }
 }

@@ -281,13 +281,3 @@ func difference(_ got: [String], _ expected: [String]) -> String {
     let g = Set(got), e = Set(expected)
     return "\(got.count) rows vs \(expected.count) expected; missing \(e.subtracting(g).count) e.g. \(e.subtracting(g).sorted().prefix(3)); extra \(g.subtracting(e).count) e.g. \(g.subtracting(e).sorted().prefix(3))"
 }
-
-/// Polls `condition` every 20 ms for up to `timeout`.
-func waitUntil(timeout: Duration = .seconds(15), _ condition: () throws -> Bool) async throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while try !condition() {
-        if clock.now > deadline { throw StreamKitError(.cancelled, "condition not met within \(timeout)") }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}

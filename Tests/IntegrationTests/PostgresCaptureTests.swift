@@ -7,6 +7,7 @@ import StreamKit
 @Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
 struct PostgresCaptureTests {
     typealias K = KafkaTestSupport
+    typealias Running = CaptureRun<PostgresCapture>
 
     struct Names {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -36,56 +37,6 @@ struct PostgresCaptureTests {
         return c
     }
 
-    /// Runs a capture on its own thread until `stop` is called.
-    final class Running: @unchecked Sendable {
-        let capture: PostgresCapture
-        let stopFlag = Atomic<Bool>(false)
-        let done = DispatchSemaphore(value: 0)
-        let error = Mutex<Error?>(nil)
-        init(_ c: PostgresCaptureConfiguration) {
-            capture = PostgresCapture(configuration: c, kafka: KafkaTestSupport.kafka)
-            let t = Thread { [self] in
-                do { try capture.run(until: { self.stopFlag.load(ordering: .relaxed) }) } catch { self.error.withLock { $0 = error } }
-                done.signal()
-            }
-            t.start()
-        }
-        func stop() throws {
-            stopFlag.store(true, ordering: .relaxed)
-            _ = done.wait(timeout: .now() + 60)
-            if let e = error.withLock({ $0 }) { throw e }
-        }
-        var failed: Error? { error.withLock { $0 } }
-    }
-
-    struct Event {
-        let op: String?
-        let key: [String: Any]?
-        let before: [String: Any]?
-        let after: [String: Any]?
-        let source: [String: Any]?
-        let tombstone: Bool
-    }
-
-    static func events(_ topic: String) throws -> [Event] {
-        try KafkaTopicReader.readAll(topic: topic, configuration: K.kafka).map { r in
-            let key = r.key.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
-            guard let v = r.value else { return Event(op: nil, key: key, before: nil, after: nil, source: nil, tombstone: true) }
-            let obj = try JSONSerialization.jsonObject(with: Data(v)) as! [String: Any]
-            return Event(op: obj["op"] as? String, key: key, before: obj["before"] as? [String: Any], after: obj["after"] as? [String: Any],
-                         source: obj["source"] as? [String: Any], tombstone: false)
-        }
-    }
-
-    static func waitFor(_ timeout: Duration = .seconds(30), _ running: Running? = nil, _ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try !condition() {
-            if let e = running?.failed { throw e }
-            if ContinuousClock.now > deadline { throw StreamKitError(.cancelled, "condition not met within \(timeout)") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
     @Test(.timeLimit(.minutes(2)))
     func changesLandAsDebeziumEnvelopes() async throws {
         let n = Names()
@@ -98,7 +49,7 @@ struct PostgresCaptureTests {
                                           (2, 'bob', 3, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
             """)
         let running = Running(Self.configuration(n))
-        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 2 }
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 2 }
         _ = try Self.sql("""
             INSERT INTO \(n.table)(id, name, amount, blob) VALUES (3, 'cy', -0.5, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 400)));
             UPDATE \(n.table) SET name = 'cyd' WHERE id = 3;
@@ -106,9 +57,9 @@ struct PostgresCaptureTests {
             """)
         _ = try Self.sql("TRUNCATE \(n.table)")
         // 2 snapshot rows + create + update + delete + tombstone + truncate
-        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 7 }
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 7 }
         try running.stop()
-        let ev = try Self.events(n.topic)   // one partition per key; all of this table's topic
+        let ev = try captureEvents(n.topic)   // one partition per key; all of this table's topic
         let byOp = Dictionary(grouping: ev.filter { !$0.tombstone }, by: { $0.op ?? "?" })
         #expect(byOp["r"]?.count == 2)
         let r1 = try #require(byOp["r"]?.first { ($0.after?["id"] as? Int) == 1 })
@@ -169,14 +120,14 @@ struct PostgresCaptureTests {
         let expected = try Self.sql("SELECT id, v FROM \(n.table)").rows.map { (Int($0[0]!)!, Int($0[1]!)!) }
         func replay() throws -> (latest: [Int: Int], creations: [Int: Int]) {
             var latest: [Int: Int] = [:], creations: [Int: Int] = [:]
-            for e in try Self.events(n.topic) where !e.tombstone {
+            for e in try captureEvents(n.topic) where !e.tombstone {
                 guard let id = e.after?["id"] as? Int, let v = e.after?["v"] as? Int else { continue }
                 latest[id] = v   // one partition per key: per-key order is the log order
                 if e.op == "r" || e.op == "c" { creations[id, default: 0] += 1 }
             }
             return (latest, creations)
         }
-        try await Self.waitFor(.seconds(90), running) {
+        try await waitFor(.seconds(90), running) {
             let latest = try replay().latest
             return latest.count == expected.count && expected.allSatisfy { latest[$0.0] == $0.1 }
         }
@@ -207,9 +158,9 @@ struct PostgresCaptureTests {
         _ = try Self.sql("INSERT INTO \(n.table) VALUES (1, 'x')")
         _ = try Self.sql("ALTER TABLE \(n.table) ADD COLUMN b int; INSERT INTO \(n.table) VALUES (2, 'y', 7)")
         _ = try Self.sql("ALTER TABLE \(n.table) DROP COLUMN a; INSERT INTO \(n.table) VALUES (3, 8)")
-        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 3 }
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 3 }
         try running.stop()
-        let ev = try Self.events(n.topic).sorted { ($0.after?["id"] as? Int ?? 0) < ($1.after?["id"] as? Int ?? 0) }
+        let ev = try captureEvents(n.topic).sorted { ($0.after?["id"] as? Int ?? 0) < ($1.after?["id"] as? Int ?? 0) }
         #expect(ev.map { $0.source?["streamkit_schema_version"] as? Int } == [1, 2, 3])
         #expect(ev[0].after?.keys.sorted() == ["a", "id"])
         #expect(ev[1].after?.keys.sorted() == ["a", "b", "id"] && ev[1].after?["b"] as? Int == 7)
@@ -218,13 +169,13 @@ struct PostgresCaptureTests {
         let versions = try PostgresSchemaHistory.read(prefix: n.prefix, kafka: K.kafka).filter { $0.table == n.table }
         #expect(versions.map(\.version) == [1, 2, 3])
         #expect(versions.map { $0.columns.map(\.name) } == [["id", "a"], ["id", "a", "b"], ["id", "b"]])
-        #expect(versions.allSatisfy { $0.columns.first?.key == true && $0.columns.dropFirst().allSatisfy { !$0.key } })
+        #expect(versions.allSatisfy { $0.columns.first?.isKey == true && $0.columns.dropFirst().allSatisfy { !$0.isKey } })
         let again = Running(Self.configuration(n, snapshot: .never))
         try await Self.waitUntilStreaming(n, again)
         _ = try Self.sql("ALTER TABLE \(n.table) ADD COLUMN c int; INSERT INTO \(n.table) VALUES (4, 9, 10)")
-        try await Self.waitFor(.seconds(30), again) { (try? Self.events(n.topic).count) == 4 }
+        try await waitFor(.seconds(30), again) { (try? captureEvents(n.topic).count) == 4 }
         try again.stop()
-        let last = try Self.events(n.topic).first { $0.after?["id"] as? Int == 4 }
+        let last = try captureEvents(n.topic).first { $0.after?["id"] as? Int == 4 }
         #expect(last?.source?["streamkit_schema_version"] as? Int == 4)
     }
 
@@ -242,10 +193,10 @@ struct PostgresCaptureTests {
         _ = try Self.sql("INSERT INTO \(n.table) VALUES (1, 'a@x', '123-45', 'n1'), (2, 'b@x', NULL, 'n2')")
         _ = try Self.sql("UPDATE \(n.table) SET email = 'c@x' WHERE id = 1")
         _ = try Self.sql("DELETE FROM \(n.table) WHERE id = 2")
-        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 4 }   // 2 creates, delete, tombstone
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 4 }   // 2 creates, delete, tombstone
         try await Task.sleep(for: .milliseconds(300))
         try running.stop()
-        let ev = try Self.events(n.topic)
+        let ev = try captureEvents(n.topic)
         #expect(ev.count == 4, "the update was skipped")
         #expect(ev.compactMap(\.op).sorted() == ["c", "c", "d"])
         let one = try #require(ev.first { $0.after?["id"] as? Int == 1 })
@@ -274,13 +225,13 @@ struct PostgresCaptureTests {
             return p
         }
         let first = try start()
-        try await Self.waitFor(.seconds(20)) { try Self.sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = '\(n.slot)' AND active").rows.count == 1 }
+        try await waitFor(.seconds(20)) { try Self.sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = '\(n.slot)' AND active").rows.count == 1 }
         let conn = try PostgresConnection(dsn: Services.postgresDSN)
         let transactions = 40, rows = 250
         for t in 0..<transactions {
             try conn.execute("INSERT INTO \(n.table) SELECT g, \(t) FROM generate_series(\(t * rows + 1), \((t + 1) * rows)) g")
             if t == transactions / 2 {
-                try await Self.waitFor(.seconds(20)) { (try? Self.events(n.topic).count) ?? 0 > 0 }
+                try await waitFor(.seconds(20)) { (try? captureEvents(n.topic).count) ?? 0 > 0 }
                 kill(first.processIdentifier, SIGKILL)
                 first.waitUntilExit()
             }
@@ -293,12 +244,12 @@ struct PostgresCaptureTests {
         let second = try start()
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
         let total = transactions * rows
-        try await Self.waitFor(.seconds(90)) { Set(try Self.events(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
-        let ev = try Self.events(n.topic)
+        try await waitFor(.seconds(90)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
+        let ev = try captureEvents(n.topic)
         let ids = ev.compactMap { $0.after?["id"] as? Int }
         #expect(Set(ids) == Set(1...total), "every committed change delivered")
         #expect(ids.count - total <= total / 2, "re-sent at most the unconfirmed tail (\(ids.count - total) duplicates)")
-        try await Self.waitFor(.seconds(20)) {
+        try await waitFor(.seconds(20)) {
             try confirmedLSN() > confirmedBefore
         }
         second.terminate()   // SIGTERM: graceful stop

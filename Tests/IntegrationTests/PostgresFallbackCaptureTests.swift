@@ -41,58 +41,6 @@ struct PostgresFallbackCaptureTests {
         return c
     }
 
-    /// Runs a capture on its own thread until `stop` is called.
-    final class Running: @unchecked Sendable {
-        let stopFlag = Atomic<Bool>(false)
-        let done = DispatchSemaphore(value: 0)
-        let error = Mutex<Error?>(nil)
-        init(_ body: @escaping @Sendable (@escaping @Sendable () -> Bool) throws -> Void) {
-            let t = Thread { [self] in
-                do { try body({ self.stopFlag.load(ordering: .relaxed) }) } catch { self.error.withLock { $0 = error } }
-                done.signal()
-            }
-            t.start()
-        }
-        convenience init(_ capture: TriggerCapture) { self.init { try capture.run(until: $0) } }
-        convenience init(_ capture: PollingCapture) { self.init { try capture.run(until: $0) } }
-        func stop() throws {
-            stopFlag.store(true, ordering: .relaxed)
-            _ = done.wait(timeout: .now() + 60)
-            if let e = error.withLock({ $0 }) { throw e }
-        }
-        var failed: Error? { error.withLock { $0 } }
-    }
-
-    struct Event {
-        let op: String?
-        let key: [String: Any]?
-        let before: [String: Any]?
-        let after: [String: Any]?
-        let source: [String: Any]?
-        let fields: [String]
-        let tombstone: Bool
-        var label: String { tombstone ? "tombstone" : (op ?? "?") }
-    }
-
-    static func events(_ topic: String) throws -> [Event] {
-        try KafkaTopicReader.readAll(topic: topic, configuration: K.kafka).map { r in
-            let key = r.key.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
-            guard let v = r.value else { return Event(op: nil, key: key, before: nil, after: nil, source: nil, fields: [], tombstone: true) }
-            let obj = try JSONSerialization.jsonObject(with: Data(v)) as! [String: Any]
-            return Event(op: obj["op"] as? String, key: key, before: obj["before"] as? [String: Any], after: obj["after"] as? [String: Any],
-                         source: obj["source"] as? [String: Any], fields: obj.keys.sorted(), tombstone: false)
-        }
-    }
-
-    static func waitFor(_ timeout: Duration = .seconds(30), _ running: Running? = nil, _ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try !condition() {
-            if let e = running?.failed { throw e }
-            if ContinuousClock.now > deadline { throw StreamKitError(.cancelled, "condition not met within \(timeout)") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
     static func logRows(_ n: Names) throws -> Int {
         Int(try sql("SELECT count(*) FROM streamkit_change_log WHERE table_name = '\(n.table)'").rows[0][0] ?? "-1") ?? -1
     }
@@ -105,7 +53,7 @@ struct PostgresFallbackCaptureTests {
     }
 
     /// The last event per key, replayed in topic order (one partition per key): `id → v`, deleted keys removed.
-    static func replay(_ ev: [Event]) -> [Int: Int] {
+    static func replay(_ ev: [CaptureEvent]) -> [Int: Int] {
         var latest: [Int: Int] = [:]
         for e in ev {
             guard let id = e.key?["id"] as? Int else { continue }
@@ -137,17 +85,17 @@ struct PostgresFallbackCaptureTests {
         _ = try Self.sql("DELETE FROM \(n.table) WHERE id = 2")
         _ = try Self.sql("UPDATE \(n.table) SET id = 3 WHERE id = 1")   // key change: delete + tombstone of 1, create of 3
         #expect(try Self.logRows(n) == 5, "the triggers logged every change in the writing transactions")
-        let running = Running(capture)
+        let running = CaptureRun(capture)
         // c, c, u, d + tomb, (d + tomb, c)
-        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 8 }
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 8 }
         _ = try Self.sql("TRUNCATE \(n.table)")
-        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 9 }
-        try await Self.waitFor(.seconds(10), running) { try Self.logRows(n) == 0 }
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 9 }
+        try await waitFor(.seconds(10), running) { try Self.logRows(n) == 0 }
         try running.stop()
         #expect(capture.metrics.changes.load(ordering: .relaxed) == 7, "c, c, u, d, then the key change as d + c, then t")
         #expect(capture.metrics.logRowsDeleted.load(ordering: .relaxed) == 6)
 
-        let ev = try Self.events(n.topic)
+        let ev = try captureEvents(n.topic)
         let id1 = ev.filter { $0.key?["id"] as? Int == 1 }.map(\.label)
         #expect(id1 == ["c", "u", "d", "tombstone"], "per-key order of id 1: \(id1)")
         #expect(ev.filter { $0.key?["id"] as? Int == 2 }.map(\.label) == ["c", "d", "tombstone"])
@@ -191,20 +139,20 @@ struct PostgresFallbackCaptureTests {
         let config = Self.triggerConfiguration(n)
         try TriggerCapture(configuration: config, kafka: K.kafka).install()
         let conn = try PostgresConnection(dsn: Services.postgresDSN)
-        let first = Running(TriggerCapture(configuration: config, kafka: K.kafka))
+        let first = CaptureRun(TriggerCapture(configuration: config, kafka: K.kafka))
         for t in 0..<20 { try conn.execute("INSERT INTO \(n.table) SELECT g, \(t) FROM generate_series(\(t * 50 + 1), \((t + 1) * 50)) g") }
-        try await Self.waitFor(.seconds(30), first) { (try? Self.events(n.topic).count) ?? 0 > 0 }
+        try await waitFor(.seconds(30), first) { (try? captureEvents(n.topic).count) ?? 0 > 0 }
         try first.stop()
         // Written while no capture runs: kept in the change log.
         for t in 20..<40 { try conn.execute("INSERT INTO \(n.table) SELECT g, \(t) FROM generate_series(\(t * 50 + 1), \((t + 1) * 50)) g") }
         try conn.execute("UPDATE \(n.table) SET v = v + 100 WHERE id % 7 = 0")
         #expect(try Self.logRows(n) > 0)
-        let second = Running(TriggerCapture(configuration: config, kafka: K.kafka))
+        let second = CaptureRun(TriggerCapture(configuration: config, kafka: K.kafka))
         let expected = try Self.tableState(n)
-        try await Self.waitFor(.seconds(60), second) { Self.replay(try Self.events(n.topic)) == expected }
-        try await Self.waitFor(.seconds(10), second) { try Self.logRows(n) == 0 }
+        try await waitFor(.seconds(60), second) { Self.replay(try captureEvents(n.topic)) == expected }
+        try await waitFor(.seconds(10), second) { try Self.logRows(n) == 0 }
         try second.stop()
-        let ev = try Self.events(n.topic)
+        let ev = try captureEvents(n.topic)
         let creates = Dictionary(grouping: ev.filter { $0.op == "c" }, by: { $0.key?["id"] as? Int ?? -1 })
         #expect(Set(creates.keys) == Set(1...2000), "every insert published")
         #expect(creates.values.allSatisfy { $0.count == 1 }, "a graceful stop leaves nothing to publish twice")
@@ -224,15 +172,15 @@ struct PostgresFallbackCaptureTests {
         let capture = TriggerCapture(configuration: config, kafka: K.kafka)
         try capture.install()
         _ = try Self.sql("INSERT INTO \(n.table) SELECT g, 0 FROM generate_series(1, 300) g")   // captured: the triggers exist
-        let running = Running(capture)
+        let running = CaptureRun(capture)
 
         // Deterministic interleaving: the long transaction writes first (lower ids), commits last.
         let long = try PostgresConnection(dsn: Services.postgresDSN)
         try long.execute("BEGIN; INSERT INTO \(n.table) SELECT g, 1 FROM generate_series(1001, 1050) g; UPDATE \(n.table) SET v = v + 10 WHERE id <= 20")
         let short = try PostgresConnection(dsn: Services.postgresDSN)
         for i in 0..<20 { try short.execute("INSERT INTO \(n.table) VALUES (\(2000 + i), \(i)); UPDATE \(n.table) SET v = v + 1 WHERE id = \(100 + i)") }
-        try await Self.waitFor(.seconds(30), running) { Self.replay(try Self.events(n.topic))[2019] == 19 }
-        #expect(Self.replay(try Self.events(n.topic))[1001] == nil, "the long transaction is not visible yet")
+        try await waitFor(.seconds(30), running) { Self.replay(try captureEvents(n.topic))[2019] == 19 }
+        #expect(Self.replay(try captureEvents(n.topic))[1001] == nil, "the long transaction is not visible yet")
         try long.execute("UPDATE \(n.table) SET v = v + 5 WHERE id = 1001; COMMIT")
 
         // Random interleaving: three writers, transactions of varying length touching shared rows.
@@ -252,10 +200,10 @@ struct PostgresFallbackCaptureTests {
         }
         for w in writers { try await w.value }
         let expected = try Self.tableState(n)
-        try await Self.waitFor(.seconds(60), running) { Self.replay(try Self.events(n.topic)) == expected }
-        try await Self.waitFor(.seconds(10), running) { try Self.logRows(n) == 0 }
+        try await waitFor(.seconds(60), running) { Self.replay(try captureEvents(n.topic)) == expected }
+        try await waitFor(.seconds(10), running) { try Self.logRows(n) == 0 }
         try running.stop()
-        let latest = Self.replay(try Self.events(n.topic))
+        let latest = Self.replay(try captureEvents(n.topic))
         #expect(latest[1001] == 6 && latest[1050] == 1, "the long transaction's rows (lower ids, committed last) were published")
         #expect(latest == expected, "every committed row's final state equals the table")
     }
@@ -286,7 +234,7 @@ struct PostgresFallbackCaptureTests {
         for t in 0..<transactions {
             try conn.execute("INSERT INTO \(n.table) SELECT g, \(t) FROM generate_series(\(t * rows + 1), \((t + 1) * rows)) g")
             if t == transactions / 2 {
-                try await Self.waitFor(.seconds(20)) { (try? Self.events(n.topic).count) ?? 0 > 0 }
+                try await waitFor(.seconds(20)) { (try? captureEvents(n.topic).count) ?? 0 > 0 }
                 kill(first.processIdentifier, SIGKILL)
                 first.waitUntilExit()
             }
@@ -294,9 +242,9 @@ struct PostgresFallbackCaptureTests {
         let second = try start()
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
         let total = transactions * rows
-        try await Self.waitFor(.seconds(90)) { Set(try Self.events(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
-        try await Self.waitFor(.seconds(20)) { try Self.logRows(n) == 0 }
-        let ids = try Self.events(n.topic).compactMap { $0.after?["id"] as? Int }
+        try await waitFor(.seconds(90)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
+        try await waitFor(.seconds(20)) { try Self.logRows(n) == 0 }
+        let ids = try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }
         #expect(Set(ids) == Set(1...total), "every committed change delivered")
         #expect(ids.count - total <= batchSize, "re-sent at most the unacknowledged batch (\(ids.count - total) duplicates)")
         second.terminate()   // SIGTERM: graceful stop
@@ -315,20 +263,20 @@ struct PostgresFallbackCaptureTests {
             INSERT INTO \(n.table)(id, v, amount) SELECT g, 0, g / 4.0 FROM generate_series(1, 120) g;
             """)
         let capture = PollingCapture(configuration: Self.pollingConfiguration(n), kafka: K.kafka)
-        let running = Running(capture)
-        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 120 }
+        let running = CaptureRun(capture)
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 120 }
         _ = try Self.sql("INSERT INTO \(n.table)(id, v) VALUES (121, 7), (122, 8)")
         _ = try Self.sql("UPDATE \(n.table) SET v = v + 1, updated_at = clock_timestamp() WHERE id <= 10")
         _ = try Self.sql("UPDATE \(n.table) SET v = v + 1, updated_at = clock_timestamp() WHERE id = 5")
         _ = try Self.sql("DELETE FROM \(n.table) WHERE id IN (50, 51)")
         let expected = try Self.tableState(n)
-        try await Self.waitFor(.seconds(30), running) {
-            let latest = Self.replay(try Self.events(n.topic))
+        try await waitFor(.seconds(30), running) {
+            let latest = Self.replay(try captureEvents(n.topic))
             return expected.allSatisfy { latest[$0.key] == $0.value }
         }
         try await Task.sleep(for: .milliseconds(500))   // a few more polls (with their overlap windows)
         try running.stop()
-        let ev = try Self.events(n.topic)
+        let ev = try captureEvents(n.topic)
         let latest = Self.replay(ev)
         #expect(expected.allSatisfy { latest[$0.key] == $0.value }, "the latest state per key equals the table")
         #expect(ev.filter { $0.op == "r" }.count == 120 && ev.allSatisfy { $0.op == "r" || $0.op == "u" })
@@ -353,17 +301,17 @@ struct PostgresFallbackCaptureTests {
         let n = Names()
         defer { Self.cleanUp(n) }
         _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int, updated_at timestamptz NOT NULL DEFAULT now())")
-        let running = Running(PollingCapture(configuration: Self.pollingConfiguration(n, margin: .seconds(5)), kafka: K.kafka))
+        let running = CaptureRun(PollingCapture(configuration: Self.pollingConfiguration(n, margin: .seconds(5)), kafka: K.kafka))
         let slow = try PostgresConnection(dsn: Services.postgresDSN)
         try slow.execute("BEGIN; INSERT INTO \(n.table)(id, v) VALUES (1, 1)")   // updated_at = now(): this transaction's start
         try await Task.sleep(for: .milliseconds(300))
         _ = try Self.sql("INSERT INTO \(n.table)(id, v) VALUES (2, 2)")
-        try await Self.waitFor(.seconds(30), running) { Self.replay(try Self.events(n.topic))[2] == 2 }
+        try await waitFor(.seconds(30), running) { Self.replay(try captureEvents(n.topic))[2] == 2 }
         try await Task.sleep(for: .milliseconds(500))    // several polls past row 2
         try slow.execute("COMMIT")
-        try await Self.waitFor(.seconds(30), running) { Self.replay(try Self.events(n.topic))[1] == 1 }
+        try await waitFor(.seconds(30), running) { Self.replay(try captureEvents(n.topic))[1] == 1 }
         try running.stop()
-        #expect(Self.replay(try Self.events(n.topic)) == [1: 1, 2: 2])
+        #expect(Self.replay(try captureEvents(n.topic)) == [1: 1, 2: 2])
     }
 
     @Test(.timeLimit(.minutes(2)))
@@ -376,8 +324,8 @@ struct PostgresFallbackCaptureTests {
             INSERT INTO \(n.table) SELECT g, g, timestamp '2024-01-01' + g * interval '1 minute' FROM generate_series(1, 60) g;
             """)
         let config = Self.pollingConfiguration(n, margin: .seconds(5))
-        let first = Running(PollingCapture(configuration: config, kafka: K.kafka))
-        try await Self.waitFor(.seconds(30), first) { (try? Self.events(n.topic).count) == 60 }
+        let first = CaptureRun(PollingCapture(configuration: config, kafka: K.kafka))
+        try await waitFor(.seconds(30), first) { (try? captureEvents(n.topic).count) == 60 }
         try first.stop()
         let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: n.stateFile))) as? [String: Any]
         #expect(saved?["position"] as? String == "2024-01-01 01:00:00", "the position of the last acknowledged row")
@@ -387,12 +335,12 @@ struct PostgresFallbackCaptureTests {
             INSERT INTO \(n.table) SELECT g, g, timestamp '2024-01-01' + g * interval '1 minute' FROM generate_series(61, 90) g;
             UPDATE \(n.table) SET v = -3, updated_at = timestamp '2024-01-02' WHERE id = 3;
             """)
-        let second = Running(PollingCapture(configuration: config, kafka: K.kafka))
+        let second = CaptureRun(PollingCapture(configuration: config, kafka: K.kafka))
         let expected = try Self.tableState(n)
-        try await Self.waitFor(.seconds(30), second) { Self.replay(try Self.events(n.topic)) == expected }
+        try await waitFor(.seconds(30), second) { Self.replay(try captureEvents(n.topic)) == expected }
         try await Task.sleep(for: .milliseconds(400))
         try second.stop()
-        let ev = try Self.events(n.topic)
+        let ev = try captureEvents(n.topic)
         let perID = Dictionary(grouping: ev, by: { $0.key?["id"] as? Int ?? -1 }).mapValues { $0.map(\.label) }
         #expect(Self.replay(ev) == expected)
         #expect((1...59).filter { $0 != 3 }.allSatisfy { perID[$0] == ["r"] }, "rows before the window are not read again after the restart")
@@ -414,14 +362,14 @@ struct PostgresFallbackCaptureTests {
         var config = Self.pollingConfiguration(n)
         config.column = "version"
         config.versionSafetyMargin = 10
-        let running = Running(PollingCapture(configuration: config, kafka: K.kafka))
-        try await Self.waitFor(.seconds(30), running) { (try? Self.events(n.topic).count) == 30 }
+        let running = CaptureRun(PollingCapture(configuration: config, kafka: K.kafka))
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 30 }
         _ = try Self.sql("UPDATE \(n.table) SET v = -v, version = nextval('\(n.table)_seq') WHERE id % 3 = 0; INSERT INTO \(n.table)(id, v) VALUES (31, 31)")
         let expected = try Self.tableState(n)
-        try await Self.waitFor(.seconds(30), running) { Self.replay(try Self.events(n.topic)) == expected }
+        try await waitFor(.seconds(30), running) { Self.replay(try captureEvents(n.topic)) == expected }
         try await Task.sleep(for: .milliseconds(300))
         try running.stop()
-        let ev = try Self.events(n.topic)
+        let ev = try captureEvents(n.topic)
         #expect(Self.replay(ev) == expected)
         #expect(ev.count == 30 + 10 + 1, "each change once: the overlap re-reads are deduplicated")
         #expect((ev.first { $0.key?["id"] as? Int == 31 }?.source?["lsn"] as? Int) == 41, "source.lsn carries the version")

@@ -48,6 +48,15 @@ internal enum DurableFile {
         if close(fd) != 0 { throw ioError("close", path, errno: errno) }
     }
 
+    /// Replaces `path` atomically: writes and fsyncs `path.tmp` (left over from a crash: replaced),
+    /// then renames it over `path`.
+    static func replaceAtomically(_ path: String, contents bytes: [UInt8]) throws {
+        let tmp = path + ".tmp"
+        if exists(tmp) { _ = unlink(tmp) }
+        try createDurably(tmp, contents: bytes)
+        try rename(tmp, to: path)
+    }
+
     /// Reads the whole file at `path`.
     static func readAll(_ path: String) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY | O_CLOEXEC)

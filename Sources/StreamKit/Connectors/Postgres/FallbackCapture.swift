@@ -39,8 +39,9 @@ public final class FallbackCaptureMetrics: Sendable {
     }
 }
 
-/// Table metadata and small helpers shared by ``TriggerCapture`` and ``PollingCapture``.
-enum FallbackCaptureSupport {
+/// Table metadata and small helpers shared by the captures (``PostgresCapture``,
+/// ``TriggerCapture``, ``PollingCapture``).
+enum CaptureSupport {
     /// `schema.table` or `table` (schema `public`).
     static func qualified(_ table: String) -> (schema: String, name: String) {
         let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
@@ -51,25 +52,38 @@ enum FallbackCaptureSupport {
         sql.quoteIdentifier(schema) + "." + sql.quoteIdentifier(name)
     }
 
+    /// The key of a table: its primary key columns, else its replica identity index's, by name.
+    static func keyColumnNames(_ sql: PostgresConnection, oid: String) throws -> [String] {
+        let keys = try sql.execute("""
+            SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+            WHERE i.indrelid = $1::oid AND (i.indisprimary OR i.indisreplident)
+            ORDER BY i.indisprimary DESC, array_position(i.indkey, a.attnum)
+            """, [oid])
+        var seen = Set<String>(), names: [String] = []
+        for r in keys.rows { if let n = r[0], seen.insert(n).inserted { names.append(n) } }
+        return names
+    }
+
     /// A table's columns (with type OIDs, as pgoutput's Relation message has them), its key (the
     /// primary key, else the replica identity index) and each column's SQL type name
     /// (`format_type`, for casts). nil: no such table.
     static func loadTable(_ sql: PostgresConnection, schema: String, name: String, version: Int)
         throws -> (table: CapturedTable, typeNames: [String])?
     {
-        let relation = quotedName(sql, schema, name)
+        guard let oid = try sql.execute("SELECT to_regclass($1)::oid", [quotedName(sql, schema, name)]).rows.first?.first ?? nil else { return nil }
+        return try loadTable(sql, oid: oid, schema: schema, name: name, version: version)
+    }
+
+    /// ``loadTable(_:schema:name:version:)`` for a table known by its OID.
+    static func loadTable(_ sql: PostgresConnection, oid: String, schema: String, name: String, version: Int)
+        throws -> (table: CapturedTable, typeNames: [String])?
+    {
         let cols = try sql.execute("""
             SELECT attname, atttypid, atttypmod, format_type(atttypid, atttypmod) FROM pg_attribute
-            WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum
-            """, [relation])
+            WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+            """, [oid])
         guard !cols.rows.isEmpty else { return nil }
-        let keys = try sql.execute("""
-            SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-            WHERE i.indrelid = to_regclass($1) AND (i.indisprimary OR i.indisreplident)
-            ORDER BY i.indisprimary DESC, array_position(i.indkey, a.attnum)
-            """, [relation])
-        var seen = Set<String>(), keyNames: [String] = []
-        for r in keys.rows { if let n = r[0], seen.insert(n).inserted { keyNames.append(n) } }
+        let keyNames = try keyColumnNames(sql, oid: oid)
         let columns = cols.rows.map {
             PgOutput.Column(name: $0[0] ?? "", typeOID: UInt32($0[1] ?? "0") ?? 0, typeModifier: Int32($0[2] ?? "-1") ?? -1,
                             isKey: keyNames.contains($0[0] ?? ""))
@@ -82,17 +96,6 @@ enum FallbackCaptureSupport {
     /// Column lists compared without the key flag (a new version when the columns change).
     static func sameColumns(_ a: [PgOutput.Column], _ b: [PgOutput.Column]) -> Bool {
         a.count == b.count && zip(a, b).allSatisfy { $0.name == $1.name && $0.typeOID == $1.typeOID && $0.typeModifier == $1.typeModifier }
-    }
-
-    /// Writes `bytes` to `path` atomically (temp file, fsync, rename).
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw StreamKitError(.io, "cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        fsync(fd); close(fd)
-        guard written == bytes.count else { throw StreamKitError(.io, "cannot write \(tmp): short write") }
-        guard rename(tmp, path) == 0 else { throw StreamKitError(.io, "cannot rename \(tmp): \(String(cString: strerror(errno)))") }
     }
 
     /// Sleeps up to `duration` in short steps, returning early when `stop` becomes true.

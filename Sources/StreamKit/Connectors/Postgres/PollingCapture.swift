@@ -50,7 +50,7 @@ struct PollingCaptureState: Codable, Equatable {
     }
 
     func save(_ path: String) throws {
-        try FallbackCaptureSupport.writeAtomically(Array(try JSONEncoder().encode(self)), to: path)  // once per batch
+        try DurableFile.replaceAtomically(path, contents: Array(try JSONEncoder().encode(self)))  // once per batch
     }
 }
 
@@ -120,8 +120,8 @@ public final class PollingCapture: @unchecked Sendable {
             }
         }
         let sql = try PostgresConnection(dsn: c.dsn)
-        let q = FallbackCaptureSupport.qualified(c.table)
-        guard let (table, typeNames) = try FallbackCaptureSupport.loadTable(sql, schema: q.schema, name: q.name, version: 1) else {
+        let q = CaptureSupport.qualified(c.table)
+        guard let (table, typeNames) = try CaptureSupport.loadTable(sql, schema: q.schema, name: q.name, version: 1) else {
             throw StreamKitError(.configuration, "polling capture: no table \(c.table)")
         }
         guard !table.keyColumns.isEmpty else { throw StreamKitError(.configuration, "polling capture: \(c.table) has no primary key") }
@@ -140,7 +140,7 @@ public final class PollingCapture: @unchecked Sendable {
         let producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": "2"])
         let topic = "\(c.topicPrefix).\(q.schema).\(q.name)"
 
-        let rel = FallbackCaptureSupport.quotedName(sql, q.schema, q.name)
+        let rel = CaptureSupport.quotedName(sql, q.schema, q.name)
         let col = sql.quoteIdentifier(c.column)
         let keys = table.keyColumns.map { sql.quoteIdentifier(table.columns[$0].name) }
         let keyTypes = table.keyColumns.map { typeNames[$0] }
@@ -228,7 +228,7 @@ public final class PollingCapture: @unchecked Sendable {
                 let floor = state.ordinal &- marginUnits
                 published = published.filter { $0.value >= floor }
             }
-            FallbackCaptureSupport.sleep(c.interval, until: stop)
+            CaptureSupport.sleep(c.interval, until: stop)
         }
         try producer.flush(timeout: c.flushTimeout)
     }

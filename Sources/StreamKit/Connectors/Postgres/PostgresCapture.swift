@@ -110,14 +110,9 @@ struct PostgresCaptureState: Codable, Equatable {
     }
 
     func save(_ path: String) throws {
-        let data = try JSONEncoder().encode(self)
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw StreamKitError(.io, "cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        _ = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        fsync(fd); close(fd)
-        guard rename(tmp, path) == 0 else { throw StreamKitError(.io, "cannot rename \(tmp): \(String(cString: strerror(errno)))") }
+        try DurableFile.replaceAtomically(path, contents: Array(try JSONEncoder().encode(self)))
     }
+
 }
 
 /// Log-based capture of PostgreSQL changes into Kafka, as Debezium's PostgreSQL connector does:
@@ -253,34 +248,18 @@ public final class PostgresCapture: @unchecked Sendable {
 
     // MARK: setup
 
-    private func qualified(_ table: String) -> (schema: String, name: String) {
-        let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
-        return parts.count == 2 ? (parts[0], parts[1]) : ("public", parts[0])
-    }
-
     private func ensurePublication(_ sql: PostgresConnection) throws {
         let c = configuration
         let exists = try sql.execute("SELECT 1 FROM pg_publication WHERE pubname = $1", [c.publication]).rows.count == 1
         if !exists {
             let target: String
             if let tables = c.tables, !tables.isEmpty {
-                target = "TABLE " + tables.map { let q = qualified($0); return sql.quoteIdentifier(q.schema) + "." + sql.quoteIdentifier(q.name) }.joined(separator: ", ")
+                target = "TABLE " + tables.map { let q = CaptureSupport.qualified($0); return CaptureSupport.quotedName(sql, q.schema, q.name) }.joined(separator: ", ")
             } else {
                 target = "ALL TABLES"
             }
             try sql.execute("CREATE PUBLICATION \(sql.quoteIdentifier(c.publication)) FOR \(target)")
         }
-    }
-
-    /// The primary key columns of a table (else its replica identity index), by name.
-    private func keyColumnNames(_ sql: PostgresConnection, oid: UInt32) throws -> [String] {
-        let pk = try sql.execute("""
-            SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-            WHERE i.indrelid = $1::oid AND (i.indisprimary OR i.indisreplident) ORDER BY i.indisprimary DESC, array_position(i.indkey, a.attnum)
-            """, [String(oid)])
-        var seen = Set<String>(), names: [String] = []
-        for r in pk.rows { if let n = r[0], seen.insert(n).inserted { names.append(n) } }
-        return names
     }
 
     // MARK: snapshot
@@ -305,16 +284,11 @@ public final class PostgresCapture: @unchecked Sendable {
             held = nil
         }
         for t in tables.rows {
-            guard let oidText = t[0], let oid = UInt32(oidText), let schema = t[1], let name = t[2] else { continue }
-            let cols = try sql.execute("""
-                SELECT attname, atttypid, atttypmod FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum
-                """, [oidText])
-            let keyNames = try keyColumnNames(sql, oid: oid)
-            let columns = cols.rows.map { PgOutput.Column(name: $0[0] ?? "", typeOID: UInt32($0[1] ?? "0") ?? 0, typeModifier: Int32($0[2] ?? "-1") ?? -1,
-                                                          isKey: keyNames.contains($0[0] ?? "")) }
-            let keyIndexes = keyNames.compactMap { k in columns.firstIndex { $0.name == k } }
-            let table = filtered(CapturedTable(schema: schema, name: name, columns: columns, keyColumns: keyIndexes,
-                                               version: try registerSchema(schema: schema, name: name, columns: columns, keys: keyIndexes)))
+            guard let oid = t[0], let schema = t[1], let name = t[2],
+                  var table = try CaptureSupport.loadTable(sql, oid: oid, schema: schema, name: name, version: 0)?.table else { continue }
+            let columns = table.columns
+            table.version = try registerSchema(schema: schema, name: name, columns: columns, keys: table.keyColumns)
+            table = filtered(table)
             let topic = "\(configuration.topicPrefix).\(schema).\(name)"
             let cursor = "streamkit_snapshot"
             let list = columns.map { sql.quoteIdentifier($0.name) }.joined(separator: ", ")
@@ -342,8 +316,7 @@ public final class PostgresCapture: @unchecked Sendable {
         let admin = try KafkaAdmin(configuration: kafka)
         try admin.createTopics([KafkaTopicSpec(name: PostgresSchemaHistory.topic(prefix: configuration.topicPrefix), partitions: 1)])
         for v in try PostgresSchemaHistory.read(prefix: configuration.topicPrefix, kafka: kafka) {
-            let columns = v.columns.map { PgOutput.Column(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier, isKey: false) }
-            schemaVersions[v.schema + "." + v.table] = (columns, v.version)
+            schemaVersions[v.schema + "." + v.table] = (v.columns, v.version)
         }
     }
 
@@ -351,19 +324,17 @@ public final class PostgresCapture: @unchecked Sendable {
     /// registry topic (and acknowledged) before any event that carries it.
     private func registerSchema(schema: String, name: String, columns: [PgOutput.Column], keys: [Int] = [], lsn: UInt64 = 0) throws -> Int {
         let key = schema + "." + name
-        let comparable = columns.map { PgOutput.Column(name: $0.name, typeOID: $0.typeOID, typeModifier: $0.typeModifier, isKey: false) }
         let version: Int
         if let known = schemaVersions[key] {
-            if known.columns == comparable { return known.version }
+            if CaptureSupport.sameColumns(known.columns, columns) { return known.version }
             version = known.version + 1
         } else {
             version = 1
         }
-        schemaVersions[key] = (comparable, version)
-        let record = TableSchemaVersion(schema: schema, table: name, version: version,
-                                        columns: columns.enumerated().map { i, c in
-                                            .init(name: c.name, typeOID: c.typeOID, typeModifier: c.typeModifier, key: keys.contains(i)) },
-                                        lsn: lsn, tsMillis: WallClock.millis())
+        var keyed = columns
+        for i in keyed.indices { keyed[i].isKey = keys.contains(i) }
+        schemaVersions[key] = (keyed, version)
+        let record = TableSchemaVersion(schema: schema, table: name, version: version, columns: keyed, lsn: lsn, tsMillis: WallClock.millis())
         try producer.send(topic: PostgresSchemaHistory.topic(prefix: configuration.topicPrefix), key: Array(key.utf8), value: record.json())
         try producer.flush(timeout: .seconds(30))
         return version
@@ -405,7 +376,7 @@ public final class PostgresCapture: @unchecked Sendable {
             collectAcks()
         case let .relation(id, namespace, name, _, columns):
             let sql = try metadataConnection()
-            let keyNames = try keyColumnNames(sql, oid: id)
+            let keyNames = try CaptureSupport.keyColumnNames(sql, oid: String(id))
             let keys = keyNames.compactMap { k in columns.firstIndex { $0.name == k } }
             let keyIndexes = keys.isEmpty ? columns.indices.filter { columns[$0].isKey } : keys
             relations[id] = filtered(CapturedTable(schema: namespace, name: name, columns: columns, keyColumns: keyIndexes,
@@ -417,29 +388,26 @@ public final class PostgresCapture: @unchecked Sendable {
         case let .insert(rel, new):
             guard !skippingTransaction else { return }
             try publish(op: UInt8(ascii: "c"), relation: rel, before: nil, after: new, keyFrom: new, lsn: lsn)
-        case let .update(rel, old, oldIsKeyOnly, new):
+        // A key-only old tuple (default replica identity) carries NULL for the other columns, which
+        // Debezium shows as null too: `before` is the old tuple as sent.
+        case let .update(rel, old, _, new):
             guard !skippingTransaction else { return }
             let table = try relation(rel)
-            let before = old.map { oldIsKeyOnly ? keyOnlyRow(table, $0) : $0 }
             // A changed key: Debezium emits a delete (+ tombstone) of the old key and a create of the new one.
             if let old, let oldKey = encoder.key(table: table, values: old), oldKey != encoder.key(table: table, values: new) {
-                try publish(op: UInt8(ascii: "d"), relation: rel, before: before, after: nil, keyFrom: old, lsn: lsn)
+                try publish(op: UInt8(ascii: "d"), relation: rel, before: old, after: nil, keyFrom: old, lsn: lsn)
                 try publish(op: UInt8(ascii: "c"), relation: rel, before: nil, after: new, keyFrom: new, lsn: lsn)
             } else {
-                try publish(op: UInt8(ascii: "u"), relation: rel, before: before, after: new, keyFrom: new, lsn: lsn)
+                try publish(op: UInt8(ascii: "u"), relation: rel, before: old, after: new, keyFrom: new, lsn: lsn)
             }
-        case let .delete(rel, old, oldIsKeyOnly):
+        case let .delete(rel, old, _):
             guard !skippingTransaction else { return }
-            let table = try relation(rel)
-            try publish(op: UInt8(ascii: "d"), relation: rel, before: oldIsKeyOnly ? keyOnlyRow(table, old) : old, after: nil, keyFrom: old, lsn: lsn)
+            try publish(op: UInt8(ascii: "d"), relation: rel, before: old, after: nil, keyFrom: old, lsn: lsn)
         case let .truncate(rels, _, _):
             guard !skippingTransaction else { return }
             for rel in rels { try publish(op: UInt8(ascii: "t"), relation: rel, before: nil, after: nil, keyFrom: nil, lsn: lsn) }
         }
     }
-
-    /// Key-only old tuples carry NULL for non-key columns; Debezium shows them as null too.
-    private func keyOnlyRow(_ table: CapturedTable, _ values: [PgOutput.Value]) -> [PgOutput.Value] { values }
 
     private var metadata: PostgresConnection?
     private func metadataConnection() throws -> PostgresConnection {

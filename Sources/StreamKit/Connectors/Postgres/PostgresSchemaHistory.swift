@@ -2,24 +2,16 @@ import Foundation
 
 /// One version of a captured table's column list.
 public struct TableSchemaVersion: Sendable, Equatable {
-    public struct Column: Sendable, Equatable {
-        public var name: String
-        public var typeOID: UInt32
-        public var typeModifier: Int32
-        public var key: Bool
-        public init(name: String, typeOID: UInt32, typeModifier: Int32, key: Bool) {
-            self.name = name; self.typeOID = typeOID; self.typeModifier = typeModifier; self.key = key
-        }
-    }
     public var schema: String
     public var table: String
     public var version: Int
-    public var columns: [Column]
+    /// The columns; `isKey`: part of the Kafka key (primary key, else replica identity).
+    public var columns: [PgOutput.Column]
     /// The LSN of the first change with this version (0 for versions seen in a snapshot).
     public var lsn: UInt64
     public var tsMillis: Int64
 
-    public init(schema: String, table: String, version: Int, columns: [Column], lsn: UInt64, tsMillis: Int64) {
+    public init(schema: String, table: String, version: Int, columns: [PgOutput.Column], lsn: UInt64, tsMillis: Int64) {
         self.schema = schema; self.table = table; self.version = version; self.columns = columns; self.lsn = lsn; self.tsMillis = tsMillis
     }
 
@@ -33,7 +25,7 @@ public struct TableSchemaVersion: Sendable, Equatable {
         w.key("columns"); w.beginArray()
         for c in columns {
             w.beginObject()
-            w.field("name", c.name); w.key("type_oid"); w.value(UInt64(c.typeOID)); w.field("type_modifier", Int64(c.typeModifier)); w.field("key", c.key)
+            w.field("name", c.name); w.key("type_oid"); w.value(UInt64(c.typeOID)); w.field("type_modifier", Int64(c.typeModifier)); w.field("key", c.isKey)
             w.endObject()
         }
         w.endArray()
@@ -46,10 +38,10 @@ public struct TableSchemaVersion: Sendable, Equatable {
         guard let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               let schema = o["schema"] as? String, let table = o["table"] as? String, let version = o["version"] as? Int,
               let cols = o["columns"] as? [[String: Any]] else { return nil }
-        let columns = cols.compactMap { c -> Column? in
+        let columns = cols.compactMap { c -> PgOutput.Column? in
             guard let n = c["name"] as? String, let t = c["type_oid"] as? NSNumber else { return nil }
-            return Column(name: n, typeOID: t.uint32Value, typeModifier: (c["type_modifier"] as? NSNumber)?.int32Value ?? -1,
-                          key: c["key"] as? Bool ?? false)
+            return PgOutput.Column(name: n, typeOID: t.uint32Value, typeModifier: (c["type_modifier"] as? NSNumber)?.int32Value ?? -1,
+                                   isKey: c["key"] as? Bool ?? false)
         }
         return TableSchemaVersion(schema: schema, table: table, version: version, columns: columns,
                                   lsn: (o["lsn"] as? NSNumber)?.uint64Value ?? 0, tsMillis: (o["ts_ms"] as? NSNumber)?.int64Value ?? 0)

@@ -91,12 +91,12 @@ public final class TriggerCapture: @unchecked Sendable {
 
     /// The trigger function's name, derived from the change log's (one function per change log).
     private var functionName: (schema: String, name: String) {
-        let log = FallbackCaptureSupport.qualified(configuration.changeLog)
+        let log = CaptureSupport.qualified(configuration.changeLog)
         return (log.schema, log.name + "_capture")
     }
 
     private var triggerNames: (row: String, truncate: String) {
-        let log = FallbackCaptureSupport.qualified(configuration.changeLog).name
+        let log = CaptureSupport.qualified(configuration.changeLog).name
         return (log + "_row", log + "_truncate")
     }
 
@@ -110,8 +110,8 @@ public final class TriggerCapture: @unchecked Sendable {
     public func uninstall() throws {
         let sql = try PostgresConnection(dsn: configuration.dsn)
         for t in configuration.tables {
-            let q = FallbackCaptureSupport.qualified(t)
-            let rel = FallbackCaptureSupport.quotedName(sql, q.schema, q.name)
+            let q = CaptureSupport.qualified(t)
+            let rel = CaptureSupport.quotedName(sql, q.schema, q.name)
             try sql.execute("""
                 DROP TRIGGER IF EXISTS \(sql.quoteIdentifier(triggerNames.row)) ON \(rel);
                 DROP TRIGGER IF EXISTS \(sql.quoteIdentifier(triggerNames.truncate)) ON \(rel);
@@ -124,9 +124,9 @@ public final class TriggerCapture: @unchecked Sendable {
     /// waiting for a captured table's lock would deadlock with a writer, which locks the table first
     /// and the change log second (in the trigger).
     private func install(_ sql: PostgresConnection) throws {
-        let log = FallbackCaptureSupport.qualified(configuration.changeLog)
-        let logName = FallbackCaptureSupport.quotedName(sql, log.schema, log.name)
-        let fn = FallbackCaptureSupport.quotedName(sql, functionName.schema, functionName.name)
+        let log = CaptureSupport.qualified(configuration.changeLog)
+        let logName = CaptureSupport.quotedName(sql, log.schema, log.name)
+        let fn = CaptureSupport.quotedName(sql, functionName.schema, functionName.name)
         if try sql.execute("SELECT to_regclass($1) IS NULL", [logName]).rows.first?.first == "t" {
             try sql.execute("""
             CREATE TABLE IF NOT EXISTS \(logName) (
@@ -141,7 +141,7 @@ public final class TriggerCapture: @unchecked Sendable {
             )
             """)
         }
-        let index = FallbackCaptureSupport.quotedName(sql, log.schema, log.name + "_table_id")
+        let index = CaptureSupport.quotedName(sql, log.schema, log.name + "_table_id")
         if try sql.execute("SELECT to_regclass($1) IS NULL", [index]).rows.first?.first == "t" {
             try sql.execute("CREATE INDEX IF NOT EXISTS \(sql.quoteIdentifier(log.name + "_table_id")) ON \(logName) (schema_name, table_name, id)")
         }
@@ -163,8 +163,8 @@ public final class TriggerCapture: @unchecked Sendable {
             $streamkit$
             """)
         for t in configuration.tables {
-            let q = FallbackCaptureSupport.qualified(t)
-            let rel = FallbackCaptureSupport.quotedName(sql, q.schema, q.name)
+            let q = CaptureSupport.qualified(t)
+            let rel = CaptureSupport.quotedName(sql, q.schema, q.name)
             let existing = try sql.execute("""
                 SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgfoid = to_regprocedure($2) AND tgname IN ($3, $4)
                 """, [rel, fn + "()", triggerNames.row, triggerNames.truncate]).rows.compactMap { $0[0] }
@@ -187,8 +187,8 @@ public final class TriggerCapture: @unchecked Sendable {
     public func pendingRows() throws -> Int {
         let sql = try PostgresConnection(dsn: configuration.dsn)
         let (filter, params) = tableFilter(sql)
-        let log = FallbackCaptureSupport.qualified(configuration.changeLog)
-        let r = try sql.execute("SELECT count(*) FROM \(FallbackCaptureSupport.quotedName(sql, log.schema, log.name)) WHERE \(filter)", params)
+        let log = CaptureSupport.qualified(configuration.changeLog)
+        let r = try sql.execute("SELECT count(*) FROM \(CaptureSupport.quotedName(sql, log.schema, log.name)) WHERE \(filter)", params)
         return Int(r.rows.first?.first.flatMap { $0 } ?? "0") ?? 0
     }
 
@@ -197,7 +197,7 @@ public final class TriggerCapture: @unchecked Sendable {
         var params: [String?] = []
         var items: [String] = []
         for t in configuration.tables {
-            let q = FallbackCaptureSupport.qualified(t)
+            let q = CaptureSupport.qualified(t)
             items.append("($\(firstParameter + params.count), $\(firstParameter + params.count + 1))")
             params.append(q.schema); params.append(q.name)
         }
@@ -214,8 +214,8 @@ public final class TriggerCapture: @unchecked Sendable {
         let database = try sql.execute("SELECT current_database()").rows.first?.first ?? nil
         encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "")
         let producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": "2"])
-        let log = FallbackCaptureSupport.qualified(c.changeLog)
-        let logName = FallbackCaptureSupport.quotedName(sql, log.schema, log.name)
+        let log = CaptureSupport.qualified(c.changeLog)
+        let logName = CaptureSupport.quotedName(sql, log.schema, log.name)
         let (filter, filterParams) = tableFilter(sql, firstParameter: 2)
         let readSQL = """
             SELECT id, schema_name, table_name, op, txid, (extract(epoch FROM committed_at) * 1000)::bigint
@@ -225,7 +225,7 @@ public final class TriggerCapture: @unchecked Sendable {
             let started = WallClock.micros()
             let batch = try sql.execute(readSQL, [String(c.batchSize)] + filterParams)
             if batch.rows.isEmpty {
-                FallbackCaptureSupport.sleep(c.pollInterval, until: stop)
+                CaptureSupport.sleep(c.pollInterval, until: stop)
                 continue
             }
             let published = try publish(batch, sql: sql, logName: logName, producer: producer)
@@ -237,12 +237,12 @@ public final class TriggerCapture: @unchecked Sendable {
                 metrics.deliveryErrors.add(max(1, producer.failed - failedBefore), ordering: .relaxed)
                 throw error
             }
-            try sql.execute("DELETE FROM \(logName) WHERE id = ANY($1::bigint[])", [FallbackCaptureSupport.arrayLiteral(published.ids)])
+            try sql.execute("DELETE FROM \(logName) WHERE id = ANY($1::bigint[])", [CaptureSupport.arrayLiteral(published.ids)])
             metrics.changes.add(published.changes, ordering: .relaxed)
             metrics.batches.add(1, ordering: .relaxed)
             metrics.logRowsDeleted.add(published.ids.count, ordering: .relaxed)
             metrics.batchLatency.record(micros: UInt64(max(0, WallClock.micros() - started)))
-            if batch.rows.count < c.batchSize { FallbackCaptureSupport.sleep(c.pollInterval, until: stop) }
+            if batch.rows.count < c.batchSize { CaptureSupport.sleep(c.pollInterval, until: stop) }
         }
         try producer.flush(timeout: c.flushTimeout)
     }
@@ -251,8 +251,8 @@ public final class TriggerCapture: @unchecked Sendable {
     private func table(_ sql: PostgresConnection, schema: String, name: String) throws -> (table: CapturedTable, topic: String)? {
         let key = schema + "." + name
         let known = tables[key]
-        guard let loaded = try FallbackCaptureSupport.loadTable(sql, schema: schema, name: name, version: known?.table.version ?? 1) else { return nil }
-        if let known, FallbackCaptureSupport.sameColumns(known.table.columns, loaded.table.columns) {
+        guard let loaded = try CaptureSupport.loadTable(sql, schema: schema, name: name, version: known?.table.version ?? 1) else { return nil }
+        if let known, CaptureSupport.sameColumns(known.table.columns, loaded.table.columns) {
             var t = known
             t.table.keyColumns = loaded.table.keyColumns
             tables[key] = t
@@ -279,14 +279,14 @@ public final class TriggerCapture: @unchecked Sendable {
         var images: [Int64: (before: [PgOutput.Value]?, after: [PgOutput.Value]?)] = [:]
         var meta: [String: (table: CapturedTable, topic: String)] = [:]
         for key in order {
-            let q = FallbackCaptureSupport.qualified(key)
+            let q = CaptureSupport.qualified(key)
             guard let t = try table(sql, schema: q.schema, name: q.name) else {
                 // The table is gone (dropped while rows were pending): nothing can be typed or keyed any more.
                 onWarning("table \(key) no longer exists; \(idsByTable[key]!.count) change-log rows of it are discarded (their row images cannot be typed)")
                 continue
             }
             meta[key] = t
-            let rel = FallbackCaptureSupport.quotedName(sql, q.schema, q.name)
+            let rel = CaptureSupport.quotedName(sql, q.schema, q.name)
             let n = t.table.columns.count
             let list = t.table.columns.map { sql.quoteIdentifier($0.name) }
             let select = (list.map { "b." + $0 } + list.map { "a." + $0 }).joined(separator: ", ")
@@ -295,7 +295,7 @@ public final class TriggerCapture: @unchecked Sendable {
                 LEFT JOIN LATERAL jsonb_populate_record(NULL::\(rel), l.before) b ON true
                 LEFT JOIN LATERAL jsonb_populate_record(NULL::\(rel), l.after) a ON true
                 WHERE l.id = ANY($1::bigint[])
-                """, [FallbackCaptureSupport.arrayLiteral(idsByTable[key]!)])
+                """, [CaptureSupport.arrayLiteral(idsByTable[key]!)])
             for r in rows.rows {
                 guard let id = r[0].flatMap({ Int64($0) }) else { continue }
                 let before = r[1] == "t" ? nil : r[3..<(3 + n)].map { $0.map(PgOutput.Value.text) ?? .null }
