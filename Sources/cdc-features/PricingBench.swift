@@ -140,8 +140,9 @@ final class PostgresPricingLoad: @unchecked Sendable {
             do { try capture.run(until: { [self] in stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
             done.signal()
         }.start()
-        // Streaming starts once the slot is active.
-        for _ in 0..<200 where try sql.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active", [slot]).rows.isEmpty {
+        // Commits are captured once the slot reached its consistent point (it is already `active`
+        // while CREATE_REPLICATION_SLOT waits for running transactions).
+        for _ in 0..<200 where try sql.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn IS NOT NULL", [slot]).rows.isEmpty {
             if let e = failure.withLock({ $0 }) { throw e }
             usleep(50_000)
         }

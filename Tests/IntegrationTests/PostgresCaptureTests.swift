@@ -140,12 +140,17 @@ struct PostgresCaptureTests {
         #expect(running.capture.metrics.snapshotRows.load(ordering: .relaxed) >= 20_000)
     }
 
-    /// Waits until the capture streams from its slot (changes committed before the slot exists
-    /// are not captured with `snapshot: .never`).
+    /// Whether the slot exists and has reached its consistent point: from then on every commit is
+    /// captured. (`active` is not enough: a slot is active while `CREATE_REPLICATION_SLOT` still
+    /// waits for running transactions, and commits before its consistent point are not decoded.)
+    static func slotIsConsistent(_ n: Names) throws -> Bool {
+        try sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = '\(n.slot)' AND confirmed_flush_lsn IS NOT NULL").rows.count == 1
+    }
+
+    /// Waits until changes committed from now on are captured (with `snapshot: .never`, earlier
+    /// ones are not).
     static func waitUntilStreaming(_ n: Names, _ running: Running) async throws {
-        try await waitFor(.seconds(60), running) {
-            try sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = '\(n.slot)' AND active").rows.count == 1
-        }
+        try await waitFor(.seconds(60), running) { try slotIsConsistent(n) }
     }
 
     @Test(.timeLimit(.minutes(2)))
@@ -225,7 +230,7 @@ struct PostgresCaptureTests {
             return p
         }
         let first = try start()
-        try await waitFor(.seconds(20)) { try Self.sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = '\(n.slot)' AND active").rows.count == 1 }
+        try await waitFor(.seconds(20)) { try Self.slotIsConsistent(n) }
         let conn = try PostgresConnection(dsn: Services.postgresDSN)
         let transactions = 40, rows = 250
         for t in 0..<transactions {

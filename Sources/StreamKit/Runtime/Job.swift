@@ -37,6 +37,9 @@ public struct Job: Sendable {
         public var channelPolicy: HighLowWatermark = .default
         /// Failure injection for tests: the sources fail after this many records.
         public var failAfterRecords: Int? = nil
+        /// Failure injection for tests: the injected failure also waits until a checkpoint of
+        /// this run completed (so a restore has one, however fast the sources are).
+        public var failAfterACheckpoint: Bool = false
         /// Processing-time clock (ms); replace to drive time by hand in tests.
         public var processingTime: @Sendable () -> Int64 = { WallClock.millis() }
         public init(parallelism: Int = 1) { self.parallelism = parallelism }
@@ -171,7 +174,8 @@ public final class RunningJob: @unchecked Sendable {
                 if let makeSource = n.makeSourceTask {
                     let control = SourceTaskControl(job: control, coordinator: coordinator, uid: n.uid, hook: hooks[n.id][s],
                                                     checkpointEveryRecords: options.checkpoints?.everyRecords ?? 0,
-                                                    failAfterRecords: options.failAfterRecords ?? 0)
+                                                    failAfterRecords: options.failAfterRecords ?? 0,
+                                                    failAfterACheckpoint: options.failAfterACheckpoint)
                     taskBodies.append(("\(n.name)[\(s)]", try makeSource(ctx, output, sideOutput, control)))
                 } else {
                     inputs[n.id][s] = try n.build!(ctx, output, sideOutput)

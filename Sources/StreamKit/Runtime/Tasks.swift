@@ -24,10 +24,13 @@ final class SourceTaskControl: @unchecked Sendable {
     @usableFromInline let checkpointEveryRecords: Int
     /// Fail on purpose after this many records (failure injection for tests), 0 = off.
     @usableFromInline let failAfterRecords: Int
+    /// The injected failure also waits until a checkpoint of this run completed.
+    @usableFromInline let failAfterACheckpoint: Bool
     init(job: JobControl, coordinator: CheckpointCoordinator, uid: String, hook: BackpressureHook,
-         checkpointEveryRecords: Int, failAfterRecords: Int) {
+         checkpointEveryRecords: Int, failAfterRecords: Int, failAfterACheckpoint: Bool) {
         self.job = job; self.coordinator = coordinator; self.uid = uid; self.hook = hook
         self.checkpointEveryRecords = checkpointEveryRecords; self.failAfterRecords = failAfterRecords
+        self.failAfterACheckpoint = failAfterACheckpoint
     }
 }
 
@@ -62,6 +65,7 @@ final class SourceTask<Reader: SourceReader> {
         var deadBatch = Batch<DeadLetter<String>>()
         var lastBarrier = control.job.triggeredCheckpoint.load(ordering: .acquiring)
         var lastCompleted = control.job.completedCheckpoint.load(ordering: .acquiring)
+        let completedAtStart = lastCompleted
         var lastTick = MonotonicClock.nanos()
         var records = 0
         var nextSelfCheckpoint = control.checkpointEveryRecords
@@ -115,7 +119,8 @@ final class SourceTask<Reader: SourceReader> {
                 }
                 dead.removeAll(keepingCapacity: true)
             }
-            if control.failAfterRecords > 0 && records >= control.failAfterRecords {
+            if control.failAfterRecords > 0 && records >= control.failAfterRecords
+                && (!control.failAfterACheckpoint || lastCompleted > completedAtStart) {
                 throw StreamKitError(.cancelled, "injected failure after \(records) records")
             }
             if status == .finished {
