@@ -32,6 +32,10 @@ struct CapturePostgres: ParsableCommand {
     @Option(name: .customLong("exclude-columns"), help: "Columns left out of events: schema.table.column or table.column, comma separated.") var excludeColumns: String?
     @Option(name: .customLong("mask-columns"), help: "Columns written as \"***\": same form.") var maskColumns: String?
     @Option(name: .customLong("skip-ops"), help: "Operations not published: any of c,u,d,t.") var skipOps: String?
+    @Flag(name: .customLong("transaction-metadata"), help: "BEGIN/END events on <prefix>.transaction and a transaction block in every change (Debezium's provide.transaction.metadata).") var transactionMetadata = false
+    @Option(name: .customLong("heartbeat-interval"), help: "Heartbeat records to __debezium-heartbeat.<prefix> this often (e.g. 10s); default: none.") var heartbeatInterval: String?
+    @Option(name: .customLong("heartbeat-query"), help: "SQL run on every heartbeat (e.g. an UPDATE of a heartbeat table) so the slot moves while the captured tables are idle.") var heartbeatQuery: String?
+    @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
 
     func run() throws {
         guard let mode = PostgresSnapshotMode(rawValue: snapshot) else {
@@ -47,6 +51,10 @@ struct CapturePostgres: ParsableCommand {
         c.excludedColumns = list(excludeColumns)
         c.maskedColumns = list(maskColumns)
         c.skippedOperations = Set(list(skipOps))
+        c.transactionMetadata = transactionMetadata
+        c.heartbeatInterval = try heartbeatInterval.map(parseCaptureDuration)
+        c.heartbeatActionQuery = heartbeatQuery
+        c.reconnectAttempts = max(0, reconnectAttempts)
         if let bad = c.skippedOperations.first(where: { !["c", "u", "d", "t"].contains($0) }) {
             throw ValidationError("--skip-ops: unknown operation \(bad) (use c, u, d, t)")
         }

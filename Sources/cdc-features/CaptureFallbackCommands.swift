@@ -4,8 +4,8 @@ import Foundation
 import StreamKit
 import Synchronization
 
-/// `1s`, `500ms`, `2m` or a number of seconds.
-private func parseDuration(_ text: String) throws -> Duration {
+/// Capture command durations: `1s`, `0.5s`, `500ms`, `2m` or a number of seconds.
+func parseCaptureDuration(_ text: String) throws -> Duration {
     let t = text.trimmingCharacters(in: .whitespaces)
     if t.hasSuffix("ms"), let v = Int64(t.dropLast(2)) { return .milliseconds(v) }
     if t.hasSuffix("s"), let v = Double(t.dropLast()) { return .milliseconds(Int64(v * 1000)) }
@@ -61,8 +61,8 @@ struct CapturePolling: ParsableCommand {
         let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
         var c = PollingCaptureConfiguration(dsn: dsn ?? CaptureDefaults.dsn, table: table, column: column, topicPrefix: topicPrefix,
                                             stateFile: stateFile ?? "capture-poll-\(table).state.json")
-        c.interval = try parseDuration(interval)
-        c.safetyMargin = try parseDuration(safetyMargin)
+        c.interval = try parseCaptureDuration(interval)
+        c.safetyMargin = try parseCaptureDuration(safetyMargin)
         c.versionSafetyMargin = versionMargin
         c.batchSize = batchSize
         let capture = PollingCapture(configuration: c, kafka: kafka)

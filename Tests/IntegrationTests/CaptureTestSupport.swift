@@ -46,6 +46,8 @@ struct CaptureEvent {
     /// The envelope's top-level field names, sorted.
     let fields: [String]
     let tombstone: Bool
+    /// The whole envelope (nil for a tombstone).
+    var object: [String: Any]? = nil
     var label: String { tombstone ? "tombstone" : (op ?? "?") }
 }
 
@@ -56,7 +58,7 @@ func captureEvents(_ topic: String) throws -> [CaptureEvent] {
         guard let v = r.value else { return CaptureEvent(op: nil, key: key, before: nil, after: nil, source: nil, fields: [], tombstone: true) }
         let obj = try JSONSerialization.jsonObject(with: Data(v)) as! [String: Any]
         return CaptureEvent(op: obj["op"] as? String, key: key, before: obj["before"] as? [String: Any], after: obj["after"] as? [String: Any],
-                            source: obj["source"] as? [String: Any], fields: obj.keys.sorted(), tombstone: false)
+                            source: obj["source"] as? [String: Any], fields: obj.keys.sorted(), tombstone: false, object: obj)
     }
 }
 

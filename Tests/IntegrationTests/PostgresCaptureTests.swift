@@ -211,6 +211,76 @@ struct PostgresCaptureTests {
         #expect(two.after?["ssn"] is NSNull, "a masked NULL stays null")
     }
 
+    /// Debezium's transaction metadata (BEGIN/END on `<prefix>.transaction`, a `transaction` block
+    /// in each change) and heartbeats (records on `__debezium-heartbeat.<prefix>`, plus the
+    /// heartbeat action query).
+    @Test(.timeLimit(.minutes(2)))
+    func transactionMetadataAndHeartbeats() async throws {
+        let n = Names()
+        let other = "cap_other_\(n.suffix)", beat = "cap_beat_\(n.suffix)"
+        let heartbeatTopic = "__debezium-heartbeat.\(n.prefix)", txTopic = "\(n.prefix).transaction"
+        let otherTopic = "\(n.prefix).public.\(other)"
+        defer {
+            Self.cleanUp(n)
+            _ = try? Self.sql("DROP TABLE IF EXISTS \(other); DROP TABLE IF EXISTS \(beat)")
+            _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([heartbeatTopic, txTopic, otherTopic])
+        }
+        _ = try Self.sql("""
+            CREATE TABLE \(n.table)(id int PRIMARY KEY, v int); CREATE TABLE \(other)(id int PRIMARY KEY);
+            CREATE TABLE \(beat)(id int PRIMARY KEY, beats int); INSERT INTO \(beat) VALUES (1, 0);
+            """)
+        var c = Self.configuration(n, snapshot: .never)
+        c.tables = [n.table, other]
+        c.transactionMetadata = true
+        c.heartbeatInterval = .milliseconds(100)
+        c.heartbeatActionQuery = "UPDATE \(beat) SET beats = beats + 1"
+        let running = Running(c)
+        try await Self.waitUntilStreaming(n, running)
+        _ = try Self.sql("""
+            BEGIN; INSERT INTO \(n.table) VALUES (1, 1), (2, 2); INSERT INTO \(other) VALUES (7);
+            UPDATE \(n.table) SET v = 3 WHERE id = 1; DELETE FROM \(n.table) WHERE id = 2; COMMIT;
+            """)
+        _ = try Self.sql("INSERT INTO \(n.table) VALUES (5, 5)")
+        try await waitFor(.seconds(30), running) { (try? captureEvents(txTopic).count) == 4 }
+        try await Task.sleep(for: .milliseconds(400))
+        try running.stop()
+
+        let boundaries = try KafkaTopicReader.readAll(topic: txTopic, configuration: K.kafka).map {
+            try JSONSerialization.jsonObject(with: Data($0.value!)) as! [String: Any]
+        }
+        // One key per transaction: each transaction's BEGIN and END are in one partition, in order.
+        let ends = boundaries.filter { $0["status"] as? String == "END" }
+        #expect(boundaries.count == 4 && ends.count == 2)
+        let big = try #require(ends.first { $0["event_count"] as? Int == 5 }, "2 inserts + update + delete + the other table's insert (no tombstones)")
+        let id = try #require(big["id"] as? String)
+        let mine = boundaries.filter { $0["id"] as? String == id }
+        #expect(mine.map { $0["status"] as? String } == ["BEGIN", "END"])
+        #expect(mine.first?["event_count"] is NSNull && mine.first?["data_collections"] is NSNull)
+        let collections = try #require(big["data_collections"] as? [[String: Any]])
+        #expect(collections.map { $0["data_collection"] as? String } == ["public.\(n.table)", "public.\(other)"])
+        #expect(collections.map { $0["event_count"] as? Int } == [4, 1])
+        #expect(ends.contains { $0["event_count"] as? Int == 1 && $0["id"] as? String != id })
+
+        let changes = try captureEvents(n.topic).filter { !$0.tombstone }
+        let inFirst = changes.compactMap { $0.object?["transaction"] as? [String: Any] }.filter { $0["id"] as? String == id }
+        // Partitions are by key: order by position.
+        let ordered = inFirst.sorted { ($0["total_order"] as? Int ?? 0) < ($1["total_order"] as? Int ?? 0) }
+        #expect(ordered.map { $0["total_order"] as? Int } == [1, 2, 4, 5], "positions among all data events of the transaction")
+        #expect(ordered.map { $0["data_collection_order"] as? Int } == [1, 2, 3, 4])
+        let o = try #require(try captureEvents(otherTopic).first?.object?["transaction"] as? [String: Any])
+        #expect(o["id"] as? String == id && o["total_order"] as? Int == 3 && o["data_collection_order"] as? Int == 1)
+
+        let beats = try KafkaTopicReader.readAll(topic: heartbeatTopic, configuration: K.kafka)
+        #expect(beats.count >= 3)
+        let key = try #require(beats.first?.key.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] })
+        #expect(key["serverName"] as? String == n.prefix)
+        let value = try #require(beats.last?.value.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] })
+        #expect((value["ts_ms"] as? Int64 ?? 0) > 1_700_000_000_000)
+        let ran = Int(try Self.sql("SELECT beats FROM \(beat)").rows[0][0] ?? "0") ?? 0
+        #expect(ran == beats.count, "the action query ran on every heartbeat")
+        #expect(running.capture.metrics.heartbeats.load(ordering: .relaxed) == beats.count)
+    }
+
     /// kill -9 of a real `cdc-features capture postgres` process mid-stream, then a restart:
     /// every committed change arrives (at least once), none is skipped, the slot moves on.
     @Test(.timeLimit(.minutes(3)))

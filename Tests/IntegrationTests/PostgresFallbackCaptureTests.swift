@@ -104,7 +104,7 @@ struct PostgresFallbackCaptureTests {
 
         // The same envelope as the log-based capture, typed the same way.
         let c1 = try #require(ev.first { $0.op == "c" && $0.key?["id"] as? Int == 1 })
-        #expect(c1.fields == ["after", "before", "op", "source", "ts_ms"])
+        #expect(c1.fields == ["after", "before", "op", "source", "transaction", "ts_ms"])
         #expect(c1.before == nil)
         #expect(c1.after?["name"] as? String == "ada")
         #expect((c1.after?["amount"] as? NSNumber)?.doubleValue == 12.5)
@@ -287,7 +287,7 @@ struct PostgresFallbackCaptureTests {
         #expect(latest[50] == 0 && latest[51] == 0, "deleted rows keep their last published state downstream")
         #expect(Set(latest.keys).subtracting(expected.keys) == [50, 51])
         let u = try #require(ev.first { $0.op == "u" })
-        #expect(u.fields == ["after", "before", "op", "source", "ts_ms"] && u.before == nil)
+        #expect(u.fields == ["after", "before", "op", "source", "transaction", "ts_ms"] && u.before == nil)
         #expect(u.source?["connector"] as? String == "postgresql" && u.source?["snapshot"] as? String == "false")
         #expect(ev.first { $0.op == "r" }?.source?["snapshot"] as? String == "true")
         #expect((ev.first { $0.key?["id"] as? Int == 2 }?.after?["amount"] as? NSNumber)?.doubleValue == 0.5)

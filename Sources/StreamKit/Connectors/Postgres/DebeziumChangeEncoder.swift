@@ -59,9 +59,22 @@ public struct DebeziumChangeEncoder {
         }
     }
 
-    /// The envelope of one change: `op` is `c`, `u`, `d`, `r` or `t`.
+    /// A change's place in its transaction (Debezium's `transaction` block, with transaction metadata on).
+    public struct TransactionOrder: Sendable {
+        /// `"<txId>:<commit LSN>"`.
+        public var id: String
+        /// 1-based position among the transaction's data events.
+        public var totalOrder: Int
+        /// 1-based position among the transaction's events of the same table.
+        public var dataCollectionOrder: Int
+        public init(id: String, totalOrder: Int, dataCollectionOrder: Int) {
+            self.id = id; self.totalOrder = totalOrder; self.dataCollectionOrder = dataCollectionOrder
+        }
+    }
+
+    /// The envelope of one change: `op` is `c`, `u`, `d`, `r` or `t`. `transaction` is null unless given.
     public mutating func value(op: UInt8, table: CapturedTable, before: [PgOutput.Value]?, after: [PgOutput.Value]?,
-                               position: Position, nowMillis: Int64) -> [UInt8] {
+                               position: Position, nowMillis: Int64, transaction: TransactionOrder? = nil) -> [UInt8] {
         writer.reset()
         writer.beginObject()
         writer.key("before")
@@ -89,8 +102,69 @@ public struct DebeziumChangeEncoder {
         writer.key("op")
         writer.value(String(UnicodeScalar(op)))
         writer.field("ts_ms", nowMillis)
+        writer.key("transaction")
+        if let t = transaction {
+            writer.beginObject()
+            writer.field("id", t.id)
+            writer.field("total_order", t.totalOrder)
+            writer.field("data_collection_order", t.dataCollectionOrder)
+            writer.endObject()
+        } else {
+            writer.null()
+        }
         writer.endObject()
         return writer.bytes
+    }
+
+    /// A transaction boundary event (topic `<prefix>.transaction`): `BEGIN` (no counts) or `END`
+    /// with the number of data events, in total and per `schema.table`.
+    public mutating func transactionBoundary(begin: Bool, id: String, tsMillis: Int64,
+                                             collections: [(name: String, count: Int)]) -> [UInt8] {
+        writer.reset()
+        writer.beginObject()
+        writer.field("status", begin ? "BEGIN" : "END")
+        writer.field("id", id)
+        writer.field("ts_ms", tsMillis)
+        if begin {
+            writer.nullField("event_count")
+            writer.nullField("data_collections")
+        } else {
+            writer.field("event_count", collections.reduce(0) { $0 + $1.count })
+            writer.key("data_collections")
+            writer.beginArray()
+            for c in collections {
+                writer.beginObject()
+                writer.field("data_collection", c.name)
+                writer.field("event_count", c.count)
+                writer.endObject()
+            }
+            writer.endArray()
+        }
+        writer.endObject()
+        return writer.bytes
+    }
+
+    /// The key of a transaction boundary event: `{"id": ...}`.
+    public mutating func transactionKey(id: String) -> [UInt8] {
+        writer.reset()
+        writer.beginObject()
+        writer.field("id", id)
+        writer.endObject()
+        return writer.bytes
+    }
+
+    /// A heartbeat record (Debezium's): key `{"serverName": ...}`, value `{"ts_ms": ...}`.
+    public mutating func heartbeat(nowMillis: Int64) -> (key: [UInt8], value: [UInt8]) {
+        writer.reset()
+        writer.beginObject()
+        writer.field("serverName", serverName)
+        writer.endObject()
+        let key = writer.bytes
+        writer.reset()
+        writer.beginObject()
+        writer.field("ts_ms", nowMillis)
+        writer.endObject()
+        return (key, writer.bytes)
     }
 
     /// The Kafka key: the key columns of `values` as a JSON object; nil when the table has no key.

@@ -37,6 +37,23 @@ public struct PostgresCaptureConfiguration: Sendable {
     /// Operations not published (Debezium's `skipped.operations`): any of `c`, `u`, `d`, `t`.
     /// Snapshot reads (`r`) are controlled by `snapshot`.
     public var skippedOperations: Set<String> = []
+    /// Debezium's `heartbeat.interval.ms`: every interval a heartbeat record (key
+    /// `{"serverName": prefix}`, value `{"ts_ms": ...}`) goes to `<heartbeatTopicPrefix>.<prefix>`,
+    /// so consumers see the capture is alive while the tables are quiet. nil (default): none.
+    public var heartbeatInterval: Duration? = nil
+    /// Debezium's `topic.heartbeat.prefix`. Default: `__debezium-heartbeat`.
+    public var heartbeatTopicPrefix = "__debezium-heartbeat"
+    /// Debezium's `heartbeat.action.query`: SQL run on every heartbeat (e.g. an `UPDATE` of a
+    /// one-row heartbeat table in the captured database), so the slot keeps moving when the
+    /// captured tables are idle while other databases of the server write WAL.
+    public var heartbeatActionQuery: String? = nil
+    /// Debezium's `provide.transaction.metadata`: `BEGIN`/`END` events on `<prefix>.transaction`
+    /// (key `{"id"}`; `END` has the event counts per table), and every change's `transaction`
+    /// block `{id, total_order, data_collection_order}`. Default: false (`transaction` is null).
+    public var transactionMetadata = false
+    /// Consecutive failed reconnects (PostgreSQL restart, network loss) before the capture gives
+    /// up and throws. The wait doubles from 0.5 s to 10 s. 0: fail on the first loss. Default: 60.
+    public var reconnectAttempts = 60
 
     public init(dsn: String, slot: String, publication: String, topicPrefix: String, stateFile: String) {
         self.dsn = dsn; self.slot = slot; self.publication = publication; self.topicPrefix = topicPrefix; self.stateFile = stateFile
@@ -54,6 +71,11 @@ public final class PostgresCaptureMetrics: Sendable {
     public let transactions = Atomic<Int>(0)
     public let skippedTransactions = Atomic<Int>(0)
     public let deliveryErrors = Atomic<Int>(0)
+    /// Events of a re-delivered, partly acknowledged transaction that were not published again.
+    public let skippedEvents = Atomic<Int>(0)
+    /// Times the capture reconnected after losing PostgreSQL.
+    public let reconnects = Atomic<Int>(0)
+    public let heartbeats = Atomic<Int>(0)
     public let confirmedLSN = Atomic<UInt64>(0)
     public let receivedLSN = Atomic<UInt64>(0)
     /// WAL bytes the slot retains (`pg_current_wal_lsn() - restart_lsn`), -1 until measured.
@@ -82,6 +104,9 @@ public final class PostgresCaptureMetrics: Sendable {
         w.field("transactions", transactions.load(ordering: .relaxed))
         w.field("skipped_transactions", skippedTransactions.load(ordering: .relaxed))
         w.field("delivery_errors", deliveryErrors.load(ordering: .relaxed))
+        w.field("skipped_events", skippedEvents.load(ordering: .relaxed))
+        w.field("reconnects", reconnects.load(ordering: .relaxed))
+        w.field("heartbeats", heartbeats.load(ordering: .relaxed))
         w.field("confirmed_lsn", PgOutput.format(confirmedLSN.load(ordering: .relaxed)))
         w.field("received_lsn", PgOutput.format(receivedLSN.load(ordering: .relaxed)))
         w.field("slot_lag_bytes", slotLagBytes.load(ordering: .relaxed))
@@ -103,6 +128,23 @@ struct PostgresCaptureState: Codable, Equatable {
     /// End LSN of the last transaction whose events Kafka acknowledged (0: none yet).
     var lsn: UInt64 = 0
     var snapshotDone = false
+    /// The first transaction after `lsn` that Kafka acknowledged only in part: its commit LSN and
+    /// how many of its events (in order) were acknowledged. A re-delivery of it publishes only the rest.
+    var partialLSN: UInt64 = 0
+    var partialEvents = 0
+
+    init(slot: String, lsn: UInt64 = 0, snapshotDone: Bool = false) {
+        self.slot = slot; self.lsn = lsn; self.snapshotDone = snapshotDone
+    }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        slot = try c.decode(String.self, forKey: .slot)
+        lsn = try c.decodeIfPresent(UInt64.self, forKey: .lsn) ?? 0
+        snapshotDone = try c.decodeIfPresent(Bool.self, forKey: .snapshotDone) ?? false
+        partialLSN = try c.decodeIfPresent(UInt64.self, forKey: .partialLSN) ?? 0
+        partialEvents = try c.decodeIfPresent(Int.self, forKey: .partialEvents) ?? 0
+    }
 
     static func load(_ path: String) -> PostgresCaptureState? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
@@ -145,20 +187,42 @@ public final class PostgresCapture: @unchecked Sendable {
     private var relations: [UInt32: CapturedTable] = [:]
     private var schemaVersions: [String: (columns: [PgOutput.Column], version: Int)] = [:]
     private var topics: [UInt32: String] = [:]
-    // The open transaction.
-    private var txID: UInt32 = 0
-    private var txCommitMicros: Int64 = 0
-    private var txFinalLSN: UInt64 = 0
-    private var skippingTransaction = false
-    private var lastCommitLSN: UInt64? = nil
+    private var sql: PostgresConnection!
+    private var metadata: PostgresConnection?
+
+    /// The open transaction.
+    private struct OpenTransaction {
+        var xid: UInt32 = 0
+        var finalLSN: UInt64 = 0
+        var commitMicros: Int64 = 0
+        /// Tag of the transaction's first event published in this run.
+        var firstTag: UInt64 = 1
+        /// Events acknowledged before a restart (not published again).
+        var prefix = 0
+        /// Of `prefix`, how many are still to be passed over.
+        var skipRemaining = 0
+        /// Already published entirely before a restart.
+        var skipAll = false
+        /// Events of the transaction so far (published or passed over), for the position within it.
+        var events = 0
+        // Transaction metadata.
+        var id = ""
+        var dataEvents = 0
+        var perTable: [(name: String, count: Int)] = []
+    }
+    private var tx = OpenTransaction()
     private var inTransaction = false
+    private var lastCommitLSN: UInt64? = nil
     // Acknowledgement tracking: events are tagged 1, 2, 3, ...; `ackedThrough` is the highest tag
     // such that every tag up to it was acknowledged.
     private var nextTag: UInt64 = 1
     private var ackedThrough: UInt64 = 0
     private var acked = Set<UInt64>()
-    /// Finished transactions not yet fully acknowledged: (last tag, end LSN, commit time µs).
-    private var pendingCommits: [(tag: UInt64, endLSN: UInt64, commitMicros: Int64)] = []
+    /// Finished transactions not yet fully acknowledged.
+    private struct PendingCommit {
+        var firstTag: UInt64, lastTag: UInt64, finalLSN: UInt64, endLSN: UInt64, commitMicros: Int64, prefix: Int
+    }
+    private var pendingCommits: [PendingCommit] = []
     private var pendingHead = 0
     private var confirmed: UInt64 = 0
     private var received: UInt64 = 0
@@ -169,16 +233,59 @@ public final class PostgresCapture: @unchecked Sendable {
     }
 
     /// Runs until `stop` becomes true (then confirms what Kafka acknowledged and returns) or an
-    /// error occurs (then throws; a restart resumes from the last acknowledged transaction).
+    /// error occurs (then throws; a restart resumes from the last acknowledged event). A lost
+    /// connection (PostgreSQL restarted, network) is retried: up to
+    /// `reconnectAttempts` consecutive attempts with a growing wait.
     public func run(until stop: @escaping @Sendable () -> Bool) throws {
         let c = configuration
         if let saved = PostgresCaptureState.load(c.stateFile), saved.slot == c.slot { state = saved }
         producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": "2"])
-        let sql = try PostgresConnection(dsn: c.dsn)
+        try loadSchemaHistory()
+        var failures = 0
+        var backoff = Duration.milliseconds(500)
+        while !stop() {
+            var streamed = false
+            do {
+                try session(until: stop, streamed: &streamed)
+                return
+            } catch let e as StreamKitError where e.isRetriable {
+                if streamed { failures = 0; backoff = .milliseconds(500) }
+                failures += 1
+                guard failures <= c.reconnectAttempts else { throw e }
+                onWarning("lost PostgreSQL (\(e.message)); reconnecting in \(backoff) (attempt \(failures) of \(c.reconnectAttempts))")
+                try quiesce()
+                let until = ContinuousClock.now + backoff
+                while ContinuousClock.now < until && !stop() { Thread.sleep(forTimeInterval: 0.05) }
+                backoff = min(backoff * 2, .seconds(10))
+                metrics.reconnects.add(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// After a lost connection: waits for Kafka, saves the acknowledged position (with the part of
+    /// an unfinished transaction already published) and forgets the session.
+    private func quiesce() throws {
+        try? producer.flush(timeout: .seconds(30))
+        collectAcks()
+        savePosition(force: true)
+        // Events sent but never acknowledged stay unacknowledged: drop them from the tracking (the
+        // next session publishes them again from the saved position).
+        nextTag = ackedThrough + 1
+        acked.removeAll()
+        pendingCommits.removeAll(); pendingHead = 0
+        inTransaction = false
+        tx = OpenTransaction()
+        relations.removeAll(); topics.removeAll()
+        sql = nil; metadata = nil
+    }
+
+    /// One connection's worth of streaming.
+    private func session(until stop: @escaping @Sendable () -> Bool, streamed: inout Bool) throws {
+        let c = configuration
+        sql = try PostgresConnection(dsn: c.dsn)
         let database = try sql.execute("SELECT current_database()").rows.first?.first ?? nil
         encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "")
         try ensurePublication(sql)
-        try loadSchemaHistory()
 
         let repl = try PostgresConnection(dsn: c.dsn, replication: true)
         var startLSN: UInt64 = state.lsn
@@ -200,17 +307,19 @@ public final class PostgresCapture: @unchecked Sendable {
             try state.save(c.stateFile)
             startLSN = consistent
         }
-        confirmed = startLSN
+        confirmed = max(confirmed, startLSN)
         metrics.confirmedLSN.store(confirmed, ordering: .relaxed)
 
         try repl.startCopyBoth("START_REPLICATION SLOT \(repl.quoteIdentifier(c.slot)) LOGICAL \(PgOutput.format(startLSN)) "
                                + "(proto_version '1', publication_names \(repl.quoteLiteral(c.publication)))")
-        var lastConfirm = MonotonicClock.nanos(), lastLag: UInt64 = 0
+        var lastConfirm = MonotonicClock.nanos(), lastLag: UInt64 = 0, lastHeartbeat = MonotonicClock.nanos()
         let confirmNanos = UInt64(c.confirmInterval.milliseconds) * 1_000_000
         let lagNanos = UInt64(c.slotLagInterval.milliseconds) * 1_000_000
+        let heartbeatNanos = c.heartbeatInterval.map { UInt64(max(1, $0.milliseconds)) * 1_000_000 }
         var sentConfirmed: UInt64 = 0
         while !stop() {
             if let bytes = try repl.readCopyData(timeout: .milliseconds(50)) {
+                streamed = true
                 switch try PgOutput.decodeFrame(bytes) {
                 case let .xLogData(walStart, walEnd, _, message):
                     received = max(received, walEnd)
@@ -228,10 +337,14 @@ public final class PostgresCapture: @unchecked Sendable {
                 collectAcks()
                 if confirmed != sentConfirmed {
                     try sendStatus(repl)
-                    if confirmed > state.lsn { state.lsn = confirmed; try state.save(c.stateFile) }
                     sentConfirmed = confirmed
                 }
+                savePosition(force: false)
                 metrics.receivedLSN.store(received, ordering: .relaxed)
+            }
+            if let heartbeatNanos, now &- lastHeartbeat >= heartbeatNanos {
+                lastHeartbeat = now
+                try heartbeat()
             }
             if now &- lastLag >= lagNanos {
                 lastLag = now
@@ -242,8 +355,48 @@ public final class PostgresCapture: @unchecked Sendable {
         try producer.flush(timeout: .seconds(30))
         collectAcks()
         try sendStatus(repl)
-        if confirmed > state.lsn { state.lsn = confirmed }
-        try state.save(c.stateFile)
+        savePosition(force: true)
+        if let e = lastSaveError { throw e }
+    }
+
+    private var lastSaveError: Error?
+
+    /// Brings the state file up to what Kafka acknowledged: the confirmed LSN, and the part of the
+    /// first unfinished transaction acknowledged so far.
+    private func savePosition(force: Bool) {
+        var next = state
+        next.lsn = max(state.lsn, confirmed)
+        next.partialLSN = 0; next.partialEvents = 0
+        let head: (firstTag: UInt64, lastTag: UInt64?, finalLSN: UInt64, prefix: Int)?
+        if pendingHead < pendingCommits.count {
+            let p = pendingCommits[pendingHead]
+            head = (p.firstTag, p.lastTag, p.finalLSN, p.prefix)
+        } else if inTransaction && !tx.skipAll {
+            head = (tx.firstTag, nil, tx.finalLSN, tx.prefix)
+        } else {
+            head = nil
+        }
+        if let h = head, h.finalLSN >= next.lsn {
+            let done = ackedThrough >= h.firstTag ? Int(ackedThrough - h.firstTag + 1) : 0
+            if h.prefix + done > 0 { next.partialLSN = h.finalLSN; next.partialEvents = h.prefix + done }
+        } else if head == nil && state.partialLSN >= next.lsn {
+            // The partly published transaction has not been re-delivered yet: keep its position.
+            next.partialLSN = state.partialLSN; next.partialEvents = state.partialEvents
+        }
+        guard force || next != state else { return }
+        do { try next.save(configuration.stateFile); state = next; lastSaveError = nil } catch {
+            lastSaveError = error
+            onWarning("cannot save the capture state to \(configuration.stateFile): \(error)")
+        }
+    }
+
+    /// A heartbeat record, and the heartbeat action query when configured.
+    private func heartbeat() throws {
+        let c = configuration
+        let hb = encoder.heartbeat(nowMillis: WallClock.millis())
+        try producer.send(topic: "\(c.heartbeatTopicPrefix).\(c.topicPrefix)", key: hb.key, value: hb.value)
+        metrics.heartbeats.add(1, ordering: .relaxed)
+        if let q = c.heartbeatActionQuery { try sql.execute(q) }
     }
 
     // MARK: setup
@@ -359,19 +512,28 @@ public final class PostgresCapture: @unchecked Sendable {
         switch message {
         case let .begin(finalLSN, commitMicros, xid):
             inTransaction = true
-            txID = xid; txCommitMicros = commitMicros; txFinalLSN = finalLSN
+            tx = OpenTransaction(xid: xid, finalLSN: finalLSN, commitMicros: commitMicros, firstTag: nextTag)
+            tx.id = "\(xid):\(finalLSN)"
             // Already published before a restart (the slot may re-deliver confirmed transactions).
-            skippingTransaction = finalLSN < state.lsn
+            tx.skipAll = finalLSN < state.lsn
+            if !tx.skipAll && state.partialLSN == finalLSN && state.partialEvents > 0 {
+                tx.prefix = state.partialEvents
+                tx.skipRemaining = state.partialEvents
+            }
         case let .commit(_, commitLSN, endLSN, commitMicros):
-            inTransaction = false
-            if skippingTransaction {
+            if tx.skipAll {
                 metrics.skippedTransactions.add(1, ordering: .relaxed)
-                skippingTransaction = false
             } else {
+                if configuration.transactionMetadata && tx.dataEvents > 0 {
+                    try send(topic: transactionTopic, key: encoder.transactionKey(id: tx.id),
+                             value: encoder.transactionBoundary(begin: false, id: tx.id, tsMillis: commitMillis, collections: tx.perTable))
+                }
                 metrics.transactions.add(1, ordering: .relaxed)
                 metrics.receiveLatency.record(micros: UInt64(max(0, WallClock.micros() - (commitMicros + PgOutput.postgresEpochOffsetMicros))))
-                pendingCommits.append((nextTag - 1, endLSN, commitMicros))
+                pendingCommits.append(PendingCommit(firstTag: tx.firstTag, lastTag: nextTag - 1, finalLSN: tx.finalLSN, endLSN: endLSN,
+                                                    commitMicros: commitMicros, prefix: tx.prefix))
             }
+            inTransaction = false
             lastCommitLSN = commitLSN
             collectAcks()
         case let .relation(id, namespace, name, _, columns):
@@ -386,12 +548,12 @@ public final class PostgresCapture: @unchecked Sendable {
         case .type, .origin, .message:
             break
         case let .insert(rel, new):
-            guard !skippingTransaction else { return }
+            guard !tx.skipAll else { return }
             try publish(op: UInt8(ascii: "c"), relation: rel, before: nil, after: new, keyFrom: new, lsn: lsn)
         // A key-only old tuple (default replica identity) carries NULL for the other columns, which
         // Debezium shows as null too: `before` is the old tuple as sent.
         case let .update(rel, old, _, new):
-            guard !skippingTransaction else { return }
+            guard !tx.skipAll else { return }
             let table = try relation(rel)
             // A changed key: Debezium emits a delete (+ tombstone) of the old key and a create of the new one.
             if let old, let oldKey = encoder.key(table: table, values: old), oldKey != encoder.key(table: table, values: new) {
@@ -401,15 +563,17 @@ public final class PostgresCapture: @unchecked Sendable {
                 try publish(op: UInt8(ascii: "u"), relation: rel, before: old, after: new, keyFrom: new, lsn: lsn)
             }
         case let .delete(rel, old, _):
-            guard !skippingTransaction else { return }
+            guard !tx.skipAll else { return }
             try publish(op: UInt8(ascii: "d"), relation: rel, before: old, after: nil, keyFrom: old, lsn: lsn)
         case let .truncate(rels, _, _):
-            guard !skippingTransaction else { return }
+            guard !tx.skipAll else { return }
             for rel in rels { try publish(op: UInt8(ascii: "t"), relation: rel, before: nil, after: nil, keyFrom: nil, lsn: lsn) }
         }
     }
 
-    private var metadata: PostgresConnection?
+    private var transactionTopic: String { configuration.topicPrefix + ".transaction" }
+    private var commitMillis: Int64 { (tx.commitMicros + PgOutput.postgresEpochOffsetMicros) / 1000 }
+
     private func metadataConnection() throws -> PostgresConnection {
         if let metadata { return metadata }
         let c = try PostgresConnection(dsn: configuration.dsn)
@@ -428,17 +592,41 @@ public final class PostgresCapture: @unchecked Sendable {
         let table = try relation(rel)
         let topic = topics[rel]!
         let key = keyFrom.flatMap { encoder.key(table: table, values: $0) }
-        let pos = DebeziumChangeEncoder.Position(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: txID,
-                                                 tsMillis: (txCommitMicros + PgOutput.postgresEpochOffsetMicros) / 1000, snapshot: "false")
-        let value = encoder.value(op: op, table: table, before: before, after: after, position: pos, nowMillis: WallClock.millis())
-        try producer.send(topic: topic, key: key, value: value, tag: nextTag)
-        nextTag += 1
+        let pos = DebeziumChangeEncoder.Position(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: tx.xid,
+                                                 tsMillis: commitMillis, snapshot: "false")
+        var order: DebeziumChangeEncoder.TransactionOrder? = nil
+        if configuration.transactionMetadata {
+            if tx.dataEvents == 0 {
+                try send(topic: transactionTopic, key: encoder.transactionKey(id: tx.id),
+                         value: encoder.transactionBoundary(begin: true, id: tx.id, tsMillis: commitMillis, collections: []))
+            }
+            tx.dataEvents += 1
+            let name = table.schema + "." + table.name
+            let i: Int
+            if let j = tx.perTable.firstIndex(where: { $0.name == name }) { i = j } else { tx.perTable.append((name, 0)); i = tx.perTable.count - 1 }
+            tx.perTable[i].count += 1
+            order = .init(id: tx.id, totalOrder: tx.dataEvents, dataCollectionOrder: tx.perTable[i].count)
+        }
+        let value = encoder.value(op: op, table: table, before: before, after: after, position: pos, nowMillis: WallClock.millis(), transaction: order)
+        try send(topic: topic, key: key, value: value)
         if op == UInt8(ascii: "d") && configuration.tombstonesOnDelete && key != nil {
-            try producer.send(topic: topic, key: key, value: nil, tag: nextTag)
-            nextTag += 1
+            try send(topic: topic, key: key, value: nil)
         }
         metrics.changes.add(1, ordering: .relaxed)
         if nextTag & 1023 == 0 { collectAcks() }
+    }
+
+    /// Sends one event of the open transaction, tagged for acknowledgement tracking — unless it is
+    /// one of the events of a re-delivered transaction that Kafka acknowledged before a restart.
+    private func send(topic: String, key: [UInt8]?, value: [UInt8]?) throws {
+        tx.events += 1
+        if tx.skipRemaining > 0 {
+            tx.skipRemaining -= 1
+            metrics.skippedEvents.add(1, ordering: .relaxed)
+            return
+        }
+        try producer.send(topic: topic, key: key, value: value, tag: nextTag)
+        nextTag += 1
     }
 
     /// Serves delivery reports and advances the confirmed LSN over fully acknowledged transactions.
@@ -457,7 +645,7 @@ public final class PostgresCapture: @unchecked Sendable {
             }
         }
         let now = WallClock.micros()
-        while pendingHead < pendingCommits.count, pendingCommits[pendingHead].tag <= ackedThrough {
+        while pendingHead < pendingCommits.count, pendingCommits[pendingHead].lastTag <= ackedThrough {
             let p = pendingCommits[pendingHead]
             confirmed = max(confirmed, p.endLSN)
             let latency = now - (p.commitMicros + PgOutput.postgresEpochOffsetMicros)

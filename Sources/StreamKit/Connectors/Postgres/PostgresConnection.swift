@@ -51,7 +51,7 @@ public final class PostgresConnection: @unchecked Sendable {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             return Self.rows(res)
         default:
-            throw StreamKitError(.connector, "\(Self.firstLine(sql)): \(Self.resultMessage(res))")
+            throw StreamKitError(.connector, "\(Self.firstLine(sql)): \(Self.resultMessage(res))", retriable: isTransient(res))
         }
     }
 
@@ -69,7 +69,7 @@ public final class PostgresConnection: @unchecked Sendable {
         defer { PQclear(res) }
         switch PQresultStatus(res) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK: return Self.rows(res)
-        default: throw StreamKitError(.connector, "\(Self.firstLine(sql)): \(Self.resultMessage(res))")
+        default: throw StreamKitError(.connector, "\(Self.firstLine(sql)): \(Self.resultMessage(res))", retriable: isTransient(res))
         }
     }
 
@@ -131,6 +131,19 @@ public final class PostgresConnection: @unchecked Sendable {
             _ = poll(&pfd, 1, 1000)
         }
     }
+
+    /// Whether a failed result means the connection or the server went away (a reconnect may
+    /// succeed): the connection is broken, or SQLSTATE class 08 (connection exception), 57
+    /// (operator intervention: shutdown, restart) or 53 (insufficient resources).
+    private func isTransient(_ res: OpaquePointer) -> Bool {
+        if PQstatus(conn) == CONNECTION_BAD { return true }
+        guard let code = PQresultErrorField(res, Int32(UInt8(ascii: "C"))) else { return false }
+        let state = String(cString: code)
+        return state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53")
+    }
+
+    /// Whether the connection is still usable.
+    public var isConnected: Bool { PQstatus(conn) == CONNECTION_OK }
 
     /// Escapes an identifier (`"my table"`).
     public func quoteIdentifier(_ name: String) -> String {
