@@ -7,7 +7,7 @@ import Synchronization
 struct Capture: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change data capture into Kafka (Debezium-compatible events).",
-        subcommands: [CapturePostgres.self, CaptureStatus.self, CaptureSchemas.self, CaptureTrigger.self, CapturePolling.self])
+        subcommands: [CapturePostgres.self, CaptureStatus.self, CaptureSchemas.self, CaptureSnapshot.self, CaptureTrigger.self, CapturePolling.self])
 }
 
 enum CaptureDefaults {
@@ -35,6 +35,8 @@ struct CapturePostgres: ParsableCommand {
     @Flag(name: .customLong("transaction-metadata"), help: "BEGIN/END events on <prefix>.transaction and a transaction block in every change (Debezium's provide.transaction.metadata).") var transactionMetadata = false
     @Option(name: .customLong("heartbeat-interval"), help: "Heartbeat records to __debezium-heartbeat.<prefix> this often (e.g. 10s); default: none.") var heartbeatInterval: String?
     @Option(name: .customLong("heartbeat-query"), help: "SQL run on every heartbeat (e.g. an UPDATE of a heartbeat table) so the slot moves while the captured tables are idle.") var heartbeatQuery: String?
+    @Option(name: .customLong("signal-table"), help: "Signal table for incremental snapshots (created when missing, added to the publication); 'none' disables signals.") var signalTable: String = "public.streamkit_signal"
+    @Option(name: .customLong("chunk-size"), help: "Rows per incremental-snapshot chunk.") var chunkSize: Int = 1024
     @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
 
     func run() throws {
@@ -55,6 +57,9 @@ struct CapturePostgres: ParsableCommand {
         c.heartbeatInterval = try heartbeatInterval.map(parseCaptureDuration)
         c.heartbeatActionQuery = heartbeatQuery
         c.reconnectAttempts = max(0, reconnectAttempts)
+        c.signalTable = signalTable == "none" ? nil : signalTable
+        guard chunkSize > 0 else { throw ValidationError("--chunk-size must be positive") }
+        c.incrementalChunkSize = chunkSize
         if let bad = c.skippedOperations.first(where: { !["c", "u", "d", "t"].contains($0) }) {
             throw ValidationError("--skip-ops: unknown operation \(bad) (use c, u, d, t)")
         }
@@ -88,6 +93,34 @@ func runUntilSignalled(_ capture: some ChangeCapture, status statusPath: String)
     try? capture.metricsJSON().write(toFile: statusPath, atomically: true, encoding: .utf8)
     if let e = failure.withLock({ $0 }) { throw e }
     print(capture.metricsJSON())
+}
+
+struct CaptureSnapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Asks a running log-based capture to snapshot tables again while it keeps streaming (an execute-snapshot row in its signal table, as Debezium's signalling). Prints the signal id.")
+    @Option(help: "PostgreSQL URL or conninfo (default $PG_DSN).") var dsn: String?
+    @Option(help: "Tables to snapshot, comma separated (schema.table or table); they must be tables of the capture.") var tables: String
+    @Option(name: .customLong("signal-table"), help: "The capture's signal table.") var signalTable: String = "public.streamkit_signal"
+
+    func run() throws {
+        let list = tables.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !list.isEmpty else { throw ValidationError("--tables must name at least one table") }
+        let sql = try PostgresConnection(dsn: dsn ?? CaptureDefaults.dsn)
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("data-collections")
+        w.beginArray()
+        for t in list { w.value(t) }
+        w.endArray()
+        w.field("type", "incremental")
+        w.endObject()
+        let id = "snapshot-" + UUID().uuidString.lowercased()
+        let parts = signalTable.split(separator: ".", maxSplits: 1).map(String.init)
+        let name = parts.count == 2 ? sql.quoteIdentifier(parts[0]) + "." + sql.quoteIdentifier(parts[1]) : sql.quoteIdentifier(signalTable)
+        try sql.execute("INSERT INTO \(name) (id, type, data) VALUES ($1, 'execute-snapshot', $2)", [id, String(decoding: w.bytes, as: UTF8.self)])
+        print(id)
+    }
 }
 
 struct CaptureStatus: ParsableCommand {

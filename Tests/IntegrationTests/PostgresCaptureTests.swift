@@ -211,6 +211,117 @@ struct PostgresCaptureTests {
         #expect(two.after?["ssn"] is NSNull, "a masked NULL stays null")
     }
 
+    /// A table added to the capture's tables between runs is added to the publication and
+    /// snapshotted in chunks between watermarks while streaming goes on (DBLog, as Debezium's
+    /// incremental snapshots): with concurrent updates, inserts and deletes of that table, the
+    /// topic replayed per key ends equal to the table, and rows nobody touched are read once.
+    @Test(.timeLimit(.minutes(3)))
+    func tableAddedLaterIsSnapshottedWhileStreamingContinues() async throws {
+        let n = Names()
+        let b = "cap_b_\(n.suffix)", topicB = "\(n.prefix).public.cap_b_\(n.suffix)"
+        defer {
+            Self.cleanUp(n)
+            _ = try? Self.sql("DROP TABLE IF EXISTS \(b)")
+            _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([topicB])
+        }
+        _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int); INSERT INTO \(n.table) SELECT g, g FROM generate_series(1, 10) g")
+        var c = Self.configuration(n)
+        c.incrementalChunkSize = 300
+        let first = Running(c)
+        try await waitFor(.seconds(30), first) { (try? captureEvents(n.topic).count) == 10 }
+        try first.stop()
+
+        let rows = 3_000
+        _ = try Self.sql("CREATE TABLE \(b)(id int PRIMARY KEY, v int, note text); INSERT INTO \(b) SELECT g, 0, 'x' FROM generate_series(1, \(rows)) g")
+        c.tables = [n.table, b]
+        // Inside every window, after the chunk was read: its first row changes. The chunk's copy
+        // of that row is stale and must not be published after the change.
+        let capture = PostgresCapture(configuration: c, kafka: K.kafka)
+        let dsn = Services.postgresDSN
+        let changedInWindows = Mutex<Set<Int>>([])
+        capture.afterChunkRead = { _, key in
+            changedInWindows.withLock { _ = $0.insert(Int(key[0] ?? "") ?? -1) }
+            _ = try PostgresConnection(dsn: dsn).execute("UPDATE \(b) SET v = v + 1000 WHERE id = $1", [key[0]])
+        }
+        let second = Running(capture)
+        let writer = Task.detached {
+            let conn = try PostgresConnection(dsn: Services.postgresDSN)
+            for i in 0..<150 {
+                try conn.execute("UPDATE \(b) SET v = v + 1 WHERE id = \(i * 20 + 1)")
+                try conn.execute("INSERT INTO \(b) VALUES (\(rows + i + 1), -1, 'new')")
+                try conn.execute("DELETE FROM \(b) WHERE id = \(i * 20 + 5)")
+                try conn.execute("INSERT INTO \(n.table) VALUES (\(100 + i), \(i))")
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        try await writer.value
+        try await waitFor(.seconds(60), second) {
+            second.capture.metrics.incrementalTablesPending.load(ordering: .relaxed) == 0
+                && second.capture.metrics.incrementalRows.load(ordering: .relaxed) > 0
+        }
+        let expected = Dictionary(uniqueKeysWithValues: try Self.sql("SELECT id, v FROM \(b)").rows.map { (Int($0[0]!)!, Int($0[1]!)!) })
+        func replay() throws -> [Int: Int] {
+            var state: [Int: Int] = [:]
+            for e in try captureEvents(topicB) where !e.tombstone {
+                if e.op == "d" { state[e.before?["id"] as? Int ?? -1] = nil } else if let a = e.after, let id = a["id"] as? Int { state[id] = a["v"] as? Int }
+            }
+            return state
+        }
+        try await waitFor(.seconds(60), second) { try replay() == expected }
+        try await Task.sleep(for: .milliseconds(300))
+        try second.stop()
+
+        let events = try captureEvents(topicB).filter { !$0.tombstone }
+        let reads = events.filter { $0.op == "r" }
+        #expect(reads.allSatisfy { $0.source?["snapshot"] as? String == "incremental" })
+        let touched = Set((0..<150).flatMap { [$0 * 20 + 1, $0 * 20 + 5] }).union(changedInWindows.withLock { $0 })
+        let untouchedReads = Dictionary(grouping: reads.compactMap { $0.after?["id"] as? Int }.filter { $0 <= rows && !touched.contains($0) }, by: { $0 })
+        #expect(untouchedReads.count == rows - touched.count, "every row nobody touched was read")
+        #expect(untouchedReads.values.allSatisfy { $0.count == 1 }, "and read once")
+        #expect(reads.count <= rows + 150)
+        #expect(changedInWindows.withLock { $0.count } >= rows / 300, "a row changed inside each window")
+        #expect(try captureEvents(n.topic).count == 10 + 150, "the first table kept streaming during the snapshot")
+        let markers = try Self.sql("SELECT count(*) FROM streamkit_signal WHERE id LIKE '\(n.slot)-%'").rows[0][0]
+        #expect(markers == "0", "window markers are deleted")
+        #expect(Self.stateFile(n)["incremental"].flatMap { ($0 as? [String: Any])?["queue"] as? [Any] }?.isEmpty == true)
+    }
+
+    /// `cdc-features capture snapshot` asks a running capture to read a table again (an
+    /// `execute-snapshot` signal), while changes keep streaming.
+    @Test(.timeLimit(.minutes(2)))
+    func snapshotSignalReadsATableAgain() async throws {
+        let n = Names()
+        defer { Self.cleanUp(n) }
+        _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int)")
+        let running = Running(Self.configuration(n, snapshot: .never))
+        try await Self.waitUntilStreaming(n, running)
+        _ = try Self.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(1, 5) g")
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 5 }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLIBinary.path)
+        p.arguments = ["capture", "snapshot", "--dsn", Services.postgresDSN, "--tables", n.table]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        _ = try Self.sql("UPDATE \(n.table) SET v = 50 WHERE id = 5")
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).filter { $0.op == "r" }.count) == 5 }
+        try running.stop()
+        let ev = try captureEvents(n.topic)
+        #expect(ev.filter { $0.op == "c" }.count == 5 && ev.filter { $0.op == "u" }.count == 1)
+        let reads = ev.filter { $0.op == "r" }
+        #expect(Set(reads.compactMap { $0.after?["id"] as? Int }) == Set(1...5))
+        #expect(reads.allSatisfy { $0.source?["snapshot"] as? String == "incremental" })
+        // Per key, the last event is the row as it is now.
+        let five = ev.filter { $0.key?["id"] as? Int == 5 }.last
+        #expect(five?.after?["v"] as? Int == 50)
+    }
+
+    static func stateFile(_ n: Names) -> [String: Any] {
+        guard let d = FileManager.default.contents(atPath: n.stateFile) else { return [:] }
+        return (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:]
+    }
+
     /// Debezium's transaction metadata (BEGIN/END on `<prefix>.transaction`, a `transaction` block
     /// in each change) and heartbeats (records on `__debezium-heartbeat.<prefix>`, plus the
     /// heartbeat action query).

@@ -54,6 +54,15 @@ public struct PostgresCaptureConfiguration: Sendable {
     /// Consecutive failed reconnects (PostgreSQL restart, network loss) before the capture gives
     /// up and throws. The wait doubles from 0.5 s to 10 s. 0: fail on the first loss. Default: 60.
     public var reconnectAttempts = 60
+    /// The signal table (Debezium's `signal.data.collection`), created when missing and added to
+    /// the publication. A row `(id, type, data)` of type `execute-snapshot` with data
+    /// `{"data-collections": ["schema.table", ...]}` starts an incremental snapshot of those tables
+    /// while streaming goes on (`cdc-features capture snapshot` writes one); the capture also
+    /// writes its snapshot-window markers here. Tables added to `tables` between runs are
+    /// snapshotted the same way. nil: no signals, and tables added later get no snapshot.
+    public var signalTable: String? = "public.streamkit_signal"
+    /// Rows per incremental-snapshot chunk (Debezium's `incremental.snapshot.chunk.size`). Default: 1024.
+    public var incrementalChunkSize = 1024
 
     public init(dsn: String, slot: String, publication: String, topicPrefix: String, stateFile: String) {
         self.dsn = dsn; self.slot = slot; self.publication = publication; self.topicPrefix = topicPrefix; self.stateFile = stateFile
@@ -76,6 +85,10 @@ public final class PostgresCaptureMetrics: Sendable {
     /// Times the capture reconnected after losing PostgreSQL.
     public let reconnects = Atomic<Int>(0)
     public let heartbeats = Atomic<Int>(0)
+    /// Rows published by incremental snapshots (`op: "r"`, `snapshot: "incremental"`).
+    public let incrementalRows = Atomic<Int>(0)
+    /// Tables waiting for or in an incremental snapshot.
+    public let incrementalTablesPending = Atomic<Int>(0)
     public let confirmedLSN = Atomic<UInt64>(0)
     public let receivedLSN = Atomic<UInt64>(0)
     /// WAL bytes the slot retains (`pg_current_wal_lsn() - restart_lsn`), -1 until measured.
@@ -107,6 +120,8 @@ public final class PostgresCaptureMetrics: Sendable {
         w.field("skipped_events", skippedEvents.load(ordering: .relaxed))
         w.field("reconnects", reconnects.load(ordering: .relaxed))
         w.field("heartbeats", heartbeats.load(ordering: .relaxed))
+        w.field("incremental_rows", incrementalRows.load(ordering: .relaxed))
+        w.field("incremental_tables_pending", incrementalTablesPending.load(ordering: .relaxed))
         w.field("confirmed_lsn", PgOutput.format(confirmedLSN.load(ordering: .relaxed)))
         w.field("received_lsn", PgOutput.format(receivedLSN.load(ordering: .relaxed)))
         w.field("slot_lag_bytes", slotLagBytes.load(ordering: .relaxed))
@@ -122,6 +137,19 @@ public final class PostgresCaptureMetrics: Sendable {
     }
 }
 
+/// Where the incremental snapshots stand (DBLog-style chunks between watermarks).
+struct IncrementalSnapshotProgress: Codable, Equatable {
+    /// Tables (`schema.table`) waiting for a snapshot.
+    var queue: [String] = []
+    /// The table being snapshotted.
+    var current: String? = nil
+    /// Text values of the primary key of the last row of the last published chunk (nil: from the start).
+    var lastKey: [String?]? = nil
+    var chunks = 0
+    var isIdle: Bool { current == nil && queue.isEmpty }
+    var pending: Int { queue.count + (current == nil ? 0 : 1) }
+}
+
 /// The capture's own durable position.
 struct PostgresCaptureState: Codable, Equatable {
     var slot: String
@@ -132,6 +160,8 @@ struct PostgresCaptureState: Codable, Equatable {
     /// how many of its events (in order) were acknowledged. A re-delivery of it publishes only the rest.
     var partialLSN: UInt64 = 0
     var partialEvents = 0
+    /// Incremental snapshots: tables waiting, the one in progress and the last key published.
+    var incremental = IncrementalSnapshotProgress()
 
     init(slot: String, lsn: UInt64 = 0, snapshotDone: Bool = false) {
         self.slot = slot; self.lsn = lsn; self.snapshotDone = snapshotDone
@@ -144,6 +174,7 @@ struct PostgresCaptureState: Codable, Equatable {
         snapshotDone = try c.decodeIfPresent(Bool.self, forKey: .snapshotDone) ?? false
         partialLSN = try c.decodeIfPresent(UInt64.self, forKey: .partialLSN) ?? 0
         partialEvents = try c.decodeIfPresent(Int.self, forKey: .partialEvents) ?? 0
+        incremental = try c.decodeIfPresent(IncrementalSnapshotProgress.self, forKey: .incremental) ?? IncrementalSnapshotProgress()
     }
 
     static func load(_ path: String) -> PostgresCaptureState? {
@@ -178,6 +209,10 @@ public final class PostgresCapture: @unchecked Sendable {
     public let configuration: PostgresCaptureConfiguration
     public let kafka: KafkaConfiguration
     public let metrics: PostgresCaptureMetrics
+    /// Called after each incremental-snapshot chunk was read and before its close marker is
+    /// written, with the table and the chunk's first key (text values). For tests: a write made
+    /// here lands inside the window, the case the watermarks exist for.
+    public var afterChunkRead: (@Sendable (_ table: String, _ firstKey: [String?]) throws -> Void)? = nil
     /// Called with each warning (slot lag, ...). Default: prints to stderr.
     public var onWarning: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("capture: " + $0 + "\n").utf8)) }
 
@@ -221,8 +256,32 @@ public final class PostgresCapture: @unchecked Sendable {
     /// Finished transactions not yet fully acknowledged.
     private struct PendingCommit {
         var firstTag: UInt64, lastTag: UInt64, finalLSN: UInt64, endLSN: UInt64, commitMicros: Int64, prefix: Int
+        var incremental: IncrementalSnapshotProgress? = nil
     }
     private var pendingCommits: [PendingCommit] = []
+    // Incremental snapshots: `incremental` is the live progress; `durableIncremental` the part
+    // whose events Kafka acknowledged (what the state file keeps). A change made while a
+    // transaction streams becomes durable with that transaction.
+    private var incremental = IncrementalSnapshotProgress()
+    private var durableIncremental = IncrementalSnapshotProgress()
+    private var incrementalChanged = false
+    /// The open chunk: rows read between the window's open and close markers; a streamed change
+    /// of a row inside the window removes it (the change is newer), the rest is published when
+    /// the close marker streams by.
+    private struct SnapshotWindow {
+        var openID: String, closeID: String
+        var table: CapturedTable
+        var topic: String
+        var isOpen = false
+        var rows: [[UInt8]: [PgOutput.Value]] = [:]
+        var order: [[UInt8]] = []
+        var lastKey: [String?]?
+        var complete: Bool
+    }
+    private var window: SnapshotWindow?
+    private var signalRelation: UInt32?
+    private var signalColumns: (id: Int, type: Int, data: Int) = (0, 1, 2)
+    private var markersToDelete: [String] = []
     private var pendingHead = 0
     private var confirmed: UInt64 = 0
     private var received: UInt64 = 0
@@ -239,6 +298,7 @@ public final class PostgresCapture: @unchecked Sendable {
     public func run(until stop: @escaping @Sendable () -> Bool) throws {
         let c = configuration
         if let saved = PostgresCaptureState.load(c.stateFile), saved.slot == c.slot { state = saved }
+        incremental = state.incremental; durableIncremental = state.incremental
         producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": "2"])
         try loadSchemaHistory()
         var failures = 0
@@ -277,6 +337,8 @@ public final class PostgresCapture: @unchecked Sendable {
         tx = OpenTransaction()
         relations.removeAll(); topics.removeAll()
         sql = nil; metadata = nil
+        window = nil; signalRelation = nil
+        incremental = durableIncremental; incrementalChanged = false
     }
 
     /// One connection's worth of streaming.
@@ -286,6 +348,8 @@ public final class PostgresCapture: @unchecked Sendable {
         let database = try sql.execute("SELECT current_database()").rows.first?.first ?? nil
         encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "")
         try ensurePublication(sql)
+        try ensureSignalTable(sql)
+        try addNewTables(sql)
 
         let repl = try PostgresConnection(dsn: c.dsn, replication: true)
         var startLSN: UInt64 = state.lsn
@@ -342,6 +406,13 @@ public final class PostgresCapture: @unchecked Sendable {
                 savePosition(force: false)
                 metrics.receivedLSN.store(received, ordering: .relaxed)
             }
+            if window == nil && !markersToDelete.isEmpty, let signal = signalTableName {
+                try sql.execute("DELETE FROM \(signal) WHERE id = ANY($1::text[])", ["{" + markersToDelete.joined(separator: ",") + "}"])
+                markersToDelete.removeAll()
+            }
+            if window == nil && !inTransaction && !incremental.isIdle && configuration.signalTable != nil {
+                try openWindow()
+            }
             if let heartbeatNanos, now &- lastHeartbeat >= heartbeatNanos {
                 lastHeartbeat = now
                 try heartbeat()
@@ -366,6 +437,7 @@ public final class PostgresCapture: @unchecked Sendable {
     private func savePosition(force: Bool) {
         var next = state
         next.lsn = max(state.lsn, confirmed)
+        next.incremental = durableIncremental
         next.partialLSN = 0; next.partialEvents = 0
         let head: (firstTag: UInt64, lastTag: UInt64?, finalLSN: UInt64, prefix: Int)?
         if pendingHead < pendingCommits.count {
@@ -436,7 +508,9 @@ public final class PostgresCapture: @unchecked Sendable {
             metrics.snapshotRows.add(1, ordering: .relaxed)
             held = nil
         }
+        let signal = configuration.signalTable.map(CaptureSupport.qualified)
         for t in tables.rows {
+            if let signal, signal.schema == t[1] && signal.name == t[2] { continue }
             guard let oid = t[0], let schema = t[1], let name = t[2],
                   var table = try CaptureSupport.loadTable(sql, oid: oid, schema: schema, name: name, version: 0)?.table else { continue }
             let columns = table.columns
@@ -506,6 +580,172 @@ public final class PostgresCapture: @unchecked Sendable {
         return t
     }
 
+    // MARK: incremental snapshots
+
+    private var signalTableName: String? {
+        guard let s = configuration.signalTable else { return nil }
+        let q = CaptureSupport.qualified(s)
+        return CaptureSupport.quotedName(sql, q.schema, q.name)
+    }
+
+    private func publicationIncludes(_ sql: PostgresConnection, _ schema: String, _ name: String) throws -> Bool {
+        try sql.execute("SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
+                        [configuration.publication, schema, name]).rows.count == 1
+    }
+
+    private func allTablesPublication(_ sql: PostgresConnection) throws -> Bool {
+        try sql.execute("SELECT puballtables FROM pg_publication WHERE pubname = $1", [configuration.publication]).rows.first?.first == "t"
+    }
+
+    /// Creates the signal table when missing and adds it to the publication.
+    private func ensureSignalTable(_ sql: PostgresConnection) throws {
+        guard let s = configuration.signalTable, let name = signalTableName else { return }
+        let q = CaptureSupport.qualified(s)
+        let exists = { ((try sql.execute("SELECT to_regclass($1)::text", [name]).rows.first?.first) ?? nil) != nil }
+        if try !exists() {
+            do {
+                try sql.execute("CREATE TABLE IF NOT EXISTS \(name) (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))")
+            } catch {
+                if try !exists() { throw error }   // else another capture created it at the same time
+            }
+        }
+        if try !allTablesPublication(sql), try !publicationIncludes(sql, q.schema, q.name) {
+            try sql.execute("ALTER PUBLICATION \(sql.quoteIdentifier(configuration.publication)) ADD TABLE \(name)")
+        }
+    }
+
+    /// Tables in `tables` that the publication does not have yet (added since the last run): added
+    /// to the publication, then snapshotted incrementally while streaming goes on.
+    private func addNewTables(_ sql: PostgresConnection) throws {
+        guard let tables = configuration.tables, try !allTablesPublication(sql) else { return }
+        var added: [String] = []
+        for t in tables {
+            let q = CaptureSupport.qualified(t)
+            if try publicationIncludes(sql, q.schema, q.name) { continue }
+            try sql.execute("ALTER PUBLICATION \(sql.quoteIdentifier(configuration.publication)) ADD TABLE \(CaptureSupport.quotedName(sql, q.schema, q.name))")
+            added.append(q.schema + "." + q.name)
+        }
+        guard !added.isEmpty, state.snapshotDone, configuration.snapshot == .initial else { return }
+        guard configuration.signalTable != nil else {
+            onWarning("tables \(added.joined(separator: ", ")) added to the publication without a snapshot (no signal table)")
+            return
+        }
+        // Durable at once: once in the publication, a restart would not see them as new.
+        for t in added where incremental.current != t && !incremental.queue.contains(t) { incremental.queue.append(t) }
+        for t in added where durableIncremental.current != t && !durableIncremental.queue.contains(t) { durableIncremental.queue.append(t) }
+        state.incremental = durableIncremental
+        try state.save(configuration.stateFile)
+        metrics.incrementalTablesPending.store(incremental.pending, ordering: .relaxed)
+        onWarning("tables \(added.joined(separator: ", ")) added: snapshotting them while streaming continues")
+    }
+
+    /// Reads the next chunk of the table being snapshotted between two markers written to the
+    /// signal table: the open marker, the chunk's SELECT, the close marker.
+    private func openWindow() throws {
+        guard let signal = signalTableName else { return }
+        if incremental.current == nil {
+            incremental.current = incremental.queue.removeFirst()
+            incremental.lastKey = nil
+            incrementalChanged = true
+        }
+        let current = incremental.current!
+        let q = CaptureSupport.qualified(current)
+        guard let loaded = try CaptureSupport.loadTable(sql, schema: q.schema, name: q.name, version: 0), !loaded.table.keyColumns.isEmpty else {
+            onWarning("incremental snapshot of \(current) skipped: the table is missing or has no primary key")
+            incremental.current = nil; incremental.lastKey = nil; incrementalChanged = true
+            return
+        }
+        var table = loaded.table
+        table.version = try registerSchema(schema: q.schema, name: q.name, columns: table.columns, keys: table.keyColumns)
+        table = filtered(table)
+        let chunk = incremental.chunks + 1
+        let base = "\(configuration.slot)-\(chunk)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-open', $2)", [base + "-open", current])
+        let keyNames = table.keyColumns.map { sql.quoteIdentifier(table.columns[$0].name) }
+        var query = "SELECT \(table.columns.map { sql.quoteIdentifier($0.name) }.joined(separator: ", ")) FROM \(CaptureSupport.quotedName(sql, q.schema, q.name))"
+        var params: [String?] = []
+        if let last = incremental.lastKey, last.count == keyNames.count {
+            let placeholders = table.keyColumns.enumerated().map { "$\($0.offset + 1)::\(loaded.typeNames[$0.element])" }
+            query += " WHERE (\(keyNames.joined(separator: ", "))) > (\(placeholders.joined(separator: ", ")))"
+            params = last
+        }
+        query += " ORDER BY \(keyNames.joined(separator: ", ")) LIMIT \(configuration.incrementalChunkSize)"
+        let result = try sql.execute(query, params)
+        if let hook = afterChunkRead, let first = result.rows.first { try hook(current, table.keyColumns.map { first[$0] }) }
+        try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-close', $2)", [base + "-close", current])
+        var w = SnapshotWindow(openID: base + "-open", closeID: base + "-close", table: table,
+                               topic: "\(configuration.topicPrefix).\(q.schema).\(q.name)",
+                               lastKey: result.rows.last.map { r in table.keyColumns.map { r[$0] } } ?? incremental.lastKey,
+                               complete: result.rows.count < configuration.incrementalChunkSize)
+        w.rows.reserveCapacity(result.rows.count)
+        for r in result.rows {
+            let values = r.map { $0.map(PgOutput.Value.text) ?? .null }
+            guard let key = encoder.key(table: table, values: values) else { continue }
+            w.rows[key] = values
+            w.order.append(key)
+        }
+        window = w
+    }
+
+    /// A row inserted into the signal table, as streamed.
+    private func signal(_ values: [PgOutput.Value], lsn: UInt64) throws {
+        func text(_ i: Int) -> String? { if i < values.count, case let .text(t) = values[i] { return t }; return nil }
+        guard let id = text(signalColumns.id), let type = text(signalColumns.type) else { return }
+        switch type {
+        case "snapshot-window-open":
+            if window?.openID == id { window!.isOpen = true }
+        case "snapshot-window-close":
+            if window?.closeID == id, window!.isOpen { try closeWindow(lsn: lsn) }
+        case "execute-snapshot":
+            guard let data = text(signalColumns.data),
+                  let object = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any],   // cold path: one per signal
+                  let collections = object["data-collections"] as? [String] else {
+                onWarning("signal \(id): execute-snapshot needs data {\"data-collections\": [\"schema.table\", ...]}")
+                return
+            }
+            if let kind = object["type"] as? String, kind.lowercased() != "incremental" {
+                onWarning("signal \(id): only incremental snapshots can be started by a signal (type \(kind))")
+                return
+            }
+            for c in collections {
+                let q = CaptureSupport.qualified(c)
+                let name = q.schema + "." + q.name
+                if let tables = configuration.tables, !tables.contains(where: { CaptureSupport.qualified($0) == q }) {
+                    onWarning("signal \(id): \(name) is not a table of this capture")
+                    continue
+                }
+                if incremental.current != name && !incremental.queue.contains(name) {
+                    incremental.queue.append(name)
+                    incrementalChanged = true
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    /// The close marker streamed by: what is left of the chunk is published as reads.
+    private func closeWindow(lsn: UInt64) throws {
+        guard let w = window else { return }
+        let now = WallClock.millis()
+        let pos = DebeziumChangeEncoder.Position(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: nil, tsMillis: now, snapshot: "incremental")
+        for key in w.order {
+            guard let row = w.rows[key] else { continue }
+            let value = encoder.value(op: UInt8(ascii: "r"), table: w.table, before: nil, after: row, position: pos, nowMillis: now)
+            try send(topic: w.topic, key: key, value: value)
+            metrics.incrementalRows.add(1, ordering: .relaxed)
+        }
+        incremental.chunks += 1
+        if w.complete {
+            incremental.current = nil; incremental.lastKey = nil
+        } else {
+            incremental.lastKey = w.lastKey
+        }
+        incrementalChanged = true
+        markersToDelete += [w.openID, w.closeID]
+        window = nil
+    }
+
     // MARK: streaming
 
     private func handle(_ message: PgOutput.Message, lsn: UInt64) throws {
@@ -531,12 +771,21 @@ public final class PostgresCapture: @unchecked Sendable {
                 metrics.transactions.add(1, ordering: .relaxed)
                 metrics.receiveLatency.record(micros: UInt64(max(0, WallClock.micros() - (commitMicros + PgOutput.postgresEpochOffsetMicros))))
                 pendingCommits.append(PendingCommit(firstTag: tx.firstTag, lastTag: nextTag - 1, finalLSN: tx.finalLSN, endLSN: endLSN,
-                                                    commitMicros: commitMicros, prefix: tx.prefix))
+                                                    commitMicros: commitMicros, prefix: tx.prefix,
+                                                    incremental: incrementalChanged ? incremental : nil))
+                incrementalChanged = false
+                metrics.incrementalTablesPending.store(incremental.pending, ordering: .relaxed)
             }
             inTransaction = false
             lastCommitLSN = commitLSN
             collectAcks()
         case let .relation(id, namespace, name, _, columns):
+            if let s = configuration.signalTable, CaptureSupport.qualified(s) == (namespace, name) {
+                signalRelation = id
+                let find = { (n: String, d: Int) in columns.firstIndex { $0.name == n } ?? d }
+                signalColumns = (find("id", 0), find("type", 1), find("data", 2))
+                return
+            }
             let sql = try metadataConnection()
             let keyNames = try CaptureSupport.keyColumnNames(sql, oid: String(id))
             let keys = keyNames.compactMap { k in columns.firstIndex { $0.name == k } }
@@ -549,11 +798,12 @@ public final class PostgresCapture: @unchecked Sendable {
             break
         case let .insert(rel, new):
             guard !tx.skipAll else { return }
+            if rel == signalRelation { try signal(new, lsn: lsn); return }
             try publish(op: UInt8(ascii: "c"), relation: rel, before: nil, after: new, keyFrom: new, lsn: lsn)
         // A key-only old tuple (default replica identity) carries NULL for the other columns, which
         // Debezium shows as null too: `before` is the old tuple as sent.
         case let .update(rel, old, _, new):
-            guard !tx.skipAll else { return }
+            guard !tx.skipAll && rel != signalRelation else { return }
             let table = try relation(rel)
             // A changed key: Debezium emits a delete (+ tombstone) of the old key and a create of the new one.
             if let old, let oldKey = encoder.key(table: table, values: old), oldKey != encoder.key(table: table, values: new) {
@@ -563,11 +813,16 @@ public final class PostgresCapture: @unchecked Sendable {
                 try publish(op: UInt8(ascii: "u"), relation: rel, before: old, after: new, keyFrom: new, lsn: lsn)
             }
         case let .delete(rel, old, _):
-            guard !tx.skipAll else { return }
+            guard !tx.skipAll && rel != signalRelation else { return }
             try publish(op: UInt8(ascii: "d"), relation: rel, before: old, after: nil, keyFrom: old, lsn: lsn)
         case let .truncate(rels, _, _):
             guard !tx.skipAll else { return }
-            for rel in rels { try publish(op: UInt8(ascii: "t"), relation: rel, before: nil, after: nil, keyFrom: nil, lsn: lsn) }
+            for rel in rels where rel != signalRelation {
+                if let w = window, let t = relations[rel], t.schema == w.table.schema && t.name == w.table.name {
+                    window!.rows.removeAll()
+                }
+                try publish(op: UInt8(ascii: "t"), relation: rel, before: nil, after: nil, keyFrom: nil, lsn: lsn)
+            }
         }
     }
 
@@ -588,10 +843,13 @@ public final class PostgresCapture: @unchecked Sendable {
 
     private func publish(op: UInt8, relation rel: UInt32, before: [PgOutput.Value]?, after: [PgOutput.Value]?,
                          keyFrom: [PgOutput.Value]?, lsn: UInt64) throws {
-        if !configuration.skippedOperations.isEmpty && configuration.skippedOperations.contains(String(UnicodeScalar(op))) { return }
         let table = try relation(rel)
         let topic = topics[rel]!
         let key = keyFrom.flatMap { encoder.key(table: table, values: $0) }
+        if let w = window, w.isOpen, let key, w.table.name == table.name && w.table.schema == table.schema {
+            window!.rows.removeValue(forKey: key)   // the streamed change is newer than the chunk's read
+        }
+        if !configuration.skippedOperations.isEmpty && configuration.skippedOperations.contains(String(UnicodeScalar(op))) { return }
         let pos = DebeziumChangeEncoder.Position(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: tx.xid,
                                                  tsMillis: commitMillis, snapshot: "false")
         var order: DebeziumChangeEncoder.TransactionOrder? = nil
@@ -648,6 +906,7 @@ public final class PostgresCapture: @unchecked Sendable {
         while pendingHead < pendingCommits.count, pendingCommits[pendingHead].lastTag <= ackedThrough {
             let p = pendingCommits[pendingHead]
             confirmed = max(confirmed, p.endLSN)
+            if let inc = p.incremental { durableIncremental = inc }
             let latency = now - (p.commitMicros + PgOutput.postgresEpochOffsetMicros)
             metrics.latency.record(micros: UInt64(max(0, latency)))
             pendingHead += 1
