@@ -276,7 +276,7 @@ struct PostgresCaptureTests {
         #expect(reads.allSatisfy { $0.source?["snapshot"] as? String == "incremental" })
         let touched = Set((0..<150).flatMap { [$0 * 20 + 1, $0 * 20 + 5] }).union(changedInWindows.withLock { $0 })
         let untouchedReads = Dictionary(grouping: reads.compactMap { $0.after?["id"] as? Int }.filter { $0 <= rows && !touched.contains($0) }, by: { $0 })
-        #expect(untouchedReads.count == rows - touched.count, "every row nobody touched was read")
+        #expect(untouchedReads.count == rows - touched.filter { $0 <= rows }.count, "every row nobody touched was read")
         #expect(untouchedReads.values.allSatisfy { $0.count == 1 }, "and read once")
         #expect(reads.count <= rows + 150)
         #expect(changedInWindows.withLock { $0.count } >= rows / 300, "a row changed inside each window")

@@ -410,7 +410,7 @@ public final class PostgresCapture: @unchecked Sendable {
                 try sql.execute("DELETE FROM \(signal) WHERE id = ANY($1::text[])", ["{" + markersToDelete.joined(separator: ",") + "}"])
                 markersToDelete.removeAll()
             }
-            if window == nil && !inTransaction && !incremental.isIdle && configuration.signalTable != nil {
+            if window == nil && !inTransaction && !incremental.isIdle && signalsEnabled {
                 try openWindow()
             }
             if let heartbeatNanos, now &- lastHeartbeat >= heartbeatNanos {
@@ -582,8 +582,11 @@ public final class PostgresCapture: @unchecked Sendable {
 
     // MARK: incremental snapshots
 
+    /// False when the signal table is not configured or could not be set up (no privilege).
+    private var signalsEnabled = false
+
     private var signalTableName: String? {
-        guard let s = configuration.signalTable else { return nil }
+        guard signalsEnabled, let s = configuration.signalTable else { return nil }
         let q = CaptureSupport.qualified(s)
         return CaptureSupport.quotedName(sql, q.schema, q.name)
     }
@@ -597,8 +600,17 @@ public final class PostgresCapture: @unchecked Sendable {
         try sql.execute("SELECT puballtables FROM pg_publication WHERE pubname = $1", [configuration.publication]).rows.first?.first == "t"
     }
 
-    /// Creates the signal table when missing and adds it to the publication.
+    /// Creates the signal table when missing and adds it to the publication. Without the
+    /// privileges for that the capture runs on, without signals and incremental snapshots.
     private func ensureSignalTable(_ sql: PostgresConnection) throws {
+        signalsEnabled = configuration.signalTable != nil
+        do { try setUpSignalTable(sql) } catch let e as StreamKitError where !e.isRetriable {
+            signalsEnabled = false
+            onWarning("signal table \(configuration.signalTable ?? ""): \(e.message) — running without signals and incremental snapshots")
+        }
+    }
+
+    private func setUpSignalTable(_ sql: PostgresConnection) throws {
         guard let s = configuration.signalTable, let name = signalTableName else { return }
         let q = CaptureSupport.qualified(s)
         let exists = { ((try sql.execute("SELECT to_regclass($1)::text", [name]).rows.first?.first) ?? nil) != nil }
@@ -626,7 +638,7 @@ public final class PostgresCapture: @unchecked Sendable {
             added.append(q.schema + "." + q.name)
         }
         guard !added.isEmpty, state.snapshotDone, configuration.snapshot == .initial else { return }
-        guard configuration.signalTable != nil else {
+        guard signalsEnabled else {
             onWarning("tables \(added.joined(separator: ", ")) added to the publication without a snapshot (no signal table)")
             return
         }
