@@ -9,9 +9,19 @@ enum ServiceDefaults {
     static var redis: String { ProcessInfo.processInfo.environment["REDIS_URL"] ?? "redis://127.0.0.1:16379" }
 }
 
+/// The Kafka settings of every command: `brokers`, plus librdkafka properties from
+/// `KAFKA_PROPERTIES` (`name=value,name=value`, e.g. `fetch.min.bytes=65536,fetch.wait.max.ms=20`).
 func kafkaConfiguration(_ brokers: String) throws -> KafkaConfiguration {
     try KafkaRuntime.check()
-    return KafkaConfiguration(bootstrapServers: brokers)
+    var c = KafkaConfiguration(bootstrapServers: brokers)
+    if let extra = ProcessInfo.processInfo.environment["KAFKA_PROPERTIES"], !extra.isEmpty {
+        for pair in extra.split(separator: ",") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("KAFKA_PROPERTIES: expected name=value, got '\(pair)'") }
+            c.properties[kv[0]] = kv[1]
+        }
+    }
+    return c
 }
 
 func stderr(_ text: String) { FileHandle.standardError.write((text + "\n").data(using: .utf8)!) }
