@@ -399,17 +399,7 @@ struct PostgresCaptureTests {
         let n = Names()
         defer { Self.cleanUp(n) }
         _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int)")
-        func start() throws -> Process {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: CLIBinary.path)
-            p.arguments = ["capture", "postgres", "--dsn", Services.postgresDSN, "--slot", n.slot, "--publication", n.publication,
-                           "--topic-prefix", n.prefix, "--tables", n.table, "--snapshot", "never", "--brokers", Services.kafkaBrokers,
-                           "--state-file", n.stateFile]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            return p
-        }
+        func start() throws -> Process { try startCaptureProcess(n) }
         let first = try start()
         try await waitFor(.seconds(20)) { try Self.slotIsConsistent(n) }
         let conn = try PostgresConnection(dsn: Services.postgresDSN)
