@@ -98,6 +98,18 @@ enum CaptureSupport {
         a.count == b.count && zip(a, b).allSatisfy { $0.name == $1.name && $0.typeOID == $1.typeOID && $0.typeModifier == $1.typeModifier }
     }
 
+    /// Waits until Kafka acknowledged everything sent; on a failed delivery (flush throws) counts
+    /// the failures in `errors` (at least one) and rethrows.
+    static func flush(_ producer: KafkaProducer, timeout: Duration, errors: borrowing Atomic<Int>) throws {
+        let failedBefore = producer.failed
+        do {
+            try producer.flush(timeout: timeout)
+        } catch {
+            errors.add(max(1, producer.failed - failedBefore), ordering: .relaxed)
+            throw error
+        }
+    }
+
     /// Sleeps up to `duration` in short steps, returning early when `stop` becomes true.
     static func sleep(_ duration: Duration, until stop: () -> Bool) {
         var left = duration.milliseconds

@@ -191,13 +191,7 @@ public final class PollingCapture: @unchecked Sendable {
                     sent += 1
                 }
                 if sent > 0 {
-                    let failedBefore = producer.failed
-                    do {
-                        try producer.flush(timeout: c.flushTimeout)
-                    } catch {
-                        metrics.deliveryErrors.add(max(1, producer.failed - failedBefore), ordering: .relaxed)
-                        throw error
-                    }
+                    try CaptureSupport.flush(producer, timeout: c.flushTimeout, errors: metrics.deliveryErrors)
                     metrics.changes.add(sent, ordering: .relaxed)
                     metrics.batches.add(1, ordering: .relaxed)
                     metrics.batchLatency.record(micros: UInt64(max(0, WallClock.micros() - started)))

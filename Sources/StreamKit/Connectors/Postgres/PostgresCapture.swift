@@ -238,8 +238,6 @@ public final class PostgresCapture: @unchecked Sendable {
         var skipRemaining = 0
         /// Already published entirely before a restart.
         var skipAll = false
-        /// Events of the transaction so far (published or passed over), for the position within it.
-        var events = 0
         // Transaction metadata.
         var id = ""
         var dataEvents = 0
@@ -643,8 +641,9 @@ public final class PostgresCapture: @unchecked Sendable {
             return
         }
         // Durable at once: once in the publication, a restart would not see them as new.
+        // A session starts with the live progress equal to the durable one (run start, or quiesce()).
         for t in added where incremental.current != t && !incremental.queue.contains(t) { incremental.queue.append(t) }
-        for t in added where durableIncremental.current != t && !durableIncremental.queue.contains(t) { durableIncremental.queue.append(t) }
+        durableIncremental = incremental
         state.incremental = durableIncremental
         try state.save(configuration.stateFile)
         metrics.incrementalTablesPending.store(incremental.pending, ordering: .relaxed)
@@ -785,8 +784,10 @@ public final class PostgresCapture: @unchecked Sendable {
                 pendingCommits.append(PendingCommit(firstTag: tx.firstTag, lastTag: nextTag - 1, finalLSN: tx.finalLSN, endLSN: endLSN,
                                                     commitMicros: commitMicros, prefix: tx.prefix,
                                                     incremental: incrementalChanged ? incremental : nil))
-                incrementalChanged = false
-                metrics.incrementalTablesPending.store(incremental.pending, ordering: .relaxed)
+                if incrementalChanged {
+                    metrics.incrementalTablesPending.store(incremental.pending, ordering: .relaxed)
+                    incrementalChanged = false
+                }
             }
             inTransaction = false
             lastCommitLSN = commitLSN
@@ -858,7 +859,8 @@ public final class PostgresCapture: @unchecked Sendable {
         let table = try relation(rel)
         let topic = topics[rel]!
         let key = keyFrom.flatMap { encoder.key(table: table, values: $0) }
-        if let w = window, w.isOpen, let key, w.table.name == table.name && w.table.schema == table.schema {
+        // Checked in place: binding `window` would copy the chunk's dictionary references per event.
+        if let key, window?.isOpen == true, window!.table.name == table.name && window!.table.schema == table.schema {
             window!.rows.removeValue(forKey: key)   // the streamed change is newer than the chunk's read
         }
         if !configuration.skippedOperations.isEmpty && configuration.skippedOperations.contains(String(UnicodeScalar(op))) { return }
@@ -889,7 +891,6 @@ public final class PostgresCapture: @unchecked Sendable {
     /// Sends one event of the open transaction, tagged for acknowledgement tracking — unless it is
     /// one of the events of a re-delivered transaction that Kafka acknowledged before a restart.
     private func send(topic: String, key: [UInt8]?, value: [UInt8]?) throws {
-        tx.events += 1
         if tx.skipRemaining > 0 {
             tx.skipRemaining -= 1
             metrics.skippedEvents.add(1, ordering: .relaxed)

@@ -230,13 +230,7 @@ public final class TriggerCapture: @unchecked Sendable {
             }
             let published = try publish(batch, sql: sql, logName: logName, producer: producer)
             // Acknowledged by Kafka (flush throws on any failed delivery): now the rows may go.
-            let failedBefore = producer.failed
-            do {
-                try producer.flush(timeout: c.flushTimeout)
-            } catch {
-                metrics.deliveryErrors.add(max(1, producer.failed - failedBefore), ordering: .relaxed)
-                throw error
-            }
+            try CaptureSupport.flush(producer, timeout: c.flushTimeout, errors: metrics.deliveryErrors)
             try sql.execute("DELETE FROM \(logName) WHERE id = ANY($1::bigint[])", [CaptureSupport.arrayLiteral(published.ids)])
             metrics.changes.add(published.changes, ordering: .relaxed)
             metrics.batches.add(1, ordering: .relaxed)
