@@ -38,6 +38,7 @@ struct CapturePostgres: ParsableCommand {
     @Option(name: .customLong("signal-table"), help: "Signal table for incremental snapshots (created when missing, added to the publication); 'none' disables signals.") var signalTable: String = "public.streamkit_signal"
     @Option(name: .customLong("chunk-size"), help: "Rows per incremental-snapshot chunk.") var chunkSize: Int = 1024
     @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
+    @Option(name: .customLong("linger-ms"), help: "Milliseconds events wait to fill a Kafka record batch (librdkafka linger.ms): larger batches are cheaper for the broker and the consumers.") var lingerMs: Int = 10
 
     func run() throws {
         guard let mode = PostgresSnapshotMode(rawValue: snapshot) else {
@@ -60,6 +61,8 @@ struct CapturePostgres: ParsableCommand {
         c.signalTable = signalTable == "none" ? nil : signalTable
         guard chunkSize > 0 else { throw ValidationError("--chunk-size must be positive") }
         c.incrementalChunkSize = chunkSize
+        guard lingerMs >= 0 else { throw ValidationError("--linger-ms must not be negative") }
+        c.producerLinger = .milliseconds(lingerMs)
         if let bad = c.skippedOperations.first(where: { !["c", "u", "d", "t"].contains($0) }) {
             throw ValidationError("--skip-ops: unknown operation \(bad) (use c, u, d, t)")
         }

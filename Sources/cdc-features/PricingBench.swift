@@ -33,8 +33,9 @@ struct BenchPricing: ParsableCommand {
         defer { _ = try? RedisConnection(redisConfig).deleteKeys(matching: "\(namespace):*") }
 
         let sinkMetrics = RedisFeatureSinkMetrics()
+        let sourceMetrics = KafkaSourceMetrics()
         let job = RealtimePricingJob.make(kafka: kafka, topic: topic, groupID: "pricing-\(topic)", redis: redisConfig,
-                                          startFrom: .earliest, namespace: namespace, sinkMetrics: sinkMetrics)
+                                          startFrom: .earliest, namespace: namespace, sourceMetrics: sourceMetrics, sinkMetrics: sinkMetrics)
         let running = try job.start(Job.RunOptions(parallelism: 2))
         Thread.sleep(forTimeInterval: 0.5)
 
@@ -45,7 +46,7 @@ struct BenchPricing: ParsableCommand {
             Thread.sleep(forTimeInterval: 1.0)
             running.stop(checkpoint: false)
             _ = try? running.waitUntilFinished()
-            try report(changes: changes, redisConfig: redisConfig, namespace: namespace, running: running, sinkMetrics: sinkMetrics,
+            try report(changes: changes, redisConfig: redisConfig, namespace: namespace, running: running, sourceMetrics: sourceMetrics, sinkMetrics: sinkMetrics,
                        extra: [("capture_p50_ms", String(format: "%.2f", pg.capture.metrics.latencyMillis(percentile: 50))),
                                ("capture_p99_ms", String(format: "%.2f", pg.capture.metrics.latencyMillis(percentile: 99))),
                                ("source", "\"postgres\"")])
@@ -80,11 +81,11 @@ struct BenchPricing: ParsableCommand {
         Thread.sleep(forTimeInterval: 1.0)
         running.stop(checkpoint: false)
         _ = try? running.waitUntilFinished()
-        try report(changes: Int(id), redisConfig: redisConfig, namespace: namespace, running: running, sinkMetrics: sinkMetrics, extra: [])
+        try report(changes: Int(id), redisConfig: redisConfig, namespace: namespace, running: running, sourceMetrics: sourceMetrics, sinkMetrics: sinkMetrics, extra: [])
     }
 
     func report(changes: Int, redisConfig: RedisConfiguration, namespace: String, running: RunningJob,
-                sinkMetrics: RedisFeatureSinkMetrics, extra: [(String, String)]) throws {
+                sourceMetrics: KafkaSourceMetrics, sinkMetrics: RedisFeatureSinkMetrics, extra: [(String, String)]) throws {
 
         // Commit (event) time → feature written, per listing's newest write.
         let connection = try RedisConnection(redisConfig)
@@ -105,7 +106,10 @@ struct BenchPricing: ParsableCommand {
             ("commit_to_feature_p50_ms", "\(pct(50))"), ("commit_to_feature_p95_ms", "\(pct(95))"), ("commit_to_feature_p99_ms", "\(pct(99))"),
             ("ingest_to_redis_p50_ms", String(format: "%.1f", lat.percentileMillis(50))),
             ("ingest_to_redis_p99_ms", String(format: "%.1f", lat.percentileMillis(99))),
-            ("redis_writes", "\(sinkMetrics.written.current)"),
+            ("kafka_to_job_p50_ms", String(format: "%.1f", sourceMetrics.messageAge.percentileMillis(50))),
+            ("kafka_to_job_p99_ms", String(format: "%.1f", sourceMetrics.messageAge.percentileMillis(99))),
+            ("source_pauses", "\(sourceMetrics.pauses.current)"),
+            ("redis_writes", "\(sinkMetrics.written.current)"), ("redis_flushes", "\(sinkMetrics.flushes.current)"),
         ] + extra
         printFields(fields, json: json)
     }

@@ -363,6 +363,11 @@ final class KafkaReaderCore {
             throw StreamKitError(.connector, "consume from \(topics): \(RDKafka.errorString(rd_kafka_last_error()))", retriable: true)
         }
         count = n
+        if n > 0, let first = buffer[0] {
+            var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+            let ts = rd_kafka_message_timestamp(first, &type)
+            if ts > 0 { metrics.messageAge.record(micros: UInt64(Swift.max(0, WallClock.millis() - ts)) * 1000) }
+        }
         let now = MonotonicClock.nanos()
         if now &- lastLagUpdate >= UInt64(configuration.lagUpdateInterval.milliseconds) * 1_000_000 {
             lastLagUpdate = now

@@ -57,6 +57,11 @@ public final class KafkaSourceMetrics: Sendable {
     public let commitFailures = Counter()
     /// Consumer errors reported by librdkafka (transient; the consumer retries).
     public let consumerErrors = Counter()
+    /// Age of the messages when the source polls them: wall clock − the message's Kafka timestamp
+    /// (producer create time, or log-append time), sampled at the first message of every non-empty
+    /// poll. Time spent in the producer, the broker, the fetch and librdkafka's prefetch queue —
+    /// the part of end-to-end latency before the job sees a record (Flink's fetch event-time lag).
+    public let messageAge = LatencyHistogram()
     private let lags = Mutex<[KafkaTopicPartition: KafkaPartitionLag]>([:])
     private let lastErrorText = Mutex<String?>(nil)
 
