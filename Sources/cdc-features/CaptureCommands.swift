@@ -110,18 +110,7 @@ struct CaptureSnapshot: ParsableCommand {
         let list = tables.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !list.isEmpty else { throw ValidationError("--tables must name at least one table") }
         let sql = try PostgresConnection(dsn: dsn ?? CaptureDefaults.dsn)
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("data-collections")
-        w.beginArray()
-        for t in list { w.value(t) }
-        w.endArray()
-        w.field("type", "incremental")
-        w.endObject()
-        let id = "snapshot-" + UUID().uuidString.lowercased()
-        let parts = signalTable.split(separator: ".", maxSplits: 1).map(String.init)
-        let name = parts.count == 2 ? sql.quoteIdentifier(parts[0]) + "." + sql.quoteIdentifier(parts[1]) : sql.quoteIdentifier(signalTable)
-        try sql.execute("INSERT INTO \(name) (id, type, data) VALUES ($1, 'execute-snapshot', $2)", [id, String(decoding: w.bytes, as: UTF8.self)])
+        let id = try PostgresCapture.requestSnapshot(of: list, on: sql, signalTable: signalTable)
         print(id)
     }
 }

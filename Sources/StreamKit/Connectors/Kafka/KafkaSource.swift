@@ -364,8 +364,7 @@ final class KafkaReaderCore {
         }
         count = n
         if n > 0, let first = buffer[0] {
-            var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-            let ts = rd_kafka_message_timestamp(first, &type)
+            let ts = rd_kafka_message_timestamp(first, nil)
             if ts > 0 { metrics.messageAge.record(micros: UInt64(Swift.max(0, WallClock.millis() - ts)) * 1000) }
         }
         let now = MonotonicClock.nanos()

@@ -296,6 +296,27 @@ public final class PostgresCapture: @unchecked Sendable {
         state = PostgresCaptureState(slot: configuration.slot)
     }
 
+    /// Asks a running capture to snapshot `tables` again while it keeps streaming: inserts an
+    /// `execute-snapshot` row (Debezium's signal format) into `signalTable`, named as the
+    /// capture's ``PostgresCaptureConfiguration/signalTable`` is (`schema.table`, or `table` in
+    /// `public`). Returns the signal's id.
+    public static func requestSnapshot(of tables: [String], on sql: PostgresConnection,
+                                       signalTable: String = "public.streamkit_signal") throws -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("data-collections")
+        w.beginArray()
+        for t in tables { w.value(t) }
+        w.endArray()
+        w.field("type", "incremental")
+        w.endObject()
+        let id = "snapshot-" + UUID().uuidString.lowercased()
+        let q = CaptureSupport.qualified(signalTable)
+        try sql.execute("INSERT INTO \(CaptureSupport.quotedName(sql, q.schema, q.name)) (id, type, data) VALUES ($1, 'execute-snapshot', $2)",
+                        [id, String(decoding: w.bytes, as: UTF8.self)])
+        return id
+    }
+
     /// Runs until `stop` becomes true (then confirms what Kafka acknowledged and returns) or an
     /// error occurs (then throws; a restart resumes from the last acknowledged event). A lost
     /// connection (PostgreSQL restarted, network) is retried: up to
