@@ -1,11 +1,24 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Settings every target shares: existentials are spelled `any`, and an `import` is internal
+/// unless it says `public import` (so a module re-exports nothing by accident).
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
 let package = Package(
     name: "StreamKit",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "StreamKit", targets: ["StreamKit"]),
+        .library(name: "StreamKitJSON", targets: ["StreamKitJSON"]),
+        .library(name: "StreamKitDebezium", targets: ["StreamKitDebezium"]),
+        .library(name: "StreamKitKafka", targets: ["StreamKitKafka"]),
+        .library(name: "StreamKitRedis", targets: ["StreamKitRedis"]),
+        .library(name: "StreamKitPostgres", targets: ["StreamKitPostgres"]),
+        .library(name: "StreamKitWorkload", targets: ["StreamKitWorkload"]),
+        .library(name: "StreamKitQuery", targets: ["StreamKitQuery"]),
         .library(name: "StreamKitTesting", targets: ["StreamKitTesting"]),
         .library(name: "FeatureJobs", targets: ["FeatureJobs"]),
         .executable(name: "cdc-features", targets: ["cdc-features"]),
@@ -16,33 +29,80 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
+        // C system libraries: each is imported by exactly one Swift target.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .target(name: "CStreamKitShims"),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "CStreamKitShims"),
+
+        // The runtime: graph, operators, time, windowing, state, checkpoints (zstd), execution,
+        // file sources and sinks. Links no connector library.
         .target(
             name: "StreamKit",
             dependencies: [
-                "CZstd", "CStreamKitShims", "CRdKafka", "CHiredis", "CLibPQ",
+                "CZstd", "CStreamKitShims",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ],
+            swiftSettings: strict
         ),
-        .target(name: "StreamKitTesting", dependencies: ["StreamKit"]),
-        .target(name: "FeatureJobs", dependencies: ["StreamKit"]),
-        .target(name: "StreamKitJobs", dependencies: ["StreamKit", "FeatureJobs"], path: "jobs"),
+        // Formats.
+        .target(name: "StreamKitJSON", dependencies: ["StreamKit"], swiftSettings: strict),
+        .target(name: "StreamKitDebezium", dependencies: ["StreamKit", "StreamKitJSON"], swiftSettings: strict),
+        // Connectors: each owns one C library.
+        .target(name: "StreamKitKafka", dependencies: ["StreamKit", "StreamKitJSON", "CRdKafka"], swiftSettings: strict),
+        .target(name: "StreamKitRedis", dependencies: ["StreamKit", "StreamKitJSON", "CHiredis"], swiftSettings: strict),
+        .target(
+            name: "StreamKitPostgres",
+            dependencies: ["StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "CLibPQ"],
+            swiftSettings: strict
+        ),
+        // The standard benchmark workload and the ad-hoc window query of `cdc-features window`.
+        .target(name: "StreamKitWorkload", dependencies: ["StreamKit"], swiftSettings: strict),
+        .target(name: "StreamKitQuery", dependencies: ["StreamKit", "StreamKitJSON", "StreamKitWorkload"], swiftSettings: strict),
+        // The operator test harness.
+        .target(name: "StreamKitTesting", dependencies: ["StreamKit"], swiftSettings: strict),
+        // The ML feature library (aggregates, sketches, sessions, drift, anomaly, joins).
+        .target(name: "FeatureJobs", dependencies: ["StreamKit", "StreamKitDebezium"], swiftSettings: strict),
+        // Example jobs, one file each, and their registry.
+        .target(
+            name: "StreamKitJobs",
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
+                "StreamKitQuery", "FeatureJobs",
+            ],
+            path: "jobs",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "cdc-features",
             dependencies: [
-                "StreamKit", "FeatureJobs", "StreamKitJobs",
+                "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
+                "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
-        .testTarget(name: "StreamKitTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs", "StreamKitJobs", "CZstd"]),
-        .testTarget(name: "FeatureJobsTests", dependencies: ["FeatureJobs", "StreamKitTesting"]),
+        .testTarget(
+            name: "StreamKitTests",
+            dependencies: [
+                "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
+                "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitRedis", "CZstd",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "FeatureJobsTests", dependencies: ["FeatureJobs", "StreamKitTesting", "StreamKitDebezium"], swiftSettings: strict),
         // Tests against real services (Tansu, Redis, PostgreSQL) started by scripts/services.
-        .testTarget(name: "IntegrationTests", dependencies: ["StreamKit", "StreamKitTesting", "FeatureJobs", "StreamKitJobs"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
+                "StreamKitRedis", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
+                "cdc-features",
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

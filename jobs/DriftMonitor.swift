@@ -1,6 +1,7 @@
-import Foundation
-import StreamKit
-import FeatureJobs
+public import Foundation
+public import StreamKit
+public import FeatureJobs
+public import StreamKitKafka
 
 /// `drift-monitor`: the distribution of interaction `amount` per 10-minute window against a
 /// baseline (`--baseline FILE`: a JSON array or NDJSON of numbers) or, without one, the previous

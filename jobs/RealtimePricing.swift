@@ -1,5 +1,10 @@
-import StreamKit
-import FeatureJobs
+public import StreamKit
+public import FeatureJobs
+public import StreamKitJSON
+public import StreamKitDebezium
+public import StreamKitKafka
+public import StreamKitRedis
+public import Glibc
 
 /// A row of the `bookings` table, as Debezium captures it.
 public struct Booking: Decodable, Sendable {

@@ -1,5 +1,7 @@
-import StreamKit
-import FeatureJobs
+public import StreamKit
+public import FeatureJobs
+public import StreamKitKafka
+public import StreamKitRedis
 
 /// Where an example job reads and writes, from `cdc-features run` options.
 public struct JobIO: Sendable {

@@ -1,5 +1,9 @@
-import StreamKit
-import FeatureJobs
+public import StreamKit
+public import FeatureJobs
+public import StreamKitJSON
+public import StreamKitDebezium
+public import StreamKitKafka
+public import StreamKitRedis
 
 /// `session-features`: per-user sessions with a 30-minute gap, updated on every interaction —
 /// session length, events in the session, distinct items, time since the previous event — to the

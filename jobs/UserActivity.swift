@@ -1,4 +1,6 @@
-import StreamKit
+public import StreamKit
+public import StreamKitJSON
+public import StreamKitDebezium
 
 /// A row of the `user_interactions` table, as Debezium captures it.
 public struct Interaction: Decodable, Sendable {

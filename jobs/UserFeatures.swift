@@ -1,5 +1,7 @@
-import StreamKit
-import FeatureJobs
+public import StreamKit
+public import FeatureJobs
+public import StreamKitJSON
+public import StreamKitRedis
 
 /// `user-features`: interactions CDC → per-user rolling features over 5 minutes (every minute)
 /// and 1 hour (every 5 minutes): clicks, purchases, spend, distinct items (HyperLogLog), p90

@@ -1,4 +1,5 @@
 import Synchronization
+public import StreamKit
 
 /// A processing-time clock that only moves when a test moves it.
 ///

@@ -2,6 +2,12 @@ import ArgumentParser
 import Foundation
 import StreamKit
 import StreamKitJobs
+import StreamKitJSON
+import StreamKitDebezium
+import StreamKitKafka
+import StreamKitRedis
+import StreamKitWorkload
+import StreamKitQuery
 
 @main
 struct CDCFeatures: AsyncParsableCommand {

@@ -3,6 +3,10 @@ import Dispatch
 import Foundation
 import StreamKit
 import Synchronization
+import StreamKitJSON
+import StreamKitDebezium
+import StreamKitKafka
+import StreamKitPostgres
 
 struct Capture: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -77,14 +81,14 @@ struct CapturePostgres: ParsableCommand {
 func runUntilSignalled(_ capture: some ChangeCapture, status statusPath: String) throws {
     let stop = Atomic<Bool>(false)
     let finished = DispatchSemaphore(value: 0)
-    let failure = Mutex<Error?>(nil)
+    let failure = Mutex<(any Error)?>(nil)
     let thread = Thread {
         do { try capture.run(until: { stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
         finished.signal()
     }
     thread.start()
     signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
-    var sources: [DispatchSourceSignal] = []
+    var sources: [any DispatchSourceSignal] = []
     for sig in [SIGTERM, SIGINT] {
         let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         src.setEventHandler { stop.store(true, ordering: .relaxed) }
@@ -231,7 +235,7 @@ struct BenchCapture: ParsableCommand {
         // The slot exists: the capture only streams. Mark the state so it does not snapshot.
         let capture = PostgresCapture(configuration: c, kafka: kafka)
         let stop = Atomic<Bool>(false)
-        let failure = Mutex<Error?>(nil)
+        let failure = Mutex<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
         let start = MonotonicClock.nanos()
         Thread {

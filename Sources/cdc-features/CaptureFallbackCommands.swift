@@ -3,6 +3,8 @@ import Dispatch
 import Foundation
 import StreamKit
 import Synchronization
+import StreamKitKafka
+import StreamKitPostgres
 
 /// Capture command durations: `1s`, `0.5s`, `500ms`, `2m` or a number of seconds.
 func parseCaptureDuration(_ text: String) throws -> Duration {

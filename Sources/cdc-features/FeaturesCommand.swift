@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import StreamKit
+import StreamKitJSON
+import StreamKitRedis
 
 /// `cdc-features features …`: the Redis feature store.
 struct Features: ParsableCommand {

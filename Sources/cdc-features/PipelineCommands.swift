@@ -1,7 +1,12 @@
 import ArgumentParser
 import Foundation
 import StreamKit
+import StreamKitJobs
 import FeatureJobs
+import StreamKitDebezium
+import StreamKitKafka
+import StreamKitRedis
+import StreamKitWorkload
 
 /// Service addresses: flags, then the environment `scripts/services env` prints, then defaults.
 enum ServiceDefaults {
@@ -155,7 +160,7 @@ final class ProgressPrinter: @unchecked Sendable {
 func runToCompletion(_ running: RunningJob, checkpointing: Bool) throws -> JobResult {
     signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
     let queue = DispatchQueue(label: "signals")
-    var sources: [DispatchSourceSignal] = []
+    var sources: [any DispatchSourceSignal] = []
     for sig in [SIGTERM, SIGINT] {
         let src = DispatchSource.makeSignalSource(signal: sig, queue: queue)
         src.setEventHandler {

@@ -4,6 +4,11 @@ import StreamKit
 import FeatureJobs
 import StreamKitJobs
 import Synchronization
+import StreamKitDebezium
+import StreamKitKafka
+import StreamKitRedis
+import StreamKitWorkload
+import StreamKitPostgres
 
 struct BenchPricing: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -125,7 +130,7 @@ final class PostgresPricingLoad: @unchecked Sendable {
     let stateFile: String
     let stop = Atomic<Bool>(false)
     let done = DispatchSemaphore(value: 0)
-    let failure = Mutex<Error?>(nil)
+    let failure = Mutex<(any Error)?>(nil)
 
     init(dsn: String, table: String, prefix: String, kafka: KafkaConfiguration) throws {
         sql = try PostgresConnection(dsn: dsn)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FeatureJobs
+import StreamKit
 
 /// Add and merge throughput of each aggregate. Run in a release build:
 /// `FEATUREJOBS_BENCH=1 swift test -c release --filter AggregateBenchTests`. Skipped otherwise.

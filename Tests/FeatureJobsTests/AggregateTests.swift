@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FeatureJobs
+import StreamKit
 
 /// A seeded SplitMix64 generator: tests are deterministic.
 struct SeededGenerator: RandomNumberGenerator {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FeatureJobs
+import StreamKit
 
 /// The FeatureJobs aggregates through the job DSL on the runtime, against a brute-force computation
 /// of every sliding window.

@@ -1,6 +1,7 @@
 import Testing
 import FeatureJobs
 import StreamKitTesting
+import StreamKit
 
 /// ``EWMAAnomalyDetector`` against a straightforward reference loop, and across a checkpoint.
 @Suite struct AnomalyDetectorTests {

@@ -1,6 +1,8 @@
 import Testing
 import FeatureJobs
 import StreamKitTesting
+import StreamKit
+import Glibc
 
 /// ``DriftMonitor`` end to end through a job, and through the operator harness.
 @Suite struct DriftMonitorTests {

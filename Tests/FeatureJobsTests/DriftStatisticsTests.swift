@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FeatureJobs
+import StreamKit
 
 /// Drift statistics against hand computations and scipy 1.17.1.
 ///

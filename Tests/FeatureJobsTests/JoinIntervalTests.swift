@@ -1,6 +1,7 @@
 import Testing
 import FeatureJobs
 import StreamKitTesting
+import StreamKit
 
 private struct Rec: Sendable, Hashable, StateCodable {
     var key: Int64

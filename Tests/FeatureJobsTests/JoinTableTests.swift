@@ -1,6 +1,8 @@
 import Testing
 import FeatureJobs
 import StreamKitTesting
+import StreamKit
+import StreamKitDebezium
 
 /// A deterministic random generator (SplitMix64) for the randomized join and session tests.
 struct JoinTestRandom: RandomNumberGenerator {

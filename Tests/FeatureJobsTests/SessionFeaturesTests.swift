@@ -1,6 +1,7 @@
 import Testing
 import FeatureJobs
 import StreamKitTesting
+import StreamKit
 
 private struct Click: Sendable, Hashable {
     var user: Int64

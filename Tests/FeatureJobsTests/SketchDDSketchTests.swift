@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FeatureJobs
+import StreamKit
 
 @Suite struct SketchDDSketchTests {
     static let qs: [Double] = [0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1]

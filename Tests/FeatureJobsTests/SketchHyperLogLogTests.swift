@@ -1,5 +1,6 @@
 import Testing
 import FeatureJobs
+import StreamKit
 
 @Suite struct SketchHyperLogLogTests {
     @Test(arguments: [0, 1, 2, 10, 1000, 2048])

@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitKafka
+import StreamKitPostgres
 
 /// Runs a change capture on its own thread until ``stop()``.
 final class CaptureRun<Capture: ChangeCapture>: @unchecked Sendable {
@@ -9,7 +11,7 @@ final class CaptureRun<Capture: ChangeCapture>: @unchecked Sendable {
     let capture: Capture
     let stopFlag = Atomic<Bool>(false)
     let done = DispatchSemaphore(value: 0)
-    let error = Mutex<Error?>(nil)
+    let error = Mutex<(any Error)?>(nil)
 
     init(_ capture: Capture) {
         self.capture = capture
@@ -27,7 +29,7 @@ final class CaptureRun<Capture: ChangeCapture>: @unchecked Sendable {
         if let e = error.withLock({ $0 }) { throw e }
     }
 
-    var failed: Error? { error.withLock { $0 } }
+    var failed: (any Error)? { error.withLock { $0 } }
 }
 
 extension CaptureRun where Capture == PostgresCapture {
@@ -64,7 +66,7 @@ func captureEvents(_ topic: String) throws -> [CaptureEvent] {
 
 /// Polls `condition` every `interval` for up to `timeout`; throws `failed()` as soon as it is non-nil.
 func waitUntil(timeout: Duration = .seconds(15), every interval: Duration = .milliseconds(20),
-               failed: () -> Error? = { nil }, _ condition: () throws -> Bool) async throws {
+               failed: () -> (any Error)? = { nil }, _ condition: () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while try !condition() {
         if let e = failed() { throw e }

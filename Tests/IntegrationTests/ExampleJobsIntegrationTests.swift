@@ -3,6 +3,10 @@ import Testing
 import StreamKit
 import FeatureJobs
 import StreamKitJobs
+import StreamKitKafka
+import StreamKitRedis
+import StreamKitWorkload
+import StreamKitQuery
 
 /// Example jobs on real Kafka and Redis, checked against batch recomputations (offline = online).
 @Suite(.serialized) struct ExampleJobsIntegrationTests {

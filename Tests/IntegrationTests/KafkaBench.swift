@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitKafka
+import StreamKitWorkload
 
 /// Throughput of the Kafka connector (run with KAFKA_BENCH=1, ideally in a release build):
 /// produce N workload messages (~334 B) to a 4-partition topic with ``KafkaProducer``, then read

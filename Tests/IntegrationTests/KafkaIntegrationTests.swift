@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitKafka
+import StreamKitQuery
 
 /// The Kafka connector against the real Tansu broker (`scripts/services up`, KAFKA_BROKERS).
 /// Every test uses its own topics and consumer groups.

@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
 import StreamKit
+import StreamKitKafka
+import StreamKitWorkload
 
 /// Helpers of the Kafka integration tests: the broker address, unique names, producing the workload.
 enum KafkaTestSupport {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitPostgres
 
 /// The pgoutput decoder on what a real PostgreSQL 15 (from scripts/services) emits: changes are
 /// read with `pg_logical_slot_get_binary_changes(…, 'proto_version', '1', 'publication_names', …)`,

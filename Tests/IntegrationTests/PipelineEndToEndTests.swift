@@ -1,7 +1,11 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitJobs
 import FeatureJobs
+import StreamKitKafka
+import StreamKitRedis
+import StreamKitQuery
 
 /// The whole path on real services: Debezium events on Kafka → the user-activity feature job
 /// (hopping windows) → features in Redis (values, TTL, version, latest pointer) and inference

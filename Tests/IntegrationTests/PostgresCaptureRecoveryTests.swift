@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitKafka
+import StreamKitPostgres
 
 /// The capture survives losing PostgreSQL: a crash and restart of the server, and a replication
 /// connection killed in the middle of a large transaction. Nothing is lost and nothing is

@@ -2,6 +2,9 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitDebezium
+import StreamKitKafka
+import StreamKitPostgres
 
 /// Log-based capture from the real PostgreSQL 15 into the real Kafka broker (scripts/services).
 @Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))

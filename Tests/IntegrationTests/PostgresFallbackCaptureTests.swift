@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitKafka
+import StreamKitPostgres
 
 /// Trigger-based and polling capture from the real PostgreSQL 15 into the real Kafka broker (scripts/services).
 @Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))

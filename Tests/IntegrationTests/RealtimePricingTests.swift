@@ -3,6 +3,10 @@ import Testing
 import StreamKit
 import FeatureJobs
 import StreamKitJobs
+import StreamKitDebezium
+import StreamKitKafka
+import StreamKitRedis
+import StreamKitWorkload
 
 /// realtime-pricing on real Kafka and Redis: the demand features of every listing equal a batch
 /// recomputation over the same booking changes (offline = online).

@@ -1,6 +1,8 @@
 import Foundation
 import StreamKit
 import Testing
+import StreamKitRedis
+@testable import cdc_features
 
 /// Against the real Redis of `scripts/services up` (REDIS_URL). Every test uses its own key
 /// prefix (a unique view name) and deletes its keys.

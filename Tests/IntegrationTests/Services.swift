@@ -1,4 +1,5 @@
 import Foundation
+import StreamKit
 
 /// Addresses of the local services started by `scripts/services up` (overridable by environment).
 enum Services {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitWorkload
 
 /// The command line as users and scripts run it: a real `cdc-features` process.
 @Suite(.serialized) struct CLITests {

@@ -2,6 +2,9 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKitTesting
+import StreamKit
+import StreamKitWorkload
+import StreamKitQuery
 
 /// Checkpoint → failure → restore through real jobs: the output file of an interrupted and resumed
 /// run must equal (as a multiset of lines) the output of an uninterrupted run.

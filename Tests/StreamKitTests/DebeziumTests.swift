@@ -1,6 +1,8 @@
 import Testing
 import Foundation
 @testable import StreamKit
+@testable import StreamKitJSON
+@testable import StreamKitDebezium
 
 let sourceBlock = #"{"version":"2.5.0.Final","connector":"postgresql","name":"app","ts_ms":1700000000030,"snapshot":"false","db":"app","sequence":"[\"100\",\"164\"]","schema":"public","table":"user_interactions","txId":1001,"lsn":100000064,"xmin":null}"#
 

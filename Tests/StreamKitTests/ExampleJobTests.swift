@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import StreamKit
 import StreamKitJobs
+import StreamKitWorkload
+import StreamKitQuery
 
 /// The README's example job (typed Debezium rows, DSL aggregates) agrees with the ad-hoc
 /// field-path query on the standard workload, row for row.

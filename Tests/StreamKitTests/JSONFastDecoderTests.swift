@@ -1,5 +1,7 @@
 import Testing
 @testable import StreamKit
+@testable import StreamKitJSON
+@testable import StreamKitDebezium
 
 struct Interaction: Decodable, Equatable {
     var id: Int64

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKitTesting
+import StreamKit
 
 /// Cancelling the task that awaits `Job.run` stops the job instead of leaving it running.
 @Suite struct JobCancellationTests {

@@ -2,6 +2,9 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKitTesting
+import StreamKit
+import StreamKitWorkload
+import StreamKitQuery
 
 /// Back-pressure: a slow sink behind a keyed exchange with tiny channels pauses the source.
 @Suite struct BackpressureTests {

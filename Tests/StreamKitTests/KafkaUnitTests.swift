@@ -1,5 +1,6 @@
 import Testing
 import StreamKit
+import StreamKitKafka
 
 /// Kafka connector checks that need no broker (librdkafka's built-in mock cluster stands in).
 @Suite struct KafkaUnitTests {

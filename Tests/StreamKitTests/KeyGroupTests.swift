@@ -1,5 +1,7 @@
 import Testing
 import StreamKitTesting
+import StreamKit
+import StreamKitWorkload
 
 @Suite struct KeyGroupTests {
     @Test func rangesAndOwnersAgreeForEveryLayout() {

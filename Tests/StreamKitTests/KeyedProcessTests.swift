@@ -1,5 +1,6 @@
 import Testing
 import StreamKitTesting
+import StreamKit
 
 /// A command-driven keyed function so each test states exactly what the function does.
 struct Command: Sendable, Hashable {

@@ -1,5 +1,6 @@
 import Testing
 import StreamKit
+import StreamKitPostgres
 
 /// pgoutput decoding on hand-built messages (byte layouts from PostgreSQL's protocol docs).
 @Suite struct PgOutputTests {

@@ -1,6 +1,7 @@
 import Foundation
 import StreamKitTesting
 import Testing
+import StreamKit
 
 // Small shared helpers of the test suite (no behaviour under test lives here).
 

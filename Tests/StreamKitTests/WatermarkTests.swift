@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import StreamKitTesting
+import StreamKit
 
 /// Watermark generation (``TimestampAssigner``) through the harness, and the gate's minimum
 /// combination in a running job.

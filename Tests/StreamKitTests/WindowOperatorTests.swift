@@ -1,5 +1,7 @@
 import Testing
 import StreamKitTesting
+import StreamKit
+import StreamKitWorkload
 
 /// Window operators driven through the harness: assignment, firing at `end - 1`, lateness.
 @Suite struct TumblingWindowTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitWorkload
 
 /// Expected values come from the reference generator
 /// (`python3 /work/shared/gen_events.py 10000 ref.jsonl`, seed 42); the test itself needs no Python.

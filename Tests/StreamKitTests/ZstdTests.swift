@@ -1,6 +1,7 @@
 import CZstd
 import Testing
 @testable import StreamKit
+@testable import StreamKitWorkload
 
 @Suite struct ZstdTests {
     /// Compressible but non-trivial data: workload lines.

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 // Builders for jobs, next to StreamKit's `count()`, `sum`, `mean`, `min`, `max`:
 // `.aggregate(count(), countIf { $0.isClick }, variance { $0.amount }, distinctCount { $0.item }, quantiles { $0.amount })`

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// Counts the inputs that satisfy a predicate, e.g. clicks among all interactions.
 ///

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// The approximate number of distinct values of a field, with a ``HyperLogLog`` sketch.
 ///

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// The accumulator of ``LastValueAggregate``: the latest event time seen and its value.
 @frozen

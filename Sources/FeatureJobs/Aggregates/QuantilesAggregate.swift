@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// The median, 90th and 99th percentile of a window, from a ``DDSketch``.
 @frozen

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// Events per second over a window: `count / windowSeconds`, optionally counting only the inputs that
 /// satisfy a predicate.

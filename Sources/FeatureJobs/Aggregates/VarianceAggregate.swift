@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// Count, mean and sum of squared deviations `M2 = Σ (xᵢ − mean)²` of a sample: the numerically
 /// stable, mergeable state behind ``VarianceAggregate`` and ``StandardDeviationAggregate``.

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// Exponentially weighted mean and variance of a stream (West 1979; Finch 2009, "Incremental
 /// calculation of weighted mean and variance"), the state of ``EWMAAnomalyDetector``.

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// Counts of a categorical feature (category → count): the mergeable distribution of a string
 /// feature that PSI and Jensen–Shannon compare.

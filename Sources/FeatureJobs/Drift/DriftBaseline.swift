@@ -1,5 +1,5 @@
-import Foundation
-import StreamKit
+public import Foundation
+public import StreamKit
 
 /// A fixed reference distribution of one numeric feature, with everything the drift statistics
 /// need precomputed once: sorted values (exact KS), moments (z-test) and quantile cut points with
@@ -67,7 +67,7 @@ public struct DriftBaseline: Sendable, Hashable {
 
     enum Scalar: Decodable {
         case none, number(Double), string(String)
-        init(from decoder: Decoder) throws {
+        init(from decoder: any Decoder) throws {
             let c = try decoder.singleValueContainer()
             if c.decodeNil() { self = .none }
             else if let d = try? c.decode(Double.self) { self = .number(d) }

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// Watches the distribution of numeric features in tumbling event-time windows and emits a
 /// ``DriftReport`` per feature and window, comparing the window with a reference: a fixed

@@ -1,4 +1,4 @@
-import StreamKit
+public import StreamKit
 
 /// How strongly a distribution moved, read from PSI with the conventional thresholds.
 public enum DriftVerdict: Int, Sendable, Hashable, Comparable, Codable, CustomStringConvertible {

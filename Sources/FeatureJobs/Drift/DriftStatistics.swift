@@ -1,4 +1,5 @@
 import Foundation
+import StreamKit
 
 /// Drift statistics comparing a *current* distribution with a *reference* one.
 ///

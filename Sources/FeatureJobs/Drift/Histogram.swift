@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// Counts of a numeric feature over fixed bins: the mergeable distribution that drift statistics
 /// (PSI, binned KS, Jensen–Shannon) compare.

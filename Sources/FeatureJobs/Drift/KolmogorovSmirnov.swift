@@ -1,4 +1,5 @@
 import Foundation
+import StreamKit
 
 /// The two-sample Kolmogorov–Smirnov test: `D = sup_x |F_ref(x) − F_cur(x)|` between two
 /// empirical CDFs, with its asymptotic p-value.

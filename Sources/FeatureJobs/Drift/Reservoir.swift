@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// A uniform random sample of at most `capacity` values of a stream (Vitter's Algorithm R),
 /// deterministic for a given seed and input order. Used by ``DriftMonitor`` to bound the memory

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// Count, mean and sum of squared deviations of a numeric sample, updated one value at a time
 /// (Welford) and mergeable (Chan et al.), so it can be a window accumulator.

@@ -1,3 +1,6 @@
+public import StreamKit
+public import Glibc
+
 /// One record of a two-input operator: a record of the left input or of the right one.
 ///
 /// Two-input operators are built on the one-input runtime: both inputs are mapped into

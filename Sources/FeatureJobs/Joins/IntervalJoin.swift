@@ -1,3 +1,6 @@
+public import StreamKit
+public import Glibc
+
 /// A pair emitted by an interval join, with the event times of both records.
 public struct JoinedPair<Left: Sendable, Right: Sendable>: Sendable {
     public var left: Left

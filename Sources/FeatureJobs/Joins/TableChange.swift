@@ -1,3 +1,7 @@
+public import StreamKit
+public import StreamKitDebezium
+public import Glibc
+
 /// One change of a keyed table, as a changelog (Debezium, or any CDC source) delivers it.
 ///
 /// Build it from Debezium events with ``DataStream/tableChanges(key:)``: `c`/`r`/`u` upsert the

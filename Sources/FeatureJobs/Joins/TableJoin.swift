@@ -1,3 +1,6 @@
+public import StreamKit
+public import Glibc
+
 /// A stream record together with the table row it was joined with (nil: no row, left-outer).
 public struct Enriched<Left: Sendable, Right: Sendable>: Sendable {
     /// The stream record.

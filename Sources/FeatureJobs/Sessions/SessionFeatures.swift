@@ -1,3 +1,6 @@
+public import StreamKit
+public import Glibc
+
 /// Features of the session an event belongs to, emitted on every event (`update`) and once when
 /// the session closes (`closed`).
 public struct SessionFeatures<Key: StreamKey>: Sendable, Hashable {

@@ -1,5 +1,6 @@
-import Foundation
-import StreamKit
+public import Foundation
+public import StreamKit
+public import Glibc
 
 /// A mergeable quantile sketch with a relative-error guarantee: DDSketch (Masson, Rim & Lee,
 /// "DDSketch: A fast and fully-mergeable quantile sketch with relative-error guarantees", VLDB 2019).

@@ -1,4 +1,5 @@
-import StreamKit
+public import StreamKit
+public import Glibc
 
 /// A mergeable HyperLogLog distinct-count sketch (Flajolet et al. 2007) with a sparse mode for small
 /// sets and Ertl's improved estimator.

@@ -31,7 +31,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
     private var nextID: Int64
     private var pending: [Int64: (snapshots: [String: [Int: [UInt8]]], acks: Int)] = [:]
     private(set) var lastCompleted: Int64 = 0
-    private(set) var failure: Error?
+    private(set) var failure: (any Error)?
     /// Metadata written with each checkpoint (job name, parallelism, ...).
     var metadata: [String: String] = [:]
 

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A directory of durable, atomically published checkpoints.
 ///

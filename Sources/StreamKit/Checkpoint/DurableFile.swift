@@ -1,20 +1,20 @@
 #if canImport(Glibc)
-import Glibc
+package import Glibc
 #elseif canImport(Musl)
-import Musl
+package import Musl
 #elseif canImport(Darwin)
-import Darwin
+package import Darwin
 #endif
 
 /// Thin POSIX wrappers used for durable writes (open/write/fsync/rename). Every failure becomes a
 /// `StreamKitError(.io, ...)` naming the operation, the path and `strerror(errno)`.
-internal enum DurableFile {
-    static func ioError(_ operation: String, _ path: String, errno code: Int32) -> StreamKitError {
+package enum DurableFile {
+    package static func ioError(_ operation: String, _ path: String, errno code: Int32) -> StreamKitError {
         StreamKitError(.io, "\(operation) \(path): \(String(cString: strerror(code)))")
     }
 
     /// Opens `path`, retrying on EINTR.
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+    package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
         while true {
             let fd = path.withCString { systemOpen($0, flags, mode) }
             if fd >= 0 { return fd }
@@ -23,7 +23,7 @@ internal enum DurableFile {
     }
 
     /// Writes all of `bytes` to `fd`, handling short writes and EINTR.
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0
         while offset < bytes.count {
             let n = systemWrite(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -36,7 +36,7 @@ internal enum DurableFile {
     }
 
     /// Creates `path` (which must not exist), writes `bytes`, fsyncs and closes it.
-    static func createDurably(_ path: String, contents bytes: [UInt8]) throws {
+    package static func createDurably(_ path: String, contents bytes: [UInt8]) throws {
         let fd = try open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC)
         do {
             try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
@@ -50,7 +50,7 @@ internal enum DurableFile {
 
     /// Replaces `path` atomically: writes and fsyncs `path.tmp` (left over from a crash: replaced),
     /// then renames it over `path`.
-    static func replaceAtomically(_ path: String, contents bytes: [UInt8]) throws {
+    package static func replaceAtomically(_ path: String, contents bytes: [UInt8]) throws {
         let tmp = path + ".tmp"
         if exists(tmp) { _ = unlink(tmp) }
         try createDurably(tmp, contents: bytes)
@@ -58,7 +58,7 @@ internal enum DurableFile {
     }
 
     /// Reads the whole file at `path`.
-    static func readAll(_ path: String) throws -> [UInt8] {
+    package static func readAll(_ path: String) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY | O_CLOEXEC)
         defer { _ = close(fd) }
         var info = stat()
@@ -84,24 +84,24 @@ internal enum DurableFile {
     }
 
     /// Creates a directory (mode 0755); fails if it already exists.
-    static func makeDirectory(_ path: String) throws {
+    package static func makeDirectory(_ path: String) throws {
         if mkdir(path, 0o755) != 0 { throw ioError("mkdir", path, errno: errno) }
     }
 
     /// fsyncs a directory so that entries created/renamed/removed in it are durable.
-    static func syncDirectory(_ path: String) throws {
+    package static func syncDirectory(_ path: String) throws {
         let fd = try open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { _ = close(fd) }
         if fsync(fd) != 0 { throw ioError("fsync", path, errno: errno) }
     }
 
     /// Atomically renames `from` to `to` (same file system).
-    static func rename(_ from: String, to: String) throws {
+    package static func rename(_ from: String, to: String) throws {
         if systemRename(from, to) != 0 { throw ioError("rename", "\(from) -> \(to)", errno: errno) }
     }
 
     /// Whether `path` exists (as anything).
-    static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
     }

@@ -204,7 +204,7 @@ public struct DataStream<Element: Sendable>: Sendable {
         return transform("timestamps") { TimestampAssigner(extract: timestamp, strategy: strategy) }
     }
     @inlinable
-    public func assignTimestamps(_ timestamp: KeyPath<Element, EventTime> & Sendable, watermark: WatermarkStrategy,
+    public func assignTimestamps(_ timestamp: any KeyPath<Element, EventTime> & Sendable, watermark: WatermarkStrategy,
                                  idleness: Duration? = nil) -> DataStream<Element> {
         assignTimestamps({ $0[keyPath: timestamp] }, watermark: watermark, idleness: idleness)
     }
@@ -215,7 +215,7 @@ public struct DataStream<Element: Sendable>: Sendable {
         KeyedStream(stream: self, key: key)
     }
     @inlinable
-    public func keyBy<K: StreamKey>(_ key: KeyPath<Element, K> & Sendable) -> KeyedStream<Element, K> {
+    public func keyBy<K: StreamKey>(_ key: any KeyPath<Element, K> & Sendable) -> KeyedStream<Element, K> {
         KeyedStream(stream: self, key: { $0[keyPath: key] })
     }
 

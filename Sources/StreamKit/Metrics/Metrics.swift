@@ -1,4 +1,4 @@
-import Synchronization
+public import Synchronization
 import Histogram
 
 /// A monotonically increasing counter, safe to bump from any thread.

@@ -1,4 +1,4 @@
-import HeapModule
+public import HeapModule
 
 /// Event time or processing time.
 public enum TimeDomain: Sendable, Hashable { case eventTime, processingTime }

@@ -1,12 +1,14 @@
+public import Glibc
+
 /// A pthread mutex with one condition variable. Used by the bounded channels between subtask
 /// threads; never held across a call into user code.
 @usableFromInline
-final class ConditionLock: @unchecked Sendable {
+package final class ConditionLock: @unchecked Sendable {
     // @unchecked: the pthread objects are only touched through the lock's own methods.
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
     @usableFromInline let cond: UnsafeMutablePointer<pthread_cond_t>
 
-    @usableFromInline init() {
+    @usableFromInline package init() {
         mutex = .allocate(capacity: 1); cond = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil); pthread_cond_init(cond, nil)
     }
@@ -27,7 +29,7 @@ final class ConditionLock: @unchecked Sendable {
         return pthread_cond_timedwait(cond, mutex, &ts) == 0
     }
     @inlinable func broadcast() { pthread_cond_broadcast(cond) }
-    @inlinable func withLock<R>(_ body: () throws -> R) rethrows -> R {
+    @inlinable package func withLock<R>(_ body: () throws -> R) rethrows -> R {
         lock(); defer { unlock() }
         return try body()
     }

@@ -1,4 +1,4 @@
-import DequeModule
+public import DequeModule
 
 /// What travels on a channel between subtasks.
 public enum ChannelMessage<Element: Sendable>: Sendable {

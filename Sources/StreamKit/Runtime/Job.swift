@@ -1,4 +1,5 @@
 import Synchronization
+import Glibc
 
 /// A streaming job: a name and a function that builds its dataflow graph.
 ///
@@ -83,13 +84,13 @@ public final class RunningJob: @unchecked Sendable {
     let control = JobControl()
     let coordinator: CheckpointCoordinator
     private let lock = ConditionLock()
-    private var gates: [AnyObject & Cancellable] = []
+    private var gates: [any AnyObject & Cancellable] = []
     private var running = 0
     /// Names of the task threads that have not ended yet (for diagnostics of a stuck stop).
     private var runningTasks: Set<String> = []
-    private var firstError: Error?
+    private var firstError: (any Error)?
     private var finished = false
-    private var continuations: [CheckedContinuation<JobResult, Error>] = []
+    private var continuations: [CheckedContinuation<JobResult, any Error>] = []
     private let startNanos = MonotonicClock.nanos()
     private var endNanos: UInt64 = 0
     /// The checkpoint the job resumed from.
@@ -133,7 +134,7 @@ public final class RunningJob: @unchecked Sendable {
                 n.makeGate!(gateChannels[n.id], env.channelPolicy, metrics.registerChannel("\(n.uid)[\(s)]"))
             }
         }
-        gates = nodeGates.flatMap { $0 }.map { $0 as! AnyObject & Cancellable }
+        gates = nodeGates.flatMap { $0 }.map { $0 as! any AnyObject & Cancellable }
         // One back-pressure hook per task (a source or gate-fed subtask and its chain).
         var hooks = [[BackpressureHook]](repeating: [], count: nodes.count)
         for n in nodes {
@@ -211,7 +212,7 @@ public final class RunningJob: @unchecked Sendable {
 
     private var isFinished: Bool { lock.withLock { finished } }
 
-    private func fail(_ error: Error) {
+    private func fail(_ error: any Error) {
         lock.withLock { if firstError == nil { firstError = error } }
         cancelAll()
     }
@@ -222,7 +223,7 @@ public final class RunningJob: @unchecked Sendable {
     }
 
     private func taskEnded(_ name: String) {
-        let waiters: [CheckedContinuation<JobResult, Error>] = lock.withLock {
+        let waiters: [CheckedContinuation<JobResult, any Error>] = lock.withLock {
             running -= 1
             runningTasks.remove(name)
             guard running == 0 else { return [] }
@@ -235,7 +236,7 @@ public final class RunningJob: @unchecked Sendable {
         for w in waiters { resume(w) }
     }
 
-    private func resume(_ c: CheckedContinuation<JobResult, Error>) {
+    private func resume(_ c: CheckedContinuation<JobResult, any Error>) {
         if let e = lock.withLock({ firstError }) { c.resume(throwing: e) } else { c.resume(returning: currentResult()) }
     }
 
@@ -278,7 +279,7 @@ public final class RunningJob: @unchecked Sendable {
         let nanos = UInt64(grace.milliseconds) * 1_000_000
         _ = startThread(name: "cancel-watch") { [self] in
             let deadline = MonotonicClock.nanos() &+ nanos
-            let waiters: [CheckedContinuation<JobResult, Error>] = lock.withLock {
+            let waiters: [CheckedContinuation<JobResult, any Error>] = lock.withLock {
                 while !finished {
                     let now = MonotonicClock.nanos()
                     if now >= deadline { break }

@@ -1,4 +1,5 @@
-import Synchronization
+public import Synchronization
+public import Glibc
 
 /// Shared control of a running job, read by every task between batches.
 public final class JobControl: Sendable {

@@ -203,7 +203,7 @@ public final class ListState<Key: StreamKey, Element: Sendable & StateCodable>: 
 public final class KeyedStateStore<Key: StreamKey>: @unchecked Sendable {
     // @unchecked: used only on its operator's subtask thread.
     public let keyContext = KeyContext<Key>()
-    @usableFromInline var tables: [String: KeyedStateTable] = [:]
+    @usableFromInline var tables: [String: any KeyedStateTable] = [:]
     public init() {}
 
     /// Declares (or returns the existing) value state `name`.

@@ -1,3 +1,5 @@
+public import Glibc
+
 /// Event time and watermarks are milliseconds since the Unix epoch (UTC), as in Flink and Debezium.
 public typealias EventTime = Int64
 
@@ -44,8 +46,3 @@ public enum WallClock {
     }
 }
 
-#if canImport(Glibc)
-@_exported import Glibc
-#elseif canImport(Darwin)
-@_exported import Darwin
-#endif

@@ -223,10 +223,10 @@ public struct Aggregate6<A: AggregateFunction, B: AggregateFunction, C: Aggregat
 /// Minimum of a field.
 @inlinable public func min<T>(_ field: @escaping @Sendable (T) -> Double) -> MinAggregate<T> { MinAggregate(field) }
 /// Sum of a field given by key path.
-@inlinable public func sum<T>(_ field: KeyPath<T, Double> & Sendable) -> SumAggregate<T> { SumAggregate { $0[keyPath: field] } }
+@inlinable public func sum<T>(_ field: any KeyPath<T, Double> & Sendable) -> SumAggregate<T> { SumAggregate { $0[keyPath: field] } }
 /// Mean of a field given by key path.
-@inlinable public func mean<T>(_ field: KeyPath<T, Double> & Sendable) -> MeanAggregate<T> { MeanAggregate { $0[keyPath: field] } }
+@inlinable public func mean<T>(_ field: any KeyPath<T, Double> & Sendable) -> MeanAggregate<T> { MeanAggregate { $0[keyPath: field] } }
 /// Maximum of a field given by key path.
-@inlinable public func max<T>(_ field: KeyPath<T, Double> & Sendable) -> MaxAggregate<T> { MaxAggregate { $0[keyPath: field] } }
+@inlinable public func max<T>(_ field: any KeyPath<T, Double> & Sendable) -> MaxAggregate<T> { MaxAggregate { $0[keyPath: field] } }
 /// Minimum of a field given by key path.
-@inlinable public func min<T>(_ field: KeyPath<T, Double> & Sendable) -> MinAggregate<T> { MinAggregate { $0[keyPath: field] } }
+@inlinable public func min<T>(_ field: any KeyPath<T, Double> & Sendable) -> MinAggregate<T> { MinAggregate { $0[keyPath: field] } }

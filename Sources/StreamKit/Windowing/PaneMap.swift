@@ -1,4 +1,4 @@
-import CStreamKitShims
+public import CStreamKitShims
 
 /// An open-addressing hash map from (key slot, pane index) to an accumulator, with linear probing
 /// and backward-shift deletion. Integer keys with a multiplicative hash: no SipHash, no per-entry

@@ -1,4 +1,4 @@
-import HeapModule
+public import HeapModule
 
 @usableFromInline
 struct WindowTimer<Key: Sendable>: Comparable {

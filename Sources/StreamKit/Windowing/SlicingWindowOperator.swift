@@ -1,5 +1,5 @@
-import HeapModule
-import CStreamKitShims
+public import HeapModule
+public import CStreamKitShims
 
 /// Tumbling and sliding event-time windows with pane (slice) sharing.
 ///

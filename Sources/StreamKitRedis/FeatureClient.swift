@@ -1,0 +1,215 @@
+import Dispatch
+public import StreamKit
+public import StreamKitJSON
+
+/// One entity's features as read from the store.
+public struct FeatureVector: Sendable, Equatable {
+    /// A feature's name and value.
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var value: FeatureValue
+    }
+    public var entity: String
+    /// The version whose hash was read.
+    public var version: Int
+    /// Event time of the newest update written (ms since the epoch).
+    public var eventTime: EventTime
+    /// Wall-clock time of that write (ms).
+    public var updated: Int64
+    /// now − event time, in ms, at read time.
+    public var ageMillis: Int64
+    /// Whether `ageMillis` ≤ the view's TTL; nil when the view (so its TTL) is not known.
+    public var isFresh: Bool?
+    /// The features found, in the view's order (or by name when the view is not known).
+    public var features: [Field]
+
+    /// The value of feature `name`, if stored.
+    public subscript(name: String) -> FeatureValue? { features.first { $0.name == name }?.value }
+}
+
+/// Reads feature vectors written by ``RedisFeatureSink``.
+///
+/// The async methods run Redis I/O on the client's own serial `DispatchQueue` (one connection),
+/// never on the Swift concurrency pool; the `…Blocking` variants are for dedicated threads.
+/// `getMany` pipelines: one round trip for the latest pointers, one for the hashes.
+///
+/// ```swift
+/// let client = try FeatureClient(url: "redis://127.0.0.1:6379")
+/// if let v = try await client.get(view: userActivity, entity: "42") {
+///     print(v["clicks_5m"] ?? 0, v.ageMillis, v.isFresh == true)
+/// }
+/// ```
+public final class FeatureClient: @unchecked Sendable {
+    // @unchecked: `connection` is only touched under `lock`.
+    public let configuration: RedisConfiguration
+    private let queue: DispatchQueue
+    private let lock = ConditionLock()
+    private var connection: RedisConnection?
+    private let now: @Sendable () -> Int64
+
+    /// A client of the server in `configuration`; connects lazily on first use.
+    /// `now` is the clock of ages and freshness (ms since the epoch).
+    public init(configuration: RedisConfiguration, now: @escaping @Sendable () -> Int64 = { WallClock.millis() }) {
+        self.configuration = configuration
+        self.now = now
+        queue = DispatchQueue(label: "streamkit.feature-client")
+    }
+
+    /// A client of the server at `url` (`redis://[[user]:password@]host[:port][/db]`).
+    public convenience init(url: String) throws {
+        self.init(configuration: try RedisConfiguration(url: url))
+    }
+
+    // MARK: Async
+
+    /// The features of `entity` in `view` (at `version`, or the entity's latest pointer); nil when missing or expired.
+    public func get(view: FeatureView, entity: String, version: Int? = nil) async throws -> FeatureVector? {
+        try await getMany(view: view, entities: [entity], version: version)[0]
+    }
+
+    /// The features of each of `entities`, in order (nil where missing), in two pipelined round trips.
+    public func getMany(view: FeatureView, entities: [String], version: Int? = nil) async throws -> [FeatureVector?] {
+        try await onQueue { try self.read(view, typed: true, entities: entities, version: version) }
+    }
+
+    /// Like ``getMany(view:entities:version:)`` for a view known only by name: every stored field is
+    /// returned with its type inferred (integer, double, else string), and `isFresh` is nil.
+    public func getMany(viewNamed name: String, namespace: String = "feature", entities: [String],
+                        version: Int? = nil) async throws -> [FeatureVector?] {
+        let view = FeatureView(name: name, entityKey: "", features: [], ttl: .zero, version: version ?? 0, namespace: namespace)
+        return try await onQueue { try self.read(view, typed: false, entities: entities, version: version) }
+    }
+
+    /// The lookup as the JSON printed by `cdc-features features get`:
+    /// `{"view":…,"entities":[{"entity":…,"found":true,"version":…,"event_time":…,"age_ms":…,"features":{…}},…]}`;
+    /// a missing entity is `{"entity":…,"found":false}`.
+    public func lookupJSON(viewNamed name: String, namespace: String = "feature", entities: [String],
+                           version: Int? = nil) async throws -> String {
+        let vectors = try await getMany(viewNamed: name, namespace: namespace, entities: entities, version: version)
+        return Self.json(view: name, entities: entities, vectors: vectors)
+    }
+
+    // MARK: Blocking
+
+    /// Blocking ``getMany(view:entities:version:)`` — only from a dedicated thread.
+    public func getManyBlocking(view: FeatureView, entities: [String], version: Int? = nil) throws -> [FeatureVector?] {
+        try lock.withLock { try read(view, typed: true, entities: entities, version: version) }
+    }
+
+    /// Renders lookups as the `features get` JSON.
+    public static func json(view: String, entities: [String], vectors: [FeatureVector?]) -> String {
+        var w = JSONWriter(capacity: 256 + entities.count * 128)
+        w.beginObject()
+        w.field("view", view)
+        w.key("entities"); w.beginArray()
+        for (entity, vector) in zip(entities, vectors) {
+            w.beginObject()
+            w.field("entity", entity)
+            if let v = vector {
+                w.field("found", true)
+                w.field("version", v.version)
+                w.field("event_time", v.eventTime)
+                w.field("age_ms", v.ageMillis)
+                if let fresh = v.isFresh { w.field("fresh", fresh) }
+                w.key("features"); w.beginObject()
+                for f in v.features {
+                    w.key(f.name)
+                    switch f.value {
+                    case .double(let d): w.value(d)
+                    case .int(let i): w.value(i)
+                    case .string(let s): w.value(s)
+                    }
+                }
+                w.endObject()
+            } else {
+                w.field("found", false)
+            }
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    // MARK: Internals
+
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try self.lock.withLock { try body() } }) }
+        }
+    }
+
+    /// Runs under `lock` (on `queue`, or on the blocking caller's thread).
+    private func read(_ view: FeatureView, typed: Bool, entities: [String], version: Int?) throws -> [FeatureVector?] {
+        if connection == nil { connection = try RedisConnection(configuration) }
+        let redis = connection!
+        var commands = RedisCommandBuffer(capacity: entities.count * 64 + 64)
+        var replies: [RedisReply] = []
+        // 1. Which version of each entity (the latest pointer, unless a version is given).
+        var versions = [Int?](repeating: version, count: entities.count)
+        if version == nil {
+            for e in entities { commands.arg("GET"); commands.arg(view.latestKey(entity: e)); commands.endCommand() }
+            try redis.pipeline(commands, into: &replies)
+            for (i, r) in replies.enumerated() {
+                if case .error(let e) = r { throw StreamKitError(.connector, "GET \(view.latestKey(entity: entities[i])): \(e)") }
+                versions[i] = r.integer.map { Int($0) }
+            }
+        }
+        // 2. The hashes.
+        commands.removeAll()
+        var asked: [Int] = []
+        for (i, e) in entities.enumerated() {
+            guard let v = versions[i] else { continue }
+            asked.append(i)
+            if typed {
+                commands.arg("HMGET"); commands.arg(view.versionKey(entity: e, version: v))
+                commands.arg(FeatureView.eventTimeField); commands.arg(FeatureView.updatedField)
+                for f in view.features { commands.arg(f.name) }
+            } else {
+                commands.arg("HGETALL"); commands.arg(view.versionKey(entity: e, version: v))
+            }
+            commands.endCommand()
+        }
+        try redis.pipeline(commands, into: &replies)
+        let now = self.now()
+        let ttl = view.ttl.milliseconds
+        var out = [FeatureVector?](repeating: nil, count: entities.count)
+        for (j, i) in asked.enumerated() {
+            let r = replies[j]
+            if case .error(let e) = r { throw StreamKitError(.connector, "reading \(view.versionKey(entity: entities[i], version: versions[i]!)): \(e)") }
+            let items = r.elements
+            var eventTime: Int64? = nil
+            var updated: Int64 = 0
+            var fields: [FeatureVector.Field] = []
+            if typed {
+                guard items.count == 2 + view.features.count else { continue }
+                eventTime = items[0].integer
+                updated = items[1].integer ?? 0
+                for (k, f) in view.features.enumerated() {
+                    guard let text = items[2 + k].string, let value = FeatureValue(text: text, as: f.type) else { continue }
+                    fields.append(.init(name: f.name, value: value))
+                }
+            } else {
+                var pairs: [(String, String)] = []
+                var k = 0
+                while k + 1 < items.count {
+                    if let name = items[k].string, let text = items[k + 1].string { pairs.append((name, text)) }
+                    k += 2
+                }
+                for (name, text) in pairs.sorted(by: { $0.0 < $1.0 }) {
+                    switch name {
+                    case FeatureView.eventTimeField: eventTime = Int64(text)
+                    case FeatureView.updatedField: updated = Int64(text) ?? 0
+                    default: fields.append(.init(name: name, value: FeatureValue(inferring: text)))
+                    }
+                }
+            }
+            // No event time: the hash expired (or was never written by the sink).
+            guard let eventTime else { continue }
+            let age = now - eventTime
+            out[i] = FeatureVector(entity: entities[i], version: versions[i]!, eventTime: eventTime, updated: updated,
+                                   ageMillis: age, isFresh: typed ? age <= ttl : nil, features: fields)
+        }
+        return out
+    }
+}

@@ -1,0 +1,316 @@
+import CHiredis
+import StreamKit
+import Glibc
+
+/// One blocking connection to Redis (hiredis `redisContext`), for one thread at a time.
+///
+/// The connection owns its C context and frees it in `deinit`. Every call blocks the calling
+/// thread: use it from a dedicated thread (a sink's subtask thread) or a `DispatchQueue`
+/// (``FeatureClient`` does this), never from the Swift concurrency pool.
+///
+/// I/O errors (connection reset, timeout, server restart) drop the context; the next attempt
+/// reconnects with exponential backoff (``RedisConfiguration/reconnectBackoff``) and re-sends the
+/// whole command or pipeline — so commands sent with `retry: true` must be idempotent. After
+/// ``RedisConfiguration/maxReconnectAttempts`` the call throws a retriable `.connector` error.
+///
+/// ```swift
+/// let redis = try RedisConnection(try RedisConfiguration(url: "redis://127.0.0.1:6379"))
+/// _ = try redis.command(["SET", "greeting", "hello", "EX", "60"])
+/// let reply = try redis.command(["GET", "greeting"])   // .bulk(Array("hello".utf8))
+/// ```
+public final class RedisConnection {
+    /// Where and how this connection connects.
+    public let configuration: RedisConfiguration
+    /// The live hiredis context, nil after an I/O error until the next reconnect.
+    private var context: UnsafeMutablePointer<redisContext>?
+    /// Reusable argv/argvlen arrays pointing into a ``RedisCommandBuffer``.
+    private var argv: UnsafeMutablePointer<UnsafePointer<CChar>?>
+    private var argvLengths: UnsafeMutablePointer<Int>
+    private var argvCapacity: Int
+    /// Times the connection was re-established after an I/O error.
+    public private(set) var reconnects: Int = 0
+
+    /// Connects (with retries and backoff on connection errors).
+    ///
+    /// - Throws: a retriable `.connector` error when the server cannot be reached after
+    ///   ``RedisConfiguration/maxReconnectAttempts`` attempts; a non-retriable one when `AUTH` or
+    ///   `SELECT` is refused.
+    public init(_ configuration: RedisConfiguration) throws {
+        self.configuration = configuration
+        argvCapacity = 64
+        argv = .allocate(capacity: argvCapacity)
+        argvLengths = .allocate(capacity: argvCapacity)
+        try withReconnects { }
+    }
+
+    /// Connects to `url` (`redis://[[user]:password@]host[:port][/db]`).
+    public convenience init(url: String) throws {
+        try self.init(try RedisConfiguration(url: url))
+    }
+
+    deinit {
+        if let context { redisFree(context) }
+        argv.deallocate()
+        argvLengths.deallocate()
+    }
+
+    /// True while a context is established (it is dropped after an I/O error).
+    public var isConnected: Bool { context != nil }
+
+    /// Closes the connection; the next call reconnects.
+    public func close() {
+        if let context { redisFree(context) }
+        context = nil
+    }
+
+    // MARK: Commands
+
+    /// Sends one command and waits for its reply. An error reply is returned, not thrown.
+    /// With `retry` (the default) an I/O error reconnects and re-sends: the command must be idempotent.
+    @discardableResult
+    public func command(_ args: [String], retry: Bool = true) throws -> RedisReply {
+        var commands = RedisCommandBuffer(capacity: 256)
+        commands.command(args)
+        var replies: [RedisReply] = []
+        try pipeline(commands, into: &replies, retry: retry)
+        return replies[0]
+    }
+
+    /// Sends every command of `commands` in one round trip (pipelined) and stores their replies,
+    /// in order, in `replies` (replacing its contents). Error replies are returned, not thrown.
+    ///
+    /// - Parameters:
+    ///   - scripts: scripts the commands call by `EVALSHA`: a `NOSCRIPT` reply (the server lost its
+    ///     script cache, e.g. after a restart) loads them with `SCRIPT LOAD` and re-sends just the
+    ///     commands that failed.
+    ///   - retry: on an I/O error, reconnect with backoff and re-send the whole pipeline. Only for
+    ///     idempotent commands (some of them may have been executed before the error).
+    public func pipeline(_ commands: RedisCommandBuffer, into replies: inout [RedisReply],
+                         scripts: [RedisScript] = [], retry: Bool = true) throws {
+        replies.removeAll(keepingCapacity: true)
+        guard !commands.isEmpty else { return }
+        if retry {
+            try withReconnects { try roundTrip(commands, into: &replies) }
+        } else {
+            if context == nil { try connect() }
+            try roundTrip(commands, into: &replies)
+        }
+        guard !scripts.isEmpty else { return }
+        var missing: [Int] = []
+        for (i, r) in replies.enumerated() {
+            if case .error(let message) = r, message.hasPrefix("NOSCRIPT") { missing.append(i) }
+        }
+        guard !missing.isEmpty else { return }
+        for s in scripts { try load(s) }
+        var again = RedisCommandBuffer(capacity: 4096)
+        for i in missing { again.appendCommand(i, of: commands) }
+        var second: [RedisReply] = []
+        try withReconnects { try roundTrip(again, into: &second) }
+        for (j, i) in missing.enumerated() { replies[i] = second[j] }
+    }
+
+    /// `EVALSHA` of `script`, loading it (`SCRIPT LOAD`) when the server does not know it.
+    @discardableResult
+    public func evaluate(_ script: RedisScript, keys: [String], arguments: [String], retry: Bool = true) throws -> RedisReply {
+        var commands = RedisCommandBuffer(capacity: 256)
+        commands.arg("EVALSHA"); commands.arg(script.sha1); commands.arg(keys.count)
+        for k in keys { commands.arg(k) }
+        for a in arguments { commands.arg(a) }
+        commands.endCommand()
+        var replies: [RedisReply] = []
+        try pipeline(commands, into: &replies, scripts: [script], retry: retry)
+        return replies[0]
+    }
+
+    /// Loads `script` into the server's script cache (`SCRIPT LOAD`) and checks its SHA-1.
+    public func load(_ script: RedisScript) throws {
+        let reply = try command(["SCRIPT", "LOAD", script.source])
+        guard case .bulk(let sha) = reply else {
+            throw StreamKitError(.connector, "SCRIPT LOAD failed: \(reply)")
+        }
+        let got = String(decoding: sha, as: UTF8.self)
+        guard got == script.sha1 else {
+            throw StreamKitError(.connector, "SCRIPT LOAD returned SHA-1 \(got), expected \(script.sha1)")
+        }
+    }
+
+    /// The server's id of this connection (`CLIENT ID`), e.g. for `CLIENT KILL ID`.
+    public func clientID() throws -> Int64 {
+        let r = try command(["CLIENT", "ID"])
+        guard let id = r.integer else { throw StreamKitError(.connector, "CLIENT ID failed: \(r)") }
+        return id
+    }
+
+    /// Deletes every key matching `pattern` (`SCAN` + `UNLINK`); returns how many were deleted.
+    /// For tests and benchmarks — it walks the whole keyspace.
+    @discardableResult
+    public func deleteKeys(matching pattern: String) throws -> Int {
+        var cursor = "0"
+        var deleted = 0
+        repeat {
+            let r = try command(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
+            let parts = r.elements
+            guard parts.count == 2, let next = parts[0].string else { throw StreamKitError(.connector, "SCAN failed: \(r)") }
+            cursor = next
+            let keys = parts[1].elements.compactMap(\.string)
+            if !keys.isEmpty { deleted += Int(try command(["UNLINK"] + keys).integer ?? 0) }
+        } while cursor != "0"
+        return deleted
+    }
+
+    // MARK: Internals
+
+    /// Runs `body` once connected; on a retriable (I/O or connect) error drops the context, waits
+    /// with exponential backoff, reconnects and runs `body` again.
+    private func withReconnects(_ body: () throws -> Void) throws {
+        var attempt = 0
+        var delay = configuration.reconnectBackoff
+        while true {
+            do {
+                if context == nil {
+                    try connect()
+                    if attempt > 0 { reconnects += 1 }
+                }
+                try body()
+                return
+            } catch let error as StreamKitError where error.isRetriable {
+                close()
+                attempt += 1
+                if attempt > configuration.maxReconnectAttempts {
+                    throw StreamKitError(.connector, "Redis at \(configuration): \(error.message) (gave up after \(attempt) attempts)", retriable: true)
+                }
+                Self.sleep(delay)
+                delay = min(delay * 2, configuration.maxReconnectBackoff)
+            }
+        }
+    }
+
+    private static func sleep(_ d: Duration) {
+        let ms = max(d.milliseconds, 1)
+        var ts = timespec(tv_sec: Int(ms / 1000), tv_nsec: Int(ms % 1000) * 1_000_000)
+        var left = timespec()
+        while nanosleep(&ts, &left) != 0 && errno == EINTR { ts = left }
+    }
+
+    private static func makeTimeval(_ d: Duration) -> timeval {
+        let ms = max(d.milliseconds, 1)
+        return Glibc.timeval(tv_sec: Int(ms / 1000), tv_usec: Int(ms % 1000) * 1000)
+    }
+
+    private func connect() throws {
+        close()
+        let c = configuration
+        guard let ctx = redisConnectWithTimeout(c.host, Int32(c.port), Self.makeTimeval(c.connectTimeout)) else {
+            throw StreamKitError(.connector, "cannot allocate a Redis context", retriable: true)
+        }
+        if ctx.pointee.err != 0 {
+            let message = Self.errorString(ctx)
+            redisFree(ctx)
+            throw StreamKitError(.connector, "cannot connect to Redis at \(c.host):\(c.port): \(message)", retriable: true)
+        }
+        if redisSetTimeout(ctx, Self.makeTimeval(c.ioTimeout)) != REDIS_OK {
+            let message = Self.errorString(ctx)
+            redisFree(ctx)
+            throw StreamKitError(.connector, "cannot set the Redis socket timeout: \(message)", retriable: true)
+        }
+        context = ctx
+        // Session setup: these run without retry (we are inside the connect step).
+        if let password = c.password {
+            var b = RedisCommandBuffer(capacity: 128)
+            b.command(c.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
+            var r: [RedisReply] = []
+            try roundTrip(b, into: &r)
+            if case .error(let e) = r[0] {
+                close()
+                // Do not echo the reply verbatim beyond its first word: never risk logging secrets.
+                throw StreamKitError(.configuration, "Redis AUTH refused at \(c.host):\(c.port): \(e.prefix { $0 != " " })")
+            }
+        }
+        var setup = RedisCommandBuffer(capacity: 128)
+        if c.database != 0 { setup.command(["SELECT", String(c.database)]) }
+        if let name = c.clientName { setup.command(["CLIENT", "SETNAME", name]) }
+        if !setup.isEmpty {
+            var r: [RedisReply] = []
+            try roundTrip(setup, into: &r)
+            if let e = r.first(where: \.isError) {
+                close()
+                throw StreamKitError(.configuration, "Redis session setup failed at \(c.host):\(c.port): \(e)")
+            }
+        }
+    }
+
+    /// One round trip: append every command, then read every reply. Throws a retriable error on I/O failure.
+    private func roundTrip(_ commands: RedisCommandBuffer, into replies: inout [RedisReply]) throws {
+        guard let ctx = context else { throw StreamKitError(.connector, "not connected", retriable: true) }
+        replies.removeAll(keepingCapacity: true)
+        replies.reserveCapacity(commands.count)
+        var maxArgs = 0
+        var previous = 0
+        for end in commands.commandEnds { maxArgs = max(maxArgs, end - previous); previous = end }
+        if maxArgs > argvCapacity {
+            argv.deallocate(); argvLengths.deallocate()
+            argvCapacity = max(maxArgs, argvCapacity * 2)
+            argv = .allocate(capacity: argvCapacity)
+            argvLengths = .allocate(capacity: argvCapacity)
+        }
+        let argv = self.argv, lengths = argvLengths
+        let appended: Bool = commands.bytes.withUnsafeBufferPointer { raw in
+            // A non-null base even for an all-empty buffer.
+            let base = UnsafeRawPointer(raw.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
+            var arg = 0
+            var argStart = 0
+            for end in commands.commandEnds {
+                var n = 0
+                while arg < end {
+                    let argEnd = commands.argEnds[arg]
+                    argv[n] = base + argStart
+                    lengths[n] = argEnd - argStart
+                    argStart = argEnd; arg += 1; n += 1
+                }
+                if redisAppendCommandArgv(ctx, Int32(n), argv, lengths) != REDIS_OK { return false }
+            }
+            return true
+        }
+        guard appended else { throw ioError(ctx, "append") }
+        for _ in 0..<commands.count {
+            var raw: UnsafeMutableRawPointer? = nil
+            guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
+            replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+    }
+
+    private func ioError(_ ctx: UnsafeMutablePointer<redisContext>, _ what: String) -> StreamKitError {
+        let message = Self.errorString(ctx)
+        close()
+        return StreamKitError(.connector, "Redis \(what) failed at \(configuration.host):\(configuration.port): \(message)", retriable: true)
+    }
+
+    private static func errorString(_ ctx: UnsafeMutablePointer<redisContext>) -> String {
+        let s = withUnsafeBytes(of: ctx.pointee.errstr) { b in
+            String(decoding: b.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return s.isEmpty ? "error \(ctx.pointee.err)" : s
+    }
+
+    static func decode(_ r: UnsafePointer<redisReply>) -> RedisReply {
+        let reply = r.pointee
+        switch reply.type {
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(reply.integer))
+        case REDIS_REPLY_STRING:
+            return .bulk(reply.len == 0 ? [] : Array(UnsafeRawBufferPointer(start: reply.str, count: reply.len)))
+        case REDIS_REPLY_STATUS:
+            return .status(String(decoding: UnsafeRawBufferPointer(start: reply.str, count: reply.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: UnsafeRawBufferPointer(start: reply.str, count: reply.len), as: UTF8.self))
+        case REDIS_REPLY_ARRAY:
+            var out: [RedisReply] = []
+            out.reserveCapacity(reply.elements)
+            for i in 0..<reply.elements { out.append(decode(UnsafePointer(reply.element[i]!))) }
+            return .array(out)
+        default:
+            return .null
+        }
+    }
+}
