@@ -106,6 +106,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Builds and runs a job with the runtime alone, and checks its dependency closure.
+        .testTarget(name: "RuntimeOnlyTests", dependencies: ["StreamKit"], swiftSettings: strict),
         .testTarget(name: "FeatureJobsTests", dependencies: ["FeatureJobs", "StreamKitTesting", "StreamKitDebezium"], swiftSettings: strict),
         // Tests against real services (Tansu, Redis, PostgreSQL) started by scripts/services.
         .testTarget(
