@@ -46,10 +46,15 @@ public enum LogRedaction {
     /// (`password=...`) lose the password value too.
     public static func connectionString(_ text: String) -> String {
         var out = text
-        if let scheme = out.range(of: "://"), let at = out[scheme.upperBound...].firstIndex(of: "@") {
-            let userInfo = out[scheme.upperBound..<at]
-            if let colon = userInfo.firstIndex(of: ":") {
-                out.replaceSubrange(out.index(after: colon)..<at, with: "***")
+        if let scheme = out.range(of: "://") {
+            // The authority ends at the first '/', '?' or '#'; its user info at the last '@' in it
+            // (a password may hold an unescaped '@').
+            let authorityEnd = out[scheme.upperBound...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? out.endIndex
+            if let at = out[scheme.upperBound..<authorityEnd].lastIndex(of: "@") {
+                let userInfo = out[scheme.upperBound..<at]
+                if let colon = userInfo.firstIndex(of: ":") {
+                    out.replaceSubrange(out.index(after: colon)..<at, with: "***")
+                }
             }
         }
         // keyword=value form (libpq): password=secret, password='sec ret'
