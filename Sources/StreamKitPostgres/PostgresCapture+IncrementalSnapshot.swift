@@ -1,0 +1,201 @@
+import Foundation
+import StreamKit
+import StreamKitJSON
+import StreamKitCapture
+
+/// Incremental snapshots (DBLog): chunks read between watermarks written to the signal table,
+/// signals (`execute-snapshot`) and tables added to the capture between runs.
+extension PostgresCapture {
+    /// Asks a running capture to snapshot `tables` again while it keeps streaming: inserts an
+    /// `execute-snapshot` row (Debezium's signal format) into `signalTable`, named as the
+    /// capture's ``PostgresCaptureConfiguration/signalTable`` is (`schema.table`, or `table` in
+    /// `public`). Returns the signal's id.
+    public static func requestSnapshot(of tables: [String], on sql: PostgresConnection,
+                                       signalTable: String = "public.streamkit_signal") throws -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("data-collections")
+        w.beginArray()
+        for t in tables { w.value(t) }
+        w.endArray()
+        w.field("type", "incremental")
+        w.endObject()
+        let id = "snapshot-" + UUID().uuidString.lowercased()
+        let q = PostgresCatalog.qualified(signalTable)
+        try sql.execute("INSERT INTO \(PostgresCatalog.quotedName(sql, q.schema, q.name)) (id, type, data) VALUES ($1, 'execute-snapshot', $2)",
+                        [id, String(decoding: w.bytes, as: UTF8.self)])
+        return id
+    }
+
+    var signalTableName: String? {
+        guard signalsEnabled, let s = configuration.signalTable else { return nil }
+        let q = PostgresCatalog.qualified(s)
+        return PostgresCatalog.quotedName(sql, q.schema, q.name)
+    }
+
+    func publicationIncludes(_ sql: PostgresConnection, _ schema: String, _ name: String) throws -> Bool {
+        try sql.execute("SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
+                        [configuration.publication, schema, name]).rows.count == 1
+    }
+
+    func allTablesPublication(_ sql: PostgresConnection) throws -> Bool {
+        try sql.execute("SELECT puballtables FROM pg_publication WHERE pubname = $1", [configuration.publication]).rows.first?.first == "t"
+    }
+
+    /// Creates the signal table when missing and adds it to the publication. Without the
+    /// privileges for that the capture runs on, without signals and incremental snapshots.
+    func ensureSignalTable(_ sql: PostgresConnection) throws {
+        signalsEnabled = configuration.signalTable != nil
+        do { try setUpSignalTable(sql) } catch where !error.isRetriableCaptureFailure {
+            signalsEnabled = false
+            logger.warning("cannot set up the signal table: running without signals and incremental snapshots",
+                           metadata: ["capture.signal_table": "\(configuration.signalTable ?? "")", LogMetadataKey.error: "\(error.captureMessage)"])
+        }
+    }
+
+    func setUpSignalTable(_ sql: PostgresConnection) throws {
+        guard let s = configuration.signalTable, let name = signalTableName else { return }
+        let q = PostgresCatalog.qualified(s)
+        let exists = { ((try sql.execute("SELECT to_regclass($1)::text", [name]).rows.first?.first) ?? nil) != nil }
+        if try !exists() {
+            do {
+                try sql.execute("CREATE TABLE IF NOT EXISTS \(name) (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))")
+            } catch {
+                if try !exists() { throw error }   // else another capture created it at the same time
+            }
+        }
+        if try !allTablesPublication(sql), try !publicationIncludes(sql, q.schema, q.name) {
+            try sql.execute("ALTER PUBLICATION \(sql.quoteIdentifier(configuration.publication)) ADD TABLE \(name)")
+        }
+    }
+
+    /// Tables in `tables` that the publication does not have yet (added since the last run): added
+    /// to the publication, then snapshotted incrementally while streaming goes on.
+    func addNewTables(_ sql: PostgresConnection) throws {
+        guard let tables = configuration.tables, try !allTablesPublication(sql) else { return }
+        var added: [String] = []
+        for t in tables {
+            let q = PostgresCatalog.qualified(t)
+            if try publicationIncludes(sql, q.schema, q.name) { continue }
+            try sql.execute("ALTER PUBLICATION \(sql.quoteIdentifier(configuration.publication)) ADD TABLE \(PostgresCatalog.quotedName(sql, q.schema, q.name))")
+            added.append(q.schema + "." + q.name)
+        }
+        guard !added.isEmpty, state.snapshotDone, configuration.snapshot == .initial else { return }
+        guard signalsEnabled else {
+            logger.warning("tables added to the publication without a snapshot (no signal table)", metadata: ["capture.tables": "\(added.joined(separator: ", "))"])
+            return
+        }
+        // Durable at once: once in the publication, a restart would not see them as new.
+        // A session starts with the live progress equal to the durable one (run start, or quiesce()).
+        for t in added { incremental.enqueue(t) }
+        durableIncremental = incremental
+        state.incremental = durableIncremental
+        try state.save(configuration.stateFile)
+        metrics.incrementalTablesPending.store(incremental.pending, ordering: .relaxed)
+        logger.info("tables added: snapshotting them while streaming continues", metadata: ["capture.tables": "\(added.joined(separator: ", "))"])
+    }
+
+    /// Reads the next chunk of the table being snapshotted between two markers written to the
+    /// signal table: the open marker, the chunk's SELECT, the close marker.
+    func openWindow() throws {
+        guard let signal = signalTableName else { return }
+        if incremental.current == nil { incrementalChanged = true }
+        guard let current = incremental.startNext() else { return }
+        let q = PostgresCatalog.qualified(current)
+        guard let loaded = try PostgresCatalog.loadTable(sql, schema: q.schema, name: q.name, version: 0), !loaded.table.keyColumns.isEmpty else {
+            logger.warning("incremental snapshot skipped: the table is missing or has no primary key", metadata: [LogMetadataKey.table: "\(current)"])
+            incremental.finishCurrent(); incrementalChanged = true
+            return
+        }
+        var table = loaded.table
+        table.version = try registerSchema(schema: q.schema, name: q.name, columns: table.columns, keys: table.keyColumns)
+        table = filtered(table)
+        let chunk = incremental.chunks + 1
+        let base = "\(configuration.slot)-\(chunk)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-open', $2)", [base + "-open", current])
+        let keyNames = table.keyColumns.map { sql.quoteIdentifier(table.columns[$0].name) }
+        var query = "SELECT \(table.columns.map { sql.quoteIdentifier($0.name) }.joined(separator: ", ")) FROM \(PostgresCatalog.quotedName(sql, q.schema, q.name))"
+        var params: [String?] = []
+        if let last = incremental.lastKey, last.count == keyNames.count {
+            let placeholders = table.keyColumns.enumerated().map { "$\($0.offset + 1)::\(loaded.typeNames[$0.element])" }
+            query += " WHERE (\(keyNames.joined(separator: ", "))) > (\(placeholders.joined(separator: ", ")))"
+            params = last
+        }
+        query += " ORDER BY \(keyNames.joined(separator: ", ")) LIMIT \(configuration.incrementalChunkSize)"
+        let result = try sql.execute(query, params)
+        if let hook = afterChunkRead, let first = result.rows.first { try hook(current, table.keyColumns.map { first[$0] }) }
+        try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-close', $2)", [base + "-close", current])
+        var w = SnapshotWindow(openID: base + "-open", closeID: base + "-close", table: table,
+                               topic: "\(configuration.topicPrefix).\(q.schema).\(q.name)",
+                               lastKey: result.rows.last.map { r in table.keyColumns.map { r[$0] } } ?? incremental.lastKey,
+                               complete: result.rows.count < configuration.incrementalChunkSize)
+        w.rows.reserveCapacity(result.rows.count)
+        for r in result.rows {
+            let values = r.map { $0.map(ColumnValue.text) ?? .null }
+            guard let key = encoder.key(table: table, values: values) else { continue }
+            w.add(key: key, row: values)
+        }
+        window = w
+    }
+
+    /// A row inserted into the signal table, as streamed.
+    func signal(_ values: [ColumnValue], lsn: UInt64) throws {
+        func text(_ i: Int) -> String? { if i < values.count, case let .text(t) = values[i] { return t }; return nil }
+        guard let id = text(signalColumns.id), let type = text(signalColumns.type) else { return }
+        switch type {
+        case "snapshot-window-open":
+            if window?.openID == id { window!.isOpen = true }
+        case "snapshot-window-close":
+            if window?.closeID == id, window!.isOpen { try closeWindow(lsn: lsn) }
+        case "execute-snapshot":
+            guard let data = text(signalColumns.data),
+                  let object = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any],   // cold path: one per signal
+                  let collections = object["data-collections"] as? [String] else {
+                logger.warning("signal ignored: execute-snapshot needs data {\"data-collections\": [\"schema.table\", ...]}", metadata: ["capture.signal": "\(id)"])
+                return
+            }
+            if let kind = object["type"] as? String, kind.lowercased() != "incremental" {
+                logger.warning("signal ignored: only incremental snapshots can be started by a signal", metadata: ["capture.signal": "\(id)", "capture.snapshot_type": "\(kind)"])
+                return
+            }
+            for c in collections {
+                let q = PostgresCatalog.qualified(c)
+                let name = q.schema + "." + q.name
+                if let tables = configuration.tables, !tables.contains(where: { PostgresCatalog.qualified($0) == q }) {
+                    logger.warning("signal names a table that is not captured", metadata: ["capture.signal": "\(id)", LogMetadataKey.table: "\(name)"])
+                    continue
+                }
+                if incremental.enqueue(name) {
+                    incrementalChanged = true
+                    logger.info("incremental snapshot requested", metadata: ["capture.signal": "\(id)", LogMetadataKey.table: "\(name)"])
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    /// The close marker streamed by: what is left of the chunk is published as reads.
+    func closeWindow(lsn: UInt64) throws {
+        guard let w = window else { return }
+        let now = WallClock.millis()
+        let source = PostgresSourceFields(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: nil, tsMillis: now, snapshot: "incremental")
+        var published = 0
+        for (key, row) in w.remainingRows {
+            let value = encoder.value(op: UInt8(ascii: "r"), table: w.table, before: nil, after: row, source: source, nowMillis: now)
+            try send(topic: w.topic, key: key, value: value)
+            published += 1
+        }
+        metrics.incrementalRows.add(published, ordering: .relaxed)
+        incremental.chunks += 1
+        if w.complete {
+            incremental.finishCurrent()
+            logger.info("incremental snapshot done", metadata: [LogMetadataKey.table: "\(w.table.qualifiedName)"])
+        } else {
+            incremental.lastKey = w.lastKey
+        }
+        incrementalChanged = true
+        markersToDelete += [w.openID, w.closeID]
+        window = nil
+    }
+}
