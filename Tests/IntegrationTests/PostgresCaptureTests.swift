@@ -4,6 +4,7 @@ import Testing
 import StreamKit
 import StreamKitDebezium
 import StreamKitKafka
+import StreamKitCapture
 import StreamKitPostgres
 
 /// Log-based capture from the real PostgreSQL 15 into the real Kafka broker (scripts/services).

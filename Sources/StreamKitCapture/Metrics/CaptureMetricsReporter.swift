@@ -1,4 +1,4 @@
-import Metrics
+public import Metrics
 
 /// Reports a capture's counters to swift-metrics with Prometheus names
 /// (`streamkit_capture_changes_total`, `streamkit_capture_lag_seconds`, ...) and a `source`
@@ -15,16 +15,20 @@ public final class CaptureMetricsReporter: @unchecked Sendable {
     private var counters: [String: (counter: Counter, reported: Int)] = [:]
     private var gauges: [String: Gauge] = [:]
     private var timers: [String: Metrics.Timer] = [:]
+    private let factory: any MetricsFactory
 
-    public init(source: String) {
+    /// `factory`: where the metrics go; default: the process's `MetricsSystem` (bootstrapped by
+    /// the application, e.g. with a Prometheus registry).
+    public init(source: String, factory: any MetricsFactory = MetricsSystem.factory) {
         self.source = source
+        self.factory = factory
         dimensions = [("source", source)]
     }
 
     /// Reports a counter's running total: `streamkit_capture_<name>_total` grows by what is new.
     public func total(_ name: String, _ value: Int) {
         let label = "streamkit_capture_\(name)_total"
-        var entry = counters[label] ?? (Counter(label: label, dimensions: dimensions), 0)
+        var entry = counters[label] ?? (Counter(label: label, dimensions: dimensions, factory: factory), 0)
         if value > entry.reported {
             entry.counter.increment(by: value - entry.reported)
             entry.reported = value
@@ -35,7 +39,7 @@ public final class CaptureMetricsReporter: @unchecked Sendable {
     /// Sets `streamkit_capture_<name>` (e.g. `slot_lag_bytes`, `incremental_tables_pending`).
     public func gauge(_ name: String, _ value: Double) {
         let label = "streamkit_capture_\(name)"
-        let g = gauges[label] ?? Gauge(label: label, dimensions: dimensions)
+        let g = gauges[label] ?? Gauge(label: label, dimensions: dimensions, factory: factory)
         gauges[label] = g
         g.record(value)
     }
@@ -44,7 +48,7 @@ public final class CaptureMetricsReporter: @unchecked Sendable {
     /// acknowledged by Kafka; `receive_latency`: commit → received).
     public func duration(_ name: String, micros: Int64) {
         let label = "streamkit_capture_\(name)_seconds"
-        let t = timers[label] ?? Metrics.Timer(label: label, dimensions: dimensions)
+        let t = timers[label] ?? Metrics.Timer(label: label, dimensions: dimensions, factory: factory)
         timers[label] = t
         t.recordMicroseconds(max(0, micros))
     }
