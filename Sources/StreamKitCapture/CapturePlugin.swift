@@ -1,21 +1,28 @@
-/// What a database plug-in gives the capture core (the doc of the core: see ``ChangeCapture``).
+/// What a database plug-in gives the capture core.
 ///
 /// The core (this module, no database client library) owns everything that does not depend on
 /// the database: the neutral row and change model (``CapturedTable``, ``CaptureColumn``,
-/// ``ColumnValue``), the Debezium envelope (``DebeziumChangeEncoder``), the ack-gated
-/// ``PositionTracker`` and its durable state file (``CaptureStateFile``), DBLog incremental
-/// snapshots (``IncrementalSnapshotProgress``, ``SnapshotWindow``), the schema registry on
-/// `<prefix>.__schemas` (``SchemaRegistry``, ``SchemaHistory``), transaction metadata and
-/// heartbeats (encoder), reconnects (``ReconnectBackoff``), the lifecycle (``CaptureLifecycle``,
+/// ``ColumnValue``), the Debezium envelope (``DebeziumChangeEncoder``, with transaction metadata
+/// and heartbeats), the ack-gated ``PositionTracker`` and its durable state file
+/// (``CaptureStateFile``), DBLog incremental snapshots (``IncrementalSnapshotProgress``,
+/// ``SnapshotWindow``), the schema registry on `<prefix>.__schemas` (``SchemaRegistry``,
+/// ``SchemaHistory``), reconnects (``ReconnectBackoff``), the lifecycle (``CaptureLifecycle``,
 /// ``CaptureService``), metrics (``CaptureMetricsReporter``) and errors (``CaptureError``).
 ///
 /// A database plug-in provides three things:
-/// 1. a ``SourcePosition`` — where its log stands (PostgreSQL: LSN + index in the transaction;
-///    MySQL: binlog file/offset or GTID set), and the ``SourceFields`` of its `source` block;
-/// 2. a ``ChangeLogReader`` — opens its log at a position and hands over transactions of
-///    neutral changes;
-/// 3. a ``SnapshotReader`` — reads a table's rows (all of them, or a key-ordered chunk after a
-///    key for incremental snapshots) with their table metadata.
+/// 1. a ``SourcePosition`` — where its log stands (PostgreSQL: `PostgresPosition`, LSN + index
+///    in the transaction; MySQL: binlog file/offset or GTID set), and the ``SourceFields`` of its
+///    `source` block (PostgreSQL: `PostgresSourceFields`);
+/// 2. a ``ChangeLogReader`` — opens its log after a position and hands over transactions of
+///    neutral ``CapturedChange``s;
+/// 3. a ``SnapshotReader`` — table metadata and key-ordered chunks (PostgreSQL:
+///    `PostgresSnapshotReader`).
+///
+/// Status: PostgreSQL implements 1 and 3. Its log reader still lives in `PostgresCapture`
+/// (`+Streaming`), where the per-transaction logic (skip what was acknowledged before a restart,
+/// transaction metadata, signals, window dedupe, publishing) is written against pgoutput
+/// messages; moving that logic into a core stream processor that consumes ``CapturedChange`` is
+/// the step left before a MySQL plug-in needs nothing else.
 public protocol CapturePlugin {
     associatedtype Position: SourcePosition
     associatedtype LogReader: ChangeLogReader where LogReader.Position == Position

@@ -128,7 +128,7 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
         let lifecycle = self.lifecycle
         let stop: @Sendable () -> Bool = { lifecycle.isStopRequested || stop() }
         guard lifecycle.transition({ $0.start() }) == .run else { return }
-        logger.info("polling capture starting", metadata: ["capture.dsn": "\(LogRedaction.connectionString(configuration.dsn))"])
+        logger.info("polling capture starting", metadata: [LogMetadataKey.dsn: "\(LogRedaction.connectionString(configuration.dsn))"])
         do {
             try capture(until: stop)
             metrics.report(to: reporter)
@@ -147,7 +147,7 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
         if let saved = PollingCaptureState.load(c.stateFile) {
             if saved.table == c.table && saved.column == c.column { state = saved } else {
                 logger.warning("the state file is for another table or column: starting from the beginning",
-                               metadata: ["capture.state_file": "\(c.stateFile)", LogMetadataKey.table: "\(saved.table).\(saved.column)"])
+                               metadata: [LogMetadataKey.stateFile: "\(c.stateFile)", LogMetadataKey.table: "\(saved.table).\(saved.column)"])
             }
         }
         let sql = try PostgresConnection(dsn: c.dsn)

@@ -49,7 +49,7 @@ extension PostgresCapture {
         do { try setUpSignalTable(sql) } catch where !error.isRetriableCaptureFailure {
             signalsEnabled = false
             logger.warning("cannot set up the signal table: running without signals and incremental snapshots",
-                           metadata: ["capture.signal_table": "\(configuration.signalTable ?? "")", LogMetadataKey.error: "\(error.captureMessage)"])
+                           metadata: [LogMetadataKey.signalTable: "\(configuration.signalTable ?? "")", LogMetadataKey.error: "\(error.captureMessage)"])
         }
     }
 
@@ -82,7 +82,7 @@ extension PostgresCapture {
         }
         guard !added.isEmpty, state.snapshotDone, configuration.snapshot == .initial else { return }
         guard signalsEnabled else {
-            logger.warning("tables added to the publication without a snapshot (no signal table)", metadata: ["capture.tables": "\(added.joined(separator: ", "))"])
+            logger.warning("tables added to the publication without a snapshot (no signal table)", metadata: [LogMetadataKey.tables: "\(added.joined(separator: ", "))"])
             return
         }
         // Durable at once: once in the publication, a restart would not see them as new.
@@ -92,7 +92,7 @@ extension PostgresCapture {
         state.incremental = durableIncremental
         try state.save(configuration.stateFile)
         metrics.incrementalTablesPending.store(incremental.pending, ordering: .relaxed)
-        logger.info("tables added: snapshotting them while streaming continues", metadata: ["capture.tables": "\(added.joined(separator: ", "))"])
+        logger.info("tables added: snapshotting them while streaming continues", metadata: [LogMetadataKey.tables: "\(added.joined(separator: ", "))"])
     }
 
     /// Reads the next chunk of the table being snapshotted between two markers written to the
@@ -102,36 +102,30 @@ extension PostgresCapture {
         if incremental.current == nil { incrementalChanged = true }
         guard let current = incremental.startNext() else { return }
         let q = PostgresCatalog.qualified(current)
-        guard let loaded = try PostgresCatalog.loadTable(sql, schema: q.schema, name: q.name, version: 0), !loaded.table.keyColumns.isEmpty else {
+        var reader = PostgresSnapshotReader(sql: sql)
+        guard let loaded = try reader.table(schema: q.schema, name: q.name), !loaded.keyColumns.isEmpty else {
             logger.warning("incremental snapshot skipped: the table is missing or has no primary key", metadata: [LogMetadataKey.table: "\(current)"])
             incremental.finishCurrent(); incrementalChanged = true
             return
         }
-        var table = loaded.table
+        var table = loaded
         table.version = try registerSchema(schema: q.schema, name: q.name, columns: table.columns, keys: table.keyColumns)
         table = filtered(table)
         let chunk = incremental.chunks + 1
         let base = "\(configuration.slot)-\(chunk)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        // The open marker, the chunk's read, the close marker: a change streamed between the two
+        // markers is newer than the read and replaces its row (DBLog).
         try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-open', $2)", [base + "-open", current])
-        let keyNames = table.keyColumns.map { sql.quoteIdentifier(table.columns[$0].name) }
-        var query = "SELECT \(table.columns.map { sql.quoteIdentifier($0.name) }.joined(separator: ", ")) FROM \(PostgresCatalog.quotedName(sql, q.schema, q.name))"
-        var params: [String?] = []
-        if let last = incremental.lastKey, last.count == keyNames.count {
-            let placeholders = table.keyColumns.enumerated().map { "$\($0.offset + 1)::\(loaded.typeNames[$0.element])" }
-            query += " WHERE (\(keyNames.joined(separator: ", "))) > (\(placeholders.joined(separator: ", ")))"
-            params = last
-        }
-        query += " ORDER BY \(keyNames.joined(separator: ", ")) LIMIT \(configuration.incrementalChunkSize)"
-        let result = try sql.execute(query, params)
-        if let hook = afterChunkRead, let first = result.rows.first { try hook(current, table.keyColumns.map { first[$0] }) }
+        let rows = try reader.chunk(of: table, after: incremental.lastKey, limit: configuration.incrementalChunkSize)
+        func text(_ v: ColumnValue) -> String? { if case let .text(t) = v { return t }; return nil }
+        if let hook = afterChunkRead, let first = rows.first { try hook(current, table.keyColumns.map { text(first[$0]) }) }
         try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-close', $2)", [base + "-close", current])
         var w = SnapshotWindow(openID: base + "-open", closeID: base + "-close", table: table,
                                topic: "\(configuration.topicPrefix).\(q.schema).\(q.name)",
-                               lastKey: result.rows.last.map { r in table.keyColumns.map { r[$0] } } ?? incremental.lastKey,
-                               complete: result.rows.count < configuration.incrementalChunkSize)
-        w.rows.reserveCapacity(result.rows.count)
-        for r in result.rows {
-            let values = r.map { $0.map(ColumnValue.text) ?? .null }
+                               lastKey: rows.last.map { r in table.keyColumns.map { text(r[$0]) } } ?? incremental.lastKey,
+                               complete: rows.count < configuration.incrementalChunkSize)
+        w.rows.reserveCapacity(rows.count)
+        for values in rows {
             guard let key = encoder.key(table: table, values: values) else { continue }
             w.add(key: key, row: values)
         }
@@ -151,23 +145,23 @@ extension PostgresCapture {
             guard let data = text(signalColumns.data),
                   let object = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any],   // cold path: one per signal
                   let collections = object["data-collections"] as? [String] else {
-                logger.warning("signal ignored: execute-snapshot needs data {\"data-collections\": [\"schema.table\", ...]}", metadata: ["capture.signal": "\(id)"])
+                logger.warning("signal ignored: execute-snapshot needs data {\"data-collections\": [\"schema.table\", ...]}", metadata: [LogMetadataKey.signal: "\(id)"])
                 return
             }
             if let kind = object["type"] as? String, kind.lowercased() != "incremental" {
-                logger.warning("signal ignored: only incremental snapshots can be started by a signal", metadata: ["capture.signal": "\(id)", "capture.snapshot_type": "\(kind)"])
+                logger.warning("signal ignored: only incremental snapshots can be started by a signal", metadata: [LogMetadataKey.signal: "\(id)", "capture.snapshot_type": "\(kind)"])
                 return
             }
             for c in collections {
                 let q = PostgresCatalog.qualified(c)
                 let name = q.schema + "." + q.name
                 if let tables = configuration.tables, !tables.contains(where: { PostgresCatalog.qualified($0) == q }) {
-                    logger.warning("signal names a table that is not captured", metadata: ["capture.signal": "\(id)", LogMetadataKey.table: "\(name)"])
+                    logger.warning("signal names a table that is not captured", metadata: [LogMetadataKey.signal: "\(id)", LogMetadataKey.table: "\(name)"])
                     continue
                 }
                 if incremental.enqueue(name) {
                     incrementalChanged = true
-                    logger.info("incremental snapshot requested", metadata: ["capture.signal": "\(id)", LogMetadataKey.table: "\(name)"])
+                    logger.info("incremental snapshot requested", metadata: [LogMetadataKey.signal: "\(id)", LogMetadataKey.table: "\(name)"])
                 }
             }
         default:

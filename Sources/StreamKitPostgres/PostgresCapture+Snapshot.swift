@@ -13,7 +13,7 @@ extension PostgresCapture {
             JOIN pg_namespace n ON n.nspname = p.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename
             WHERE p.pubname = $1 ORDER BY n.nspname, c.relname
             """, [configuration.publication])
-        logger.info("snapshot starting", metadata: ["capture.tables": "\(tables.rows.count)"])
+        logger.info("snapshot starting", metadata: [LogMetadataKey.tables: "\(tables.rows.count)"])
         let nowMillis = WallClock.millis()
         var held: (topic: String, key: [UInt8]?, table: CapturedTable, row: [ColumnValue])? = nil
         func emit(last: Bool) throws {
@@ -55,6 +55,6 @@ extension PostgresCapture {
         }
         _ = producer.takeTaggedDeliveries()
         metrics.report(to: reporter)
-        logger.info("snapshot done", metadata: ["capture.snapshot_rows": "\(metrics.snapshotRows.load(ordering: .relaxed))"])
+        logger.info("snapshot done", metadata: [LogMetadataKey.count: "\(metrics.snapshotRows.load(ordering: .relaxed))"])
     }
 }

@@ -133,8 +133,8 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
 
     private func runSessions(until stop: @escaping @Sendable () -> Bool) throws {
         let c = configuration
-        logger.info("capture starting", metadata: ["capture.dsn": "\(LogRedaction.connectionString(c.dsn))",
-                                                   "capture.publication": "\(c.publication)"])
+        logger.info("capture starting", metadata: [LogMetadataKey.dsn: "\(LogRedaction.connectionString(c.dsn))",
+                                                   LogMetadataKey.publication: "\(c.publication)"])
         if let saved = PostgresCaptureState.load(c.stateFile), saved.slot == c.slot { state = saved }
         incremental = state.incremental; durableIncremental = state.incremental
         producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": String(c.producerLinger.milliseconds)])
@@ -155,7 +155,7 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
                 }
                 logger.warning("lost PostgreSQL; reconnecting", metadata: [
                     LogMetadataKey.error: "\(error.captureMessage)", LogMetadataKey.errorCode: "\(error.captureCode)",
-                    "capture.attempt": "\(attempt) of \(c.reconnectAttempts)", "capture.wait": "\(wait)",
+                    LogMetadataKey.attempt: "\(attempt) of \(c.reconnectAttempts)", LogMetadataKey.wait: "\(wait)",
                 ])
                 try quiesce()
                 let until = ContinuousClock.now + wait
@@ -255,7 +255,7 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         guard force || next != state else { return }
         do { try next.save(configuration.stateFile); state = next; lastSaveError = nil } catch {
             lastSaveError = error
-            logger.warning("cannot save the capture state", metadata: ["capture.state_file": "\(configuration.stateFile)",
+            logger.warning("cannot save the capture state", metadata: [LogMetadataKey.stateFile: "\(configuration.stateFile)",
                                                                        LogMetadataKey.error: "\(error.captureMessage)"])
         }
     }
@@ -277,7 +277,7 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         if metrics.deliveryErrors.load(ordering: .relaxed) > 0 && producer.failed > 0 && !deliveryWarningLogged {
             deliveryWarningLogged = true
             logger.warning("Kafka delivery failed; the confirmed position stays before the failed events — restart the capture",
-                           metadata: ["capture.failed_events": "\(producer.failed)", LogMetadataKey.errorCode: "\(CaptureError.Code.delivery)"])
+                           metadata: [LogMetadataKey.count: "\(producer.failed)", LogMetadataKey.errorCode: "\(CaptureError.Code.delivery)"])
         }
     }
 
@@ -292,7 +292,7 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
               let text = r.rows.first?.first ?? nil, let lag = Int64(text) else { return }
         metrics.slotLagBytes.store(lag, ordering: .relaxed)
         if lag > configuration.slotLagWarningBytes {
-            logger.warning("the replication slot retains much WAL", metadata: ["capture.slot_lag_bytes": "\(lag)"])
+            logger.warning("the replication slot retains much WAL", metadata: [LogMetadataKey.count: "\(lag)"])
         }
     }
 

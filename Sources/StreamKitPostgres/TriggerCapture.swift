@@ -223,7 +223,7 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
         let lifecycle = self.lifecycle
         let stop: @Sendable () -> Bool = { lifecycle.isStopRequested || stop() }
         guard lifecycle.transition({ $0.start() }) == .run else { return }
-        logger.info("trigger capture starting", metadata: ["capture.dsn": "\(LogRedaction.connectionString(configuration.dsn))"])
+        logger.info("trigger capture starting", metadata: [LogMetadataKey.dsn: "\(LogRedaction.connectionString(configuration.dsn))"])
         do {
             try capture(until: stop)
             metrics.report(to: reporter)
@@ -312,7 +312,7 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
             guard let t = try table(sql, schema: q.schema, name: q.name) else {
                 // The table is gone (dropped while rows were pending): nothing can be typed or keyed any more.
                 logger.warning("a captured table no longer exists: its change-log rows are discarded (their row images cannot be typed)",
-                               metadata: [LogMetadataKey.table: "\(key)", "capture.discarded_rows": "\(idsByTable[key]!.count)"])
+                               metadata: [LogMetadataKey.table: "\(key)", LogMetadataKey.count: "\(idsByTable[key]!.count)"])
                 continue
             }
             meta[key] = t
@@ -369,7 +369,7 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
                 try send(op: op, t, before: nil, after: nil, keyFrom: nil, pos, producer)
                 changes += 1
             default:
-                logger.warning("change-log row with an unknown op skipped", metadata: ["capture.log_row": "\(id)", "capture.op": "\(opText)"])
+                logger.warning("change-log row with an unknown op skipped", metadata: [LogMetadataKey.position: "\(id)", "capture.op": "\(opText)"])
             }
         }
         return (ids, changes)

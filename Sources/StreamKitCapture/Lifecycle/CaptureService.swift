@@ -49,7 +49,7 @@ public struct CaptureService<Capture: ChangeCapture>: Service {
         } onGracefulShutdown: {
             capture.lifecycle.requestStop()
         }
-        logger.info("capture stopped", metadata: ["capture.state": "\(capture.lifecycle.state)"])
+        logger.info("capture stopped", metadata: [LogMetadataKey.captureState: "\(capture.lifecycle.state)"])
     }
 
     /// The blocking loop on a dedicated thread; resumes when it returns.
