@@ -87,11 +87,11 @@ extension PostgresCapture {
         }
         // Durable at once: once in the publication, a restart would not see them as new.
         // A session starts with the live progress equal to the durable one (run start, or quiesce()).
-        for t in added { incremental.enqueue(t) }
-        durableIncremental = incremental
-        state.incremental = durableIncremental
+        for t in added { stream.incremental.enqueue(t) }
+        stream.durableIncremental = stream.incremental
+        state.incremental = stream.durableIncremental
         try state.save(configuration.stateFile)
-        metrics.incrementalTablesPending.store(incremental.pending, ordering: .relaxed)
+        metrics.incrementalTablesPending.store(stream.incremental.pending, ordering: .relaxed)
         logger.info("tables added: snapshotting them while streaming continues", metadata: [LogMetadataKey.tables: "\(added.joined(separator: ", "))"])
     }
 
@@ -99,97 +99,36 @@ extension PostgresCapture {
     /// signal table: the open marker, the chunk's SELECT, the close marker.
     func openWindow() throws {
         guard let signal = signalTableName else { return }
-        if incremental.current == nil { incrementalChanged = true }
-        guard let current = incremental.startNext() else { return }
+        if stream.incremental.current == nil { stream.incrementalChanged = true }
+        guard let current = stream.incremental.startNext() else { return }
         let q = PostgresCatalog.qualified(current)
         var reader = PostgresSnapshotReader(sql: sql)
         guard let loaded = try reader.table(schema: q.schema, name: q.name), !loaded.keyColumns.isEmpty else {
             logger.warning("incremental snapshot skipped: the table is missing or has no primary key", metadata: [LogMetadataKey.table: "\(current)"])
-            incremental.finishCurrent(); incrementalChanged = true
+            stream.incremental.finishCurrent(); stream.incrementalChanged = true
             return
         }
         var table = loaded
         table.version = try registerSchema(schema: q.schema, name: q.name, columns: table.columns, keys: table.keyColumns)
         table = filtered(table)
-        let chunk = incremental.chunks + 1
+        let chunk = stream.incremental.chunks + 1
         let base = "\(configuration.slot)-\(chunk)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         // The open marker, the chunk's read, the close marker: a change streamed between the two
         // markers is newer than the read and replaces its row (DBLog).
         try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-open', $2)", [base + "-open", current])
-        let rows = try reader.chunk(of: table, after: incremental.lastKey, limit: configuration.incrementalChunkSize)
+        let rows = try reader.chunk(of: table, after: stream.incremental.lastKey, limit: configuration.incrementalChunkSize)
         func text(_ v: ColumnValue) -> String? { if case let .text(t) = v { return t }; return nil }
         if let hook = afterChunkRead, let first = rows.first { try hook(current, table.keyColumns.map { text(first[$0]) }) }
         try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-close', $2)", [base + "-close", current])
         var w = SnapshotWindow(openID: base + "-open", closeID: base + "-close", table: table,
                                topic: "\(configuration.topicPrefix).\(q.schema).\(q.name)",
-                               lastKey: rows.last.map { r in table.keyColumns.map { text(r[$0]) } } ?? incremental.lastKey,
+                               lastKey: rows.last.map { r in table.keyColumns.map { text(r[$0]) } } ?? stream.incremental.lastKey,
                                complete: rows.count < configuration.incrementalChunkSize)
         w.rows.reserveCapacity(rows.count)
         for values in rows {
             guard let key = encoder.key(table: table, values: values) else { continue }
             w.add(key: key, row: values)
         }
-        window = w
-    }
-
-    /// A row inserted into the signal table, as streamed.
-    func signal(_ values: [ColumnValue], lsn: UInt64) throws {
-        func text(_ i: Int) -> String? { if i < values.count, case let .text(t) = values[i] { return t }; return nil }
-        guard let id = text(signalColumns.id), let type = text(signalColumns.type) else { return }
-        switch type {
-        case "snapshot-window-open":
-            if window?.openID == id { window!.isOpen = true }
-        case "snapshot-window-close":
-            if window?.closeID == id, window!.isOpen { try closeWindow(lsn: lsn) }
-        case "execute-snapshot":
-            guard let data = text(signalColumns.data),
-                  let object = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any],   // cold path: one per signal
-                  let collections = object["data-collections"] as? [String] else {
-                logger.warning("signal ignored: execute-snapshot needs data {\"data-collections\": [\"schema.table\", ...]}", metadata: [LogMetadataKey.signal: "\(id)"])
-                return
-            }
-            if let kind = object["type"] as? String, kind.lowercased() != "incremental" {
-                logger.warning("signal ignored: only incremental snapshots can be started by a signal", metadata: [LogMetadataKey.signal: "\(id)", "capture.snapshot_type": "\(kind)"])
-                return
-            }
-            for c in collections {
-                let q = PostgresCatalog.qualified(c)
-                let name = q.schema + "." + q.name
-                if let tables = configuration.tables, !tables.contains(where: { PostgresCatalog.qualified($0) == q }) {
-                    logger.warning("signal names a table that is not captured", metadata: [LogMetadataKey.signal: "\(id)", LogMetadataKey.table: "\(name)"])
-                    continue
-                }
-                if incremental.enqueue(name) {
-                    incrementalChanged = true
-                    logger.info("incremental snapshot requested", metadata: [LogMetadataKey.signal: "\(id)", LogMetadataKey.table: "\(name)"])
-                }
-            }
-        default:
-            break
-        }
-    }
-
-    /// The close marker streamed by: what is left of the chunk is published as reads.
-    func closeWindow(lsn: UInt64) throws {
-        guard let w = window else { return }
-        let now = WallClock.millis()
-        let source = PostgresSourceFields(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: nil, tsMillis: now, snapshot: "incremental")
-        var published = 0
-        for (key, row) in w.remainingRows {
-            let value = encoder.value(op: UInt8(ascii: "r"), table: w.table, before: nil, after: row, source: source, nowMillis: now)
-            try send(topic: w.topic, key: key, value: value)
-            published += 1
-        }
-        metrics.incrementalRows.add(published, ordering: .relaxed)
-        incremental.chunks += 1
-        if w.complete {
-            incremental.finishCurrent()
-            logger.info("incremental snapshot done", metadata: [LogMetadataKey.table: "\(w.table.qualifiedName)"])
-        } else {
-            incremental.lastKey = w.lastKey
-        }
-        incrementalChanged = true
-        markersToDelete += [w.openID, w.closeID]
-        window = nil
+        stream.window = w
     }
 }

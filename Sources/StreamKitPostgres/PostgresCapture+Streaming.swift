@@ -23,7 +23,7 @@ extension PostgresCapture {
                 case let .keepalive(walEnd, _, replyRequested):
                     received = max(received, walEnd)
                     collectAcks()
-                    if !inTransaction && tracker.isIdle { confirmed = max(confirmed, walEnd) }
+                    if !stream.inTransaction && stream.tracker.isIdle { confirmed = max(confirmed, walEnd) }
                     if replyRequested { try sendStatus(repl); sentConfirmed = confirmed }
                 }
             }
@@ -39,11 +39,11 @@ extension PostgresCapture {
                 metrics.receivedLSN.store(received, ordering: .relaxed)
                 metrics.report(to: reporter)
             }
-            if window == nil && !markersToDelete.isEmpty, let signal = signalTableName {
-                try sql.execute("DELETE FROM \(signal) WHERE id = ANY($1::text[])", ["{" + markersToDelete.joined(separator: ",") + "}"])
-                markersToDelete.removeAll()
+            if stream.window == nil && !stream.markersToDelete.isEmpty, let signal = signalTableName {
+                try sql.execute("DELETE FROM \(signal) WHERE id = ANY($1::text[])", ["{" + stream.markersToDelete.joined(separator: ",") + "}"])
+                stream.markersToDelete.removeAll()
             }
-            if window == nil && !inTransaction && !incremental.isIdle && signalsEnabled {
+            if stream.window == nil && !stream.inTransaction && !stream.incremental.isIdle && signalsEnabled {
                 try openWindow()
             }
             if let heartbeatNanos, now &- lastHeartbeat >= heartbeatNanos {
@@ -58,41 +58,22 @@ extension PostgresCapture {
         metrics.report(to: reporter)
     }
 
+    /// One pgoutput message, handed to the core's ``ChangeStream`` as a neutral change.
     func handle(_ message: PgOutput.Message, lsn: UInt64) throws {
+        func source() -> PostgresSourceFields {
+            PostgresSourceFields(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: xid, tsMillis: commitMillis, snapshot: "false")
+        }
         switch message {
         case let .begin(finalLSN, commitMicros, xid):
-            inTransaction = true
-            tx = OpenTransaction(xid: xid, finalLSN: finalLSN, commitMicros: commitMicros, firstTag: tracker.nextTag)
-            tx.id = "\(xid):\(finalLSN)"
-            // Already published before a restart (the slot may re-deliver confirmed transactions).
-            tx.skipAll = finalLSN < state.lsn
-            if !tx.skipAll && state.partialLSN == finalLSN && state.partialEvents > 0 {
-                tx.prefix = state.partialEvents
-                tx.skipRemaining = state.partialEvents
-            }
+            self.xid = xid
+            commitMillis = (commitMicros + PgOutput.postgresEpochOffsetMicros) / 1000
+            // Already published before a restart (the slot may re-deliver confirmed transactions),
+            // or in part (the state file counts its acknowledged events).
+            let published = finalLSN < state.lsn
+            stream.begin(id: "\(xid):\(finalLSN)", at: PostgresPosition(lsn: finalLSN), commitMillis: commitMillis, alreadyPublished: published,
+                         acknowledgedEvents: !published && state.partialLSN == finalLSN ? state.partialEvents : 0)
         case let .commit(_, commitLSN, endLSN, commitMicros):
-            if tx.skipAll {
-                metrics.skippedTransactions.add(1, ordering: .relaxed)
-            } else {
-                if configuration.transactionMetadata && tx.dataEvents > 0 {
-                    try send(topic: transactionTopic, key: encoder.transactionKey(id: tx.id),
-                             value: encoder.transactionBoundary(begin: false, id: tx.id, tsMillis: commitMillis, collections: tx.perTable))
-                }
-                metrics.transactions.add(1, ordering: .relaxed)
-                let unixCommitMicros = commitMicros + PgOutput.postgresEpochOffsetMicros
-                let receive = WallClock.micros() - unixCommitMicros
-                metrics.receiveLatency.record(micros: UInt64(max(0, receive)))
-                reporter.duration("receive_latency", micros: receive)   // per transaction
-                tracker.finished(.init(firstTag: tx.firstTag, lastTag: tracker.nextTag - 1,
-                                       begin: PostgresPosition(lsn: tx.finalLSN), end: PostgresPosition(lsn: endLSN),
-                                       commitMicros: unixCommitMicros, prefix: tx.prefix,
-                                       incremental: incrementalChanged ? incremental : nil))
-                if incrementalChanged {
-                    metrics.incrementalTablesPending.store(incremental.pending, ordering: .relaxed)
-                    incrementalChanged = false
-                }
-            }
-            inTransaction = false
+            try stream.commit(end: PostgresPosition(lsn: endLSN), commitMicros: commitMicros + PgOutput.postgresEpochOffsetMicros, producer: producer)
             lastCommitLSN = commitLSN
             collectAcks()
         case let .relation(id, namespace, name, _, columns):
@@ -114,85 +95,32 @@ extension PostgresCapture {
         case .type, .origin, .message:
             break
         case let .insert(rel, new):
-            guard !tx.skipAll else { return }
-            if rel == signalRelation { try signal(new, lsn: lsn); return }
-            try publish(op: UInt8(ascii: "c"), relation: rel, before: nil, after: new, keyFrom: new, lsn: lsn)
+            if rel == signalRelation {
+                func text(_ i: Int) -> String? { if i < new.count, case let .text(t) = new[i] { return t }; return nil }
+                let reads = PostgresSourceFields(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: nil, tsMillis: WallClock.millis(), snapshot: "incremental")
+                try stream.signal(id: text(signalColumns.id), type: text(signalColumns.type), data: text(signalColumns.data),
+                                  readSource: reads, producer: producer)
+                return
+            }
+            try stream.insert(try relation(rel), topic: topics[rel]!, after: new, source: source(), producer: producer)
         // A key-only old tuple (default replica identity) carries NULL for the other columns, which
         // Debezium shows as null too: `before` is the old tuple as sent.
         case let .update(rel, old, _, new):
-            guard !tx.skipAll && rel != signalRelation else { return }
-            let table = try relation(rel)
-            // A changed key: Debezium emits a delete (+ tombstone) of the old key and a create of the new one.
-            if let old, let oldKey = encoder.key(table: table, values: old), oldKey != encoder.key(table: table, values: new) {
-                try publish(op: UInt8(ascii: "d"), relation: rel, before: old, after: nil, keyFrom: old, lsn: lsn)
-                try publish(op: UInt8(ascii: "c"), relation: rel, before: nil, after: new, keyFrom: new, lsn: lsn)
-            } else {
-                try publish(op: UInt8(ascii: "u"), relation: rel, before: old, after: new, keyFrom: new, lsn: lsn)
-            }
+            guard rel != signalRelation else { return }
+            try stream.update(try relation(rel), topic: topics[rel]!, before: old, after: new, source: source(), producer: producer)
         case let .delete(rel, old, _):
-            guard !tx.skipAll && rel != signalRelation else { return }
-            try publish(op: UInt8(ascii: "d"), relation: rel, before: old, after: nil, keyFrom: old, lsn: lsn)
+            guard rel != signalRelation else { return }
+            try stream.delete(try relation(rel), topic: topics[rel]!, before: old, source: source(), producer: producer)
         case let .truncate(rels, _, _):
-            guard !tx.skipAll else { return }
             for rel in rels where rel != signalRelation {
-                if let w = window, let t = relations[rel], t.schema == w.table.schema && t.name == w.table.name {
-                    window!.rows.removeAll()
-                }
-                try publish(op: UInt8(ascii: "t"), relation: rel, before: nil, after: nil, keyFrom: nil, lsn: lsn)
+                try stream.truncate(try relation(rel), topic: topics[rel]!, source: source(), producer: producer)
             }
         }
+        if stream.wantsAcknowledgement { collectAcks() }
     }
-
-    var transactionTopic: String { configuration.topicPrefix + ".transaction" }
-    var commitMillis: Int64 { (tx.commitMicros + PgOutput.postgresEpochOffsetMicros) / 1000 }
 
     func relation(_ id: UInt32) throws -> CapturedTable {
         guard let t = relations[id] else { throw CaptureError(.malformedLog, "change for relation \(id) before its Relation message") }
         return t
-    }
-
-    func publish(op: UInt8, relation rel: UInt32, before: [ColumnValue]?, after: [ColumnValue]?,
-                 keyFrom: [ColumnValue]?, lsn: UInt64) throws {
-        let table = try relation(rel)
-        let topic = topics[rel]!
-        let key = keyFrom.flatMap { encoder.key(table: table, values: $0) }
-        // Checked in place: binding `window` would copy the chunk's dictionary references per event.
-        if let key, window?.isOpen == true, window!.table.name == table.name && window!.table.schema == table.schema {
-            window!.rows.removeValue(forKey: key)   // the streamed change is newer than the chunk's read
-        }
-        if !configuration.skippedOperations.isEmpty && configuration.skippedOperations.contains(String(UnicodeScalar(op))) { return }
-        let source = PostgresSourceFields(lsn: lsn, lastCommitLSN: lastCommitLSN, txID: tx.xid, tsMillis: commitMillis, snapshot: "false")
-        var order: DebeziumChangeEncoder.TransactionOrder? = nil
-        if configuration.transactionMetadata {
-            if tx.dataEvents == 0 {
-                try send(topic: transactionTopic, key: encoder.transactionKey(id: tx.id),
-                         value: encoder.transactionBoundary(begin: true, id: tx.id, tsMillis: commitMillis, collections: []))
-            }
-            tx.dataEvents += 1
-            let name = table.schema + "." + table.name
-            let i: Int
-            if let j = tx.perTable.firstIndex(where: { $0.name == name }) { i = j } else { tx.perTable.append((name, 0)); i = tx.perTable.count - 1 }
-            tx.perTable[i].count += 1
-            order = .init(id: tx.id, totalOrder: tx.dataEvents, dataCollectionOrder: tx.perTable[i].count)
-        }
-        let value = encoder.value(op: op, table: table, before: before, after: after, source: source, nowMillis: WallClock.millis(), transaction: order)
-        try send(topic: topic, key: key, value: value)
-        if op == UInt8(ascii: "d") && configuration.tombstonesOnDelete && key != nil {
-            try send(topic: topic, key: key, value: nil)
-        }
-        metrics.changes.add(1, ordering: .relaxed)
-        if tracker.nextTag & 1023 == 0 { collectAcks() }
-    }
-
-    /// Sends one event of the open transaction, tagged for acknowledgement tracking — unless it is
-    /// one of the events of a re-delivered transaction that Kafka acknowledged before a restart.
-    func send(topic: String, key: [UInt8]?, value: [UInt8]?) throws {
-        if tx.skipRemaining > 0 {
-            tx.skipRemaining -= 1
-            metrics.skippedEvents.add(1, ordering: .relaxed)
-            return
-        }
-        try producer.send(topic: topic, key: key, value: value, tag: tracker.nextTag)
-        _ = tracker.nextEventTag()
     }
 }

@@ -57,40 +57,14 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
     var sql: PostgresConnection!
     var metadata: PostgresConnection?
 
-    /// The open transaction.
-    struct OpenTransaction {
-        var xid: UInt32 = 0
-        var finalLSN: UInt64 = 0
-        var commitMicros: Int64 = 0
-        /// Tag of the transaction's first event published in this run.
-        var firstTag: UInt64 = 1
-        /// Events acknowledged before a restart (not published again).
-        var prefix = 0
-        /// Of `prefix`, how many are still to be passed over.
-        var skipRemaining = 0
-        /// Already published entirely before a restart.
-        var skipAll = false
-        // Transaction metadata.
-        var id = ""
-        var dataEvents = 0
-        var perTable: [(name: String, count: Int)] = []
-    }
-    var tx = OpenTransaction()
-    var inTransaction = false
+    /// The neutral half of the capture: transactions, acknowledgements, signals, DBLog windows.
+    var stream: ChangeStream<PostgresPosition>!
+    /// The open transaction's xid and commit time (PostgreSQL's `source` fields).
+    var xid: UInt32 = 0
+    var commitMillis: Int64 = 0
     var lastCommitLSN: UInt64? = nil
-    /// Acknowledgements: a transaction's end becomes the confirmed position once Kafka acknowledged it.
-    var tracker = PositionTracker<PostgresPosition>()
-    // Incremental snapshots: `incremental` is the live progress; `durableIncremental` the part
-    // whose events Kafka acknowledged (what the state file keeps). A change made while a
-    // transaction streams becomes durable with that transaction.
-    var incremental = IncrementalSnapshotProgress()
-    var durableIncremental = IncrementalSnapshotProgress()
-    var incrementalChanged = false
-    /// The open chunk (DBLog window).
-    var window: SnapshotWindow?
     var signalRelation: UInt32?
     var signalColumns: (id: Int, type: Int, data: Int) = (0, 1, 2)
-    var markersToDelete: [String] = []
     /// False when the signal table is not configured or could not be set up (no privilege).
     var signalsEnabled = false
     var confirmed: UInt64 = 0
@@ -136,7 +110,14 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         logger.info("capture starting", metadata: [LogMetadataKey.dsn: "\(LogRedaction.connectionString(c.dsn))",
                                                    LogMetadataKey.publication: "\(c.publication)"])
         if let saved = PostgresCaptureState.load(c.stateFile), saved.slot == c.slot { state = saved }
-        incremental = state.incremental; durableIncremental = state.incremental
+        var settings = ChangeStream<PostgresPosition>.Settings(topicPrefix: c.topicPrefix, defaultSchema: "public")
+        settings.tombstonesOnDelete = c.tombstonesOnDelete
+        settings.skippedOperations = c.skippedOperations
+        settings.transactionMetadata = c.transactionMetadata
+        settings.tables = c.tables
+        stream = ChangeStream(settings: settings, encoder: DebeziumChangeEncoder(serverName: c.topicPrefix, database: "", connector: "postgresql"),
+                              metrics: metrics, reporter: reporter, logger: logger)
+        stream.incremental = state.incremental; stream.durableIncremental = state.incremental
         producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": String(c.producerLinger.milliseconds)])
         try schemas.load(kafka: kafka)
         var backoff = ReconnectBackoff()
@@ -173,13 +154,10 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         savePosition(force: true)
         // Events sent but never acknowledged stay unacknowledged: the next session publishes them
         // again from the saved position.
-        tracker.forgetUnacknowledged()
-        inTransaction = false
-        tx = OpenTransaction()
+        stream.forgetSession()
         relations.removeAll(); topics.removeAll()
         sql = nil; metadata = nil
-        window = nil; signalRelation = nil
-        incremental = durableIncremental; incrementalChanged = false
+        signalRelation = nil
     }
 
     /// One connection's worth of streaming.
@@ -188,6 +166,7 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         sql = try PostgresConnection(dsn: c.dsn)
         let database = try sql.execute("SELECT current_database()").rows.first?.first ?? nil
         encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "", connector: "postgresql")
+        stream.encoder = encoder
         try ensurePublication(sql)
         try ensureSignalTable(sql)
         try addNewTables(sql)
@@ -235,18 +214,18 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
     func savePosition(force: Bool) {
         var next = state
         next.lsn = max(state.lsn, confirmed)
-        next.incremental = durableIncremental
+        next.incremental = stream.durableIncremental
         next.partialLSN = 0; next.partialEvents = 0
         let head: (firstTag: UInt64, finalLSN: UInt64, prefix: Int)?
-        if let p = tracker.oldestPending {
+        if let p = stream.tracker.oldestPending {
             head = (p.firstTag, p.begin.lsn, p.prefix)
-        } else if inTransaction && !tx.skipAll {
-            head = (tx.firstTag, tx.finalLSN, tx.prefix)
+        } else if let open = stream.openTransaction {
+            head = (open.firstTag, open.begin.lsn, open.prefix)
         } else {
             head = nil
         }
         if let h = head, h.finalLSN >= next.lsn {
-            let done = tracker.acknowledgedEvents(from: h.firstTag)
+            let done = stream.tracker.acknowledgedEvents(from: h.firstTag)
             if h.prefix + done > 0 { next.partialLSN = h.finalLSN; next.partialEvents = h.prefix + done }
         } else if head == nil && state.partialLSN >= next.lsn {
             // The partly published transaction has not been re-delivered yet: keep its position.
@@ -262,17 +241,7 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
 
     /// Serves delivery reports and advances the confirmed LSN over fully acknowledged transactions.
     func collectAcks() {
-        producer.poll()
-        let failed = tracker.record(producer.takeTaggedDeliveries())
-        if failed > 0 { metrics.deliveryErrors.add(failed, ordering: .relaxed) }
-        let now = WallClock.micros()
-        tracker.takeAcknowledged { p in
-            confirmed = max(confirmed, p.end.lsn)
-            if let inc = p.incremental { durableIncremental = inc }
-            let latency = now - p.commitMicros
-            metrics.latency.record(micros: UInt64(max(0, latency)))
-            reporter.duration("lag", micros: latency)   // per transaction
-        }
+        if let end = stream.acknowledge(producer: producer) { confirmed = max(confirmed, end.lsn) }
         metrics.confirmedLSN.store(confirmed, ordering: .relaxed)
         if metrics.deliveryErrors.load(ordering: .relaxed) > 0 && producer.failed > 0 && !deliveryWarningLogged {
             deliveryWarningLogged = true

@@ -2,42 +2,18 @@ import Foundation
 public import Synchronization
 public import StreamKit
 import StreamKitJSON
-import StreamKitCapture
+public import StreamKitCapture
 
-/// Counters of a running capture (thread-safe).
-public final class PostgresCaptureMetrics: Sendable {
-    public let changes = Atomic<Int>(0)
-    public let snapshotRows = Atomic<Int>(0)
-    public let transactions = Atomic<Int>(0)
-    public let skippedTransactions = Atomic<Int>(0)
-    public let deliveryErrors = Atomic<Int>(0)
-    /// Events of a re-delivered, partly acknowledged transaction that were not published again.
-    public let skippedEvents = Atomic<Int>(0)
-    /// Times the capture reconnected after losing PostgreSQL.
-    public let reconnects = Atomic<Int>(0)
-    public let heartbeats = Atomic<Int>(0)
-    /// Rows published by incremental snapshots (`op: "r"`, `snapshot: "incremental"`).
-    public let incrementalRows = Atomic<Int>(0)
-    /// Tables waiting for or in an incremental snapshot.
-    public let incrementalTablesPending = Atomic<Int>(0)
+/// Counters of a running PostgreSQL capture (thread-safe): the core's ``CaptureMetrics`` and the
+/// WAL positions and slot lag.
+public final class PostgresCaptureMetrics: CaptureMetrics, @unchecked Sendable {
+    // @unchecked: every stored property is an atomic.
     public let confirmedLSN = Atomic<UInt64>(0)
     public let receivedLSN = Atomic<UInt64>(0)
     /// WAL bytes the slot retains (`pg_current_wal_lsn() - restart_lsn`), -1 until measured.
     public let slotLagBytes = Atomic<Int64>(-1)
-    /// Commit → acknowledged by Kafka, per transaction (µs).
-    public let latency = LatencyHistogram()
-    /// Commit → the commit message received by the capture, per transaction (µs): the database side of `latency`.
-    public let receiveLatency = LatencyHistogram()
-    private let started = MonotonicClock.nanos()
 
-    public init() {}
-
-    /// Percentile `p` (0–100) of commit → Kafka-acknowledged latency in milliseconds.
-    public func latencyMillis(percentile p: Double) -> Double {
-        latency.percentileMillis(p)
-    }
-
-    public var seconds: Double { Double(MonotonicClock.nanos() &- started) / 1e9 }
+    public override init() {}
 
     /// A JSON object (for `capture status` and logs).
     public func json() -> String {
@@ -67,18 +43,8 @@ public final class PostgresCaptureMetrics: Sendable {
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    /// Reports the totals and gauges to swift-metrics (on the capture's confirm tick: never per change).
-    func report(to reporter: CaptureMetricsReporter) {
-        reporter.total("changes", changes.load(ordering: .relaxed))
-        reporter.total("snapshot_rows", snapshotRows.load(ordering: .relaxed))
-        reporter.total("incremental_snapshot_rows", incrementalRows.load(ordering: .relaxed))
-        reporter.total("transactions", transactions.load(ordering: .relaxed))
-        reporter.total("skipped_transactions", skippedTransactions.load(ordering: .relaxed))
-        reporter.total("skipped_events", skippedEvents.load(ordering: .relaxed))
-        reporter.total("delivery_errors", deliveryErrors.load(ordering: .relaxed))
-        reporter.total("reconnects", reconnects.load(ordering: .relaxed))
-        reporter.total("heartbeats", heartbeats.load(ordering: .relaxed))
-        reporter.gauge("incremental_snapshot_tables_pending", Double(incrementalTablesPending.load(ordering: .relaxed)))
+    public override func report(to reporter: CaptureMetricsReporter) {
+        super.report(to: reporter)
         let lag = slotLagBytes.load(ordering: .relaxed)
         if lag >= 0 { reporter.gauge("slot_lag_bytes", Double(lag)) }
     }
