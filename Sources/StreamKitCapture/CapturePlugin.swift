@@ -1,3 +1,5 @@
+public import StreamKitKafka
+
 /// What a database plug-in gives the capture core.
 ///
 /// The core (this module, no database client library) owns everything that does not depend on
@@ -13,16 +15,17 @@
 /// 1. a ``SourcePosition`` — where its log stands (PostgreSQL: `PostgresPosition`, LSN + index
 ///    in the transaction; MySQL: binlog file/offset or GTID set), and the ``SourceFields`` of its
 ///    `source` block (PostgreSQL: `PostgresSourceFields`);
-/// 2. a ``ChangeLogReader`` — opens its log after a position and hands over transactions of
-///    neutral ``CapturedChange``s;
+/// 2. a ``ChangeLogReader`` — reads its log after a position and drives the core's
+///    ``ChangeStream`` with neutral changes (`begin`, `insert`/`update`/`delete`/`truncate`,
+///    signal-table rows, `commit`); the stream does the rest (skipping what Kafka acknowledged
+///    before a restart, transaction metadata, DBLog windows, acknowledgement tracking);
 /// 3. a ``SnapshotReader`` — table metadata and key-ordered chunks (PostgreSQL:
 ///    `PostgresSnapshotReader`).
 ///
-/// Status: PostgreSQL implements 1 and 3. Its log reader still lives in `PostgresCapture`
-/// (`+Streaming`), where the per-transaction logic (skip what was acknowledged before a restart,
-/// transaction metadata, signals, window dedupe, publishing) is written against pgoutput
-/// messages; moving that logic into a core stream processor that consumes ``CapturedChange`` is
-/// the step left before a MySQL plug-in needs nothing else.
+/// Status: PostgreSQL's log reader is `PostgresCapture+Streaming` (pgoutput → ``ChangeStream``),
+/// not yet a separate ``ChangeLogReader`` type, and its session loop (connect, reconnect with
+/// ``ReconnectBackoff``, the confirm tick, heartbeats, slot lag) still lives in
+/// `PostgresCapture`: a MySQL plug-in would repeat that loop until it moves into the core.
 public protocol CapturePlugin {
     associatedtype Position: SourcePosition
     associatedtype LogReader: ChangeLogReader where LogReader.Position == Position
@@ -31,23 +34,13 @@ public protocol CapturePlugin {
     static var connector: String { get }
 }
 
-/// One neutral change of a table, as a log reader hands it over.
-public enum CapturedChange: Sendable {
-    case begin(transactionID: String, commitMicros: Int64)
-    case insert(table: CapturedTable, after: [ColumnValue])
-    case update(table: CapturedTable, before: [ColumnValue]?, after: [ColumnValue])
-    case delete(table: CapturedTable, before: [ColumnValue])
-    case truncate(table: CapturedTable)
-    case commit(commitMicros: Int64)
-}
-
-/// Reads a database's change log from a position (blocking; the capture's own thread).
+/// Reads a database's change log (blocking; the capture's own thread) into a ``ChangeStream``.
 public protocol ChangeLogReader {
     associatedtype Position: SourcePosition
     /// Opens the log after `position`.
     mutating func open(after position: Position) throws
-    /// The next change and its position, or nil when none arrived within `timeout`.
-    mutating func next(timeout: Duration) throws -> (change: CapturedChange, position: Position)?
+    /// Reads what arrives within `timeout` into `stream`; returns whether anything arrived.
+    mutating func read(into stream: inout ChangeStream<Position>, producer: KafkaProducer, timeout: Duration) throws -> Bool
     /// The database may release its log up to `position` (every event before it is in Kafka).
     mutating func confirm(_ position: Position) throws
 }
