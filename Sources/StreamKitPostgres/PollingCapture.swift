@@ -127,7 +127,7 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
     public func run(until stop: @escaping @Sendable () -> Bool) throws {
         let lifecycle = self.lifecycle
         let stop: @Sendable () -> Bool = { lifecycle.isStopRequested || stop() }
-        guard lifecycle.transition({ $0.start() }) == .run else { return }
+        guard lifecycle.start() == .run else { return }
         logger.info("polling capture starting", metadata: [LogMetadataKey.dsn: "\(LogRedaction.connectionString(configuration.dsn))"])
         do {
             try capture(until: stop)

@@ -93,7 +93,7 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
     public func run(until stop: @escaping @Sendable () -> Bool) throws {
         let lifecycle = self.lifecycle
         let stop: @Sendable () -> Bool = { lifecycle.isStopRequested || stop() }
-        guard lifecycle.transition({ $0.start() }) == .run else { return }
+        guard lifecycle.start() == .run else { return }
         do {
             try runSessions(until: stop)
             lifecycle.transition { $0.finished(error: nil) }

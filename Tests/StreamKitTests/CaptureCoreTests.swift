@@ -62,6 +62,12 @@ struct CaptureCoreTests {
         #expect(!lifecycle.isStopRequested)
         lifecycle.requestStop()
         #expect(lifecycle.isStopRequested && lifecycle.state == .initial)
+        #expect(lifecycle.start() == .stopAtOnce, "asked to stop before it started")
+        #expect(lifecycle.start() == .run && !lifecycle.isStopRequested, "a new run after a stopped one")
+        lifecycle.requestStop()
+        #expect(lifecycle.isStopRequested && lifecycle.state == .stopping)
+        lifecycle.transition { $0.finished(error: nil) }
+        #expect(lifecycle.start() == .run && !lifecycle.isStopRequested, "the last run's stop does not carry over")
     }
 
     @Test func reconnectBackoffDoublesUpToTheMaximumAndResets() {

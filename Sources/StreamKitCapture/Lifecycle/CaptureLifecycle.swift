@@ -47,9 +47,17 @@ public final class CaptureLifecycle: Sendable {
             case stopAtOnce
         }
 
+        /// A run starts: the first one, or again after the last one stopped or failed (a stop
+        /// asked of the last run does not carry over; one asked before the first run does).
         public mutating func start() -> StartAction {
-            precondition(state == .initial || state == .stopped, "a capture runs once at a time (state \(state))")
-            if stopRequested { state = .stopped; return .stopAtOnce }
+            switch state {
+            case .initial:
+                if stopRequested { state = .stopped; return .stopAtOnce }
+            case .stopped, .failed:
+                stopRequested = false
+            case .starting, .streaming, .reconnecting, .stopping:
+                preconditionFailure("a capture runs on one thread at a time (state \(state))")
+            }
             state = .starting
             return .run
         }
@@ -108,6 +116,15 @@ public final class CaptureLifecycle: Sendable {
     /// position and returns. Safe from any thread, any number of times.
     public func requestStop() {
         if machine.withLock({ $0.requestStop() }) { stopFlag.store(true, ordering: .relaxed) }
+    }
+
+    /// Starts a run (see ``StateMachine/start()``).
+    public func start() -> StateMachine.StartAction {
+        machine.withLock { m in
+            let action = m.start()
+            stopFlag.store(m.stopRequested, ordering: .relaxed)
+            return action
+        }
     }
 
     /// Applies a transition under the lock.
