@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "StreamKitDebezium", targets: ["StreamKitDebezium"]),
         .library(name: "StreamKitKafka", targets: ["StreamKitKafka"]),
         .library(name: "StreamKitRedis", targets: ["StreamKitRedis"]),
+        .library(name: "StreamKitCapture", targets: ["StreamKitCapture"]),
         .library(name: "StreamKitPostgres", targets: ["StreamKitPostgres"]),
         .library(name: "StreamKitWorkload", targets: ["StreamKitWorkload"]),
         .library(name: "StreamKitQuery", targets: ["StreamKitQuery"]),
@@ -62,9 +63,24 @@ let package = Package(
         // Connectors: each owns one C library.
         .target(name: "StreamKitKafka", dependencies: ["StreamKit", "StreamKitJSON", "CRdKafka"], swiftSettings: strict),
         .target(name: "StreamKitRedis", dependencies: ["StreamKit", "StreamKitJSON", "CHiredis"], swiftSettings: strict),
+        // Change capture: the database-neutral core (no database client library) and its
+        // PostgreSQL plug-in (the only target importing libpq).
+        .target(
+            name: "StreamKitCapture",
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "StreamKitPostgres",
-            dependencies: ["StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "CLibPQ"],
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitCapture", "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // The standard benchmark workload and the ad-hoc window query of `cdc-features window`.
@@ -88,7 +104,7 @@ let package = Package(
             name: "cdc-features",
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
-                "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
+                "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -102,7 +118,7 @@ let package = Package(
             name: "StreamKitTests",
             dependencies: [
                 "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
-                "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitRedis", "CZstd",
+                "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitRedis", "CZstd",
             ],
             swiftSettings: strict
         ),
@@ -114,8 +130,9 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
-                "StreamKitRedis", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
+                "StreamKitRedis", "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
                 "cdc-features",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -1,4 +1,5 @@
 import StreamKit
+public import StreamKitCapture
 
 /// Decoding of PostgreSQL's logical replication stream: the CopyBoth frames of
 /// `START_REPLICATION … LOGICAL` (XLogData `w`, primary keepalive `k`) and the messages of the
@@ -7,7 +8,6 @@ import StreamKit
 /// NUL-terminated. Tuple values arrive in text form (`t`), as NULL (`n`), or as "unchanged TOAST"
 /// (`u`: the column was not sent and must not be invented).
 ///
-/// Part of the PostgreSQL capture (issue #5); the replication connection itself is not built yet.
 public enum PgOutput {
     /// A log sequence number.
     public typealias LSN = UInt64
@@ -35,13 +35,9 @@ public enum PgOutput {
         }
     }
 
-    /// A column value of a tuple.
-    public enum Value: Sendable, Equatable {
-        case null
-        /// The column is an unchanged TOASTed value that was not sent: keep the old value.
-        case unchangedToast
-        case text(String)
-    }
+    /// A column value of a tuple: the capture core's neutral value (`.null`, `.unchangedToast`
+    /// — a TOASTed value that was not sent, keep the old one — or `.text`).
+    public typealias Value = ColumnValue
 
     /// A decoded pgoutput message.
     public enum Message: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import Foundation
 public import StreamKit
-public import StreamKitDebezium
+public import StreamKitCapture
+public import Logging
 public import StreamKitKafka
 
 /// Settings of a polling capture of one PostgreSQL table.
@@ -48,12 +49,11 @@ struct PollingCaptureState: Codable, Equatable {
     var initialDone = false
 
     static func load(_ path: String) -> PollingCaptureState? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(PollingCaptureState.self, from: data)  // cold path: once per start
+        CaptureStateFile.load(PollingCaptureState.self, from: path)  // cold path: once per start
     }
 
     func save(_ path: String) throws {
-        try DurableFile.replaceAtomically(path, contents: Array(try JSONEncoder().encode(self)))  // once per batch
+        try CaptureStateFile.save(self, to: path)  // once per batch
     }
 }
 
@@ -93,21 +93,28 @@ struct PollingCaptureState: Codable, Equatable {
 /// at most the rows of the overlap window (the dedupe set is not persisted), at least once.
 ///
 /// ``run(until:)`` blocks: call it on a dedicated thread.
-public final class PollingCapture: @unchecked Sendable {
+public final class PollingCapture: ChangeCapture, @unchecked Sendable {
     // @unchecked: all mutable state is used only by the thread running `run(until:)`.
     public let configuration: PollingCaptureConfiguration
     public let kafka: KafkaConfiguration
     public let metrics: FallbackCaptureMetrics
-    /// Called with each warning. Default: prints to stderr.
-    public var onWarning: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("polling capture: " + $0 + "\n").utf8)) }
+    /// Where warnings and progress go (metadata: the source name). Connection strings are logged without passwords.
+    public let logger: Logger
+    public let lifecycle = CaptureLifecycle()
+    let reporter: CaptureMetricsReporter
 
     private var state: PollingCaptureState
     private var encoder: DebeziumChangeEncoder!
     /// (key JSON, column text) of rows published whose value is still inside the overlap window → ordinal.
     private var published: [String: Int64] = [:]
 
-    public init(configuration: PollingCaptureConfiguration, kafka: KafkaConfiguration, metrics: FallbackCaptureMetrics = FallbackCaptureMetrics()) {
+    public init(configuration: PollingCaptureConfiguration, kafka: KafkaConfiguration, metrics: FallbackCaptureMetrics = FallbackCaptureMetrics(),
+                logger: Logger = .disabled) {
         self.configuration = configuration; self.kafka = kafka; self.metrics = metrics
+        var logger = logger
+        logger[metadataKey: LogMetadataKey.captureSource] = "\(configuration.topicPrefix)"
+        self.logger = logger
+        reporter = CaptureMetricsReporter(source: configuration.topicPrefix)
         state = PollingCaptureState(table: configuration.table, column: configuration.column)
     }
 
@@ -115,35 +122,57 @@ public final class PollingCapture: @unchecked Sendable {
 
     /// Runs until `stop` becomes true (then returns after the batch in progress) or an error occurs
     /// (then throws; a restart resumes from the last acknowledged batch).
+    public func metricsJSON() -> String { metrics.json() }
+
     public func run(until stop: @escaping @Sendable () -> Bool) throws {
+        let lifecycle = self.lifecycle
+        let stop: @Sendable () -> Bool = { lifecycle.isStopRequested || stop() }
+        guard lifecycle.start() == .run else { return }
+        logger.info("polling capture starting", metadata: [LogMetadataKey.dsn: "\(LogRedaction.connectionString(configuration.dsn))"])
+        do {
+            try capture(until: stop)
+            metrics.report(to: reporter)
+            lifecycle.transition { $0.finished(error: nil) }
+            logger.info("polling capture stopped")
+        } catch {
+            metrics.report(to: reporter)
+            lifecycle.transition { $0.finished(error: error) }
+            logger.error("polling capture failed", metadata: [LogMetadataKey.errorCode: "\(error.captureCode)", LogMetadataKey.error: "\(error.captureMessage)"])
+            throw error
+        }
+    }
+
+    private func capture(until stop: @escaping @Sendable () -> Bool) throws {
         let c = configuration
         if let saved = PollingCaptureState.load(c.stateFile) {
             if saved.table == c.table && saved.column == c.column { state = saved } else {
-                onWarning("state file \(c.stateFile) is for \(saved.table).\(saved.column), not \(c.table).\(c.column): starting from the beginning")
+                logger.warning("the state file is for another table or column: starting from the beginning",
+                               metadata: [LogMetadataKey.stateFile: "\(c.stateFile)", LogMetadataKey.table: "\(saved.table).\(saved.column)"])
             }
         }
         let sql = try PostgresConnection(dsn: c.dsn)
-        let q = CaptureSupport.qualified(c.table)
-        guard let (table, typeNames) = try CaptureSupport.loadTable(sql, schema: q.schema, name: q.name, version: 1) else {
-            throw StreamKitError(.configuration, "polling capture: no table \(c.table)")
+        let q = PostgresCatalog.qualified(c.table)
+        guard let (table, typeNames) = try PostgresCatalog.loadTable(sql, schema: q.schema, name: q.name, version: 1) else {
+            throw CaptureError(.configuration, "polling capture: no table \(c.table)")
         }
-        guard !table.keyColumns.isEmpty else { throw StreamKitError(.configuration, "polling capture: \(c.table) has no primary key") }
+        guard !table.keyColumns.isEmpty else { throw CaptureError(.configuration, "polling capture: \(c.table) has no primary key") }
         guard let ci = table.columns.firstIndex(where: { $0.name == c.column }) else {
-            throw StreamKitError(.configuration, "polling capture: \(c.table) has no column \(c.column)")
+            throw CaptureError(.configuration, "polling capture: \(c.table) has no column \(c.column)")
         }
         let kind: ColumnKind
-        switch table.columns[ci].typeOID {
-        case DebeziumChangeEncoder.OID.timestamp, DebeziumChangeEncoder.OID.timestamptz, DebeziumChangeEncoder.OID.date: kind = .time
-        case DebeziumChangeEncoder.OID.int2, DebeziumChangeEncoder.OID.int4, DebeziumChangeEncoder.OID.int8: kind = .version
+        switch table.columns[ci].typeID {
+        case PostgresTypes.timestamp, PostgresTypes.timestamptz, PostgresTypes.date: kind = .time
+        case PostgresTypes.int2, PostgresTypes.int4, PostgresTypes.int8: kind = .version
         default:
-            throw StreamKitError(.configuration, "polling capture: \(c.table).\(c.column) is \(typeNames[ci]); it must be a timestamp, timestamptz, date or integer column")
+            throw CaptureError(.configuration, "polling capture: \(c.table).\(c.column) is \(typeNames[ci]); it must be a timestamp, timestamptz, date or integer column")
         }
         let database = try sql.execute("SELECT current_database()").rows.first?.first ?? nil
-        encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "")
+        encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "", connector: "postgresql")
         let producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": "2"])
         let topic = "\(c.topicPrefix).\(q.schema).\(q.name)"
+        lifecycle.transition { $0.streaming() }
 
-        let rel = CaptureSupport.quotedName(sql, q.schema, q.name)
+        let rel = PostgresCatalog.quotedName(sql, q.schema, q.name)
         let col = sql.quoteIdentifier(c.column)
         let keys = table.keyColumns.map { sql.quoteIdentifier(table.columns[$0].name) }
         let keyTypes = table.keyColumns.map { typeNames[$0] }
@@ -177,7 +206,7 @@ public final class PollingCapture: @unchecked Sendable {
                 var highest: (text: String, ordinal: Int64)? = nil
                 for r in rows.rows {
                     guard let text = r[ci], let ord = r[n].flatMap({ Int64($0) }) else { continue }
-                    let values = r[0..<n].map { $0.map(PgOutput.Value.text) ?? .null }
+                    let values = r[0..<n].map { $0.map(ColumnValue.text) ?? .null }
                     let key = encoder.key(table: table, values: values)
                     let identity = String(decoding: key ?? [], as: UTF8.self) + "\u{1}" + text
                     if highest == nil || ord >= highest!.ordinal { highest = (text, ord) }
@@ -186,18 +215,21 @@ public final class PollingCapture: @unchecked Sendable {
                         continue
                     }
                     published[identity] = ord
-                    let pos = DebeziumChangeEncoder.Position(lsn: UInt64(max(0, ord)), lastCommitLSN: nil, txID: nil,
+                    let pos = PostgresSourceFields(lsn: UInt64(max(0, ord)), lastCommitLSN: nil, txID: nil,
                                                              tsMillis: kind == .time ? ord / 1000 : WallClock.millis(),
                                                              snapshot: state.initialDone ? "false" : "true")
-                    let value = encoder.value(op: op, table: table, before: nil, after: values, position: pos, nowMillis: WallClock.millis())
+                    let value = encoder.value(op: op, table: table, before: nil, after: values, source: pos, nowMillis: WallClock.millis())
                     try producer.send(topic: topic, key: key, value: value)
                     sent += 1
                 }
                 if sent > 0 {
-                    try CaptureSupport.flush(producer, timeout: c.flushTimeout, errors: metrics.deliveryErrors)
+                    try PostgresCatalog.flush(producer, timeout: c.flushTimeout, errors: metrics.deliveryErrors)
                     metrics.changes.add(sent, ordering: .relaxed)
                     metrics.batches.add(1, ordering: .relaxed)
-                    metrics.batchLatency.record(micros: UInt64(max(0, WallClock.micros() - started)))
+                    let batchMicros = WallClock.micros() - started
+                    metrics.batchLatency.record(micros: UInt64(max(0, batchMicros)))
+                    reporter.duration("batch_latency", micros: batchMicros)   // per batch
+                    metrics.report(to: reporter)
                 }
                 // Acknowledged: the position may move forward (never back: the window re-reads older rows).
                 if let h = highest, state.position == nil || h.ordinal > state.ordinal {
@@ -225,7 +257,7 @@ public final class PollingCapture: @unchecked Sendable {
                 let floor = state.ordinal &- marginUnits
                 published = published.filter { $0.value >= floor }
             }
-            CaptureSupport.sleep(c.interval, until: stop)
+            PostgresCatalog.sleep(c.interval, until: stop)
         }
         try producer.flush(timeout: c.flushTimeout)
     }

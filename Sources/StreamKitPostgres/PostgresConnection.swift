@@ -1,6 +1,7 @@
 import CLibPQ
 import Glibc
 import StreamKit
+import StreamKitCapture
 
 /// The rows of a simple query, in text form.
 public struct PostgresRows: Sendable {
@@ -32,11 +33,12 @@ public final class PostgresConnection: @unchecked Sendable {
     public init(dsn: String, replication: Bool = false) throws {
         redactedDSN = Self.redact(dsn)
         let conninfo = replication ? Self.withReplication(dsn) : dsn
-        guard let c = PQconnectdb(conninfo) else { throw StreamKitError(.connector, "PQconnectdb failed (out of memory)") }
+        guard let c = PQconnectdb(conninfo) else { throw CaptureError(.client, "PQconnectdb failed (out of memory)") }
         guard PQstatus(c) == CONNECTION_OK else {
             let message = Self.message(c)
             PQfinish(c)
-            throw StreamKitError(.connector, "cannot connect to PostgreSQL at \(redactedDSN): \(message)", retriable: true)
+            throw CaptureError(.connectionFailed, "cannot connect to PostgreSQL at \(redactedDSN): \(message) — check the server is up and the DSN's host, port, user and database",
+                               retriable: true)
         }
         conn = c
     }
@@ -46,13 +48,13 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one or more SQL statements (simple query protocol); returns the last result's rows.
     @discardableResult
     public func execute(_ sql: String) throws -> PostgresRows {
-        guard let res = PQexec(conn, sql) else { throw StreamKitError(.connector, "PQexec: \(Self.message(conn))", retriable: true) }
+        guard let res = PQexec(conn, sql) else { throw CaptureError(.connectionLost, "PQexec: \(Self.message(conn))", retriable: true) }
         defer { PQclear(res) }
         switch PQresultStatus(res) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             return Self.rows(res)
         default:
-            throw StreamKitError(.connector, "\(Self.firstLine(sql)): \(Self.resultMessage(res))", retriable: isTransient(res))
+            throw queryError(sql, res)
         }
     }
 
@@ -66,20 +68,20 @@ public final class PostgresConnection: @unchecked Sendable {
                 PQexecParams(conn, sql, Int32(parameters.count), nil, values, nil, nil, 0)
             }
         }
-        guard let res else { throw StreamKitError(.connector, "PQexecParams: \(Self.message(conn))", retriable: true) }
+        guard let res else { throw CaptureError(.connectionLost, "PQexecParams: \(Self.message(conn))", retriable: true) }
         defer { PQclear(res) }
         switch PQresultStatus(res) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK: return Self.rows(res)
-        default: throw StreamKitError(.connector, "\(Self.firstLine(sql)): \(Self.resultMessage(res))", retriable: isTransient(res))
+        default: throw queryError(sql, res)
         }
     }
 
     /// Sends a command that switches the connection into CopyBoth mode (`START_REPLICATION ...`).
     public func startCopyBoth(_ command: String) throws {
-        guard let res = PQexec(conn, command) else { throw StreamKitError(.connector, "PQexec: \(Self.message(conn))", retriable: true) }
+        guard let res = PQexec(conn, command) else { throw CaptureError(.connectionLost, "PQexec: \(Self.message(conn))", retriable: true) }
         defer { PQclear(res) }
         guard PQresultStatus(res) == PGRES_COPY_BOTH else {
-            throw StreamKitError(.connector, "\(Self.firstLine(command)): \(Self.resultMessage(res))", retriable: true)
+            throw CaptureError(.replication, "\(Self.firstLine(command)): \(Self.resultMessage(res))", sqlState: Self.sqlState(res), retriable: true)
         }
     }
 
@@ -101,9 +103,9 @@ public final class PostgresConnection: @unchecked Sendable {
                     if PQresultStatus(res) != PGRES_COMMAND_OK { text += ": " + Self.resultMessage(res) }
                     PQclear(res)
                 }
-                throw StreamKitError(.connector, text, retriable: true)
+                throw CaptureError(.connectionLost, text, retriable: true)
             }
-            if n == -2 { throw StreamKitError(.connector, "replication stream: \(Self.message(conn))", retriable: true) }
+            if n == -2 { throw CaptureError(.connectionLost, "replication stream: \(Self.message(conn))", retriable: true) }
             // n == 0: nothing buffered; wait for the socket.
             let now = MonotonicClock.nanos()
             if deadline == nil { deadline = now &+ UInt64(timeout.milliseconds) * 1_000_000 }
@@ -111,9 +113,9 @@ public final class PostgresConnection: @unchecked Sendable {
             var pfd = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
             let waitMillis = Int32(min(Int64((deadline! &- now) / 1_000_000) + 1, 1000))
             let r = poll(&pfd, 1, waitMillis)
-            if r < 0 && errno != EINTR { throw StreamKitError(.connector, "poll: \(String(cString: strerror(errno)))", retriable: true) }
+            if r < 0 && errno != EINTR { throw CaptureError(.client, "poll: \(String(cString: strerror(errno)))", retriable: true) }
             if r > 0 && PQconsumeInput(conn) == 0 {
-                throw StreamKitError(.connector, "replication stream: \(Self.message(conn))", retriable: true)
+                throw CaptureError(.connectionLost, "replication stream: \(Self.message(conn))", retriable: true)
             }
         }
     }
@@ -123,11 +125,11 @@ public final class PostgresConnection: @unchecked Sendable {
         let ok = bytes.withUnsafeBufferPointer { b in
             b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { PQputCopyData(conn, $0, Int32(b.count)) }
         }
-        guard ok == 1 else { throw StreamKitError(.connector, "PQputCopyData: \(Self.message(conn))", retriable: true) }
+        guard ok == 1 else { throw CaptureError(.connectionLost, "PQputCopyData: \(Self.message(conn))", retriable: true) }
         while true {
             let f = PQflush(conn)
             if f == 0 { return }
-            if f < 0 { throw StreamKitError(.connector, "PQflush: \(Self.message(conn))", retriable: true) }
+            if f < 0 { throw CaptureError(.connectionLost, "PQflush: \(Self.message(conn))", retriable: true) }
             var pfd = pollfd(fd: PQsocket(conn), events: Int16(POLLOUT), revents: 0)
             _ = poll(&pfd, 1, 1000)
         }
@@ -138,9 +140,22 @@ public final class PostgresConnection: @unchecked Sendable {
     /// (operator intervention: shutdown, restart) or 53 (insufficient resources).
     private func isTransient(_ res: OpaquePointer) -> Bool {
         if PQstatus(conn) == CONNECTION_BAD { return true }
-        guard let code = PQresultErrorField(res, Int32(UInt8(ascii: "C"))) else { return false }
-        let state = String(cString: code)
+        guard let state = Self.sqlState(res) else { return false }
         return state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53")
+    }
+
+    /// A failed statement: ``CaptureError/Code/connectionLost`` when the connection or server went
+    /// away, else ``CaptureError/Code/query``, with the SQLSTATE.
+    private func queryError(_ sql: String, _ res: OpaquePointer) -> CaptureError {
+        let transient = isTransient(res)
+        return CaptureError(transient ? .connectionLost : .query, "\(Self.firstLine(sql)): \(Self.resultMessage(res))",
+                            sqlState: Self.sqlState(res), retriable: transient)
+    }
+
+    /// The SQLSTATE of a failed result.
+    static func sqlState(_ res: OpaquePointer) -> String? {
+        guard let code = PQresultErrorField(res, Int32(UInt8(ascii: "C"))) else { return nil }
+        return String(cString: code)
     }
 
     /// Whether the connection is still usable.
@@ -200,24 +215,10 @@ public final class PostgresConnection: @unchecked Sendable {
         return dsn + " replication=database"
     }
 
-    /// Removes the password from a URL (`postgresql://user:secret@host`) or key/value DSN (`password=secret`).
+    /// Removes the password from a URL (`postgresql://user:secret@host`) or key/value DSN
+    /// (`password=secret`): ``LogRedaction/connectionString(_:)``.
     public static func redact(_ dsn: String) -> String {
-        var s = dsn
-        if let scheme = s.range(of: "://") {
-            let rest = s[scheme.upperBound...]
-            if let at = rest.firstIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
-                s.replaceSubrange(s.index(after: colon)..<at, with: "***")
-            }
-        }
-        // key/value form and URL query parameters
-        var out = ""
-        var remaining = Substring(s)
-        while let r = remaining.range(of: "password=") {
-            out += remaining[..<r.upperBound] + "***"
-            remaining = remaining[r.upperBound...]
-            if let end = remaining.firstIndex(where: { $0 == " " || $0 == "&" }) { remaining = remaining[end...] } else { remaining = "" }
-        }
-        return out + remaining
+        LogRedaction.connectionString(dsn)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 public import StreamKit
-public import StreamKitDebezium
+public import StreamKitCapture
+public import Logging
 public import StreamKitKafka
 
 /// Settings of a trigger-based PostgreSQL capture (for databases where logical replication is not allowed).
@@ -77,29 +78,36 @@ public struct TriggerCaptureConfiguration: Sendable {
 /// insert per changed row inside the writing transaction.
 ///
 /// ``run(until:)`` blocks: call it on a dedicated thread.
-public final class TriggerCapture: @unchecked Sendable {
+public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
     // @unchecked: all mutable state is used only by the thread running `run(until:)` or `install()`.
     public let configuration: TriggerCaptureConfiguration
     public let kafka: KafkaConfiguration
     public let metrics: FallbackCaptureMetrics
-    /// Called with each warning. Default: prints to stderr.
-    public var onWarning: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("trigger capture: " + $0 + "\n").utf8)) }
+    /// Where warnings and progress go (metadata: the source name). Connection strings are logged without passwords.
+    public let logger: Logger
+    public let lifecycle = CaptureLifecycle()
+    let reporter: CaptureMetricsReporter
 
     private var tables: [String: (table: CapturedTable, topic: String)] = [:]
     private var encoder: DebeziumChangeEncoder!
 
-    public init(configuration: TriggerCaptureConfiguration, kafka: KafkaConfiguration, metrics: FallbackCaptureMetrics = FallbackCaptureMetrics()) {
+    public init(configuration: TriggerCaptureConfiguration, kafka: KafkaConfiguration, metrics: FallbackCaptureMetrics = FallbackCaptureMetrics(),
+                logger: Logger = .disabled) {
         self.configuration = configuration; self.kafka = kafka; self.metrics = metrics
+        var logger = logger
+        logger[metadataKey: LogMetadataKey.captureSource] = "\(configuration.topicPrefix)"
+        self.logger = logger
+        reporter = CaptureMetricsReporter(source: configuration.topicPrefix)
     }
 
     /// The trigger function's name, derived from the change log's (one function per change log).
     private var functionName: (schema: String, name: String) {
-        let log = CaptureSupport.qualified(configuration.changeLog)
+        let log = PostgresCatalog.qualified(configuration.changeLog)
         return (log.schema, log.name + "_capture")
     }
 
     private var triggerNames: (row: String, truncate: String) {
-        let log = CaptureSupport.qualified(configuration.changeLog).name
+        let log = PostgresCatalog.qualified(configuration.changeLog).name
         return (log + "_row", log + "_truncate")
     }
 
@@ -113,8 +121,8 @@ public final class TriggerCapture: @unchecked Sendable {
     public func uninstall() throws {
         let sql = try PostgresConnection(dsn: configuration.dsn)
         for t in configuration.tables {
-            let q = CaptureSupport.qualified(t)
-            let rel = CaptureSupport.quotedName(sql, q.schema, q.name)
+            let q = PostgresCatalog.qualified(t)
+            let rel = PostgresCatalog.quotedName(sql, q.schema, q.name)
             try sql.execute("""
                 DROP TRIGGER IF EXISTS \(sql.quoteIdentifier(triggerNames.row)) ON \(rel);
                 DROP TRIGGER IF EXISTS \(sql.quoteIdentifier(triggerNames.truncate)) ON \(rel);
@@ -127,9 +135,9 @@ public final class TriggerCapture: @unchecked Sendable {
     /// waiting for a captured table's lock would deadlock with a writer, which locks the table first
     /// and the change log second (in the trigger).
     private func install(_ sql: PostgresConnection) throws {
-        let log = CaptureSupport.qualified(configuration.changeLog)
-        let logName = CaptureSupport.quotedName(sql, log.schema, log.name)
-        let fn = CaptureSupport.quotedName(sql, functionName.schema, functionName.name)
+        let log = PostgresCatalog.qualified(configuration.changeLog)
+        let logName = PostgresCatalog.quotedName(sql, log.schema, log.name)
+        let fn = PostgresCatalog.quotedName(sql, functionName.schema, functionName.name)
         if try sql.execute("SELECT to_regclass($1) IS NULL", [logName]).rows.first?.first == "t" {
             try sql.execute("""
             CREATE TABLE IF NOT EXISTS \(logName) (
@@ -144,7 +152,7 @@ public final class TriggerCapture: @unchecked Sendable {
             )
             """)
         }
-        let index = CaptureSupport.quotedName(sql, log.schema, log.name + "_table_id")
+        let index = PostgresCatalog.quotedName(sql, log.schema, log.name + "_table_id")
         if try sql.execute("SELECT to_regclass($1) IS NULL", [index]).rows.first?.first == "t" {
             try sql.execute("CREATE INDEX IF NOT EXISTS \(sql.quoteIdentifier(log.name + "_table_id")) ON \(logName) (schema_name, table_name, id)")
         }
@@ -166,8 +174,8 @@ public final class TriggerCapture: @unchecked Sendable {
             $streamkit$
             """)
         for t in configuration.tables {
-            let q = CaptureSupport.qualified(t)
-            let rel = CaptureSupport.quotedName(sql, q.schema, q.name)
+            let q = PostgresCatalog.qualified(t)
+            let rel = PostgresCatalog.quotedName(sql, q.schema, q.name)
             let existing = try sql.execute("""
                 SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgfoid = to_regprocedure($2) AND tgname IN ($3, $4)
                 """, [rel, fn + "()", triggerNames.row, triggerNames.truncate]).rows.compactMap { $0[0] }
@@ -190,8 +198,8 @@ public final class TriggerCapture: @unchecked Sendable {
     public func pendingRows() throws -> Int {
         let sql = try PostgresConnection(dsn: configuration.dsn)
         let (filter, params) = tableFilter(sql)
-        let log = CaptureSupport.qualified(configuration.changeLog)
-        let r = try sql.execute("SELECT count(*) FROM \(CaptureSupport.quotedName(sql, log.schema, log.name)) WHERE \(filter)", params)
+        let log = PostgresCatalog.qualified(configuration.changeLog)
+        let r = try sql.execute("SELECT count(*) FROM \(PostgresCatalog.quotedName(sql, log.schema, log.name)) WHERE \(filter)", params)
         return Int(r.rows.first?.first.flatMap { $0 } ?? "0") ?? 0
     }
 
@@ -200,7 +208,7 @@ public final class TriggerCapture: @unchecked Sendable {
         var params: [String?] = []
         var items: [String] = []
         for t in configuration.tables {
-            let q = CaptureSupport.qualified(t)
+            let q = PostgresCatalog.qualified(t)
             items.append("($\(firstParameter + params.count), $\(firstParameter + params.count + 1))")
             params.append(q.schema); params.append(q.name)
         }
@@ -209,16 +217,37 @@ public final class TriggerCapture: @unchecked Sendable {
 
     /// Runs until `stop` becomes true (then returns after the batch in progress) or an error occurs
     /// (then throws; unacknowledged rows stay in the change log and are published after a restart).
+    public func metricsJSON() -> String { metrics.json() }
+
     public func run(until stop: @escaping @Sendable () -> Bool) throws {
+        let lifecycle = self.lifecycle
+        let stop: @Sendable () -> Bool = { lifecycle.isStopRequested || stop() }
+        guard lifecycle.start() == .run else { return }
+        logger.info("trigger capture starting", metadata: [LogMetadataKey.dsn: "\(LogRedaction.connectionString(configuration.dsn))"])
+        do {
+            try capture(until: stop)
+            metrics.report(to: reporter)
+            lifecycle.transition { $0.finished(error: nil) }
+            logger.info("trigger capture stopped")
+        } catch {
+            metrics.report(to: reporter)
+            lifecycle.transition { $0.finished(error: error) }
+            logger.error("trigger capture failed", metadata: [LogMetadataKey.errorCode: "\(error.captureCode)", LogMetadataKey.error: "\(error.captureMessage)"])
+            throw error
+        }
+    }
+
+    private func capture(until stop: @escaping @Sendable () -> Bool) throws {
         let c = configuration
-        guard !c.tables.isEmpty else { throw StreamKitError(.configuration, "trigger capture: no tables configured") }
+        guard !c.tables.isEmpty else { throw CaptureError(.configuration, "trigger capture: no tables configured") }
         let sql = try PostgresConnection(dsn: c.dsn)
         if c.installOnStart { try install(sql) }
+        lifecycle.transition { $0.streaming() }
         let database = try sql.execute("SELECT current_database()").rows.first?.first ?? nil
-        encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "")
+        encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: database ?? "", connector: "postgresql")
         let producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": "2"])
-        let log = CaptureSupport.qualified(c.changeLog)
-        let logName = CaptureSupport.quotedName(sql, log.schema, log.name)
+        let log = PostgresCatalog.qualified(c.changeLog)
+        let logName = PostgresCatalog.quotedName(sql, log.schema, log.name)
         let (filter, filterParams) = tableFilter(sql, firstParameter: 2)
         let readSQL = """
             SELECT id, schema_name, table_name, op, txid, (extract(epoch FROM committed_at) * 1000)::bigint
@@ -228,18 +257,21 @@ public final class TriggerCapture: @unchecked Sendable {
             let started = WallClock.micros()
             let batch = try sql.execute(readSQL, [String(c.batchSize)] + filterParams)
             if batch.rows.isEmpty {
-                CaptureSupport.sleep(c.pollInterval, until: stop)
+                PostgresCatalog.sleep(c.pollInterval, until: stop)
                 continue
             }
             let published = try publish(batch, sql: sql, logName: logName, producer: producer)
             // Acknowledged by Kafka (flush throws on any failed delivery): now the rows may go.
-            try CaptureSupport.flush(producer, timeout: c.flushTimeout, errors: metrics.deliveryErrors)
-            try sql.execute("DELETE FROM \(logName) WHERE id = ANY($1::bigint[])", [CaptureSupport.arrayLiteral(published.ids)])
+            try PostgresCatalog.flush(producer, timeout: c.flushTimeout, errors: metrics.deliveryErrors)
+            try sql.execute("DELETE FROM \(logName) WHERE id = ANY($1::bigint[])", [PostgresCatalog.arrayLiteral(published.ids)])
             metrics.changes.add(published.changes, ordering: .relaxed)
             metrics.batches.add(1, ordering: .relaxed)
             metrics.logRowsDeleted.add(published.ids.count, ordering: .relaxed)
-            metrics.batchLatency.record(micros: UInt64(max(0, WallClock.micros() - started)))
-            if batch.rows.count < c.batchSize { CaptureSupport.sleep(c.pollInterval, until: stop) }
+            let batchMicros = WallClock.micros() - started
+            metrics.batchLatency.record(micros: UInt64(max(0, batchMicros)))
+            reporter.duration("batch_latency", micros: batchMicros)   // per batch
+            metrics.report(to: reporter)
+            if batch.rows.count < c.batchSize { PostgresCatalog.sleep(c.pollInterval, until: stop) }
         }
         try producer.flush(timeout: c.flushTimeout)
     }
@@ -248,8 +280,8 @@ public final class TriggerCapture: @unchecked Sendable {
     private func table(_ sql: PostgresConnection, schema: String, name: String) throws -> (table: CapturedTable, topic: String)? {
         let key = schema + "." + name
         let known = tables[key]
-        guard let loaded = try CaptureSupport.loadTable(sql, schema: schema, name: name, version: known?.table.version ?? 1) else { return nil }
-        if let known, CaptureSupport.sameColumns(known.table.columns, loaded.table.columns) {
+        guard let loaded = try PostgresCatalog.loadTable(sql, schema: schema, name: name, version: known?.table.version ?? 1) else { return nil }
+        if let known, CaptureColumn.sameColumns(known.table.columns, loaded.table.columns) {
             var t = known
             t.table.keyColumns = loaded.table.keyColumns
             tables[key] = t
@@ -273,17 +305,18 @@ public final class TriggerCapture: @unchecked Sendable {
             if idsByTable[key] == nil { order.append(key) }
             idsByTable[key, default: []].append(id)
         }
-        var images: [Int64: (before: [PgOutput.Value]?, after: [PgOutput.Value]?)] = [:]
+        var images: [Int64: (before: [ColumnValue]?, after: [ColumnValue]?)] = [:]
         var meta: [String: (table: CapturedTable, topic: String)] = [:]
         for key in order {
-            let q = CaptureSupport.qualified(key)
+            let q = PostgresCatalog.qualified(key)
             guard let t = try table(sql, schema: q.schema, name: q.name) else {
                 // The table is gone (dropped while rows were pending): nothing can be typed or keyed any more.
-                onWarning("table \(key) no longer exists; \(idsByTable[key]!.count) change-log rows of it are discarded (their row images cannot be typed)")
+                logger.warning("a captured table no longer exists: its change-log rows are discarded (their row images cannot be typed)",
+                               metadata: [LogMetadataKey.table: "\(key)", LogMetadataKey.count: "\(idsByTable[key]!.count)"])
                 continue
             }
             meta[key] = t
-            let rel = CaptureSupport.quotedName(sql, q.schema, q.name)
+            let rel = PostgresCatalog.quotedName(sql, q.schema, q.name)
             let n = t.table.columns.count
             let list = t.table.columns.map { sql.quoteIdentifier($0.name) }
             let select = (list.map { "b." + $0 } + list.map { "a." + $0 }).joined(separator: ", ")
@@ -292,11 +325,11 @@ public final class TriggerCapture: @unchecked Sendable {
                 LEFT JOIN LATERAL jsonb_populate_record(NULL::\(rel), l.before) b ON true
                 LEFT JOIN LATERAL jsonb_populate_record(NULL::\(rel), l.after) a ON true
                 WHERE l.id = ANY($1::bigint[])
-                """, [CaptureSupport.arrayLiteral(idsByTable[key]!)])
+                """, [PostgresCatalog.arrayLiteral(idsByTable[key]!)])
             for r in rows.rows {
                 guard let id = r[0].flatMap({ Int64($0) }) else { continue }
-                let before = r[1] == "t" ? nil : r[3..<(3 + n)].map { $0.map(PgOutput.Value.text) ?? .null }
-                let after = r[2] == "t" ? nil : r[(3 + n)..<(3 + 2 * n)].map { $0.map(PgOutput.Value.text) ?? .null }
+                let before = r[1] == "t" ? nil : r[3..<(3 + n)].map { $0.map(ColumnValue.text) ?? .null }
+                let after = r[2] == "t" ? nil : r[(3 + n)..<(3 + 2 * n)].map { $0.map(ColumnValue.text) ?? .null }
                 images[id] = (before, after)
             }
         }
@@ -308,7 +341,7 @@ public final class TriggerCapture: @unchecked Sendable {
             ids.append(id)
             guard let t = meta[schema + "." + name] else { continue }
             let txid = r[4].flatMap { Int64($0) }.map { UInt32(truncatingIfNeeded: $0) }
-            let pos = DebeziumChangeEncoder.Position(lsn: UInt64(id), lastCommitLSN: nil, txID: txid,
+            let pos = PostgresSourceFields(lsn: UInt64(id), lastCommitLSN: nil, txID: txid,
                                                      tsMillis: r[5].flatMap { Int64($0) } ?? WallClock.millis(), snapshot: "false")
             let image = images[id]
             switch op {
@@ -336,16 +369,16 @@ public final class TriggerCapture: @unchecked Sendable {
                 try send(op: op, t, before: nil, after: nil, keyFrom: nil, pos, producer)
                 changes += 1
             default:
-                onWarning("change-log row \(id) has an unknown op \(opText); skipped")
+                logger.warning("change-log row with an unknown op skipped", metadata: [LogMetadataKey.position: "\(id)", "capture.op": "\(opText)"])
             }
         }
         return (ids, changes)
     }
 
-    private func send(op: UInt8, _ t: (table: CapturedTable, topic: String), before: [PgOutput.Value]?, after: [PgOutput.Value]?,
-                      keyFrom: [PgOutput.Value]?, _ pos: DebeziumChangeEncoder.Position, _ producer: KafkaProducer) throws {
+    private func send(op: UInt8, _ t: (table: CapturedTable, topic: String), before: [ColumnValue]?, after: [ColumnValue]?,
+                      keyFrom: [ColumnValue]?, _ pos: PostgresSourceFields, _ producer: KafkaProducer) throws {
         let key = keyFrom.flatMap { encoder.key(table: t.table, values: $0) }
-        let value = encoder.value(op: op, table: t.table, before: before, after: after, position: pos, nowMillis: WallClock.millis())
+        let value = encoder.value(op: op, table: t.table, before: before, after: after, source: pos, nowMillis: WallClock.millis())
         try producer.send(topic: t.topic, key: key, value: value)
         if op == UInt8(ascii: "d") && configuration.tombstonesOnDelete && key != nil {
             try producer.send(topic: t.topic, key: key, value: nil)

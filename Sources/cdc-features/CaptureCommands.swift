@@ -1,14 +1,17 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Logging
+import ServiceLifecycle
 import StreamKit
 import Synchronization
 import StreamKitJSON
 import StreamKitDebezium
 import StreamKitKafka
+import StreamKitCapture
 import StreamKitPostgres
 
-struct Capture: ParsableCommand {
+struct Capture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change data capture into Kafka (Debezium-compatible events).",
         subcommands: [CapturePostgres.self, CaptureStatus.self, CaptureSchemas.self, CaptureSnapshot.self, CaptureTrigger.self, CapturePolling.self])
@@ -20,7 +23,7 @@ enum CaptureDefaults {
     static func statusFile(_ stateFile: String) -> String { stateFile + ".status.json" }
 }
 
-struct CapturePostgres: ParsableCommand {
+struct CapturePostgres: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postgres",
         abstract: "Log-based PostgreSQL capture (logical replication, pgoutput) → one Kafka topic per table. Runs until SIGTERM/SIGINT.")
@@ -44,7 +47,7 @@ struct CapturePostgres: ParsableCommand {
     @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
     @Option(name: .customLong("linger-ms"), help: "Milliseconds events wait to fill a Kafka record batch (librdkafka linger.ms): larger batches are cheaper for the broker and the consumers.") var lingerMs: Int = 10
 
-    func run() throws {
+    func run() async throws {
         guard let mode = PostgresSnapshotMode(rawValue: snapshot) else {
             throw ValidationError("--snapshot must be initial or never")
         }
@@ -70,35 +73,22 @@ struct CapturePostgres: ParsableCommand {
         if let bad = c.skippedOperations.first(where: { !["c", "u", "d", "t"].contains($0) }) {
             throw ValidationError("--skip-ops: unknown operation \(bad) (use c, u, d, t)")
         }
-        let capture = PostgresCapture(configuration: c, kafka: kafka)
-        FileHandle.standardError.write(Data("capture: \(PostgresConnection.redact(c.dsn)) slot \(slot) publication \(publication) → \(topicPrefix).*\n".utf8))
-        try runUntilSignalled(capture, status: CaptureDefaults.statusFile(c.stateFile))
+        let logger = Logger(label: "streamkit.capture.postgres")
+        let capture = PostgresCapture(configuration: c, kafka: kafka, logger: logger)
+        try await runCaptureService(capture, status: CaptureDefaults.statusFile(c.stateFile), logger: logger)
     }
 }
 
-/// Runs a capture on its own thread until SIGTERM/SIGINT (then it stops gracefully), writing its
-/// metrics to `statusPath` every second; prints them at the end and rethrows its failure.
-func runUntilSignalled(_ capture: some ChangeCapture, status statusPath: String) throws {
-    let stop = Atomic<Bool>(false)
-    let finished = DispatchSemaphore(value: 0)
-    let failure = Mutex<(any Error)?>(nil)
-    let thread = Thread {
-        do { try capture.run(until: { stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
-        finished.signal()
-    }
-    thread.start()
-    signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
-    var sources: [any DispatchSourceSignal] = []
-    for sig in [SIGTERM, SIGINT] {
-        let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        src.setEventHandler { stop.store(true, ordering: .relaxed) }
-        src.resume(); sources.append(src)
-    }
-    while finished.wait(timeout: .now() + .seconds(1)) == .timedOut {
-        try? capture.metricsJSON().write(toFile: statusPath, atomically: true, encoding: .utf8)
-    }
-    try? capture.metricsJSON().write(toFile: statusPath, atomically: true, encoding: .utf8)
-    if let e = failure.withLock({ $0 }) { throw e }
+/// Runs a capture as a `Service` in a `ServiceGroup` until SIGTERM/SIGINT (then it stops
+/// gracefully: stops streaming, flushes Kafka, confirms its position), writing its metrics to
+/// `statusPath` every second; prints them at the end and rethrows its failure.
+func runCaptureService(_ capture: some ChangeCapture, status statusPath: String, logger: Logger) async throws {
+    let service = CaptureService(capture, statusPath: statusPath, logger: logger)
+    // A capture that returns on its own (asked to stop) ends the group cleanly; one that throws fails it.
+    let group = ServiceGroup(configuration: .init(
+        services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
     print(capture.metricsJSON())
 }
 

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import StreamKit
 import Synchronization
+import Logging
 import StreamKitKafka
 import StreamKitPostgres
 
@@ -16,7 +17,7 @@ func parseCaptureDuration(_ text: String) throws -> Duration {
     throw ValidationError("cannot read the duration \(text) (use e.g. 500ms, 1s, 2m)")
 }
 
-struct CaptureTrigger: ParsableCommand {
+struct CaptureTrigger: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trigger",
         abstract: "Trigger-based PostgreSQL capture (no logical replication needed): triggers write a change log, published → one Kafka topic per table, then deleted. Runs until SIGTERM/SIGINT.")
@@ -29,7 +30,7 @@ struct CaptureTrigger: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Change-log rows per batch.") var batchSize: Int = 1_000
     @Flag(name: .customLong("no-tombstones"), help: "Do not send a tombstone after each delete.") var noTombstones = false
 
-    func run() throws {
+    func run() async throws {
         let list = tables.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !list.isEmpty else { throw ValidationError("--tables must name at least one table") }
         let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
@@ -37,14 +38,14 @@ struct CaptureTrigger: ParsableCommand {
         c.changeLog = changeLog
         c.batchSize = batchSize
         c.tombstonesOnDelete = !noTombstones
-        let capture = TriggerCapture(configuration: c, kafka: kafka)
+        let logger = Logger(label: "streamkit.capture.trigger")
+        let capture = TriggerCapture(configuration: c, kafka: kafka, logger: logger)
         let status = CaptureDefaults.statusFile(stateFile ?? "capture-trigger.state.json")
-        FileHandle.standardError.write(Data("capture trigger: \(PostgresConnection.redact(c.dsn)) tables \(list.joined(separator: ",")) via \(changeLog) → \(topicPrefix).*\n".utf8))
-        try runUntilSignalled(capture, status: status)
+        try await runCaptureService(capture, status: status, logger: logger)
     }
 }
 
-struct CapturePolling: ParsableCommand {
+struct CapturePolling: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "polling",
         abstract: "Polling capture of one table on an updated_at (or version) column → a Kafka topic. Sees no deletes, only the latest state per poll. Runs until SIGTERM/SIGINT.")
@@ -59,7 +60,7 @@ struct CapturePolling: ParsableCommand {
     @Option(name: .customLong("version-margin"), help: "Overlap re-read on every poll, in version units (integer columns).") var versionMargin: Int64 = 1_000
     @Option(name: .customLong("batch-size"), help: "Rows per query.") var batchSize: Int = 1_000
 
-    func run() throws {
+    func run() async throws {
         let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
         var c = PollingCaptureConfiguration(dsn: dsn ?? CaptureDefaults.dsn, table: table, column: column, topicPrefix: topicPrefix,
                                             stateFile: stateFile ?? "capture-poll-\(table).state.json")
@@ -67,8 +68,8 @@ struct CapturePolling: ParsableCommand {
         c.safetyMargin = try parseCaptureDuration(safetyMargin)
         c.versionSafetyMargin = versionMargin
         c.batchSize = batchSize
-        let capture = PollingCapture(configuration: c, kafka: kafka)
-        FileHandle.standardError.write(Data("capture polling: \(PostgresConnection.redact(c.dsn)) \(table).\(column) → \(topicPrefix).*\n".utf8))
-        try runUntilSignalled(capture, status: CaptureDefaults.statusFile(c.stateFile))
+        let logger = Logger(label: "streamkit.capture.polling")
+        let capture = PollingCapture(configuration: c, kafka: kafka, logger: logger)
+        try await runCaptureService(capture, status: CaptureDefaults.statusFile(c.stateFile), logger: logger)
     }
 }

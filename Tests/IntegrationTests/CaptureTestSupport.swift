@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import StreamKit
 import StreamKitKafka
+import StreamKitCapture
 import StreamKitPostgres
 
 /// Runs a change capture on its own thread until ``stop()``.

@@ -34,6 +34,24 @@ public enum LogMetadataKey {
     public static let slot = "capture.slot"
     /// A source position (an LSN, a GTID, a binlog file/position).
     public static let position = "capture.position"
+    /// A capture's connection string, always through ``LogRedaction/connectionString(_:)``.
+    public static let dsn = "capture.dsn"
+    /// A PostgreSQL publication.
+    public static let publication = "capture.publication"
+    /// Several captured tables (comma separated).
+    public static let tables = "capture.tables"
+    /// A capture signal's id (incremental snapshots).
+    public static let signal = "capture.signal"
+    /// The capture's signal table.
+    public static let signalTable = "capture.signal_table"
+    /// A capture's state file.
+    public static let stateFile = "capture.state_file"
+    /// A capture's lifecycle state (streaming, reconnecting, stopped, ...).
+    public static let captureState = "capture.state"
+    /// How long a capture waits before reconnecting.
+    public static let wait = "capture.wait"
+    /// A count that goes with a capture message (rows, events, bytes).
+    public static let count = "capture.count"
     /// An error's stable code.
     public static let errorCode = "error.code"
     /// An error's message.

@@ -1,51 +1,13 @@
 import Foundation
-public import Synchronization
-public import StreamKit
-public import StreamKitJSON
-public import StreamKitKafka
-public import Glibc
+import Synchronization
+import StreamKit
+import StreamKitKafka
+import StreamKitCapture
+import Glibc
 
-/// Counters of a running trigger-based or polling capture (thread-safe).
-public final class FallbackCaptureMetrics: Sendable {
-    /// Change events published and acknowledged by Kafka (tombstones not counted).
-    public let changes = Atomic<Int>(0)
-    /// Batches published and acknowledged (each followed by the change-log delete or the state-file write).
-    public let batches = Atomic<Int>(0)
-    /// Kafka deliveries that failed; the batch is not acknowledged and is published again after a restart.
-    public let deliveryErrors = Atomic<Int>(0)
-    /// Polling: rows read again in the overlap window and skipped because already published.
-    public let duplicatesSkipped = Atomic<Int>(0)
-    /// Trigger: change-log rows deleted after Kafka acknowledged them.
-    public let logRowsDeleted = Atomic<Int>(0)
-    /// Read → acknowledged by Kafka, per batch (µs).
-    public let batchLatency = LatencyHistogram()
-    private let started = MonotonicClock.nanos()
-
-    public init() {}
-
-    public var seconds: Double { Double(MonotonicClock.nanos() &- started) / 1e9 }
-
-    /// A JSON object (for status files and logs).
-    public func json() -> String {
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("changes", changes.load(ordering: .relaxed))
-        w.field("batches", batches.load(ordering: .relaxed))
-        w.field("delivery_errors", deliveryErrors.load(ordering: .relaxed))
-        w.field("duplicates_skipped", duplicatesSkipped.load(ordering: .relaxed))
-        w.field("log_rows_deleted", logRowsDeleted.load(ordering: .relaxed))
-        let s = seconds
-        w.field("changes_per_s", s > 0 ? Double(changes.load(ordering: .relaxed)) / s : 0)
-        w.field("batch_p50_ms", batchLatency.percentileMillis(50))
-        w.field("batch_p95_ms", batchLatency.percentileMillis(95))
-        w.endObject()
-        return String(decoding: w.bytes, as: UTF8.self)
-    }
-}
-
-/// Table metadata and small helpers shared by the captures (``PostgresCapture``,
+/// Catalog queries and small helpers shared by the PostgreSQL captures (``PostgresCapture``,
 /// ``TriggerCapture``, ``PollingCapture``).
-enum CaptureSupport {
+enum PostgresCatalog {
     /// `schema.table` or `table` (schema `public`).
     static func qualified(_ table: String) -> (schema: String, name: String) {
         let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
@@ -90,16 +52,11 @@ enum CaptureSupport {
         let keyNames = try keyColumnNames(sql, oid: oid)
         let columns = cols.rows.map {
             PgOutput.Column(name: $0[0] ?? "", typeOID: UInt32($0[1] ?? "0") ?? 0, typeModifier: Int32($0[2] ?? "-1") ?? -1,
-                            isKey: keyNames.contains($0[0] ?? ""))
+                            isKey: keyNames.contains($0[0] ?? "")).captureColumn
         }
         let table = CapturedTable(schema: schema, name: name, columns: columns,
                                   keyColumns: keyNames.compactMap { k in columns.firstIndex { $0.name == k } }, version: version)
         return (table, cols.rows.map { $0[3] ?? "text" })
-    }
-
-    /// Column lists compared without the key flag (a new version when the columns change).
-    static func sameColumns(_ a: [PgOutput.Column], _ b: [PgOutput.Column]) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { $0.name == $1.name && $0.typeOID == $1.typeOID && $0.typeModifier == $1.typeModifier }
     }
 
     /// Waits until Kafka acknowledged everything sent; on a failed delivery (flush throws) counts

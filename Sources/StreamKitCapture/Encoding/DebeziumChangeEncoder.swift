@@ -1,40 +1,19 @@
 import Foundation
-import StreamKit
 import StreamKitJSON
-import StreamKitDebezium
 
-/// A table as the capture knows it: columns with types, and the key columns used for Kafka keys.
-public struct CapturedTable: Sendable, Equatable {
-    public var schema: String
-    public var name: String
-    public var columns: [PgOutput.Column]
-    /// Indexes into `columns` of the primary key (else the replica identity); empty: no key.
-    public var keyColumns: [Int]
-    /// Version of this table's column list as seen by the capture (1, 2, ...; see ``PostgresSchemaHistory``).
-    public var version: Int
-    /// Per column: left out of `before`/`after` (column filter).
-    public var excluded: [Bool]
-    /// Per column: written as `"***"` (column mask).
-    public var masked: [Bool]
-
-    public init(schema: String, name: String, columns: [PgOutput.Column], keyColumns: [Int], version: Int = 1) {
-        self.schema = schema; self.name = name; self.columns = columns; self.keyColumns = keyColumns; self.version = version
-        excluded = Array(repeating: false, count: columns.count)
-        masked = Array(repeating: false, count: columns.count)
-    }
-}
-
-/// Writes Debezium PostgreSQL-connector envelopes (JSON without schemas, as Debezium's JsonConverter
-/// with `schemas.enable=false`): `before`, `after`, `source{version, connector, name, ts_ms,
-/// snapshot, db, sequence, schema, table, txId, lsn, xmin}`, `op`, `ts_ms`, and keys `{"pk": ...}`.
+/// Writes Debezium envelopes (JSON without schemas, as Debezium's JsonConverter with
+/// `schemas.enable=false`): `before`, `after`, `source{version, connector, name, ts_ms, snapshot,
+/// db, schema, table, <connector fields>, streamkit_schema_version}`, `op`, `ts_ms`,
+/// `transaction`, and keys `{"pk": ...}`. The connector's own `source` fields come from the
+/// plug-in's ``SourceFields``.
 ///
-/// Values are typed from the column type OIDs like Debezium's defaults: integers and booleans as
-/// JSON numbers and booleans, `timestamp` as microseconds since the epoch (MicroTimestamp),
-/// `timestamptz` as an ISO-8601 UTC string (ZonedTimestamp), `date` as days since the epoch,
-/// `bytea` as base64, `json`/`jsonb`, `uuid`, text and arrays as strings. `numeric` is written as a
-/// JSON number with all its digits (Debezium's `decimal.handling.mode=double` shape, without the
-/// rounding); NaN and infinities become strings. An unchanged TOASTed column is written as
-/// `"__debezium_unavailable_value"` (Debezium's placeholder), never invented.
+/// Values are typed by their column's ``ColumnKind`` like Debezium's defaults: integers and
+/// booleans as JSON numbers and booleans, `timestamp` as microseconds since the epoch
+/// (MicroTimestamp), `timestamptz` as an ISO-8601 UTC string (ZonedTimestamp), `date` as days
+/// since the epoch, bytes as base64, json, uuid, text and arrays as strings. Decimals are written
+/// as JSON numbers with all their digits (Debezium's `decimal.handling.mode=double` shape,
+/// without the rounding); NaN and infinities become strings. A value the log did not carry
+/// (``ColumnValue/unchangedToast``) is written as `"__debezium_unavailable_value"`, never invented.
 public struct DebeziumChangeEncoder {
     public static let unavailableValue = "__debezium_unavailable_value"
     /// The `source.version` field.
@@ -42,29 +21,17 @@ public struct DebeziumChangeEncoder {
 
     public var serverName: String
     public var database: String
+    /// The `source.connector` field (`postgresql`, `mysql`).
+    public var connector: String
     var writer = JSONWriter(capacity: 1024)
 
-    public init(serverName: String, database: String) {
-        self.serverName = serverName; self.database = database
-    }
-
-    /// Where a change sits in the log.
-    public struct Position: Sendable {
-        public var lsn: UInt64
-        public var lastCommitLSN: UInt64?
-        public var txID: UInt32?
-        /// Commit time (ms since the epoch) or snapshot time.
-        public var tsMillis: Int64
-        /// `"true"`, `"last"`, `"false"` (Debezium's snapshot marker).
-        public var snapshot: String
-        public init(lsn: UInt64, lastCommitLSN: UInt64?, txID: UInt32?, tsMillis: Int64, snapshot: String) {
-            self.lsn = lsn; self.lastCommitLSN = lastCommitLSN; self.txID = txID; self.tsMillis = tsMillis; self.snapshot = snapshot
-        }
+    public init(serverName: String, database: String, connector: String) {
+        self.serverName = serverName; self.database = database; self.connector = connector
     }
 
     /// A change's place in its transaction (Debezium's `transaction` block, with transaction metadata on).
     public struct TransactionOrder: Sendable {
-        /// `"<txId>:<commit LSN>"`.
+        /// The transaction's id (PostgreSQL: `"<txId>:<commit LSN>"`).
         public var id: String
         /// 1-based position among the transaction's data events.
         public var totalOrder: Int
@@ -76,8 +43,8 @@ public struct DebeziumChangeEncoder {
     }
 
     /// The envelope of one change: `op` is `c`, `u`, `d`, `r` or `t`. `transaction` is null unless given.
-    public mutating func value(op: UInt8, table: CapturedTable, before: [PgOutput.Value]?, after: [PgOutput.Value]?,
-                               position: Position, nowMillis: Int64, transaction: TransactionOrder? = nil) -> [UInt8] {
+    public mutating func value<Source: SourceFields>(op: UInt8, table: CapturedTable, before: [ColumnValue]?, after: [ColumnValue]?,
+                                                     source: Source, nowMillis: Int64, transaction: TransactionOrder? = nil) -> [UInt8] {
         writer.reset()
         writer.beginObject()
         writer.key("before")
@@ -87,19 +54,14 @@ public struct DebeziumChangeEncoder {
         writer.key("source")
         writer.beginObject()
         writer.field("version", Self.version)
-        writer.field("connector", "postgresql")
+        writer.field("connector", connector)
         writer.field("name", serverName)
-        writer.field("ts_ms", position.tsMillis)
-        writer.field("snapshot", position.snapshot)
+        writer.field("ts_ms", source.tsMillis)
+        writer.field("snapshot", source.snapshot)
         writer.field("db", database)
-        writer.key("sequence")
-        writer.value("[\(position.lastCommitLSN.map { "\"\($0)\"" } ?? "null"),\"\(position.lsn)\"]")
         writer.field("schema", table.schema)
         writer.field("table", table.name)
-        writer.key("txId")
-        if let tx = position.txID { writer.value(Int64(tx)) } else { writer.null() }
-        writer.key("lsn"); writer.value(position.lsn)
-        writer.nullField("xmin")
+        source.writeFields(to: &writer)
         writer.field("streamkit_schema_version", table.version)
         writer.endObject()
         writer.key("op")
@@ -171,67 +133,58 @@ public struct DebeziumChangeEncoder {
     }
 
     /// The Kafka key: the key columns of `values` as a JSON object; nil when the table has no key.
-    public mutating func key(table: CapturedTable, values: [PgOutput.Value]) -> [UInt8]? {
+    public mutating func key(table: CapturedTable, values: [ColumnValue]) -> [UInt8]? {
         guard !table.keyColumns.isEmpty else { return nil }
         writer.reset()
         writer.beginObject()
         for i in table.keyColumns where i < values.count {
             writer.key(table.columns[i].name)
-            value(values[i], type: table.columns[i].typeOID)
+            value(values[i], kind: table.columns[i].kind)
         }
         writer.endObject()
         return writer.bytes
     }
 
-    mutating func row(_ table: CapturedTable, _ values: [PgOutput.Value]) {
+    mutating func row(_ table: CapturedTable, _ values: [ColumnValue]) {
         writer.beginObject()
         for (i, c) in table.columns.enumerated() where !table.excluded[i] {
             writer.key(c.name)
             if table.masked[i] {
                 if i < values.count, case .null = values[i] { writer.null() } else { writer.value("***") }
             } else {
-                value(i < values.count ? values[i] : .null, type: c.typeOID)
+                value(i < values.count ? values[i] : .null, kind: c.kind)
             }
         }
         writer.endObject()
     }
 
-    mutating func value(_ v: PgOutput.Value, type: UInt32) {
+    mutating func value(_ v: ColumnValue, kind: ColumnKind) {
         switch v {
         case .null: writer.null()
         case .unchangedToast: writer.value(Self.unavailableValue)
-        case let .text(t): typed(t, type: type)
+        case let .text(t): typed(t, kind: kind)
         }
     }
 
-    /// Type OIDs (pg_type.dat).
-    enum OID {
-        static let bool: UInt32 = 16, bytea: UInt32 = 17, int8: UInt32 = 20, int2: UInt32 = 21, int4: UInt32 = 23
-        static let oid: UInt32 = 26, json: UInt32 = 114, float4: UInt32 = 700, float8: UInt32 = 701
-        static let date: UInt32 = 1082, timestamp: UInt32 = 1114, timestamptz: UInt32 = 1184
-        static let numeric: UInt32 = 1700, jsonb: UInt32 = 3802
-    }
-
-    mutating func typed(_ t: String, type: UInt32) {
-        switch type {
-        case OID.bool: writer.value(t == "t")
-        case OID.int2, OID.int4, OID.int8, OID.oid:
+    mutating func typed(_ t: String, kind: ColumnKind) {
+        switch kind {
+        case .boolean: writer.value(t == "t" || t == "1" || t == "true")
+        case .integer:
             if let n = Int64(t) { writer.value(n) } else { writer.value(t) }
-        case OID.float4, OID.float8, OID.numeric:
+        case .decimal:
             if Self.isJSONNumber(t) { t.utf8.withContiguousStorageIfAvailable { writer.rawValue(UnsafeRawBufferPointer($0)) } ?? writer.value(t) } else { writer.value(t) }
-        case OID.timestamp:
+        case .timestamp:
             if let us = Self.parseTimestampMicros(t) { writer.value(us) } else { writer.value(t) }
-        case OID.timestamptz:
+        case .timestampWithZone:
             if let us = Self.parseTimestampMicros(t) { writer.value(Self.isoUTC(micros: us)) } else { writer.value(t) }
-        case OID.date:
+        case .date:
             if let days = Self.parseDateDays(t) { writer.value(days) } else { writer.value(t) }
-        case OID.bytea:
+        case .bytes:
             writer.value(Self.byteaBase64(t) ?? t)
-        default:
+        case .text:
             writer.value(t)
         }
     }
-
     static func isJSONNumber(_ t: String) -> Bool {
         var sawDigit = false
         for (i, b) in t.utf8.enumerated() {
