@@ -4,7 +4,7 @@ import StreamKit
 /// Every duration option of the CLI parses with one rule (StreamKit's `parseDuration`, also used
 /// by window specs such as `hop:5m:1m`): a number, decimals allowed, and a unit, one of `ms`, `s`,
 /// `m`, `h`, `d` — `250ms`, `1.5s`, `10s`, `5m`, `1h`. A bare number is an error (a unit is
-/// required), so `--watermark-delay 10` can no longer silently mean 10 ms.
+/// required, except for `0`), so `--watermark-delay 10` can no longer silently mean 10 ms.
 extension Duration: @retroactive ExpressibleByArgument {
     public init?(argument: String) {
         guard let d = try? parseDuration(argument) else { return nil }
@@ -27,4 +27,4 @@ extension Duration {
 }
 
 /// The help line every duration option ends with.
-let durationHelp = "Durations take a number and a unit: ms, s, m or h, decimals allowed (500ms, 1.5s, 10s, 5m); a bare number is rejected."
+let durationHelp = "Durations take a number and a unit: ms, s, m or h, decimals allowed (500ms, 1.5s, 10s, 5m); a bare number other than 0 is rejected."

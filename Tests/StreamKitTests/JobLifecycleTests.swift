@@ -138,6 +138,7 @@ import StreamKitTesting
         #expect(try parseDuration("5m") == .minutes(5))
         #expect(try parseDuration("1h") == .hours(1))
         #expect(try parseDuration("0s") == .zero)
+        #expect(try parseDuration("0") == .zero, "zero needs no unit")
         for bad in ["10", "1.5", "-1s", "s", "1e3ms", "abc", "1.2.3s", "inf s"] {
             #expect(throws: StreamKitError.self, "\(bad)") { try parseDuration(bad) }
         }

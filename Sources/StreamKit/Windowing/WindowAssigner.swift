@@ -68,8 +68,10 @@ public enum WindowAssigner: Sendable, Hashable {
 
 /// Parses a duration of the command line and of window specs: a number (decimals allowed) and a
 /// unit, one of `ms`, `s`, `m`, `h`, `d`: `250ms`, `1.5s`, `10s`, `5m`, `1h`. A bare number is
-/// rejected: `10` once meant 10 ms to one option and 10 s to another, so the unit is required.
+/// rejected (`10` once meant 10 ms to one option and 10 s to another, so the unit is required),
+/// except `0`, which means the same in every unit.
 public func parseDuration(_ text: String) throws -> Duration {
+    if text == "0" { return .zero }
     let units: [(String, Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3_600e9), ("d", 86_400e9)]
     let t = text
     for (suffix, nanosPerUnit) in units where t.hasSuffix(suffix) {
