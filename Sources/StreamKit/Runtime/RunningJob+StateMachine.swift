@@ -86,12 +86,17 @@ extension RunningJob {
         /// A task's thread ended; the last one finishes the run.
         mutating func taskEnded(_ name: String, now: UInt64) -> TaskEndedAction {
             switch state {
-            case var .running(live), var .finalCheckpoint(live):
+            case var .running(live):
                 live.tasks.remove(name)
-                guard live.tasks.isEmpty else {
-                    state = isTakingFinalCheckpoint ? .finalCheckpoint(live) : .running(live)
-                    return .none
-                }
+                guard live.tasks.isEmpty else { state = .running(live); return .none }
+                // Every source finished on its own: a success.
+                let o = Outcome(error: nil, endNanos: now, stopped: false, finalCheckpoint: nil)
+                state = .finished(o)
+                return .finish(waiters: live.waiters, o)
+            case var .finalCheckpoint(live):
+                live.tasks.remove(name)
+                guard live.tasks.isEmpty else { state = .finalCheckpoint(live); return .none }
+                // The sources finished while the stop was checkpointing: the run is complete anyway.
                 let o = Outcome(error: nil, endNanos: now, stopped: false, finalCheckpoint: nil)
                 state = .finished(o)
                 return .finish(waiters: live.waiters, o)
