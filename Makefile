@@ -29,7 +29,8 @@ test: setup
 demo: release
 	@scripts/demo
 
-## The throughput/latency harness (release build, standard workload; minutes).
+## The throughput/latency harness (release build, standard workload; minutes). Fails when a
+## checksum differs or a figure is below its threshold in benchmarks/thresholds.json.
 bench: release
 	@benchmarks/run-window-bench
 

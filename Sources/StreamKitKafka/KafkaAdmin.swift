@@ -111,17 +111,23 @@ public final class KafkaAdmin: @unchecked Sendable {
         }
         defer { rd_kafka_event_destroy(event) }
         if rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR {
-            throw StreamKitError(.connector, "\(what): \(String(cString: rd_kafka_event_error_string(event)))", retriable: true)
+            throw StreamKitError(.connector, "\(what): \(String(cString: rd_kafka_event_error_string(event)))", retriable: true,
+                                 libraryCode: KafkaErrorCode(rd_kafka_event_error(event)).libraryCode)
         }
         var failures: [String] = []
+        var firstCode: KafkaErrorCode? = nil
         for r in results(event) {
             let err = rd_kafka_topic_result_error(r)
             if err != RD_KAFKA_RESP_ERR_NO_ERROR && !ignore(err) {
+                if firstCode == nil { firstCode = KafkaErrorCode(err) }
                 let msg = rd_kafka_topic_result_error_string(r).map { String(cString: $0) } ?? RDKafka.errorString(err)
                 failures.append("\(String(cString: rd_kafka_topic_result_name(r))): \(msg)")
             }
         }
-        if !failures.isEmpty { throw StreamKitError(.connector, "\(what): \(failures.joined(separator: "; "))") }
+        if !failures.isEmpty {
+            throw StreamKitError(.connector, "\(what): \(failures.joined(separator: "; "))",
+                                 retriable: firstCode?.isRetriable ?? false, libraryCode: firstCode?.libraryCode)
+        }
     }
 
     /// Partitions and their offsets (`ListOffsets`); nil when the topic does not exist.

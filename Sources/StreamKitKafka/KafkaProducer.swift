@@ -127,7 +127,7 @@ public final class KafkaProducer: @unchecked Sendable {
                         if let hdrs { rd_kafka_headers_destroy(hdrs) }
                         if rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__QUEUE_FULL {
                             rd_kafka_error_destroy(error)
-                            return StreamKitError(.connector, "queue full", retriable: true)
+                            return StreamKitError(.connector, "queue full", retriable: true, libraryCode: KafkaErrorCode.queueFull.libraryCode)
                         }
                         return RDKafka.consume(error, "produce to \(topic)")
                     }
@@ -148,7 +148,10 @@ public final class KafkaProducer: @unchecked Sendable {
     public func checkDeliveries() throws {
         let e = state.counts.withLock { c -> String? in defer { c.firstError = nil }; return c.firstError }
         if let e { throw StreamKitError(.connector, e, retriable: true) }
-        if client.events.fatal { throw StreamKitError(.connector, "fatal producer error: \(client.events.lastError ?? "?")") }
+        if client.events.fatal {
+            throw StreamKitError(.connector, "fatal producer error: \(client.events.lastError ?? "?")",
+                                 libraryCode: (client.events.lastErrorCode ?? .fatal).libraryCode)
+        }
     }
 
     /// Waits until every queued message was delivered or failed, then throws the first failure.

@@ -361,7 +361,9 @@ final class KafkaReaderCore {
         if finished { return .finished }
         let n = rd_kafka_consume_batch_queue(queue, RDKafka.millis(configuration.pollTimeout), buffer, Swift.min(capacity, Swift.max(1, maxRecords)))
         if n < 0 {
-            throw StreamKitError(.connector, "consume from \(topics): \(RDKafka.errorString(rd_kafka_last_error()))", retriable: true)
+            let err = rd_kafka_last_error()
+            throw StreamKitError(.connector, "consume from \(topics): \(RDKafka.errorString(err))", retriable: true,
+                                 libraryCode: KafkaErrorCode(err).libraryCode)
         }
         count = n
         if n > 0, let first = buffer[0] {
@@ -374,7 +376,8 @@ final class KafkaReaderCore {
             updateLag()
         }
         if client.events.fatal {
-            throw StreamKitError(.connector, "fatal consumer error: \(client.events.lastError ?? "?")")
+            throw StreamKitError(.connector, "fatal consumer error: \(client.events.lastError ?? "?")",
+                                 libraryCode: (client.events.lastErrorCode ?? .fatal).libraryCode)
         }
         if configuration.assignment == .readers, !configuration.bounded, let every = configuration.partitionDiscoveryInterval,
            now &- lastDiscovery >= UInt64(every.milliseconds) * 1_000_000 {

@@ -48,12 +48,14 @@ enum RDKafka {
         let message = String(cString: rd_kafka_error_string(error))
         let retriable = rd_kafka_error_is_retriable(error) != 0
         let fatal = rd_kafka_error_is_fatal(error) != 0
-        return StreamKitError(.connector, "\(what): \(message)\(fatal ? " (fatal)" : "")", retriable: retriable && !fatal)
+        return StreamKitError(.connector, "\(what): \(message)\(fatal ? " (fatal)" : "")", retriable: retriable && !fatal,
+                              libraryCode: KafkaErrorCode(rd_kafka_error_code(error)).libraryCode)
     }
 
     static func check(_ err: rd_kafka_resp_err_t, _ what: String, retriable: Bool = true) throws {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            throw StreamKitError(.connector, "\(what): \(errorString(err))", retriable: retriable)
+            throw StreamKitError(.connector, "\(what): \(errorString(err))", retriable: retriable,
+                                 libraryCode: KafkaErrorCode(err).libraryCode)
         }
     }
 
@@ -71,6 +73,8 @@ final class RDKafkaEvents: @unchecked Sendable {
     var onDelivery: ((UnsafePointer<rd_kafka_message_t>) -> Void)?
     /// The last error reported by the error callback (for messages), and whether it was fatal.
     var lastError: String?
+    /// The code of `lastError`.
+    var lastErrorCode: KafkaErrorCode?
     var fatal = false
 }
 
@@ -109,6 +113,7 @@ final class RDKafkaClient: @unchecked Sendable {
             guard let opaque else { return }
             let events = Unmanaged<RDKafkaEvents>.fromOpaque(opaque).takeUnretainedValue()
             events.lastError = reason.map { String(cString: $0) } ?? "error \(err)"
+            events.lastErrorCode = KafkaErrorCode(rawValue: err)
             if rd_kafka_resp_err_t(err) == RD_KAFKA_RESP_ERR__FATAL { events.fatal = true }
         }
         if events.onRebalance != nil {

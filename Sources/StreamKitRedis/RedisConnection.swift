@@ -177,7 +177,8 @@ public final class RedisConnection {
                 close()
                 attempt += 1
                 if attempt > configuration.maxReconnectAttempts {
-                    throw StreamKitError(.connector, "Redis at \(configuration): \(error.message) (gave up after \(attempt) attempts)", retriable: true)
+                    throw StreamKitError(.connector, "Redis at \(configuration): \(error.message) (gave up after \(attempt) attempts)", retriable: true,
+                                         libraryCode: error.libraryCode)
                 }
                 Self.sleep(delay)
                 delay = min(delay * 2, configuration.maxReconnectBackoff)
@@ -205,13 +206,17 @@ public final class RedisConnection {
         }
         if ctx.pointee.err != 0 {
             let message = Self.errorString(ctx)
+            let code = Self.errorCode(ctx)
             redisFree(ctx)
-            throw StreamKitError(.connector, "cannot connect to Redis at \(c.host):\(c.port): \(message)", retriable: true)
+            throw StreamKitError(.connector, "cannot connect to Redis at \(c.host):\(c.port): \(message)", retriable: true,
+                                 libraryCode: code.libraryCode)
         }
         if redisSetTimeout(ctx, Self.makeTimeval(c.ioTimeout)) != REDIS_OK {
             let message = Self.errorString(ctx)
+            let code = Self.errorCode(ctx)
             redisFree(ctx)
-            throw StreamKitError(.connector, "cannot set the Redis socket timeout: \(message)", retriable: true)
+            throw StreamKitError(.connector, "cannot set the Redis socket timeout: \(message)", retriable: true,
+                                 libraryCode: code.libraryCode)
         }
         context = ctx
         // Session setup: these run without retry (we are inside the connect step).
@@ -282,8 +287,17 @@ public final class RedisConnection {
 
     private func ioError(_ ctx: UnsafeMutablePointer<redisContext>, _ what: String) -> StreamKitError {
         let message = Self.errorString(ctx)
+        let code = Self.errorCode(ctx)
         close()
-        return StreamKitError(.connector, "Redis \(what) failed at \(configuration.host):\(configuration.port): \(message)", retriable: true)
+        return StreamKitError(.connector, "Redis \(what) failed at \(configuration.host):\(configuration.port): \(message)",
+                              // No code (0): an I/O failure hiredis did not classify; retry as before.
+                              retriable: code.rawValue == 0 || code.isRetriable,
+                              libraryCode: code.rawValue == 0 ? nil : code.libraryCode)
+    }
+
+    /// The context's hiredis error code (`REDIS_ERR_*`).
+    private static func errorCode(_ ctx: UnsafeMutablePointer<redisContext>) -> RedisErrorCode {
+        RedisErrorCode(rawValue: ctx.pointee.err)
     }
 
     private static func errorString(_ ctx: UnsafeMutablePointer<redisContext>) -> String {

@@ -31,49 +31,44 @@ struct Generate: ParsableCommand {
     }
 }
 
-/// Runs a job in the foreground; SIGTERM/SIGINT stop it gracefully (with a final checkpoint when
-/// checkpointing is on).
-func runUntilDoneOrSignalled(_ job: Job, options: Job.RunOptions) throws -> JobResult {
-    try runToCompletion(try job.start(options), checkpointing: options.checkpoints != nil)
-}
-
-struct Window: ParsableCommand {
+struct Window: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Ad-hoc keyed windowed aggregation over an NDJSON file of Debezium events (or plain JSON rows).")
+        abstract: "Ad-hoc keyed windowed aggregation over an NDJSON file of Debezium events (or plain JSON rows).",
+        discussion: "SIGTERM/SIGINT stop it gracefully (a final checkpoint when checkpointing is on). \(durationHelp)")
     @Option(help: "NDJSON input file (- for stdin).") var input: String
     @Option(help: "Dotted path of the key field.") var key: String
     @Option(help: "Dotted path of the event-time field (ms since the epoch).") var time: String
     @Option(help: "hop:SIZE:SLIDE, tumble:SIZE, session:GAP or count:N (e.g. hop:5m:1m).") var window: String
     @Option(help: "Aggregates: count,sum:PATH,avg:PATH,min:PATH,max:PATH.") var agg: String
-    @Option(name: .customLong("watermark-delay"), help: "Bounded out-of-orderness.") var watermarkDelay: String = "2s"
-    @Option(name: .customLong("allowed-lateness"), help: "Allowed lateness (late updates re-fire windows).") var allowedLateness: String = "0s"
-    @Option(help: "Idleness timeout of the source (e.g. 30s).") var idleness: String?
+    @Option(name: .customLong("watermark-delay"), help: "Bounded out-of-orderness.") var watermarkDelay: Duration = .seconds(2)
+    @Option(name: .customLong("allowed-lateness"), help: "Allowed lateness (late updates re-fire windows).") var allowedLateness: Duration = .zero
+    @Option(help: "Idleness timeout of the source (e.g. 30s).") var idleness: Duration?
     @Option(name: .customLong("key-type"), help: "auto, int or string (int keys are faster; auto looks at the first rows).") var keyType: String = "auto"
     @Option(help: "Subtasks of the window operator.") var parallelism: Int = 1
     @Option(help: "Output NDJSON file (- for stdout).") var out: String
     @Option(help: "Write records later than allowed to this file.") var late: String?
     @Option(name: .customLong("dead-letters"), help: "Write malformed lines (with the reason) to this file.") var deadLetters: String?
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (enables checkpoints).") var checkpointDir: String?
-    @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: String = "10s"
+    @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: Duration = .seconds(10)
     @Flag(help: "Resume from the latest complete checkpoint in --checkpoint-dir.") var restore = false
     @Flag(help: "Print the job's metrics as one JSON object on stderr at the end.") var metrics = false
 
-    func run() throws {
+    func run() async throws {
         var q = try WindowQuery(input: .file(input), keyPath: key, timePath: time, window: try WindowAssigner.parse(window), aggregates: agg)
-        q.watermarkDelay = try parseDuration(watermarkDelay)
-        q.allowedLateness = try parseDuration(allowedLateness)
-        q.idleness = try idleness.map(parseDuration)
+        q.watermarkDelay = watermarkDelay
+        q.allowedLateness = allowedLateness
+        q.idleness = idleness
         guard let kt = WindowQuery.KeyType(rawValue: keyType) else { throw ValidationError("--key-type must be auto, int or string") }
         q.keyType = kt
         let job = try q.job(output: .file(out), late: late, deadLetters: deadLetters)
         var options = Job.RunOptions(parallelism: parallelism)
         if let dir = checkpointDir {
-            options.checkpoints = CheckpointConfiguration(directory: dir, interval: try parseDuration(checkpointInterval))
+            options.checkpoints = CheckpointConfiguration(directory: dir, interval: checkpointInterval)
             options.restore = restore
         } else if restore {
             throw ValidationError("--restore needs --checkpoint-dir")
         }
-        let result = try runUntilDoneOrSignalled(job, options: options)
+        let result = try await runJobService(JobService(job, options: options))
         let m = result.metrics
         var summary = "read \(m.sourceRecords.current) records in \(String(format: "%.2f", result.seconds)) s"
         summary += ", late \(m.lateRecords), malformed \(m.droppedRecords)"
@@ -192,14 +187,16 @@ struct Jobs: ParsableCommand {
     func run() throws { for job in ExampleJobs.all { print("\(job.name)\t\(job.summary)") } }
 }
 
-struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run an example job (see `cdc-features jobs`) with source/sink overrides.")
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an example job (see `cdc-features jobs`) with source/sink overrides.",
+        discussion: "SIGTERM/SIGINT stop it gracefully (a final checkpoint when checkpointing is on). \(durationHelp)")
     @Argument(help: "Job name.") var job: String
     @Option(help: "Read an NDJSON file of Debezium change events.") var input: String?
     @Option(help: "Read a Kafka topic of Debezium change events.") var topic: String?
     @Option(help: "Write NDJSON to this file.") var out: String?
-    @Option(help: "Write features to Redis (default $REDIS_URL or redis://127.0.0.1:16379) — the default output for Kafka input.") var redis: String?
-    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @OptionGroup(title: "Redis (features go to Redis unless --out is given)") var redisOptions: RedisOptions
+    @OptionGroup var kafkaOptions: KafkaOptions
     @Option(help: "Consumer group (default: the job name).") var group: String?
     @Option(help: "earliest, latest or committed.") var from: String = "committed"
     @Flag(help: "Stop at the end of the topic.") var bounded = false
@@ -208,15 +205,15 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("inference-topic"), help: "Produce inference requests to this topic (jobs that make them).") var inferenceTopic: String?
     @Option(name: .customLong("alert-topic"), help: "Produce alerts to this topic (jobs that make them).") var alertTopic: String?
     @Option(help: "Baseline file (JSON array or NDJSON of numbers) for drift-monitor.") var baseline: String?
-    @Option(name: .customLong("window-size"), help: "Window size of drift-monitor (default 10m).") var windowSize: String?
+    @Option(name: .customLong("window-size"), help: "Window size of drift-monitor (default 10m).") var windowSize: Duration?
     @Option(help: "Model whose registered version inference requests carry.") var model: String = "fraud-scorer"
     @Option(help: "Subtasks of keyed operators.") var parallelism: Int = 1
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (enables checkpoints).") var checkpointDir: String?
-    @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: String = "10s"
+    @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: Duration = .seconds(10)
     @Flag(help: "Resume from the latest complete checkpoint.") var restore = false
     @Flag(help: "Print metrics as JSON on stderr at the end.") var metrics = false
 
-    func run() throws {
+    func run() async throws {
         guard let example = ExampleJobs.named(job) else {
             throw ValidationError("unknown job '\(job)'; known: \(ExampleJobs.names.joined(separator: ", "))")
         }
@@ -228,8 +225,8 @@ struct Run: ParsableCommand {
         }
         let outputSpec: JobIO.Output = out.map { .file($0) } ?? .redis
         let usesKafka = topic != nil || inferenceTopic != nil || alertTopic != nil
-        let kafka = usesKafka ? try kafkaConfiguration(brokers ?? ServiceDefaults.brokers) : KafkaConfiguration(bootstrapServers: brokers ?? ServiceDefaults.brokers)
-        var io = JobIO(input: inputSpec, output: outputSpec, kafka: kafka, redis: try RedisConfiguration(url: redis ?? ServiceDefaults.redis),
+        let kafka = usesKafka ? try kafkaOptions.configuration() : try kafkaConfigurationUnchecked(kafkaOptions.address)
+        var io = JobIO(input: inputSpec, output: outputSpec, kafka: kafka, redis: try redisOptions.configuration(),
                        groupID: group ?? job)
         switch from {
         case "earliest": io.startFrom = .earliest
@@ -239,14 +236,14 @@ struct Run: ParsableCommand {
         }
         io.bounded = bounded; io.late = late; io.deadLetters = deadLetters
         io.inferenceTopic = inferenceTopic; io.alertTopic = alertTopic; io.baseline = baseline; io.model = model
-        io.windowSize = try windowSize.map(parseDuration)
+        io.windowSize = windowSize
         let j = try example.make(io)
         var options = Job.RunOptions(parallelism: parallelism)
         if let dir = checkpointDir {
-            options.checkpoints = CheckpointConfiguration(directory: dir, interval: try parseDuration(checkpointInterval))
+            options.checkpoints = CheckpointConfiguration(directory: dir, interval: checkpointInterval)
             options.restore = restore
         }
-        let result = try runUntilDoneOrSignalled(j, options: options)
+        let result = try await runJobService(JobService(j, options: options))
         FileHandle.standardError.write("\(job): read \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, late \(result.metrics.lateRecords), malformed \(result.metrics.droppedRecords)\n".data(using: .utf8)!)
         if metrics { FileHandle.standardError.write((metricsJSON(result) + "\n").data(using: .utf8)!) }
     }

@@ -11,11 +11,6 @@ struct Features: ParsableCommand {
         subcommands: [FeaturesGet.self, FeaturesBench.self])
 }
 
-/// The Redis URL used when `--redis` is not given: `$REDIS_URL`, else the local default.
-private func defaultRedisURL() -> String {
-    ProcessInfo.processInfo.environment["REDIS_URL"] ?? "redis://127.0.0.1:6379"
-}
-
 /// `cdc-features features get <view> <entity…>`: prints the entities' features as one JSON object.
 struct FeaturesGet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,8 +18,7 @@ struct FeaturesGet: AsyncParsableCommand {
         abstract: "Print the features of entities of a view as JSON (missing entities: \"found\":false).")
     @Argument(help: "Feature view name.") var view: String
     @Argument(help: "Entity ids.") var entities: [String]
-    @Option(help: "Redis URL redis://[[user]:password@]host[:port][/db] (default: $REDIS_URL or redis://127.0.0.1:6379).")
-    var redis: String?
+    @OptionGroup var redisOptions: RedisOptions
     @Option(help: "Read this version (default: follow each entity's latest pointer).") var version: Int?
     @Option(help: "Key namespace.") var namespace: String = "feature"
 
@@ -34,7 +28,7 @@ struct FeaturesGet: AsyncParsableCommand {
 
     /// The JSON this command prints (the run logic, callable directly).
     func output() async throws -> String {
-        let client = try FeatureClient(url: redis ?? defaultRedisURL())
+        let client = try FeatureClient(url: redisOptions.address)
         return try await client.lookupJSON(viewNamed: view, namespace: namespace, entities: entities, version: version)
     }
 }
@@ -47,10 +41,10 @@ struct FeaturesBench: ParsableCommand {
     @Option(help: "Distinct entities (one update each).") var entities: Int = 200_000
     @Option(help: "Double features per entity.") var features: Int = 5
     @Option(name: .customLong("pipeline-depth"), help: "Commands per round trip.") var pipelineDepth: Int = 1000
-    @Option(help: "Redis URL (default: $REDIS_URL or redis://127.0.0.1:6379).") var redis: String?
+    @OptionGroup var redisOptions: RedisOptions
 
     func run() throws {
-        let config = try RedisConfiguration(url: redis ?? defaultRedisURL())
+        let config = try redisOptions.configuration()
         let raw = try RedisBench.pipelinedRate(configuration: config, shape: .upsertScript, entities: entities,
                                                features: features, pipelineDepth: pipelineDepth)
         let hset = try RedisBench.pipelinedRate(configuration: config, shape: .hsetExpire, entities: entities,

@@ -7,27 +7,8 @@ import StreamKitDebezium
 import StreamKitKafka
 import StreamKitRedis
 import StreamKitWorkload
-
-/// Service addresses: flags, then the environment `scripts/services env` prints, then defaults.
-enum ServiceDefaults {
-    static var brokers: String { ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:19092" }
-    static var redis: String { ProcessInfo.processInfo.environment["REDIS_URL"] ?? "redis://127.0.0.1:16379" }
-}
-
-/// The Kafka settings of every command: `brokers`, plus librdkafka properties from
-/// `KAFKA_PROPERTIES` (`name=value,name=value`, e.g. `fetch.min.bytes=65536,fetch.wait.max.ms=20`).
-func kafkaConfiguration(_ brokers: String) throws -> KafkaConfiguration {
-    try KafkaRuntime.check()
-    var c = KafkaConfiguration(bootstrapServers: brokers)
-    if let extra = ProcessInfo.processInfo.environment["KAFKA_PROPERTIES"], !extra.isEmpty {
-        for pair in extra.split(separator: ",") {
-            let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("KAFKA_PROPERTIES: expected name=value, got '\(pair)'") }
-            c.properties[kv[0]] = kv[1]
-        }
-    }
-    return c
-}
+import Logging
+import ServiceLifecycle
 
 func stderr(_ text: String) { FileHandle.standardError.write((text + "\n").data(using: .utf8)!) }
 
@@ -41,11 +22,11 @@ struct Kafka: ParsableCommand {
         @Option(help: "Number of events.") var events: Int
         @Option(help: "Topic.") var topic: String
         @Option(help: "Partitions of the topic.") var partitions: Int = 4
-        @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+        @OptionGroup var kafkaOptions: KafkaOptions
         @Option(help: "PRNG seed.") var seed: UInt64 = 42
 
         func run() throws {
-            let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+            let kafka = try kafkaOptions.configuration()
             let rate = try produceWorkload(kafka: kafka, topic: topic, partitions: partitions, events: events, seed: seed)
             stderr("produced \(events) events to \(topic) (\(partitions) partitions) at \(Int(rate)) msg/s")
         }
@@ -74,13 +55,14 @@ func produceWorkload(kafka: KafkaConfiguration, topic: String, partitions: Int, 
     return Double(events) / (Double(MonotonicClock.nanos() - start) / 1e9)
 }
 
-struct Pipeline: ParsableCommand {
+struct Pipeline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the user-activity feature pipeline: Kafka (Debezium events) → 5 min/1 min windows per user → Redis features (+ inference requests).")
+        abstract: "Run the user-activity feature pipeline: Kafka (Debezium events) → 5 min/1 min windows per user → Redis features (+ inference requests).",
+        discussion: "SIGTERM/SIGINT stop it gracefully (a final checkpoint when checkpointing is on). \(durationHelp)")
     @Option(help: "Input topic.") var topic: String
     @Option(help: "Consumer group.") var group: String = "user-activity-features"
-    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
-    @Option(help: "Redis URL (default $REDIS_URL or redis://127.0.0.1:16379).") var redis: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
+    @OptionGroup var redisOptions: RedisOptions
     @Option(name: .customLong("inference-topic"), help: "Produce inference requests to this topic.") var inferenceTopic: String?
     @Option(help: "Model whose registered version (Redis key model_registry:<model>) inference requests carry.") var model: String = "fraud-scorer"
     @Option(name: .customLong("dead-letter-topic"), help: "Send malformed events to this topic (reason in a header).") var deadLetterTopic: String?
@@ -89,13 +71,13 @@ struct Pipeline: ParsableCommand {
     @Option(help: "earliest, latest or committed.") var from: String = "committed"
     @Flag(help: "Stop at the end of the topic.") var bounded = false
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (offsets are committed when checkpoints complete).") var checkpointDir: String?
-    @Option(name: .customLong("checkpoint-interval")) var checkpointInterval: String = "5s"
+    @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: Duration = .seconds(5)
     @Flag(help: "Resume from the latest checkpoint.") var restore = false
-    @Option(name: .customLong("progress-every"), help: "Print throughput and consumer lag this often (0: never).") var progressEvery: String = "1s"
+    @Option(name: .customLong("progress-every"), help: "Print throughput and consumer lag this often (0s: never).") var progressEvery: Duration = .seconds(1)
 
-    func run() throws {
-        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
-        let redisURL = redis ?? ServiceDefaults.redis
+    func run() async throws {
+        let kafka = try kafkaOptions.configuration()
+        let redisURL = redisOptions.address
         var o = UserActivityFeatures.Options(kafka: kafka, topic: topic, groupID: group, redis: try RedisFeatureSinkConfiguration(url: redisURL))
         switch from {
         case "earliest": o.startFrom = .earliest
@@ -113,18 +95,18 @@ struct Pipeline: ParsableCommand {
         let metrics = UserActivityFeatures.Metrics()
         var options = Job.RunOptions(parallelism: parallelism)
         if let dir = checkpointDir {
-            options.checkpoints = CheckpointConfiguration(directory: dir, interval: try parseDuration(checkpointInterval))
+            options.checkpoints = CheckpointConfiguration(directory: dir, interval: checkpointInterval)
             options.restore = restore
         }
         let job = try UserActivityFeatures.job(o, metrics: metrics)
-        let every = try parseDuration(progressEvery)
-        let running = try job.start(options)
-        let progress = ProgressPrinter(every: every) { elapsed, events, delta in
-            "[\(String(format: "%6.1f", elapsed)) s] events \(events) (\(Int(delta))/s)  consumer lag \(metrics.source.totalLag)  redis writes \(metrics.redis.written.current)  late \(running.metrics.lateRecords)"
+        let progress = ProgressPrinter(every: progressEvery)
+        let service = JobService(job, options: options) { running in
+            progress.start(running.metrics) { elapsed, events, delta in
+                "[\(String(format: "%6.1f", elapsed)) s] events \(events) (\(Int(delta))/s)  consumer lag \(metrics.source.totalLag)  redis writes \(metrics.redis.written.current)  late \(running.metrics.lateRecords)"
+            }
         }
-        progress.start(running.metrics)
-        let result = try runToCompletion(running, checkpointing: options.checkpoints != nil)
-        progress.stop()
+        defer { progress.stop() }
+        let result = try await runJobService(service)
         stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)")
     }
 }
@@ -133,11 +115,10 @@ struct Pipeline: ParsableCommand {
 final class ProgressPrinter: @unchecked Sendable {
     // @unchecked: `stopped` is only touched under `lock`.
     let every: Duration
-    let line: @Sendable (Double, UInt64, Double) -> String
     private let lock = NSLock()
     private var stopped = false
-    init(every: Duration, line: @escaping @Sendable (Double, UInt64, Double) -> String) { self.every = every; self.line = line }
-    func start(_ metrics: JobMetrics) {
+    init(every: Duration) { self.every = every }
+    func start(_ metrics: JobMetrics, line: @escaping @Sendable (Double, UInt64, Double) -> String) {
         guard every > .zero else { return }
         Thread.detachNewThread { [self] in
             let start = MonotonicClock.nanos()
@@ -156,22 +137,25 @@ final class ProgressPrinter: @unchecked Sendable {
     func stop() { lock.withLock { stopped = true } }
 }
 
-/// Waits for a started job; SIGTERM/SIGINT stop it gracefully (final checkpoint when checkpointing).
-func runToCompletion(_ running: RunningJob, checkpointing: Bool) throws -> JobResult {
-    signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
-    let queue = DispatchQueue(label: "signals")
-    var sources: [any DispatchSourceSignal] = []
-    for sig in [SIGTERM, SIGINT] {
-        let src = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-        src.setEventHandler {
-            let id = running.stop(checkpoint: checkpointing)
-            stderr("stopped on signal \(sig)\(id.map { ", final checkpoint \($0)" } ?? "")")
-        }
-        src.resume()
-        sources.append(src)
+/// Runs a job as the service of a `ServiceGroup` that shuts down gracefully on SIGTERM/SIGINT
+/// (the job then takes a final checkpoint when checkpointing is on) and returns its result.
+/// `services` run next to the job (e.g. a metrics endpoint); the group ends when the job does.
+func runJobService(_ service: JobService, alongside services: [any Service] = [],
+                   logger: Logger = Logger(label: "cdc-features")) async throws -> JobResult {
+    let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+        services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) } + [
+            .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                  failureTerminationBehavior: .gracefullyShutdownGroup),
+        ],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    try await group.run()
+    guard let outcome = service.result else { throw StreamKitError(.cancelled, "the job did not run") }
+    let result = try outcome.get()
+    if result.stopped {
+        stderr("stopped on signal (graceful shutdown)\(result.finalCheckpoint.map { ", final checkpoint \($0)" } ?? "")")
     }
-    defer { sources.forEach { $0.cancel() } }
-    return try running.waitUntilFinished()
+    return result
 }
 
 struct BenchPipeline: ParsableCommand {
@@ -179,17 +163,16 @@ struct BenchPipeline: ParsableCommand {
         commandName: "pipeline",
         abstract: "Kafka → hopping-window job → Redis for the standard workload against the running services, with the raw consume and raw Redis rates of the same run.")
     @Option(help: "Number of events.") var events: Int
-    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
-    @Option(help: "Redis URL (default $REDIS_URL or redis://127.0.0.1:16379).") var redis: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
+    @OptionGroup var redisOptions: RedisOptions
     @Option(help: "Kafka readers.") var readers: Int = 1
     @Option(help: "Window subtasks.") var parallelism: Int = 2
     @Option(name: .customLong("redis-entities"), help: "Entities for the raw Redis rate (default: the users the job writes).") var redisEntities: Int = 100_000
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
-        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
-        let redisURL = redis ?? ServiceDefaults.redis
-        let redisConfig = try RedisConfiguration(url: redisURL)
+        let kafka = try kafkaOptions.configuration()
+        let redisConfig = try redisOptions.configuration()
         let topic = "bench-pipeline-\(UUID().uuidString.prefix(8))"
         let produceRate = try produceWorkload(kafka: kafka, topic: topic, partitions: 4, events: events, seed: 42)
         defer { _ = try? KafkaAdmin(configuration: kafka).deleteTopics([topic]) }

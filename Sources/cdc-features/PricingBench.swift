@@ -17,15 +17,15 @@ struct BenchPricing: ParsableCommand {
     @Option(help: "Booking changes per second.") var rate: Int = 2000
     @Option(help: "Seconds of load.") var seconds: Int = 10
     @Option(help: "Listings.") var listings: Int = 1000
-    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
-    @Option(help: "Redis URL (default $REDIS_URL or redis://127.0.0.1:16379).") var redis: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
+    @OptionGroup var redisOptions: RedisOptions
     @Option(help: "kafka: the bench produces Debezium events itself; postgres: rows are committed to PostgreSQL and captured.") var source: String = "kafka"
-    @Option(help: "PostgreSQL URL or conninfo for --source postgres (default $PG_DSN).") var dsn: String?
+    @OptionGroup(title: "PostgreSQL (--source postgres)") var postgresOptions: PostgresOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
-        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
-        let redisConfig = try RedisConfiguration(url: redis ?? ServiceDefaults.redis)
+        let kafka = try kafkaOptions.configuration()
+        let redisConfig = try redisOptions.configuration()
         guard source == "kafka" || source == "postgres" else { throw ValidationError("--source must be kafka or postgres") }
         let suffix = String(UUID().uuidString.prefix(8)).lowercased()
         let table = "bench_bookings_\(suffix)"
@@ -45,7 +45,7 @@ struct BenchPricing: ParsableCommand {
         Thread.sleep(forTimeInterval: 0.5)
 
         if source == "postgres" {
-            let pg = try PostgresPricingLoad(dsn: dsn ?? CaptureDefaults.dsn, table: table, prefix: "benchpg\(suffix)", kafka: kafka)
+            let pg = try PostgresPricingLoad(dsn: postgresOptions.address, table: table, prefix: "benchpg\(suffix)", kafka: kafka)
             defer { pg.cleanUp() }
             let changes = try pg.run(rate: rate, seconds: seconds, listings: listings)
             Thread.sleep(forTimeInterval: 1.0)

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
-import StreamKit
+@_spi(Testing) import StreamKit
 import StreamKitKafka
 import StreamKitQuery
 
@@ -88,15 +88,15 @@ struct KafkaIntegrationTests {
         var options = Job.RunOptions(parallelism: 2)
         options.batchSize = 500
         options.checkpoints = CheckpointConfiguration(directory: dir + "/cp", interval: nil, everyRecords: 1_000)
-        options.failAfterRecords = 9_000
-        options.failAfterACheckpoint = true   // the readers start at once (no group join): do not outrun the first checkpoint
+        // The readers start at once (no group join): do not outrun the first checkpoint.
+        options.faults = FaultInjection(failAfterRecords: 9_000, afterACheckpoint: true)
         await #expect(throws: StreamKitError.self) { try await job().run(options) }
         let committedAfterFailure = try KafkaAdmin(configuration: K.kafka).committedOffsets(group: group, topic: topic)
         // Commits follow completed checkpoints (exactly tested in offsetsAreCommittedOnlyAfterACheckpointCompletes);
         // whether one reaches the group before the injected failure is timing, so only the bound is checked here.
         #expect(committedAfterFailure.values.reduce(0, +) < Int64(lines.count), "nothing past the failure was committed")
 
-        options.failAfterRecords = nil
+        options.faults = nil
         options.restore = true
         let resumed = try await job().run(options)
         #expect(resumed.restoredCheckpoint != nil)

@@ -76,6 +76,16 @@ import StreamKitWorkload
         #expect(first == #"{"before":null,"after":{"id":1,"user_id":75414,"item_id":42292,"interaction_type":"view","amount":290.31,"ts_ms":1700000000030},"source":{"version":"2.5.0.Final","connector":"postgresql","name":"app","ts_ms":1700000000030,"db":"app","schema":"public","table":"user_interactions","txId":1001,"lsn":100000064},"op":"c","ts_ms":1700000000040}"#)
     }
 
+    @Test func durationsNeedAUnit() throws {
+        let base = ["window", "--input", "x", "--key", "k", "--time", "t", "--window", "hop:5m:1m", "--agg", "count", "--out", "/dev/null"]
+        let bare = try Self.run(base + ["--watermark-delay", "10"])
+        #expect(bare.status != 0)
+        #expect(bare.stderr.contains("--watermark-delay"), "\(bare.stderr)")
+        let window = try Self.run(["window", "--input", "x", "--key", "k", "--time", "t", "--window", "hop:300:60", "--agg", "count", "--out", "/dev/null"])
+        #expect(window.status != 0)
+        #expect(window.stderr.contains("bad duration '300': give a unit"), "\(window.stderr)")
+    }
+
     @Test func badArgumentsFailWithAClearMessage() throws {
         let r = try Self.run(["window", "--input", "x", "--key", "k", "--time", "t", "--window", "hop:5m", "--agg", "count", "--out", "/dev/null"])
         #expect(r.status != 0)

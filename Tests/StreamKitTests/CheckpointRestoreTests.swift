@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKitTesting
-import StreamKit
+@_spi(Testing) import StreamKit
 import StreamKitWorkload
 import StreamKitQuery
 
@@ -21,7 +21,7 @@ import StreamKitQuery
         var o = Job.RunOptions(parallelism: parallelism)
         o.batchSize = 1_000
         if let dir { o.checkpoints = CheckpointConfiguration(directory: dir, interval: nil, everyRecords: 10_000) }
-        o.failAfterRecords = failAfter
+        o.faults = failAfter.map { FaultInjection(failAfterRecords: $0) }
         o.restore = restore
         return o
     }

@@ -6,12 +6,18 @@ public struct CheckpointConfiguration: Sendable {
     public var directory: String
     /// Time between periodic checkpoints. Default: 10 s. nil: only on demand / at shutdown.
     public var interval: Duration?
-    /// Also checkpoint every N source records (deterministic; used by tests). Default: off.
-    public var everyRecords: Int?
+    /// Test-only: also checkpoint every N records of each source subtask (deterministic). Default: off.
+    @_spi(Testing) public var everyRecords: Int?
     /// Completed checkpoints to keep. Default: 3.
     public var retain: Int
-    public init(directory: String, interval: Duration? = .seconds(10), everyRecords: Int? = nil, retain: Int = 3) {
-        self.directory = directory; self.interval = interval; self.everyRecords = everyRecords; self.retain = retain
+    public init(directory: String, interval: Duration? = .seconds(10), retain: Int = 3) {
+        self.directory = directory; self.interval = interval; self.everyRecords = nil; self.retain = retain
+    }
+    /// Test-only: checkpoints every `everyRecords` source records as well (deterministic).
+    @_spi(Testing)
+    public init(directory: String, interval: Duration? = .seconds(10), everyRecords: Int?, retain: Int = 3) {
+        self.init(directory: directory, interval: interval, retain: retain)
+        self.everyRecords = everyRecords
     }
 }
 

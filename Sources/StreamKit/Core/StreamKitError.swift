@@ -15,11 +15,29 @@ public struct StreamKitError: Error, CustomStringConvertible, Sendable {
         public static let connector = Code("connector")
         public static let cancelled = Code("cancelled")
     }
+    /// The error code of the C library behind a connector failure, when one is known: librdkafka's
+    /// `rd_kafka_resp_err_t` or hiredis' `REDIS_ERR_*`, as a number and a name (the C types stay
+    /// inside the connectors). The connector modules read it typed: `error.kafkaCode`, `error.redisCode`.
+    public struct LibraryCode: Hashable, Sendable, CustomStringConvertible {
+        /// The library, e.g. `"librdkafka"` or `"hiredis"`.
+        public let library: String
+        /// The library's numeric code.
+        public let value: Int32
+        /// The library's name of the code, e.g. `"_QUEUE_FULL"` or `"REDIS_ERR_IO"`.
+        public let name: String
+        public init(library: String, value: Int32, name: String) {
+            self.library = library; self.value = value; self.name = name
+        }
+        public var description: String { "\(library) \(name) (\(value))" }
+    }
+
     public var code: Code
     public var message: String
     public var isRetriable: Bool
-    public init(_ code: Code, _ message: String, retriable: Bool = false) {
-        self.code = code; self.message = message; self.isRetriable = retriable
+    /// The C library's code behind a connector failure, if any.
+    public var libraryCode: LibraryCode?
+    public init(_ code: Code, _ message: String, retriable: Bool = false, libraryCode: LibraryCode? = nil) {
+        self.code = code; self.message = message; self.isRetriable = retriable; self.libraryCode = libraryCode
     }
     public var description: String { "\(code): \(message)" }
 }

@@ -36,11 +36,9 @@ public struct Job: Sendable {
         public var batchSize: Int = 4096
         /// Channel back-pressure policy.
         public var channelPolicy: HighLowWatermark = .default
-        /// Failure injection for tests: the sources fail after this many records.
-        public var failAfterRecords: Int? = nil
-        /// Failure injection for tests: the injected failure also waits until a checkpoint of
-        /// this run completed (so a restore has one, however fast the sources are).
-        public var failAfterACheckpoint: Bool = false
+        /// Test-only faults (see ``FaultInjection``); nil in production, where the source loop
+        /// then checks one optional per batch and nothing per record.
+        @_spi(Testing) public var faults: FaultInjection? = nil
         /// Processing-time clock (ms); replace to drive time by hand in tests.
         public var processingTime: @Sendable () -> Int64 = { WallClock.millis() }
         public init(parallelism: Int = 1) { self.parallelism = parallelism }
@@ -75,24 +73,28 @@ public struct JobResult: Sendable {
     public let restoredCheckpoint: Int64?
     /// The newest checkpoint completed during the run (0: none).
     public let lastCheckpoint: Int64
+    /// Whether the run ended by a graceful stop (``RunningJob/stop(checkpoint:timeout:)``, e.g. on
+    /// SIGTERM) rather than by its sources finishing.
+    public var stopped: Bool = false
+    /// The final checkpoint the graceful stop took (nil: none, or checkpointing is off).
+    public var finalCheckpoint: Int64? = nil
 }
 
 /// A job running on its threads.
+///
+/// Its lifecycle is one ``StateMachine`` behind `lock`: every event (a task ended or failed, a
+/// stop or cancel was requested, a waiter arrived) is a mutating call that returns an action, and
+/// the action's side effects (stopping the tasks, resuming waiters, taking the final checkpoint)
+/// run after the lock is released.
 public final class RunningJob: @unchecked Sendable {
-    // @unchecked: mutable state is guarded by `lock`.
+    // @unchecked: `machine` is only touched under `lock`; everything else is immutable or thread-safe.
     public let metrics = JobMetrics()
     let control = JobControl()
     let coordinator: CheckpointCoordinator
     private let lock = ConditionLock()
+    private var machine = StateMachine(tasks: [])
     private var gates: [any AnyObject & Cancellable] = []
-    private var running = 0
-    /// Names of the task threads that have not ended yet (for diagnostics of a stuck stop).
-    private var runningTasks: Set<String> = []
-    private var firstError: (any Error)?
-    private var finished = false
-    private var continuations: [CheckedContinuation<JobResult, any Error>] = []
     private let startNanos = MonotonicClock.nanos()
-    private var endNanos: UInt64 = 0
     /// The checkpoint the job resumed from.
     public let restoredCheckpoint: Int64?
 
@@ -174,9 +176,8 @@ public final class RunningJob: @unchecked Sendable {
                                        restore: restore, hook: hooks[n.id][s], uid: n.uid)
                 if let makeSource = n.makeSourceTask {
                     let control = SourceTaskControl(job: control, coordinator: coordinator, uid: n.uid, hook: hooks[n.id][s],
-                                                    checkpointEveryRecords: options.checkpoints?.everyRecords ?? 0,
-                                                    failAfterRecords: options.failAfterRecords ?? 0,
-                                                    failAfterACheckpoint: options.failAfterACheckpoint)
+                                                    testHooks: SourceTestHooks(checkpointEveryRecords: options.checkpoints?.everyRecords,
+                                                                               faults: options.faults))
                     taskBodies.append(("\(n.name)[\(s)]", try makeSource(ctx, output, sideOutput, control)))
                 } else {
                     inputs[n.id][s] = try n.build!(ctx, output, sideOutput)
@@ -187,71 +188,94 @@ public final class RunningJob: @unchecked Sendable {
             }
         }
         coordinator.expectedAcks = taskBodies.count
-        running = taskBodies.count
-        runningTasks = Set(taskBodies.map(\.0))
+        machine = StateMachine(tasks: taskBodies.map(\.0))
         final class Body: @unchecked Sendable { let run: () throws -> Void; init(_ r: @escaping () throws -> Void) { run = r } }
         for (name, task) in taskBodies {
             // @unchecked: each task body runs on exactly one thread.
             let body = Body(task)
             _ = startThread(name: name) { [self] in
-                do { try body.run() } catch { fail(error) }
+                do { try body.run() } catch { taskFailed(error) }
                 taskEnded(name)
             }
         }
         if let interval = options.checkpoints?.interval {
             let nanos = UInt64(interval.milliseconds) * 1_000_000
             _ = startThread(name: "checkpointer") { [self] in
-                while !isFinished {
-                    lock.withLock { if !finished { _ = lock.wait(nanos: nanos) } }
-                    if isFinished || control.stopRequested.load(ordering: .relaxed) { break }
-                    coordinator.trigger()
+                while true {
+                    let next = lock.withLock { () -> StateMachine.PeriodicCheckpointAction in
+                        if !machine.isFinished { _ = lock.wait(nanos: nanos) }
+                        return machine.nextPeriodicCheckpoint()
+                    }
+                    switch next {
+                    case .trigger: coordinator.trigger()
+                    case .skip: continue
+                    case .exit: return
+                    }
                 }
             }
         }
     }
 
-    private var isFinished: Bool { lock.withLock { finished } }
+    // MARK: events → actions
 
-    private func fail(_ error: any Error) {
-        lock.withLock { if firstError == nil { firstError = error } }
-        cancelAll()
+    private func taskFailed(_ error: any Error) {
+        let action = lock.withLock { machine.taskFailed(error) }
+        run(action)
     }
 
-    private func cancelAll() {
+    private func taskEnded(_ name: String) {
+        let action = lock.withLock { () -> StateMachine.TaskEndedAction in
+            let a = machine.taskEnded(name, now: MonotonicClock.nanos())
+            if case .finish = a { lock.broadcast() }
+            return a
+        }
+        switch action {
+        case .none: break
+        case let .finish(waiters, outcome):
+            let result = makeResult(outcome)
+            for w in waiters { w.resume(with: result) }
+        }
+    }
+
+    private func run(_ action: StateMachine.StopTasksAction) {
+        switch action {
+        case .none: break
+        case .stopTasks: stopTasks()
+        }
+    }
+
+    /// Tells every task to stop: the source loops check the flag between batches, the gate tasks wake up cancelled.
+    private func stopTasks() {
         control.stopRequested.store(true, ordering: .releasing)
         for g in gates { g.cancel() }
     }
 
-    private func taskEnded(_ name: String) {
-        let waiters: [CheckedContinuation<JobResult, any Error>] = lock.withLock {
-            running -= 1
-            runningTasks.remove(name)
-            guard running == 0 else { return [] }
-            finished = true
-            endNanos = MonotonicClock.nanos()
-            lock.broadcast()
-            let w = continuations; continuations = []
-            return w
-        }
-        for w in waiters { resume(w) }
+    private func makeResult(_ outcome: StateMachine.Outcome) -> Result<JobResult, any Error> {
+        if let error = outcome.error { return .failure(error) }
+        var r = JobResult(metrics: metrics, seconds: Double(outcome.endNanos &- startNanos) / 1e9,
+                          restoredCheckpoint: restoredCheckpoint, lastCheckpoint: coordinator.lastCompleted)
+        r.stopped = outcome.stopped
+        r.finalCheckpoint = outcome.finalCheckpoint
+        return .success(r)
     }
 
-    private func resume(_ c: CheckedContinuation<JobResult, any Error>) {
-        if let e = lock.withLock({ firstError }) { c.resume(throwing: e) } else { c.resume(returning: currentResult()) }
-    }
-
-    private func currentResult() -> JobResult {
+    private func waitForFinish() -> StateMachine.Outcome {
         lock.withLock {
-            JobResult(metrics: metrics, seconds: Double((finished ? endNanos : MonotonicClock.nanos()) &- startNanos) / 1e9,
-                      restoredCheckpoint: restoredCheckpoint, lastCheckpoint: coordinator.lastCompleted)
+            while true {
+                if let o = machine.outcome { return o }
+                lock.wait()
+            }
         }
     }
+
+    // MARK: public API
+
+    /// Whether every task ended.
+    public var isFinished: Bool { lock.withLock { machine.isFinished } }
 
     /// Waits (blocking this thread) until every task ended; throws the first task failure.
     public func waitUntilFinished() throws -> JobResult {
-        lock.withLock { while !finished { lock.wait() } }
-        if let e = lock.withLock({ firstError }) { throw e }
-        return currentResult()
+        try makeResult(waitForFinish()).get()
     }
 
     /// Waits without blocking the concurrency pool. Cancelling the waiting task stops the job: the
@@ -259,12 +283,11 @@ public final class RunningJob: @unchecked Sendable {
     /// running (a thread stuck in a blocking call cannot be interrupted, only reported).
     public func result(cancelGrace: Duration = .seconds(15)) async throws -> JobResult {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<JobResult, Error>) in
-                let done = lock.withLock { () -> Bool in
-                    if finished { return true }
-                    continuations.append(c); return false
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<JobResult, any Error>) in
+                switch lock.withLock({ machine.awaitResult(c) }) {
+                case .none: break
+                case let .resume(outcome): c.resume(with: makeResult(outcome))
                 }
-                if done { resume(c) }
             }
         } onCancel: {
             cancel(grace: cancelGrace)
@@ -274,25 +297,29 @@ public final class RunningJob: @unchecked Sendable {
     /// Stops the job with a "cancelled" error (no final checkpoint). Waiters of ``result(cancelGrace:)``
     /// are released after `grace` even if some task does not end.
     public func cancel(grace: Duration = .seconds(15)) {
-        if isFinished { return }
-        fail(StreamKitError(.cancelled, "job cancelled"))
+        switch lock.withLock({ machine.cancel(StreamKitError(.cancelled, "job cancelled")) }) {
+        case .none:
+            return
+        case .stopTasks:
+            stopTasks()
+        }
         let nanos = UInt64(grace.milliseconds) * 1_000_000
         _ = startThread(name: "cancel-watch") { [self] in
             let deadline = MonotonicClock.nanos() &+ nanos
-            let waiters: [CheckedContinuation<JobResult, any Error>] = lock.withLock {
-                while !finished {
+            let action = lock.withLock { () -> StateMachine.GraceExpiredAction in
+                while !machine.isFinished {
                     let now = MonotonicClock.nanos()
                     if now >= deadline { break }
                     _ = lock.wait(nanos: deadline &- now)
                 }
-                if finished { return [] }
-                let w = continuations; continuations = []
-                return w
+                return machine.cancelGraceExpired()
             }
-            if waiters.isEmpty { return }
-            let stuck = lock.withLock { runningTasks.sorted().joined(separator: ", ") }
-            let error = StreamKitError(.cancelled, "job cancelled, but these tasks did not stop within \(grace): \(stuck)")
-            for w in waiters { w.resume(throwing: error) }
+            switch action {
+            case .none: break
+            case let .failWaiters(waiters, stuck):
+                let error = StreamKitError(.cancelled, "job cancelled, but these tasks did not stop within \(grace): \(stuck.joined(separator: ", "))")
+                for w in waiters { w.resume(throwing: error) }
+            }
         }
     }
 
@@ -305,23 +332,48 @@ public final class RunningJob: @unchecked Sendable {
         coordinator.waitForCompletion(of: id, timeoutNanos: UInt64(timeout.milliseconds) * 1_000_000)
     }
 
-    /// Stops the job (graceful shutdown, e.g. on SIGTERM): with `checkpoint`, first takes a final
-    /// checkpoint so a restore continues exactly where this run stopped. Windows are not flushed.
+    /// Stops the job (graceful shutdown, e.g. on SIGTERM) and waits, blocking this thread, until
+    /// every task ended: with `checkpoint`, first takes a final checkpoint so a restore continues
+    /// exactly where this run stopped. Windows are not flushed. Returns the final checkpoint (also
+    /// when another caller's stop took it), nil when none was taken.
     @discardableResult
     public func stop(checkpoint: Bool = true, timeout: Duration = .seconds(60)) -> Int64? {
-        var id: Int64? = nil
-        if checkpoint {
-            // Another checkpoint may be in flight: retry until ours is accepted.
-            let deadline = MonotonicClock.nanos() &+ UInt64(timeout.milliseconds) * 1_000_000
-            while id == nil && MonotonicClock.nanos() < deadline && !isFinished {
-                id = coordinator.trigger()
-                if id == nil { usleep(5000) }
-            }
-            if let id, !waitForCheckpoint(id, timeout: timeout) { return nil }
+        switch lock.withLock({ machine.stopRequested(checkpoint: checkpoint) }) {
+        case .takeFinalCheckpoint:
+            let id = takeFinalCheckpoint(timeout: timeout)
+            run(lock.withLock { machine.finalCheckpointEnded(id) })
+        case .stopTasks:
+            stopTasks()
+        case .waitUntilFinished:
+            break
         }
-        cancelAll()
-        lock.withLock { while !finished { lock.wait() } }
-        return id
+        return waitForFinish().finalCheckpoint
+    }
+
+    /// Starts ``stop(checkpoint:timeout:)`` on a thread of its own and returns at once (for callers
+    /// on the concurrency pool, e.g. a graceful-shutdown handler).
+    public func requestStop(checkpoint: Bool = true, timeout: Duration = .seconds(60)) {
+        _ = startThread(name: "graceful-stop") { [self] in _ = stop(checkpoint: checkpoint, timeout: timeout) }
+    }
+
+    /// Triggers the final checkpoint (another may be in flight: retries until ours is accepted) and
+    /// waits for it while the stop is still graceful (a cancel or a task failure ends the wait).
+    private func takeFinalCheckpoint(timeout: Duration) -> Int64? {
+        let deadline = MonotonicClock.nanos() &+ UInt64(timeout.milliseconds) * 1_000_000
+        var stillTaking: Bool { lock.withLock { machine.isTakingFinalCheckpoint } }
+        var id: Int64? = nil
+        while id == nil && MonotonicClock.nanos() < deadline && stillTaking {
+            id = coordinator.trigger()
+            if id == nil { usleep(5000) }
+        }
+        guard let id else { return nil }
+        while MonotonicClock.nanos() < deadline && stillTaking {
+            let sliceStart = MonotonicClock.nanos()
+            if coordinator.waitForCompletion(of: id, timeoutNanos: 100_000_000) { return id }
+            // An early `false` is not a time-out: the checkpoint failed.
+            if MonotonicClock.nanos() &- sliceStart < 90_000_000 { return nil }
+        }
+        return nil
     }
 }
 

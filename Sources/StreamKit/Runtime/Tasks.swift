@@ -21,17 +21,10 @@ final class SourceTaskControl: @unchecked Sendable {
     @usableFromInline let coordinator: CheckpointCoordinator
     @usableFromInline let uid: String
     @usableFromInline let hook: BackpressureHook
-    /// Inject a checkpoint every this many records (deterministic checkpoints for tests), 0 = off.
-    @usableFromInline let checkpointEveryRecords: Int
-    /// Fail on purpose after this many records (failure injection for tests), 0 = off.
-    @usableFromInline let failAfterRecords: Int
-    /// The injected failure also waits until a checkpoint of this run completed.
-    @usableFromInline let failAfterACheckpoint: Bool
-    init(job: JobControl, coordinator: CheckpointCoordinator, uid: String, hook: BackpressureHook,
-         checkpointEveryRecords: Int, failAfterRecords: Int, failAfterACheckpoint: Bool) {
-        self.job = job; self.coordinator = coordinator; self.uid = uid; self.hook = hook
-        self.checkpointEveryRecords = checkpointEveryRecords; self.failAfterRecords = failAfterRecords
-        self.failAfterACheckpoint = failAfterACheckpoint
+    /// Test-only hooks (deterministic checkpoints, injected failures); nil in production.
+    @usableFromInline let testHooks: SourceTestHooks?
+    init(job: JobControl, coordinator: CheckpointCoordinator, uid: String, hook: BackpressureHook, testHooks: SourceTestHooks?) {
+        self.job = job; self.coordinator = coordinator; self.uid = uid; self.hook = hook; self.testHooks = testHooks
     }
 }
 
@@ -66,16 +59,12 @@ final class SourceTask<Reader: SourceReader> {
         var deadBatch = Batch<DeadLetter<String>>()
         var lastBarrier = control.job.triggeredCheckpoint.load(ordering: .acquiring)
         var lastCompleted = control.job.completedCheckpoint.load(ordering: .acquiring)
-        let completedAtStart = lastCompleted
+        let testHooks = control.testHooks?.start(completedCheckpoint: lastCompleted)
         var lastTick = MonotonicClock.nanos()
-        var records = 0
-        var nextSelfCheckpoint = control.checkpointEveryRecords
         while !control.job.stopRequested.load(ordering: .relaxed) {
+            // Test hooks run once per batch (never per record), and only when a test set them.
+            if let testHooks { testHooks.beforePoll(coordinator: control.coordinator) }
             // Checkpoint barrier between batches: snapshot the position, send the barrier.
-            if control.checkpointEveryRecords > 0 && records >= nextSelfCheckpoint {
-                nextSelfCheckpoint += control.checkpointEveryRecords
-                control.coordinator.trigger()
-            }
             let triggered = control.job.triggeredCheckpoint.load(ordering: .acquiring)
             if triggered > lastBarrier {
                 lastBarrier = triggered
@@ -102,7 +91,7 @@ final class SourceTask<Reader: SourceReader> {
                 try output.batch(&batch)
                 batch.split = -1
             } else if !batch.isEmpty {
-                records += batch.count
+                if let testHooks { testHooks.records += batch.count }
                 metrics.recordsOut.add(UInt64(batch.count))
                 context.operatorContext.jobMetrics.sourceRecords.add(UInt64(batch.count))
                 batch.ingestNanos = now
@@ -120,10 +109,7 @@ final class SourceTask<Reader: SourceReader> {
                 }
                 dead.removeAll(keepingCapacity: true)
             }
-            if control.failAfterRecords > 0 && records >= control.failAfterRecords
-                && (!control.failAfterACheckpoint || lastCompleted > completedAtStart) {
-                throw StreamKitError(.cancelled, "injected failure after \(records) records")
-            }
+            if let testHooks { try testHooks.afterBatch(completedCheckpoint: lastCompleted) }
             if status == .finished {
                 try output.end()
                 try deadLetters?.end()

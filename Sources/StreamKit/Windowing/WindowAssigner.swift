@@ -66,15 +66,27 @@ public enum WindowAssigner: Sendable, Hashable {
     }
 }
 
-/// Parses durations like `250ms`, `2s`, `5m`, `1h`, `1d` (a bare number is milliseconds).
+/// Parses a duration of the command line and of window specs: a number (decimals allowed) and a
+/// unit, one of `ms`, `s`, `m`, `h`, `d`: `250ms`, `1.5s`, `10s`, `5m`, `1h`. A bare number is
+/// rejected (`10` once meant 10 ms to one option and 10 s to another, so the unit is required),
+/// except `0`, which means the same in every unit.
 public func parseDuration(_ text: String) throws -> Duration {
-    let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-    for (suffix, factor) in units where text.hasSuffix(suffix) {
-        let number = text.dropLast(suffix.count)
-        if let n = Int64(number), n >= 0 { return .milliseconds(n * factor) }
+    if text == "0" { return .zero }
+    let units: [(String, Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3_600e9), ("d", 86_400e9)]
+    let t = text
+    for (suffix, nanosPerUnit) in units where t.hasSuffix(suffix) {
+        let number = t.dropLast(suffix.count)
+        // Digits with at most one decimal point: no sign, exponent, inf or nan.
+        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+              number.filter({ $0 == "." }).count <= 1, let n = Double(number), n.isFinite else { break }
+        let nanos = (n * nanosPerUnit).rounded()
+        guard nanos < Double(Int64.max) else { break }
+        return .nanoseconds(Int64(nanos))
     }
-    if let n = Int64(text), n >= 0 { return .milliseconds(n) }
-    throw StreamKitError(.configuration, "bad duration '\(text)': use e.g. 500ms, 10s, 5m, 1h")
+    if Double(t) != nil {
+        throw StreamKitError(.configuration, "bad duration '\(text)': give a unit, e.g. \(t)ms or \(t)s (units: ms, s, m, h, d)")
+    }
+    throw StreamKitError(.configuration, "bad duration '\(text)': use e.g. 500ms, 1.5s, 10s, 5m, 1h")
 }
 
 /// One fired window of one key.
