@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "StreamKitQuery", targets: ["StreamKitQuery"]),
         .library(name: "StreamKitTesting", targets: ["StreamKitTesting"]),
         .library(name: "FeatureJobs", targets: ["FeatureJobs"]),
+        .library(name: "StreamKitObservability", targets: ["StreamKitObservability"]),
         .executable(name: "cdc-features", targets: ["cdc-features"]),
     ],
     dependencies: [
@@ -70,6 +71,18 @@ let package = Package(
         // The standard benchmark workload and the ad-hoc window query of `cdc-features window`.
         .target(name: "StreamKitWorkload", dependencies: ["StreamKit"], swiftSettings: strict),
         .target(name: "StreamKitQuery", dependencies: ["StreamKit", "StreamKitJSON", "StreamKitWorkload"], swiftSettings: strict),
+        // Process-wide logging/metrics bootstrap and the Prometheus endpoint (executables only).
+        .target(
+            name: "StreamKitObservability",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
         // The operator test harness.
         .target(name: "StreamKitTesting", dependencies: ["StreamKit"], swiftSettings: strict),
         // The ML feature library (aggregates, sketches, sessions, drift, anomaly, joins).
@@ -88,7 +101,7 @@ let package = Package(
             name: "cdc-features",
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
-                "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
+                "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
