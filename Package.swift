@@ -61,8 +61,22 @@ let package = Package(
         .target(name: "StreamKitJSON", dependencies: ["StreamKit"], swiftSettings: strict),
         .target(name: "StreamKitDebezium", dependencies: ["StreamKit", "StreamKitJSON"], swiftSettings: strict),
         // Connectors: each owns one C library.
-        .target(name: "StreamKitKafka", dependencies: ["StreamKit", "StreamKitJSON", "CRdKafka"], swiftSettings: strict),
-        .target(name: "StreamKitRedis", dependencies: ["StreamKit", "StreamKitJSON", "CHiredis"], swiftSettings: strict),
+        .target(
+            name: "StreamKitKafka",
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "CRdKafka",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "StreamKitRedis",
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "CHiredis",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "StreamKitPostgres",
             dependencies: ["StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "CLibPQ"],
@@ -116,6 +130,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
                 "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitRedis", "CZstd",
+                "StreamKitObservability", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -126,7 +141,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
                 "StreamKitRedis", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
-                "cdc-features",
+                "cdc-features", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

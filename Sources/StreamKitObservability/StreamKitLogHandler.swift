@@ -37,6 +37,7 @@ public struct StreamKitLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        if let error = event.error { merged["error.message"] = "\(error)" }
         let line = format == .json
             ? Self.jsonLine(timestamp: Self.timestamp(), level: event.level, label: label, message: "\(event.message)", metadata: merged)
             : Self.textLine(timestamp: Self.timestamp(), level: event.level, label: label, message: "\(event.message)", metadata: merged)

@@ -215,8 +215,11 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: String = "10s"
     @Flag(help: "Resume from the latest complete checkpoint.") var restore = false
     @Flag(help: "Print metrics as JSON on stderr at the end.") var metrics = false
+    @OptionGroup var observability: ObservabilityOptions
 
     func run() throws {
+        let obs = try observability.start(command: "run")
+        defer { obs.stop() }
         guard let example = ExampleJobs.named(job) else {
             throw ValidationError("unknown job '\(job)'; known: \(ExampleJobs.names.joined(separator: ", "))")
         }
@@ -228,9 +231,11 @@ struct Run: ParsableCommand {
         }
         let outputSpec: JobIO.Output = out.map { .file($0) } ?? .redis
         let usesKafka = topic != nil || inferenceTopic != nil || alertTopic != nil
-        let kafka = usesKafka ? try kafkaConfiguration(brokers ?? ServiceDefaults.brokers) : KafkaConfiguration(bootstrapServers: brokers ?? ServiceDefaults.brokers)
-        var io = JobIO(input: inputSpec, output: outputSpec, kafka: kafka, redis: try RedisConfiguration(url: redis ?? ServiceDefaults.redis),
-                       groupID: group ?? job)
+        var kafka = usesKafka ? try kafkaConfiguration(brokers ?? ServiceDefaults.brokers) : KafkaConfiguration(bootstrapServers: brokers ?? ServiceDefaults.brokers)
+        kafka.logger = obs.logger
+        var redisConfig = try RedisConfiguration(url: redis ?? ServiceDefaults.redis)
+        redisConfig.logger = obs.logger
+        var io = JobIO(input: inputSpec, output: outputSpec, kafka: kafka, redis: redisConfig, groupID: group ?? job)
         switch from {
         case "earliest": io.startFrom = .earliest
         case "latest": io.startFrom = .latest
@@ -242,6 +247,7 @@ struct Run: ParsableCommand {
         io.windowSize = try windowSize.map(parseDuration)
         let j = try example.make(io)
         var options = Job.RunOptions(parallelism: parallelism)
+        options.logger = obs.logger
         if let dir = checkpointDir {
             options.checkpoints = CheckpointConfiguration(directory: dir, interval: try parseDuration(checkpointInterval))
             options.restore = restore

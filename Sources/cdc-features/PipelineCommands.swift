@@ -92,11 +92,16 @@ struct Pipeline: ParsableCommand {
     @Option(name: .customLong("checkpoint-interval")) var checkpointInterval: String = "5s"
     @Flag(help: "Resume from the latest checkpoint.") var restore = false
     @Option(name: .customLong("progress-every"), help: "Print throughput and consumer lag this often (0: never).") var progressEvery: String = "1s"
+    @OptionGroup var observability: ObservabilityOptions
 
     func run() throws {
-        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+        let obs = try observability.start(command: "pipeline")
+        defer { obs.stop() }
+        var kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+        kafka.logger = obs.logger
         let redisURL = redis ?? ServiceDefaults.redis
         var o = UserActivityFeatures.Options(kafka: kafka, topic: topic, groupID: group, redis: try RedisFeatureSinkConfiguration(url: redisURL))
+        o.redis.redis.logger = obs.logger
         switch from {
         case "earliest": o.startFrom = .earliest
         case "latest": o.startFrom = .latest
@@ -112,6 +117,7 @@ struct Pipeline: ParsableCommand {
         }
         let metrics = UserActivityFeatures.Metrics()
         var options = Job.RunOptions(parallelism: parallelism)
+        options.logger = obs.logger
         if let dir = checkpointDir {
             options.checkpoints = CheckpointConfiguration(directory: dir, interval: try parseDuration(checkpointInterval))
             options.restore = restore

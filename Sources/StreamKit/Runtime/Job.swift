@@ -1,5 +1,6 @@
 import Synchronization
 import Glibc
+public import Logging
 
 /// A streaming job: a name and a function that builds its dataflow graph.
 ///
@@ -43,6 +44,12 @@ public struct Job: Sendable {
         public var failAfterACheckpoint: Bool = false
         /// Processing-time clock (ms); replace to drive time by hand in tests.
         public var processingTime: @Sendable () -> Int64 = { WallClock.millis() }
+        /// Where the job logs its start, stop, checkpoints, restores and failures. Default: disabled.
+        public var logger: Logger = .disabled
+        /// How often the job's metrics (and its connectors') are copied into swift-metrics by a
+        /// ``MetricsPublisher`` thread; nil: never. Default: 1 s. Without a bootstrapped
+        /// swift-metrics backend the copies go to its no-op handlers.
+        public var metricsInterval: Duration? = .seconds(1)
         public init(parallelism: Int = 1) { self.parallelism = parallelism }
     }
 
@@ -95,8 +102,21 @@ public final class RunningJob: @unchecked Sendable {
     private var endNanos: UInt64 = 0
     /// The checkpoint the job resumed from.
     public let restoredCheckpoint: Int64?
+    private let logger: Logger
+    private let publisher: MetricsPublisher?
 
     init(job: Job, options: Job.RunOptions) throws {
+        var logger = options.logger
+        logger[metadataKey: LogMetadataKey.job] = "\(job.name)"
+        self.logger = logger
+        if let interval = options.metricsInterval {
+            let bridge = JobMetricsBridge(metrics: metrics, job: job.name)
+            let p = MetricsPublisher(interval: interval)
+            p.add { bridge.publish() }
+            publisher = p
+        } else {
+            publisher = nil
+        }
         let env = StreamEnvironment(parallelism: options.parallelism)
         env.keyGroups = KeyGroups(maxParallelism: options.maxParallelism)
         env.batchSize = options.batchSize
@@ -113,7 +133,14 @@ public final class RunningJob: @unchecked Sendable {
             throw StreamKitError(.checkpoint, "checkpoint \(restored.id) was taken with max parallelism \(mp); this run uses \(options.maxParallelism)")
         }
         restoredCheckpoint = restored?.id
+        if let restored {
+            metrics.restores.add(1)
+            logger.info("restoring from checkpoint", metadata: [LogMetadataKey.checkpoint: "\(restored.id)"])
+        } else if options.restore {
+            logger.info("no complete checkpoint to restore: starting from the beginning")
+        }
         coordinator = CheckpointCoordinator(store: store, control: control, metrics: metrics, firstID: (restored?.id ?? 0) + 1)
+        coordinator.logger = logger
         coordinator.metadata = ["job": job.name, "parallelism": "\(options.parallelism)", "max_parallelism": "\(options.maxParallelism)"]
 
         // Consumers of each node.
@@ -187,6 +214,11 @@ public final class RunningJob: @unchecked Sendable {
             }
         }
         coordinator.expectedAcks = taskBodies.count
+        logger.info("job started", metadata: [
+            "tasks": "\(taskBodies.count)", "parallelism": "\(options.parallelism)",
+            "checkpoints": "\(options.checkpoints.map { $0.directory } ?? "off")",
+        ])
+        publisher?.start()
         running = taskBodies.count
         runningTasks = Set(taskBodies.map(\.0))
         final class Body: @unchecked Sendable { let run: () throws -> Void; init(_ r: @escaping () throws -> Void) { run = r } }
@@ -213,7 +245,17 @@ public final class RunningJob: @unchecked Sendable {
     private var isFinished: Bool { lock.withLock { finished } }
 
     private func fail(_ error: any Error) {
-        lock.withLock { if firstError == nil { firstError = error } }
+        let first = lock.withLock { () -> Bool in
+            if firstError == nil { firstError = error; return true }
+            return false
+        }
+        if first {
+            if let e = error as? StreamKitError, e.code == .cancelled {
+                logger.notice("job cancelled")
+            } else {
+                logger.error("job failed", metadata: [LogMetadataKey.error: "\(error)"])
+            }
+        }
         cancelAll()
     }
 
@@ -232,6 +274,15 @@ public final class RunningJob: @unchecked Sendable {
             lock.broadcast()
             let w = continuations; continuations = []
             return w
+        }
+        if isFinished && lock.withLock({ running == 0 }) {
+            publisher?.stop()
+            let failed = lock.withLock { firstError != nil }
+            logger.log(level: failed ? .notice : .info, "job stopped", metadata: [
+                "seconds": "\(Double(endNanos &- startNanos) / 1e9)",
+                "source_records": "\(metrics.sourceRecords.current)",
+                "last_checkpoint": "\(coordinator.lastCompleted)",
+            ])
         }
         for w in waiters { resume(w) }
     }
