@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Logging
 import ServiceLifecycle
+import StreamKit
 import StreamKitObservability
 
 
@@ -35,7 +36,8 @@ struct ObservabilityOptions: ParsableArguments {
         guard let port = metricsPort else { return RunningObservability(logger: logger, services: nil) }
         guard (0...65535).contains(port) else { throw ValidationError("--metrics-port must be 0...65535") }
         let registry = Observability.bootstrapPrometheus()
-        let endpoint = PrometheusEndpoint(registry: registry, port: port, logger: Logger(label: "streamkit.metrics"))
+        let endpoint = PrometheusEndpoint(registry: registry, port: port, help: MetricCatalog.help,
+                                          logger: Logger(label: "streamkit.metrics"))
         return RunningObservability(logger: logger, services: BackgroundServices([endpoint], logger: logger))
     }
 }
