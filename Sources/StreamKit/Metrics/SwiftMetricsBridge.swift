@@ -128,9 +128,18 @@ final class JobMetricsBridge: @unchecked Sendable {
     // publisher's lock) calls `publish`.
     let metrics: JobMetrics
     let job: String
-    private struct OperatorBridges {
+    private final class OperatorBridges {
         let recordsIn, recordsOut, late, dropped: CounterBridge
-        let watermark: CoreMetrics.Gauge
+        let dimensions: [(String, String)]
+        /// Created at the first watermark: an operator without event time (a source) has no series.
+        var watermark: CoreMetrics.Gauge?
+        init(_ d: [(String, String)]) {
+            dimensions = d
+            recordsIn = CounterBridge("streamkit_operator_records_in_total", d)
+            recordsOut = CounterBridge("streamkit_operator_records_out_total", d)
+            late = CounterBridge("streamkit_operator_late_records_total", d)
+            dropped = CounterBridge("streamkit_operator_dropped_records_total", d)
+        }
     }
     private struct ChannelBridges {
         let pauses: CounterBridge
@@ -170,11 +179,7 @@ final class JobMetricsBridge: @unchecked Sendable {
             if let existing = operators[key] { b = existing } else {
                 let (name, subtask) = Self.split(op.name)
                 let d = [("job", job), ("operator", name), ("subtask", subtask)]
-                b = OperatorBridges(recordsIn: CounterBridge("streamkit_operator_records_in_total", d),
-                                    recordsOut: CounterBridge("streamkit_operator_records_out_total", d),
-                                    late: CounterBridge("streamkit_operator_late_records_total", d),
-                                    dropped: CounterBridge("streamkit_operator_dropped_records_total", d),
-                                    watermark: CoreMetrics.Gauge(label: "streamkit_operator_watermark_timestamp_seconds", dimensions: d))
+                b = OperatorBridges(d)
                 operators[key] = b
             }
             b.recordsIn.publish(op.recordsIn.current)
@@ -182,7 +187,12 @@ final class JobMetricsBridge: @unchecked Sendable {
             b.late.publish(op.lateRecords.current)
             b.dropped.publish(op.droppedRecords.current)
             let wm = op.watermark.current
-            if wm != Int64.min && wm != Int64.max { b.watermark.record(Double(wm) / 1000) }
+            if wm != Int64.min && wm != Int64.max {
+                if b.watermark == nil {
+                    b.watermark = CoreMetrics.Gauge(label: "streamkit_operator_watermark_timestamp_seconds", dimensions: b.dimensions)
+                }
+                b.watermark!.record(Double(wm) / 1000)
+            }
         }
         for (name, channel) in metrics.allChannels {
             let key = ObjectIdentifier(channel)
