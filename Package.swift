@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "StreamKitQuery", targets: ["StreamKitQuery"]),
         .library(name: "StreamKitTesting", targets: ["StreamKitTesting"]),
         .library(name: "FeatureJobs", targets: ["FeatureJobs"]),
+        .library(name: "StreamKitObservability", targets: ["StreamKitObservability"]),
         .executable(name: "cdc-features", targets: ["cdc-features"]),
     ],
     dependencies: [
@@ -61,8 +62,22 @@ let package = Package(
         .target(name: "StreamKitJSON", dependencies: ["StreamKit"], swiftSettings: strict),
         .target(name: "StreamKitDebezium", dependencies: ["StreamKit", "StreamKitJSON"], swiftSettings: strict),
         // Connectors: each owns one C library.
-        .target(name: "StreamKitKafka", dependencies: ["StreamKit", "StreamKitJSON", "CRdKafka"], swiftSettings: strict),
-        .target(name: "StreamKitRedis", dependencies: ["StreamKit", "StreamKitJSON", "CHiredis"], swiftSettings: strict),
+        .target(
+            name: "StreamKitKafka",
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "CRdKafka",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "StreamKitRedis",
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "CHiredis",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         // Change capture: the database-neutral core (no database client library) and its
         // PostgreSQL plug-in (the only target importing libpq).
         .target(
@@ -86,6 +101,18 @@ let package = Package(
         // The standard benchmark workload and the ad-hoc window query of `cdc-features window`.
         .target(name: "StreamKitWorkload", dependencies: ["StreamKit"], swiftSettings: strict),
         .target(name: "StreamKitQuery", dependencies: ["StreamKit", "StreamKitJSON", "StreamKitWorkload"], swiftSettings: strict),
+        // Process-wide logging/metrics bootstrap and the Prometheus endpoint (executables only).
+        .target(
+            name: "StreamKitObservability",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
         // The operator test harness.
         .target(name: "StreamKitTesting", dependencies: ["StreamKit"], swiftSettings: strict),
         // The ML feature library (aggregates, sketches, sessions, drift, anomaly, joins).
@@ -104,7 +131,7 @@ let package = Package(
             name: "cdc-features",
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
-                "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
+                "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -119,6 +146,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
                 "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitRedis", "CZstd",
+                "StreamKitObservability",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

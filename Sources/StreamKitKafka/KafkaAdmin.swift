@@ -50,7 +50,7 @@ public final class KafkaAdmin: @unchecked Sendable {
 
     public init(configuration: KafkaConfiguration) throws {
         self.configuration = configuration
-        client = try RDKafkaClient.make(.producer, properties: configuration.librdkafkaProperties())
+        client = try RDKafkaClient.make(.producer, properties: configuration.librdkafkaProperties(), logger: configuration.logger)
     }
 
     private var timeoutMillis: Int32 { RDKafka.millis(configuration.requestTimeout) }
@@ -165,7 +165,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     public func committedOffsets(group: String, topic: String) throws -> [Int32: Int64] {
         guard let ids = try client.partitions(of: topic, timeout: configuration.requestTimeout) else { return [:] }
         let consumer = try RDKafkaClient.make(.consumer, properties: configuration.librdkafkaProperties([
-            "group.id": group, "enable.auto.commit": "false"]))
+            "group.id": group, "enable.auto.commit": "false"]), logger: configuration.logger)
         defer { consumer.closeConsumer() }
         let list = RDTopicPartitionList(capacity: ids.count)
         for id in ids { list.add(topic, id) }

@@ -1,3 +1,4 @@
+public import Logging
 import StreamKit
 
 /// How to reach a Kafka cluster, shared by sources, sinks, producers and the admin client.
@@ -19,6 +20,11 @@ public struct KafkaConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(10)
     /// Extra librdkafka properties, passed unchanged. They win over every typed option.
     public var properties: [String: String] = [:]
+    /// Where clients log their creation, librdkafka's own log and error callbacks, partition
+    /// assignment, pauses and delivery errors. Secrets (`sasl.password`, `ssl.key.password`, …)
+    /// are never logged. librdkafka's verbosity is its `log_level` property (syslog levels, default
+    /// 6) and `debug` contexts. Default: disabled.
+    public var logger: Logger = .disabled
 
     /// A configuration for `bootstrapServers` with extra librdkafka `properties`.
     public init(bootstrapServers: String, properties: [String: String] = [:]) {
@@ -31,6 +37,18 @@ public struct KafkaConfiguration: Sendable {
         p.merge(overrides) { _, new in new }
         p.merge(properties) { _, new in new }
         return p
+    }
+
+    /// Whether a librdkafka property holds a secret (its value is never logged or put in an error).
+    static func isSecret(_ name: String) -> Bool {
+        let n = name.lowercased()
+        return n.contains("password") || n.contains("secret") || n.hasPrefix("sasl.oauthbearer.config")
+            || n == "ssl.key.pem" || n == "ssl_key" || n.hasSuffix(".jaas.config")
+    }
+
+    /// `properties` for a log line: secrets replaced by `***`.
+    static func redacted(_ properties: [String: String]) -> String {
+        properties.keys.sorted().map { "\($0)=\(isSecret($0) ? "***" : properties[$0]!)" }.joined(separator: ",")
     }
 }
 

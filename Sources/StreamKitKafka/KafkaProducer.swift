@@ -2,6 +2,7 @@ import CRdKafka
 import Glibc
 import Synchronization
 import StreamKit
+import Logging
 
 /// A blocking Kafka producer: `send` queues a message (waiting while librdkafka's queue is full),
 /// `flush` waits until every queued message was delivered. Delivery reports are counted; the
@@ -49,17 +50,31 @@ public final class KafkaProducer: @unchecked Sendable {
         defaults.merge(extraProperties) { _, new in new }
         let state = DeliveryState()
         let events = RDKafkaEvents()
+        let logger = configuration.logger
         events.onDelivery = { message in
             let m = message.pointee
-            if let metrics { (m.err == RD_KAFKA_RESP_ERR_NO_ERROR ? metrics.delivered : metrics.failed).add(1) }
+            if let metrics {
+                if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    metrics.delivered.add(1)
+                    metrics.deliveredBytes.add(UInt64(m.len))
+                } else {
+                    metrics.failed.add(1)
+                }
+            }
             state.counts.withLock { c in
                 let tag = UInt64(UInt(bitPattern: m._private))
                 if tag != 0 { c.tagged.append((tag, m.err == RD_KAFKA_RESP_ERR_NO_ERROR)) }
                 if m.err == RD_KAFKA_RESP_ERR_NO_ERROR { c.delivered += 1 } else {
                     c.failed += 1
-                    if c.firstError == nil {
+                    // Logged for the first failure and every 1000th after it (a broker outage fails every message).
+                    if c.firstError == nil || c.failed % 1000 == 0 {
                         let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
-                        c.firstError = "delivery to \(topic)[\(m.partition)] failed: \(RDKafka.errorString(m.err))"
+                        let text = "delivery to \(topic)[\(m.partition)] failed: \(RDKafka.errorString(m.err))"
+                        if c.firstError == nil { c.firstError = text }
+                        logger.error("kafka delivery failed", metadata: [
+                            LogMetadataKey.topic: "\(topic)", LogMetadataKey.partition: "\(m.partition)",
+                            LogMetadataKey.error: "\(RDKafka.errorString(m.err))", "failed_so_far": "\(c.failed)",
+                        ])
                     }
                 }
             }
@@ -67,7 +82,8 @@ public final class KafkaProducer: @unchecked Sendable {
         self.state = state
         self.transactionalID = transactionalID
         self.requestTimeout = configuration.requestTimeout
-        client = try RDKafkaClient.make(.producer, properties: configuration.librdkafkaProperties(defaults), events: events)
+        client = try RDKafkaClient.make(.producer, properties: configuration.librdkafkaProperties(defaults), events: events,
+                                        logger: configuration.logger)
     }
 
     /// Messages delivered (acknowledged by the broker) so far.
@@ -222,7 +238,7 @@ public enum KafkaTopicReader {
         let client = try RDKafkaClient.make(.consumer, properties: configuration.librdkafkaProperties([
             "isolation.level": isolation.rawValue, "enable.partition.eof": "true", "group.id": "streamkit-reader-\(getpid())",
             "enable.auto.commit": "false",
-        ]))
+        ]), logger: configuration.logger)
         defer { client.closeConsumer() }
         guard let parts = try client.partitions(of: topic, timeout: configuration.requestTimeout) else { return [] }
         let list = RDTopicPartitionList(capacity: parts.count)

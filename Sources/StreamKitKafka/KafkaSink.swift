@@ -40,6 +40,8 @@ public final class KafkaSinkMetrics: Sendable {
     public let delivered = Counter()
     /// Messages whose delivery failed.
     public let failed = Counter()
+    /// Bytes (message values) acknowledged by the broker.
+    public let deliveredBytes = Counter()
     /// Transactions committed (transactional mode).
     public let transactionsCommitted = Counter()
     public init() {}
@@ -112,6 +114,8 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
 
     public mutating func open(context: OperatorContext) throws {
         subtask = context.subtask
+        let bridge = KafkaSinkMetricsBridge(metrics: metrics, topic: configuration.topic)
+        context.jobMetrics.addPublisher(owner: metrics) { bridge.publish() }
         if transactional {
             // Re-register every transactional id the previous run used: this aborts its open transactions.
             for _ in 0..<Swift.max(1, restoredSlots) { free.append(try newSlot()) }

@@ -1,6 +1,7 @@
 import CRdKafka
 public import Glibc
 public import StreamKit
+import Logging
 
 /// Settings of a ``KafkaSource``.
 /// How a ``KafkaSource`` spreads partitions over its readers.
@@ -119,7 +120,11 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
         let core: KafkaReaderCore
         var decoder: Decoder
 
-        public mutating func open(context: SourceContext) throws { try core.open() }
+        public mutating func open(context: SourceContext) throws {
+            let bridge = KafkaSourceMetricsBridge(metrics: core.metrics, group: core.configuration.groupID)
+            context.jobMetrics.addPublisher(owner: core.metrics) { bridge.publish() }
+            try core.open()
+        }
         public func snapshotPosition(into writer: inout ByteWriter) { core.snapshot(into: &writer) }
         public mutating func restorePosition(_ bytes: [UInt8]) throws { try core.restore(bytes) }
         public mutating func checkpointCompleted(_ checkpointID: Int64) throws { core.checkpointCompleted() }
@@ -247,8 +252,15 @@ final class KafkaReaderCore {
     }
 
 
+    /// The configuration's logger with the group and subtask as metadata.
+    let logger: Logger
+
     init(kafka: KafkaConfiguration, configuration: KafkaSourceConfiguration, metrics: KafkaSourceMetrics, run: KafkaSourceRun, subtask: Int) {
         self.kafka = kafka; self.configuration = configuration; self.metrics = metrics; self.run = run; self.subtask = subtask
+        var logger = kafka.logger
+        logger[metadataKey: LogMetadataKey.group] = "\(configuration.groupID)"
+        logger[metadataKey: LogMetadataKey.subtask] = "\(subtask)"
+        self.logger = logger
         topics = configuration.topics
         partitions = Array(repeating: [], count: topics.count)
         topicHandles = Array(repeating: nil, count: topics.count)
@@ -282,8 +294,12 @@ final class KafkaReaderCore {
         ]
         if let interval = configuration.maxPollInterval { overrides["max.poll.interval.ms"] = ms(interval) }
         let props = kafka.librdkafkaProperties(overrides)
-        let client = try RDKafkaClient.make(.consumer, properties: props, events: events)
+        let client = try RDKafkaClient.make(.consumer, properties: props, events: events, logger: logger)
         self.client = client
+        logger.info("kafka source reader started", metadata: [
+            "topics": "\(topics.joined(separator: ","))", "assignment": "\(configuration.assignment)",
+            "bounded": "\(configuration.bounded)",
+        ])
         if configuration.bounded { try resolveEnds(client) }
         switch configuration.assignment {
         case .group:
@@ -324,6 +340,9 @@ final class KafkaReaderCore {
         if let e = RDKafka.consume(rd_kafka_incremental_assign(client.handle, list.list), "assign \(new.count) partitions") { throw e }
         if paused { _ = rd_kafka_pause_partitions(client.handle, list.list) }
         metrics.rebalances.add(1)
+        logger.info(required ? "kafka partitions assigned" : "kafka partitions discovered", metadata: [
+            "partitions": "\(new.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))",
+        ])
     }
 
     /// Bounded mode: the partitions to read to their end, listed once per run by the first reader.
@@ -382,7 +401,10 @@ final class KafkaReaderCore {
         if configuration.assignment == .readers, !configuration.bounded, let every = configuration.partitionDiscoveryInterval,
            now &- lastDiscovery >= UInt64(every.milliseconds) * 1_000_000 {
             lastDiscovery = now
-            do { try assignOwnedPartitions(client, required: false) } catch { metrics.error("partition discovery: \(error)") }
+            do { try assignOwnedPartitions(client, required: false) } catch {
+                metrics.error("partition discovery: \(error)")
+                logger.warning("kafka partition discovery failed", metadata: [LogMetadataKey.error: "\(error)"])
+            }
         }
         if n == 0 {
             if configuration.bounded {
@@ -463,6 +485,7 @@ final class KafkaReaderCore {
             if pause { _ = rd_kafka_pause_partitions(client.handle, list.list) } else { _ = rd_kafka_resume_partitions(client.handle, list.list) }
         }
         (pause ? metrics.pauses : metrics.resumes).add(1)
+        logger.debug(pause ? "kafka source paused (back-pressure)" : "kafka source resumed", metadata: ["partitions": "\(list.count)"])
     }
 
     private func assignedList() -> RDTopicPartitionList {
@@ -528,6 +551,7 @@ final class KafkaReaderCore {
         let err = rd_kafka_commit(client.handle, list.list, 0)
         if err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET { metrics.commits.add(1) } else {
             metrics.commitFailures.add(1)
+            logger.warning("kafka offset commit failed", metadata: [LogMetadataKey.error: "\(RDKafka.errorString(err))"])
             metrics.error("commit: \(RDKafka.errorString(err))")
         }
     }
@@ -538,6 +562,12 @@ final class KafkaReaderCore {
         metrics.rebalances.add(1)
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
         let entries = RDTopicPartitionList.entries(parts)
+        if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS || err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
+            logger.info(err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "kafka partitions assigned" : "kafka partitions revoked", metadata: [
+                "partitions": "\(entries.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ","))",
+                "protocol": "\(cooperative ? "cooperative" : "eager")",
+            ])
+        }
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             prepareAssignment(rk, parts)
@@ -561,6 +591,7 @@ final class KafkaReaderCore {
             else { _ = rd_kafka_assign(rk, nil) }
         default:
             metrics.error("rebalance: \(RDKafka.errorString(err))")
+            logger.warning("kafka rebalance error", metadata: [LogMetadataKey.error: "\(RDKafka.errorString(err))"])
             _ = rd_kafka_assign(rk, nil)
         }
     }

@@ -2,6 +2,7 @@ import CRdKafka
 import Glibc
 import Synchronization
 import StreamKit
+import Logging
 
 /// The librdkafka library loaded at run time.
 ///
@@ -18,19 +19,20 @@ public enum KafkaRuntime {
 
     /// Throws a ``StreamKitError`` (`.connector`) when the loaded librdkafka is older than 2.1.
     public static func check() throws {
-        _ = announced
         if versionNumber < minimumVersionNumber {
             throw StreamKitError(.connector, "librdkafka \(version) is loaded but StreamKit needs 2.1 or newer (2.0.x cannot talk to Tansu): "
                 + "run scripts/setup and set LD_LIBRARY_PATH=.deps/rdkafka")
         }
     }
 
-    /// Logs the runtime version once per process (a silent fallback to the system's 2.0.2 is easy to miss).
-    private static let announced: Bool = {
-        let line = "streamkit: kafka connector using librdkafka \(version)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
-        return true
-    }()
+    /// Logs the runtime version once per process, with the first client's logger (a silent
+    /// fallback to the system's 2.0.2 is easy to miss).
+    static func announce(_ logger: Logger) {
+        if !announced.exchange(true, ordering: .relaxed) {
+            logger.info("kafka connector using librdkafka \(version)")
+        }
+    }
+    private static let announced = Atomic<Bool>(false)
 }
 
 /// Kafka's logical offsets and helpers shared by the connector's files.
@@ -71,6 +73,8 @@ final class RDKafkaEvents: @unchecked Sendable {
     // after a failing call on that same thread.
     var onRebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
     var onDelivery: ((UnsafePointer<rd_kafka_message_t>) -> Void)?
+    /// librdkafka's log and error callbacks go here (they run on librdkafka's threads; `Logger` is thread-safe).
+    var logger: Logger = .disabled
     /// The last error reported by the error callback (for messages), and whether it was fatal.
     var lastError: String?
     /// The code of `lastError`.
@@ -98,23 +102,54 @@ final class RDKafkaClient: @unchecked Sendable {
 
     /// Creates a handle from string properties (passed to librdkafka unchanged). On failure the
     /// configuration object is freed and a ``StreamKitError`` names the offending property.
-    static func make(_ kind: Kind, properties: [String: String], events: RDKafkaEvents = RDKafkaEvents()) throws -> RDKafkaClient {
+    static func make(_ kind: Kind, properties: [String: String], events: RDKafkaEvents = RDKafkaEvents(),
+                     logger: Logger = .disabled) throws -> RDKafkaClient {
         try KafkaRuntime.check()
+        KafkaRuntime.announce(logger)
+        events.logger = logger
         guard let conf = rd_kafka_conf_new() else { throw StreamKitError(.connector, "rd_kafka_conf_new failed") }
         var errstr = [CChar](repeating: 0, count: 512)
         for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
             if rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                throw StreamKitError(.configuration, "kafka property \(key)=\(value): \(String(cString: errstr))")
+                let shown = KafkaConfiguration.isSecret(key) ? "***" : value
+                let reason = KafkaConfiguration.isSecret(key) ? "invalid value" : String(cString: errstr)
+                throw StreamKitError(.configuration, "kafka property \(key)=\(shown): \(reason)")
             }
         }
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(events).toOpaque())
         rd_kafka_conf_set_error_cb(conf) { _, err, reason, opaque in
             guard let opaque else { return }
             let events = Unmanaged<RDKafkaEvents>.fromOpaque(opaque).takeUnretainedValue()
-            events.lastError = reason.map { String(cString: $0) } ?? "error \(err)"
+            let text = reason.map { String(cString: $0) } ?? "error \(err)"
+            events.lastError = text
             events.lastErrorCode = KafkaErrorCode(rawValue: err)
-            if rd_kafka_resp_err_t(err) == RD_KAFKA_RESP_ERR__FATAL { events.fatal = true }
+            let fatal = rd_kafka_resp_err_t(err) == RD_KAFKA_RESP_ERR__FATAL
+            if fatal { events.fatal = true }
+            events.logger.log(level: fatal ? .error : .warning, "librdkafka error", metadata: [
+                LogMetadataKey.errorCode: "\(String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(err))))",
+                LogMetadataKey.error: "\(text)",
+            ])
+        }
+        // librdkafka's log lines (syslog levels) go to the logger instead of stderr. They may come
+        // from librdkafka's own threads, and during rd_kafka_new/destroy; `events` outlives both.
+        rd_kafka_conf_set_log_cb(conf) { rk, level, facility, line in
+            guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
+            let events = Unmanaged<RDKafkaEvents>.fromOpaque(opaque).takeUnretainedValue()
+            let swiftLevel: Logger.Level
+            switch level {
+            case ...2: swiftLevel = .critical
+            case 3: swiftLevel = .error
+            case 4: swiftLevel = .warning
+            case 5: swiftLevel = .notice
+            case 6: swiftLevel = .info
+            default: swiftLevel = .debug
+            }
+            guard events.logger.logLevel <= swiftLevel else { return }
+            events.logger.log(level: swiftLevel, "\(line.map { String(cString: $0) } ?? "")", metadata: [
+                "librdkafka.facility": "\(facility.map { String(cString: $0) } ?? "")",
+                "librdkafka.client": "\(String(cString: rd_kafka_name(rk)))",
+            ])
         }
         if events.onRebalance != nil {
             rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
@@ -134,6 +169,10 @@ final class RDKafkaClient: @unchecked Sendable {
             throw StreamKitError(.configuration, "cannot create kafka \(kind): \(String(cString: errstr))")
         }
         let client = RDKafkaClient(kind: kind, handle: rk, events: events)
+        logger.debug("kafka client created", metadata: [
+            "kafka.kind": "\(kind)", "kafka.client": "\(String(cString: rd_kafka_name(rk)))",
+            "kafka.properties": "\(KafkaConfiguration.redacted(properties))",
+        ])
         if kind == .consumer && properties["group.id"] != nil {
             rd_kafka_poll_set_consumer(rk)
             client.queue = rd_kafka_queue_get_consumer(rk)

@@ -1,3 +1,4 @@
+public import Logging
 import StreamKit
 
 /// How to reach a Redis server and how hard to try.
@@ -34,6 +35,9 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
     public var maxReconnectBackoff: Duration = .seconds(2)
     /// `CLIENT SETNAME` sent after connecting (shows in `CLIENT LIST`). Default: `streamkit`.
     public var clientName: String? = "streamkit"
+    /// Where connections log connects, reconnects, script loads and errors (never the password).
+    /// Default: disabled.
+    public var logger: Logger = .disabled
 
     /// Defaults: `127.0.0.1:6379`, database 0, no password.
     public init() {}

@@ -1,6 +1,7 @@
 import CHiredis
 import StreamKit
 import Glibc
+import Logging
 
 /// One blocking connection to Redis (hiredis `redisContext`), for one thread at a time.
 ///
@@ -129,6 +130,7 @@ public final class RedisConnection {
             throw StreamKitError(.connector, "SCRIPT LOAD failed: \(reply)")
         }
         let got = String(decoding: sha, as: UTF8.self)
+        configuration.logger.debug("Redis script loaded", metadata: [LogMetadataKey.redisServer: "\(server)", "sha1": "\(got)"])
         guard got == script.sha1 else {
             throw StreamKitError(.connector, "SCRIPT LOAD returned SHA-1 \(got), expected \(script.sha1)")
         }
@@ -169,7 +171,14 @@ public final class RedisConnection {
             do {
                 if context == nil {
                     try connect()
-                    if attempt > 0 { reconnects += 1 }
+                    if attempt > 0 {
+                        reconnects += 1
+                        configuration.logger.info("reconnected to Redis", metadata: [LogMetadataKey.redisServer: "\(server)", "attempts": "\(attempt)"])
+                    } else {
+                        configuration.logger.debug("connected to Redis", metadata: [
+                            LogMetadataKey.redisServer: "\(server)", "database": "\(configuration.database)",
+                        ])
+                    }
                 }
                 try body()
                 return
@@ -177,14 +186,24 @@ public final class RedisConnection {
                 close()
                 attempt += 1
                 if attempt > configuration.maxReconnectAttempts {
+                    configuration.logger.error("giving up on Redis", metadata: [
+                        LogMetadataKey.redisServer: "\(server)", "attempts": "\(attempt)", LogMetadataKey.error: "\(error.message)",
+                    ])
                     throw StreamKitError(.connector, "Redis at \(configuration): \(error.message) (gave up after \(attempt) attempts)", retriable: true,
                                          libraryCode: error.libraryCode)
                 }
+                configuration.logger.warning("Redis I/O error; reconnecting", metadata: [
+                    LogMetadataKey.redisServer: "\(server)", "attempt": "\(attempt)", "backoff_ms": "\(delay.milliseconds)",
+                    LogMetadataKey.error: "\(error.message)",
+                ])
                 Self.sleep(delay)
                 delay = min(delay * 2, configuration.maxReconnectBackoff)
             }
         }
     }
+
+    /// `host:port` for log metadata (never the password).
+    private var server: String { "\(configuration.host):\(configuration.port)" }
 
     private static func sleep(_ d: Duration) {
         let ms = max(d.milliseconds, 1)

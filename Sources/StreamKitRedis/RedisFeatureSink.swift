@@ -95,6 +95,8 @@ public struct RedisFeatureSink<Element: Sendable>: StreamOperator {
 
     public mutating func open(context: OperatorContext) throws {
         writer = try FeatureStoreWriter(view: view, configuration: configuration, metrics: metrics)
+        let bridge = RedisFeatureSinkMetricsBridge(metrics: metrics, view: view.name)
+        context.jobMetrics.addPublisher(owner: metrics) { bridge.publish() }
     }
 
     public mutating func processBatch(_ input: inout Batch<Element>, into output: inout Batch<Never>,
@@ -214,6 +216,9 @@ final class FeatureStoreWriter {
         index.removeAll(keepingCapacity: true)
         if errors > 0 {
             metrics.errors.add(UInt64(errors))
+            configuration.redis.logger.warning("Redis rejected feature writes", metadata: [
+                LogMetadataKey.featureView: "\(view.name)", "count": "\(errors)", LogMetadataKey.error: "\(firstError!)",
+            ])
             if configuration.failOnCommandError {
                 throw StreamKitError(.connector, "Redis rejected \(errors) feature writes of view \(view.name): \(firstError!)")
             }

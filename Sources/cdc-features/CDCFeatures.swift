@@ -212,8 +212,11 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: Duration = .seconds(10)
     @Flag(help: "Resume from the latest complete checkpoint.") var restore = false
     @Flag(help: "Print metrics as JSON on stderr at the end.") var metrics = false
+    @OptionGroup var observability: ObservabilityOptions
 
     func run() async throws {
+        let obs = try observability.start(command: "run")
+        defer { obs.stop() }
         guard let example = ExampleJobs.named(job) else {
             throw ValidationError("unknown job '\(job)'; known: \(ExampleJobs.names.joined(separator: ", "))")
         }
@@ -225,9 +228,11 @@ struct Run: AsyncParsableCommand {
         }
         let outputSpec: JobIO.Output = out.map { .file($0) } ?? .redis
         let usesKafka = topic != nil || inferenceTopic != nil || alertTopic != nil
-        let kafka = usesKafka ? try kafkaOptions.configuration() : try kafkaConfigurationUnchecked(kafkaOptions.address)
-        var io = JobIO(input: inputSpec, output: outputSpec, kafka: kafka, redis: try redisOptions.configuration(),
-                       groupID: group ?? job)
+        var kafka = usesKafka ? try kafkaOptions.configuration() : try kafkaConfigurationUnchecked(kafkaOptions.address)
+        kafka.logger = obs.logger
+        var redisConfig = try redisOptions.configuration()
+        redisConfig.logger = obs.logger
+        var io = JobIO(input: inputSpec, output: outputSpec, kafka: kafka, redis: redisConfig, groupID: group ?? job)
         switch from {
         case "earliest": io.startFrom = .earliest
         case "latest": io.startFrom = .latest
@@ -239,11 +244,12 @@ struct Run: AsyncParsableCommand {
         io.windowSize = windowSize
         let j = try example.make(io)
         var options = Job.RunOptions(parallelism: parallelism)
+        options.logger = obs.logger
         if let dir = checkpointDir {
             options.checkpoints = CheckpointConfiguration(directory: dir, interval: checkpointInterval)
             options.restore = restore
         }
-        let result = try await runJobService(JobService(j, options: options))
+        let result = try await runJobService(JobService(j, options: options), logger: obs.logger)
         FileHandle.standardError.write("\(job): read \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, late \(result.metrics.lateRecords), malformed \(result.metrics.droppedRecords)\n".data(using: .utf8)!)
         if metrics { FileHandle.standardError.write((metricsJSON(result) + "\n").data(using: .utf8)!) }
     }

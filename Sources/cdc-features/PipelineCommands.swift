@@ -74,11 +74,16 @@ struct Pipeline: AsyncParsableCommand {
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: Duration = .seconds(5)
     @Flag(help: "Resume from the latest checkpoint.") var restore = false
     @Option(name: .customLong("progress-every"), help: "Print throughput and consumer lag this often (0s: never).") var progressEvery: Duration = .seconds(1)
+    @OptionGroup var observability: ObservabilityOptions
 
     func run() async throws {
-        let kafka = try kafkaOptions.configuration()
+        let obs = try observability.start(command: "pipeline")
+        defer { obs.stop() }
+        var kafka = try kafkaOptions.configuration()
+        kafka.logger = obs.logger
         let redisURL = redisOptions.address
         var o = UserActivityFeatures.Options(kafka: kafka, topic: topic, groupID: group, redis: try RedisFeatureSinkConfiguration(url: redisURL))
+        o.redis.redis.logger = obs.logger
         switch from {
         case "earliest": o.startFrom = .earliest
         case "latest": o.startFrom = .latest
@@ -94,6 +99,7 @@ struct Pipeline: AsyncParsableCommand {
         }
         let metrics = UserActivityFeatures.Metrics()
         var options = Job.RunOptions(parallelism: parallelism)
+        options.logger = obs.logger
         if let dir = checkpointDir {
             options.checkpoints = CheckpointConfiguration(directory: dir, interval: checkpointInterval)
             options.restore = restore
@@ -106,7 +112,7 @@ struct Pipeline: AsyncParsableCommand {
             }
         }
         defer { progress.stop() }
-        let result = try await runJobService(service)
+        let result = try await runJobService(service, logger: obs.logger)
         stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)")
     }
 }

@@ -1,4 +1,5 @@
 import Synchronization
+import Logging
 
 /// Where and how often a job checkpoints.
 public struct CheckpointConfiguration: Sendable {
@@ -40,6 +41,10 @@ final class CheckpointCoordinator: @unchecked Sendable {
     private(set) var failure: (any Error)?
     /// Metadata written with each checkpoint (job name, parallelism, ...).
     var metadata: [String: String] = [:]
+    /// The job's logger (set before the tasks start).
+    var logger: Logger = .disabled
+    /// Monotonic trigger time of the checkpoint in flight.
+    private var triggeredNanos: UInt64 = 0
 
     init(store: CheckpointStore?, control: JobControl, metrics: JobMetrics, firstID: Int64) {
         self.store = store; self.control = control; self.metrics = metrics; self.nextID = firstID
@@ -55,6 +60,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
             let id = nextID
             nextID += 1
             pending[id] = ([:], 0)
+            triggeredNanos = MonotonicClock.nanos()
             control.triggeredCheckpoint.store(id, ordering: .releasing)
             return id
         }
@@ -80,15 +86,23 @@ final class CheckpointCoordinator: @unchecked Sendable {
         writeLock.withLock {
             do {
                 var files: [String: [UInt8]] = [:]
+                var size = 0
                 for (stage, subtasks) in snapshots {
-                    for (s, bytes) in subtasks { files["\(stage)@\(s)"] = bytes }
+                    for (s, bytes) in subtasks { files["\(stage)@\(s)"] = bytes; size += bytes.count }
                 }
                 try store.write(checkpointID: id, files: files, metadata: metadata)
-                lock.withLock { lastCompleted = id; lock.broadcast() }
+                let started = lock.withLock { () -> UInt64 in lastCompleted = id; lock.broadcast(); return triggeredNanos }
+                let nanos = MonotonicClock.nanos() &- started
+                metrics.checkpointDuration.record(micros: nanos / 1000)
+                metrics.checkpointBytes.set(Int64(size))
                 metrics.checkpointsCompleted.add(1)
                 control.completedCheckpoint.store(id, ordering: .releasing)
+                logger.info("checkpoint completed", metadata: [
+                    LogMetadataKey.checkpoint: "\(id)", "bytes": "\(size)", "duration_ms": "\(Double(nanos) / 1e6)",
+                ])
             } catch {
                 lock.withLock { failure = error; lock.broadcast() }
+                logger.error("checkpoint failed", metadata: [LogMetadataKey.checkpoint: "\(id)", LogMetadataKey.error: "\(error)"])
             }
         }
     }

@@ -53,10 +53,31 @@ public final class LatencyHistogram: @unchecked Sendable {
     // @unchecked: the histogram is only touched under `lock`.
     private let lock = Mutex<Void>(())
     private nonisolated(unsafe) var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    /// Record calls kept since the last ``drainObservations(into:)`` once a metrics publisher
+    /// tracks this histogram (nil: nobody does). One entry per `record` call (a sink batch), not per
+    /// record; capped so a stalled publisher cannot grow it without bound.
+    private nonisolated(unsafe) var pending: [UInt64]? = nil
+    static let pendingCap = 65_536
     public init() {}
     /// Records `count` observations of `micros`.
     public func record(micros: UInt64, count: UInt64 = 1) {
-        lock.withLock { _ in _ = histogram.record(min(micros, 3_600_000_000), count: count) }
+        lock.withLock { _ in
+            let v = min(micros, 3_600_000_000)
+            _ = histogram.record(v, count: count)
+            if pending != nil, pending!.count < Self.pendingCap { pending!.append(v) }
+        }
+    }
+    /// Starts keeping record calls for ``drainObservations(into:)`` (a metrics publisher's bridge).
+    package func trackObservations() {
+        lock.withLock { _ in if pending == nil { pending = []; pending!.reserveCapacity(1024) } }
+    }
+    /// Moves the values (µs) recorded since the last call into `out` (one per `record` call).
+    package func drainObservations(into out: inout [UInt64]) {
+        lock.withLock { _ in
+            guard pending != nil else { return }
+            out.append(contentsOf: pending!)
+            pending!.removeAll(keepingCapacity: true)
+        }
     }
     /// The value at `percentile` (0–100), in milliseconds.
     public func percentileMillis(_ percentile: Double) -> Double {
@@ -81,9 +102,27 @@ public final class JobMetrics: @unchecked Sendable {
     public let sourceRecords = Counter()
     /// Checkpoints completed.
     public let checkpointsCompleted = Counter()
+    /// Restores from a checkpoint (0 or 1 per run).
+    public let restores = Counter()
+    /// Time from a checkpoint's trigger to its completion (written to the store).
+    public let checkpointDuration = LatencyHistogram()
+    /// Size of the newest completed checkpoint's state (bytes, before compression).
+    public let checkpointBytes = Gauge()
     /// Monotonic time the job started.
     public let startNanos = MonotonicClock.nanos()
+    private nonisolated(unsafe) var publishers: [(ObjectIdentifier, @Sendable () -> Void)] = []
     public init() {}
+
+    /// Adds a function the job's ``MetricsPublisher`` calls every interval, after the job's own
+    /// metrics: connectors attach the bridge of their lock-free counters to swift-metrics here.
+    /// At most one per `owner` (a source's readers all attach their shared metrics object).
+    public func addPublisher(owner: AnyObject, _ publish: @escaping @Sendable () -> Void) {
+        let id = ObjectIdentifier(owner)
+        lock.withLock { _ in
+            if !publishers.contains(where: { $0.0 == id }) { publishers.append((id, publish)) }
+        }
+    }
+    var attachedPublishers: [@Sendable () -> Void] { lock.withLock { _ in publishers.map { $0.1 } } }
 
     public func registerOperator(_ name: String) -> OperatorMetrics {
         let m = OperatorMetrics(name: name)

@@ -1,5 +1,6 @@
 import Synchronization
 import Glibc
+public import Logging
 
 /// A streaming job: a name and a function that builds its dataflow graph.
 ///
@@ -41,6 +42,12 @@ public struct Job: Sendable {
         @_spi(Testing) public var faults: FaultInjection? = nil
         /// Processing-time clock (ms); replace to drive time by hand in tests.
         public var processingTime: @Sendable () -> Int64 = { WallClock.millis() }
+        /// Where the job logs its start, stop, checkpoints, restores and failures. Default: disabled.
+        public var logger: Logger = .disabled
+        /// How often the job's metrics (and its connectors') are copied into swift-metrics by a
+        /// ``MetricsPublisher`` thread; nil: never. Default: 1 s. Without a bootstrapped
+        /// swift-metrics backend the copies go to its no-op handlers.
+        public var metricsInterval: Duration? = .seconds(1)
         public init(parallelism: Int = 1) { self.parallelism = parallelism }
     }
 
@@ -97,8 +104,21 @@ public final class RunningJob: @unchecked Sendable {
     private let startNanos = MonotonicClock.nanos()
     /// The checkpoint the job resumed from.
     public let restoredCheckpoint: Int64?
+    private let logger: Logger
+    private let publisher: MetricsPublisher?
 
     init(job: Job, options: Job.RunOptions) throws {
+        var logger = options.logger
+        logger[metadataKey: LogMetadataKey.job] = "\(job.name)"
+        self.logger = logger
+        if let interval = options.metricsInterval {
+            let bridge = JobMetricsBridge(metrics: metrics, job: job.name)
+            let p = MetricsPublisher(interval: interval)
+            p.add { bridge.publish() }
+            publisher = p
+        } else {
+            publisher = nil
+        }
         let env = StreamEnvironment(parallelism: options.parallelism)
         env.keyGroups = KeyGroups(maxParallelism: options.maxParallelism)
         env.batchSize = options.batchSize
@@ -115,7 +135,14 @@ public final class RunningJob: @unchecked Sendable {
             throw StreamKitError(.checkpoint, "checkpoint \(restored.id) was taken with max parallelism \(mp); this run uses \(options.maxParallelism)")
         }
         restoredCheckpoint = restored?.id
+        if let restored {
+            metrics.restores.add(1)
+            logger.info("restoring from checkpoint", metadata: [LogMetadataKey.checkpoint: "\(restored.id)"])
+        } else if options.restore {
+            logger.info("no complete checkpoint to restore: starting from the beginning")
+        }
         coordinator = CheckpointCoordinator(store: store, control: control, metrics: metrics, firstID: (restored?.id ?? 0) + 1)
+        coordinator.logger = logger
         coordinator.metadata = ["job": job.name, "parallelism": "\(options.parallelism)", "max_parallelism": "\(options.maxParallelism)"]
 
         // Consumers of each node.
@@ -189,6 +216,11 @@ public final class RunningJob: @unchecked Sendable {
         }
         coordinator.expectedAcks = taskBodies.count
         machine = StateMachine(tasks: taskBodies.map(\.0))
+        logger.info("job started", metadata: [
+            "tasks": "\(taskBodies.count)", "parallelism": "\(options.parallelism)",
+            "checkpoints": "\(options.checkpoints.map { $0.directory } ?? "off")",
+        ])
+        publisher?.start()
         final class Body: @unchecked Sendable { let run: () throws -> Void; init(_ r: @escaping () throws -> Void) { run = r } }
         for (name, task) in taskBodies {
             // @unchecked: each task body runs on exactly one thread.
@@ -220,6 +252,13 @@ public final class RunningJob: @unchecked Sendable {
 
     private func taskFailed(_ error: any Error) {
         let action = lock.withLock { machine.taskFailed(error) }
+        if case .stopTasks = action {
+            if let e = error as? StreamKitError, e.code == .cancelled {
+                logger.notice("job cancelled")
+            } else {
+                logger.error("job failed", metadata: [LogMetadataKey.error: "\(error)"])
+            }
+        }
         run(action)
     }
 
@@ -232,6 +271,12 @@ public final class RunningJob: @unchecked Sendable {
         switch action {
         case .none: break
         case let .finish(waiters, outcome):
+            publisher?.stop()
+            logger.log(level: outcome.error == nil ? .info : .notice, "job stopped", metadata: [
+                "seconds": "\(Double(outcome.endNanos &- startNanos) / 1e9)",
+                "source_records": "\(metrics.sourceRecords.current)",
+                "last_checkpoint": "\(coordinator.lastCompleted)",
+            ])
             let result = makeResult(outcome)
             for w in waiters { w.resume(with: result) }
         }

@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+import StreamKit
+
+/// One sample of a Prometheus text exposition: `name{labels} value`.
+struct PrometheusSample: Sendable {
+    var name: String
+    var labels: [String: String]
+    var value: Double
+}
+
+/// A scraped `/metrics` body, parsed into samples (tests only: a small parser of the text format).
+struct MetricsScrape: Sendable {
+    let body: String
+    let samples: [PrometheusSample]
+
+    init(body: String) {
+        self.body = body
+        var out: [PrometheusSample] = []
+        for line in body.split(separator: "\n") where !line.hasPrefix("#") && !line.isEmpty {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            let series = line[..<space]
+            var labels: [String: String] = [:]
+            var name = String(series)
+            if let open = series.firstIndex(of: "{"), series.hasSuffix("}") {
+                name = String(series[..<open])
+                let inner = series[series.index(after: open)..<series.index(before: series.endIndex)]
+                // label="value" pairs; values here never contain `",` (topic names, numbers, job names).
+                for pair in inner.split(separator: ",") {
+                    let kv = pair.split(separator: "=", maxSplits: 1)
+                    guard kv.count == 2 else { continue }
+                    labels[String(kv[0])] = String(kv[1].dropFirst().dropLast())
+                }
+            }
+            out.append(PrometheusSample(name: name, labels: labels, value: value))
+        }
+        samples = out
+    }
+
+    /// The samples named `name` whose labels include `labels`.
+    func series(_ name: String, _ labels: [String: String] = [:]) -> [PrometheusSample] {
+        samples.filter { s in s.name == name && labels.allSatisfy { s.labels[$0.key] == $0.value } }
+    }
+    /// The sum of ``series(_:_:)``.
+    func sum(_ name: String, _ labels: [String: String] = [:]) -> Double { series(name, labels).reduce(0) { $0 + $1.value } }
+}
+
+/// `promtool` from Debian's `prometheus` package (installed by scripts/setup).
+enum Promtool {
+    static let path: String? = {
+        for p in ["/usr/bin/promtool", "/usr/local/bin/promtool"] where FileManager.default.isExecutableFile(atPath: p) { return p }
+        return nil
+    }()
+    /// Under CI a missing promtool fails the tests that need it instead of skipping them.
+    static var requiredByCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+    /// Whether tests needing promtool run: it is installed, or CI requires it (and they fail).
+    static var runnable: Bool { path != nil || requiredByCI }
+
+    /// `promtool check metrics` on `body`: its exit status and everything it printed (lint
+    /// problems included; a clean exposition prints nothing).
+    static func checkMetrics(_ body: String) throws -> (status: Int32, output: String) {
+        guard let path else {
+            throw StreamKitError(.configuration, "promtool not found (install Debian's prometheus package: scripts/setup)")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = ["check", "metrics"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = output
+        try p.run()
+        input.fileHandleForWriting.write(Data(body.utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
+    }
+}
+
+/// `GET http://host:port/metrics`: the body, or nil when nothing answers (yet).
+func fetchMetrics(port: Int, host: String = "127.0.0.1", timeout: Duration = .seconds(5)) -> String? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    // curl is part of every image we build on; URLSession would need FoundationNetworking.
+    p.arguments = ["curl", "-sf", "--max-time", String(max(1, timeout.components.seconds)), "http://\(host):\(port)/metrics"]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    do { try p.run() } catch { return nil }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
+}
+
+/// Scrapes `/metrics` until `ready` holds (or `timeout`), checks the last body with
+/// `promtool check metrics` (exit 0 and no lint output expected) and returns it parsed.
+/// Reusable by any test that runs a command with `--metrics-port`.
+func scrapeAndCheckMetrics(port: Int, timeout: Duration = .seconds(60), process: Process? = nil,
+                           until ready: (MetricsScrape) -> Bool) async throws -> MetricsScrape {
+    let deadline = ContinuousClock.now + timeout
+    var last: MetricsScrape? = nil
+    while ContinuousClock.now < deadline {
+        if let process, !process.isRunning {
+            throw StreamKitError(.cancelled, "the process serving /metrics exited with status \(process.terminationStatus)")
+        }
+        if let body = fetchMetrics(port: port) {
+            let scrape = MetricsScrape(body: body)
+            last = scrape
+            if ready(scrape) { break }
+        }
+        try await Task.sleep(for: .milliseconds(250))
+    }
+    let scrape = try #require(last, "nothing answered at http://127.0.0.1:\(port)/metrics within \(timeout)")
+    #expect(ready(scrape), "the scraped metrics never became ready:\n\(scrape.body.prefix(4000))")
+    let check = try Promtool.checkMetrics(scrape.body)
+    #expect(check.status == 0, "promtool check metrics exited \(check.status):\n\(check.output)")
+    #expect(check.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "promtool reported:\n\(check.output)")
+    return scrape
+}
+
+/// A TCP port free on 127.0.0.1 right now (bind to port 0, read it back, close).
+func freeLocalPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
