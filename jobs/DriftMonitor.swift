@@ -7,24 +7,46 @@ public import StreamKitKafka
 /// baseline (`--baseline FILE`: a JSON array or NDJSON of numbers) or, without one, the previous
 /// window — PSI, KS, Jensen–Shannon, mean shift. Reports go to the output (NDJSON file, or the
 /// log), alerts to `--alert-topic` on Kafka (and to the output file as well).
-public enum DriftMonitorJob {
+public struct DriftMonitorJob: ExampleJob {
+    public static let name = "drift-monitor"
+    public static let summary = "amount distribution per 10 minutes vs a baseline (--baseline) or the previous window: PSI, KS, JS, z; alerts to --alert-topic"
+    public static let parameters = [
+        JobParameter("window-size", "length of the compared windows", default: "10m"),
+        JobParameter("baseline", "baseline file (JSON array or NDJSON of numbers); default: the previous window"),
+        JobParameter("alert-topic", "produce alerts to this Kafka topic"),
+        JobParameter("dead-letters", "file for malformed events"),
+    ]
+
     public struct Observation: Sendable { public var feature: String; public var value: Double; public var time: EventTime }
 
-    public static func make(_ io: JobIO, window: Duration = .minutes(10)) throws -> Job {
+    let window: Duration
+    let baseline: String?
+    let alertTopic: String?
+    let deadLetters: String?
+
+    public init(arguments: JobArguments) throws {
+        window = try arguments.duration("window-size", default: .minutes(10))
+        baseline = arguments.string("baseline")
+        alertTopic = arguments.string("alert-topic")
+        deadLetters = arguments.string("dead-letters")
+    }
+
+    public func job(_ io: JobContext) throws -> Job {
         var baselines: [String: DriftBaseline] = [:]
-        if let path = io.baseline {
+        if let path = baseline {
             baselines["amount"] = try DriftBaseline.load(contentsOf: URL(fileURLWithPath: path))
         }
         var configuration = DriftMonitor<Observation>.Configuration(windowSize: window, baselines: baselines)
         configuration.thresholds.ksPValue = 0.001
         let monitorConfiguration = configuration
-        return Job("drift-monitor") { env in
-            let reports = monitor(interactions(env, io), monitorConfiguration)
+        let deadLetters = self.deadLetters, alertTopic = self.alertTopic
+        return Job(Self.name) { env in
+            let reports = Self.monitor(interactions(env, io, deadLetters: deadLetters), monitorConfiguration)
             switch io.output {
-            case let .file(path): writeReports(reports, to: path)
-            case .redis: writeReports(reports, to: "-")
+            case let .file(path): Self.writeReports(reports, to: path)
+            case .redis: Self.writeReports(reports, to: "-")
             }
-            if let topic = io.alertTopic { sendAlerts(reports, io: io, topic: topic) }
+            if let topic = alertTopic { Self.sendAlerts(reports, io: io, topic: topic) }
         }
     }
 
@@ -47,7 +69,7 @@ public enum DriftMonitorJob {
         reports.writeLines(to: path) { r, out in out.append(contentsOf: json(r)) }
     }
 
-    static func sendAlerts(_ reports: DataStream<DriftReport>, io: JobIO, topic: String) {
+    static func sendAlerts(_ reports: DataStream<DriftReport>, io: JobContext, topic: String) {
         reports.driftAlerts().writeToKafka(io.kafka, KafkaSinkConfiguration(topic: topic), name: "alerts") { a in
             KafkaMessage(key: Array(a.feature.utf8), value: json(a))
         }

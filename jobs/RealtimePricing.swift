@@ -98,7 +98,19 @@ public struct ListingDemandFunction: KeyedProcessFunction {
 
 /// `realtime-pricing`: bookings CDC → per-listing demand features, fresh within ~100 ms, in the
 /// Redis view `listing_demand` (the seeds' Airbnb example).
-public enum RealtimePricingJob {
+public struct RealtimePricingJob: ExampleJob {
+    public static let name = "realtime-pricing"
+    public static let summary = "bookings CDC → per-listing demand features per change (Kafka → Redis, fresh within ~100 ms)"
+    public static let parameters = [JobParameter("namespace", "Redis key namespace of the feature view", default: "feature")]
+
+    let namespace: String
+    public init(arguments: JobArguments) throws { namespace = arguments.string("namespace", default: "feature") }
+
+    public func job(_ context: JobContext) throws -> Job {
+        Self.make(kafka: context.kafka, topic: try context.kafkaTopic(for: Self.name), groupID: context.groupID,
+                  redis: context.redis, startFrom: context.startFrom, bounded: context.bounded, namespace: namespace)
+    }
+
     public static let view = FeatureView(name: "listing_demand", entityKey: "listing_id",
                                          features: [.int("bookings_5m"), .int("bookings_1h"), .int("cancellations_1h"),
                                                     .int("nights_1h"), .double("avg_nightly_price_1h")],

@@ -1,6 +1,9 @@
 public import StreamKit
 public import StreamKitJSON
 public import StreamKitDebezium
+public import StreamKitKafka
+public import StreamKitRedis
+public import StreamKitQuery
 
 /// A row of the `user_interactions` table, as Debezium captures it.
 public struct Interaction: Decodable, Sendable {
@@ -12,36 +15,178 @@ public struct Interaction: Decodable, Sendable {
     public var tsMs: Int64
 }
 
-/// Per-user activity features over sliding 5-minute windows (every minute): the example job of
-/// the README. Reads Debezium change events of `user_interactions` from an NDJSON file, writes one
-/// NDJSON row per (user, window) and late events to a second file.
-public enum UserActivityJob {
-    public static func make(input: String, output: String, late: String, deadLetters: String? = nil) -> Job {
-        let lateOutput = late
-        return Job("user-activity") { env in
+/// `user-activity`: per-user count, sum, avg and max of `amount` over sliding 5-minute windows
+/// (every minute) — the README's example job, the demo's pipeline and the pipeline benchmark.
+/// File → NDJSON rows (late events to `--late`), or Kafka → the Redis feature view
+/// `user_activity_5m` (+ inference requests with `--inference-topic`).
+public struct UserActivityFeatures: ExampleJob {
+    public static let name = "user-activity"
+    public static let summary = "per-user count/sum/avg/max over 5-minute windows every minute (file → file, or Kafka → Redis + inference requests)"
+    public static let parameters = [
+        JobParameter("late", "file for events later than allowed (file input)", default: "late.ndjson"),
+        JobParameter("dead-letters", "file for malformed events"),
+        JobParameter("inference-topic", "produce inference requests to this topic (Kafka input)"),
+        JobParameter("model", "model whose registered version inference requests carry", default: "fraud-scorer"),
+        JobParameter("namespace", "Redis key namespace of the feature view", default: "feature"),
+    ]
+
+    /// The feature view the job writes and `cdc-features features get user_activity_5m <user>` reads.
+    public static let view = view(namespace: "feature")
+
+    /// The view under another key namespace (benchmarks use their own, so they never touch the demo's features).
+    public static func view(namespace: String) -> FeatureView {
+        FeatureView(name: "user_activity_5m", entityKey: "user_id",
+                    features: [.int("count"), .double("sum"), .double("avg"), .double("max")],
+                    ttl: .hours(2), version: 1, namespace: namespace)
+    }
+
+    /// The features of one user and window.
+    public struct Activity: Sendable {
+        public var count: Int64
+        public var sum: Double
+        public var avg: Double
+        public var max: Double
+    }
+
+    /// One NDJSON output row.
+    struct Row: Encodable {
+        var user_id: Int64, window_start: EventTime, window_end: EventTime
+        var count: Int64, sum: Double, avg: Double, max: Double
+    }
+
+    /// A late event, as written to `--late`.
+    struct LateEvent: Encodable { var user_id: Int64, ts_ms: Int64, id: Int64 }
+
+    /// Kafka → Redis settings (the pipeline command and benchmark set them all).
+    public struct Options: Sendable {
+        public var kafka: KafkaConfiguration
+        public var topic: String
+        public var groupID: String
+        public var startFrom: KafkaStartOffset = .earliest
+        /// Stop at the end of the topic (benchmarks, tests).
+        public var bounded = false
+        /// Kafka readers.
+        public var sourceParallelism = 1
+        public var redis: RedisFeatureSinkConfiguration
+        /// Inference requests go here when set.
+        public var inferenceTopic: String?
+        /// The model version stamped on inference requests (see ``ModelRegistry``).
+        public var modelVersion = "unversioned"
+        public var watermarkDelay: Duration = .seconds(2)
+        public var idleness: Duration? = .seconds(10)
+        public var deadLetterTopic: String?
+        /// Consumer group session timeout; the first join on Tansu waits about half of it.
+        public var sessionTimeout: Duration = .seconds(6)
+        public var heartbeatInterval: Duration = .milliseconds(1500)
+        /// Redis key namespace of the feature view. Default: `feature`.
+        public var namespace = "feature"
+        /// Sets the Redis sink to mini-batches of at most 250 ms (coalescing per user) unless configured.
+        public init(kafka: KafkaConfiguration, topic: String, groupID: String, redis: RedisFeatureSinkConfiguration) {
+            self.kafka = kafka; self.topic = topic; self.groupID = groupID
+            var r = redis
+            if r.maxFlushDelay == nil { r.maxFlushDelay = .milliseconds(250); r.maxBufferedEntities = Swift.max(r.maxBufferedEntities, 262_144) }
+            self.redis = r
+        }
+    }
+
+    /// Metrics shared by the caller and the job's operators.
+    public struct Metrics: Sendable {
+        public let source = KafkaSourceMetrics()
+        public let redis = RedisFeatureSinkMetrics()
+        public let inference = KafkaSinkMetrics()
+        public init() {}
+    }
+
+    let late: String
+    let deadLetters: String?
+    let inferenceTopic: String?
+    let model: String
+    let namespace: String
+
+    public init(arguments: JobArguments) throws {
+        late = arguments.string("late", default: "late.ndjson")
+        deadLetters = arguments.string("dead-letters")
+        inferenceTopic = arguments.string("inference-topic")
+        model = arguments.string("model", default: "fraud-scorer")
+        namespace = arguments.string("namespace", default: "feature")
+    }
+
+    public func job(_ context: JobContext) throws -> Job {
+        switch (context.input, context.output) {
+        case let (.file(input), .file(output)):
+            return Self.job(input: input, output: output, late: late, deadLetters: deadLetters)
+        case let (.kafka(topic), .redis):
+            var o = Options(kafka: context.kafka, topic: topic, groupID: context.groupID,
+                            redis: RedisFeatureSinkConfiguration(redis: context.redis))
+            o.startFrom = context.startFrom; o.bounded = context.bounded; o.inferenceTopic = inferenceTopic; o.namespace = namespace
+            if inferenceTopic != nil {
+                o.modelVersion = try ModelRegistry.currentVersion(of: model, redis: context.redis, fallback: "unregistered")
+            }
+            return try Self.job(o)
+        default:
+            throw StreamKitError(.configuration, "user-activity runs file → file (--input/--out) or Kafka → Redis (--topic/--redis)")
+        }
+    }
+
+    /// The windows of the job, whatever the source: per user, 5 minutes every minute.
+    static func activity<E>(_ events: DataStream<E>, key: @escaping @Sendable (E) -> Int64, time: @escaping @Sendable (E) -> EventTime,
+                            amount: @escaping @Sendable (E) -> Double, watermarkDelay: Duration, idleness: Duration?,
+                            allowedLateness: Duration = .zero, late: (@Sendable (DataStream<E>) -> Void)? = nil)
+    -> DataStream<WindowResult<Int64, Activity>> {
+        var windows = events
+            .assignTimestamps(time, watermark: .boundedOutOfOrderness(watermarkDelay), idleness: idleness)
+            .keyBy(key)
+            .window(.sliding(size: .minutes(5), slide: .minutes(1)), allowedLateness: allowedLateness)
+        if let late { windows = windows.sideOutputLateData(late) }
+        return windows.aggregate(.count(), .sum(amount), .mean(amount), .max(amount)) { Activity(count: $0, sum: $1, avg: $2, max: $3) }
+    }
+
+    /// File → file: Debezium change events of `user_interactions` (NDJSON) → one NDJSON row per
+    /// (user, window); late events to `late`.
+    public static func job(input: String, output: String, late: String, deadLetters: String? = nil) -> Job {
+        Job(name) { env in
             let changes = env.source(FileSource(path: input, decoder: DebeziumLineDecoder(Interaction.self)), name: "interactions")
             if let deadLetters { changes.sideOutput(DeadLetter<String>.self).writeDeadLetters(to: deadLetters) }
-            changes
-                .afterImages()
-                .assignTimestamps({ $0.tsMs }, watermark: .boundedOutOfOrderness(.seconds(2)), idleness: .seconds(30))
-                .keyBy { $0.userId }
-                .window(.sliding(size: .minutes(5), slide: .minutes(1)), allowedLateness: .seconds(10))
-                .sideOutputLateData { late in
-                    late.writeLines(to: lateOutput) { i, out in
-                        var w = JSONWriter(capacity: 64)
-                        w.beginObject(); w.field("user_id", i.userId); w.field("ts_ms", i.tsMs); w.field("id", i.id); w.endObject()
-                        out.append(contentsOf: w.bytes)
-                    }
-                }
-                .aggregate(count(), sum { $0.amount }, mean { $0.amount }, max { $0.amount })
-                .writeLines(to: output) { r, out in
-                    var w = JSONWriter(capacity: 160)
-                    w.beginObject()
-                    w.field("user_id", r.key); w.field("window_start", r.windowStart); w.field("window_end", r.windowEnd)
-                    w.field("count", r.value.0); w.field("sum", r.value.1); w.field("avg", r.value.2); w.field("max", r.value.3)
-                    w.endObject()
-                    out.append(contentsOf: w.bytes)
-                }
+            activity(changes.afterImages(), key: \.userId, time: \.tsMs, amount: \.amount,
+                     watermarkDelay: .seconds(2), idleness: .seconds(30), allowedLateness: .seconds(10)) { events in
+                events.writeJSONLines(to: late) { LateEvent(user_id: $0.userId, ts_ms: $0.tsMs, id: $0.id) }
+            }
+            .writeJSONLines(to: output) { r in
+                Row(user_id: r.key, window_start: r.windowStart, window_end: r.windowEnd, count: r.count, sum: r.sum, avg: r.avg, max: r.max)
+            }
         }
+    }
+
+    /// Kafka → Redis: Debezium change events on `o.topic` → the feature view (versioned, TTL'd,
+    /// monotonic) and, optionally, inference requests.
+    public static func job(_ o: Options, metrics: Metrics = Metrics()) throws -> Job {
+        let decoder = try FieldRecordDecoder<Int64>(keyPath: "after.user_id", timePath: "after.ts_ms", valuePaths: ["after.amount"])
+        var source = KafkaSourceConfiguration(topics: [o.topic], groupID: o.groupID, startFrom: o.startFrom)
+        source.bounded = o.bounded
+        source.parallelism = o.sourceParallelism
+        source.sessionTimeout = o.sessionTimeout
+        source.heartbeatInterval = o.heartbeatInterval
+        let view = Self.view(namespace: o.namespace)
+        let sourceConfiguration = source
+        return Job("user-activity-features") { env in
+            let events = env.source(KafkaSource(kafka: o.kafka, sourceConfiguration, decoder: decoder, metrics: metrics.source), name: "kafka")
+            if let dlq = o.deadLetterTopic {
+                events.sideOutput(DeadLetter<String>.self).writeDeadLetters(toKafka: o.kafka, topic: dlq)
+            }
+            let windows = activity(events, key: \.key, time: \.time, amount: \.v0, watermarkDelay: o.watermarkDelay, idleness: o.idleness)
+            windows.sink("redis-features") {
+                RedisFeatureSink(view: view, configuration: o.redis, metrics: metrics.redis) { r in
+                    FeatureUpdate(entity: String(r.key), eventTime: r.windowEnd - 1, values: features(r))
+                }
+            }
+            if let topic = o.inferenceTopic {
+                windows.writeInferenceRequests(to: o.kafka, topic: topic, view: view, modelVersion: o.modelVersion,
+                                               metrics: metrics.inference) { r in (String(r.key), r.windowEnd - 1, features(r)) }
+            }
+        }
+    }
+
+    static func features(_ r: WindowResult<Int64, Activity>) -> [FeatureValue?] {
+        [.int(r.count), .double(r.sum), .double(r.avg), .double(r.max)]
     }
 }

@@ -79,7 +79,7 @@ struct Window: AsyncParsableCommand {
 }
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self, BenchCapture.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self, BenchCapture.self, BenchEncoder.self])
 }
 
 struct BenchWindow: ParsableCommand {
@@ -183,14 +183,21 @@ func metricsJSON(_ result: JobResult) -> String {
 }
 
 struct Jobs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the example jobs `run` knows.")
-    func run() throws { for job in ExampleJobs.all { print("\(job.name)\t\(job.summary)") } }
+    static let configuration = CommandConfiguration(abstract: "List the example jobs `run` knows, with their parameters.")
+    func run() throws {
+        for job in ExampleJobs.all {
+            print("\(job.name)\t\(job.summary)")
+            for p in job.parameters {
+                print("    --\(p.name)\t\(p.help)" + (p.defaultValue.map { " (default: \($0))" } ?? ""))
+            }
+        }
+    }
 }
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run an example job (see `cdc-features jobs`) with source/sink overrides.",
-        discussion: "SIGTERM/SIGINT stop it gracefully (a final checkpoint when checkpointing is on). \(durationHelp)")
+        discussion: "Job parameters follow as --name value (or --param name=value), e.g. `run drift-monitor --input F --out R --window-size 5m`. SIGTERM/SIGINT stop it gracefully (a final checkpoint when checkpointing is on). \(durationHelp)")
     @Argument(help: "Job name.") var job: String
     @Option(help: "Read an NDJSON file of Debezium change events.") var input: String?
     @Option(help: "Read a Kafka topic of Debezium change events.") var topic: String?
@@ -200,19 +207,14 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Consumer group (default: the job name).") var group: String?
     @Option(help: "earliest, latest or committed.") var from: String = "committed"
     @Flag(help: "Stop at the end of the topic.") var bounded = false
-    @Option(help: "File for late events.") var late: String?
-    @Option(name: .customLong("dead-letters"), help: "File for malformed events.") var deadLetters: String?
-    @Option(name: .customLong("inference-topic"), help: "Produce inference requests to this topic (jobs that make them).") var inferenceTopic: String?
-    @Option(name: .customLong("alert-topic"), help: "Produce alerts to this topic (jobs that make them).") var alertTopic: String?
-    @Option(help: "Baseline file (JSON array or NDJSON of numbers) for drift-monitor.") var baseline: String?
-    @Option(name: .customLong("window-size"), help: "Window size of drift-monitor (default 10m).") var windowSize: Duration?
-    @Option(help: "Model whose registered version inference requests carry.") var model: String = "fraud-scorer"
     @Option(help: "Subtasks of keyed operators.") var parallelism: Int = 1
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (enables checkpoints).") var checkpointDir: String?
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: Duration = .seconds(10)
     @Flag(help: "Resume from the latest complete checkpoint.") var restore = false
     @Flag(help: "Print metrics as JSON on stderr at the end.") var metrics = false
     @OptionGroup var observability: ObservabilityOptions
+    @Option(name: .customLong("param"), help: "A job parameter as name=value (repeatable).") var params: [String] = []
+    @Argument(parsing: .allUnrecognized, help: "Job parameters as --name value.") var jobArguments: [String] = []
 
     func run() async throws {
         let obs = try observability.start(command: "run")
@@ -220,29 +222,33 @@ struct Run: AsyncParsableCommand {
         guard let example = ExampleJobs.named(job) else {
             throw ValidationError("unknown job '\(job)'; known: \(ExampleJobs.names.joined(separator: ", "))")
         }
-        let inputSpec: JobIO.Input
+        let inputSpec: JobContext.Input
         switch (input, topic) {
         case let (path?, nil): inputSpec = .file(path)
         case let (nil, t?): inputSpec = .kafka(topic: t)
         default: throw ValidationError("give exactly one of --input FILE or --topic TOPIC")
         }
-        let outputSpec: JobIO.Output = out.map { .file($0) } ?? .redis
-        let usesKafka = topic != nil || inferenceTopic != nil || alertTopic != nil
+        let arguments = try Self.arguments(params: params, passThrough: jobArguments)
+        let outputSpec: JobContext.Output = out.map { .file($0) } ?? .redis
+        let usesKafka = topic != nil || arguments.keys.contains { $0.hasSuffix("-topic") }
         var kafka = usesKafka ? try kafkaOptions.configuration() : try kafkaConfigurationUnchecked(kafkaOptions.address)
         kafka.logger = obs.logger
         var redisConfig = try redisOptions.configuration()
         redisConfig.logger = obs.logger
-        var io = JobIO(input: inputSpec, output: outputSpec, kafka: kafka, redis: redisConfig, groupID: group ?? job)
+        var context = JobContext(input: inputSpec, output: outputSpec, kafka: kafka, redis: redisConfig, groupID: group ?? job)
         switch from {
-        case "earliest": io.startFrom = .earliest
-        case "latest": io.startFrom = .latest
-        case "committed": io.startFrom = .committed
+        case "earliest": context.startFrom = .earliest
+        case "latest": context.startFrom = .latest
+        case "committed": context.startFrom = .committed
         default: throw ValidationError("--from must be earliest, latest or committed")
         }
-        io.bounded = bounded; io.late = late; io.deadLetters = deadLetters
-        io.inferenceTopic = inferenceTopic; io.alertTopic = alertTopic; io.baseline = baseline; io.model = model
-        io.windowSize = windowSize
-        let j = try example.make(io)
+        context.bounded = bounded
+        let j: Job
+        do {
+            j = try ExampleJobs.make(example.name, arguments: arguments, context: context)
+        } catch let e as StreamKitError {
+            throw ValidationError(e.description)
+        }
         var options = Job.RunOptions(parallelism: parallelism)
         options.logger = obs.logger
         if let dir = checkpointDir {
@@ -252,6 +258,33 @@ struct Run: AsyncParsableCommand {
         let result = try await runJobService(JobService(j, options: options), logger: obs.logger)
         FileHandle.standardError.write("\(job): read \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, late \(result.metrics.lateRecords), malformed \(result.metrics.droppedRecords)\n".data(using: .utf8)!)
         if metrics { FileHandle.standardError.write((metricsJSON(result) + "\n").data(using: .utf8)!) }
+    }
+
+    /// `--param name=value` and pass-through `--name value` / `--name=value` / `--flag` as one dictionary.
+    static func arguments(params: [String], passThrough: [String]) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for p in params {
+            let kv = p.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("--param takes name=value, got '\(p)'") }
+            result[String(kv[0])] = String(kv[1])
+        }
+        var i = 0
+        while i < passThrough.count {
+            let token = passThrough[i]
+            guard token.hasPrefix("--"), token.count > 2 else { throw ValidationError("unexpected argument '\(token)' (job parameters are --name value)") }
+            let body = token.dropFirst(2)
+            if let eq = body.firstIndex(of: "=") {
+                result[String(body[..<eq])] = String(body[body.index(after: eq)...])
+                i += 1
+            } else if i + 1 < passThrough.count, !passThrough[i + 1].hasPrefix("--") {
+                result[String(body)] = passThrough[i + 1]
+                i += 2
+            } else {
+                result[String(body)] = ""      // a flag
+                i += 1
+            }
+        }
+        return result
     }
 }
 

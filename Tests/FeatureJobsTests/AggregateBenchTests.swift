@@ -63,14 +63,14 @@ struct AggregateBenchTests {
 
     @Test func addAndMergeThroughput() {
         _ = Self.measure("count (StreamKit)", CountAggregate<Event>(), paneSize: 100)
-        _ = Self.measure("countIf", countIf { (e: Event) in e.isClick }, paneSize: 100)
-        _ = Self.measure("variance", variance { (e: Event) in e.amount }, paneSize: 100)
-        _ = Self.measure("lastValue", lastValue(at: { (e: Event) in e.ts }) { $0.amount }, paneSize: 100)
-        _ = Self.measure("ratePerSecond", ratePerSecond(window: .minutes(5)) { (e: Event) in e.isClick }, paneSize: 100)
-        _ = Self.measure("distinctCount p14 (sparse panes)", distinctCount { (e: Event) in e.item }, paneSize: 100)
-        _ = Self.measure("distinctCount p14 (dense panes)", distinctCount { (e: Event) in e.item }, paneSize: 5000)
-        _ = Self.measure("distinctCount p14 String", distinctCount { (e: Event) in "item-\(e.user)" }, paneSize: 100)
-        _ = Self.measure("quantiles a=0.01", quantiles { (e: Event) in e.amount }, paneSize: 100)
-        _ = Self.measure("quantiles a=0.01 (big panes)", quantiles { (e: Event) in e.amount }, paneSize: 5000)
+        _ = Self.measure("countIf", CountIfAggregate<Event> { $0.isClick }, paneSize: 100)
+        _ = Self.measure("variance", VarianceAggregate<Event>(.sample) { $0.amount }, paneSize: 100)
+        _ = Self.measure("lastValue", LastValueAggregate<Event, Double>(time: { $0.ts }, field: { $0.amount }), paneSize: 100)
+        _ = Self.measure("ratePerSecond", RatePerSecondAggregate<Event>(window: .minutes(5)) { $0.isClick }, paneSize: 100)
+        _ = Self.measure("distinctCount p14 (sparse panes)", DistinctCountAggregate<Event, Int64>(precision: HyperLogLog.defaultPrecision) { $0.item }, paneSize: 100)
+        _ = Self.measure("distinctCount p14 (dense panes)", DistinctCountAggregate<Event, Int64>(precision: HyperLogLog.defaultPrecision) { $0.item }, paneSize: 5000)
+        _ = Self.measure("distinctCount p14 String", DistinctCountAggregate<Event, String>(precision: HyperLogLog.defaultPrecision) { "item-\($0.user)" }, paneSize: 100)
+        _ = Self.measure("quantiles a=0.01", QuantilesAggregate<Event>(relativeAccuracy: DDSketch.defaultRelativeAccuracy) { $0.amount }, paneSize: 100)
+        _ = Self.measure("quantiles a=0.01 (big panes)", QuantilesAggregate<Event>(relativeAccuracy: DDSketch.defaultRelativeAccuracy) { $0.amount }, paneSize: 5000)
     }
 }

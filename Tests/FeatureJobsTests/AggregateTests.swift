@@ -76,7 +76,7 @@ func relativeError(_ a: Double, _ b: Double) -> Double { abs(a - b) / Swift.max(
     @Test(arguments: [2, 7, 64])
     func countIfMatchesFilterCountAndMerges(parts: Int) throws {
         let data = Self.events(10_000, seed: 1)
-        let f: CountIfAggregate<Event> = countIf { $0.type == "click" }
+        let f = CountIfAggregate<Event> { $0.type == "click" }
         let expected = Int64(data.filter { $0.type == "click" }.count)
         let (whole, merged) = wholeAndMerged(f, data, parts: parts, seed: UInt64(parts))
         #expect(f.result(whole) == expected)
@@ -97,10 +97,10 @@ func relativeError(_ a: Double, _ b: Double) -> Double { abs(a - b) / Swift.max(
 
     @Test(arguments: [1, 3, 16, 250])
     func varianceIsStableWithLargeOffsetAndMergesLikeNumpy(parts: Int) throws {
-        let sample = variance { (x: Double) in x }
-        let population = variance(.population) { (x: Double) in x }
-        let sd = stddev { (x: Double) in x }
-        let sdPopulation = stddev(.population) { (x: Double) in x }
+        let sample = VarianceAggregate<Double>(.sample) { $0 }
+        let population = VarianceAggregate<Double>(.population) { $0 }
+        let sd = StandardDeviationAggregate<Double>(.sample) { $0 }
+        let sdPopulation = StandardDeviationAggregate<Double>(.population) { $0 }
         let (whole, merged) = wholeAndMerged(sample, Self.offsetData, parts: parts, seed: UInt64(parts))
         let decoded = try roundTrip(merged)
         #expect(decoded == merged)
@@ -119,7 +119,7 @@ func relativeError(_ a: Double, _ b: Double) -> Double { abs(a - b) / Swift.max(
         let data = (0 ..< 50_000).map { _ in 1e9 + 1000 * rng.normal() }
         let mean = data.reduce(0, +) / Double(data.count)
         let m2 = data.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
-        let f = variance { (x: Double) in x }
+        let f = VarianceAggregate<Double>(.sample) { $0 }
         for parts in [1, 5, 1000] {
             let (_, merged) = wholeAndMerged(f, data, parts: parts, seed: UInt64(parts) + 7)
             #expect(relativeError(f.result(merged), m2 / Double(data.count - 1)) < 1e-9)
@@ -127,8 +127,8 @@ func relativeError(_ a: Double, _ b: Double) -> Double { abs(a - b) / Swift.max(
     }
 
     @Test func varianceEdgeCases() {
-        let sample = variance { (x: Double) in x }
-        let population = variance(.population) { (x: Double) in x }
+        let sample = VarianceAggregate<Double>(.sample) { $0 }
+        let population = VarianceAggregate<Double>(.population) { $0 }
         var a = sample.makeAccumulator()
         #expect(sample.result(a).isNaN && population.result(a).isNaN)
         sample.add(5, to: &a)
@@ -145,7 +145,7 @@ func relativeError(_ a: Double, _ b: Double) -> Double { abs(a - b) / Swift.max(
     @Test(arguments: [1, 4, 33])
     func lastValueTakesLatestEventTimeWithDeterministicTies(parts: Int) throws {
         let data = Self.events(5_000, seed: 9)
-        let f: LastValueAggregate<Event, Double> = lastValue(at: { $0.ts }) { $0.amount }
+        let f = LastValueAggregate<Event, Double>(time: { $0.ts }, field: { $0.amount })
         // Reference: the maximum by (ts, amount).
         let expected = data.max { ($0.ts, $0.amount) < ($1.ts, $1.amount) }!.amount
         let (whole, merged) = wholeAndMerged(f, data, parts: parts, seed: UInt64(parts))
@@ -162,14 +162,14 @@ func relativeError(_ a: Double, _ b: Double) -> Double { abs(a - b) / Swift.max(
     @Test func lastValueOfNonComparableValuesBreaksTiesByEncoding() throws {
         // [Int64] is not Comparable: ties go to the lexicographically greater encoding.
         let data: [(Int64, [Int64])] = [(5, [1, 2]), (7, [3]), (7, [2, 9]), (7, [3, 1]), (6, [100])]
-        let f: LastValueAggregate<(Int64, [Int64]), [Int64]> = lastValue(at: { $0.0 }) { $0.1 }
+        let f = LastValueAggregate<(Int64, [Int64]), [Int64]>(time: { $0.0 }, encodedTieBreak: { $0.1 })
         for permutation in [data, data.reversed(), [data[3], data[0], data[2], data[4], data[1]]] {
             var a = f.makeAccumulator()
             for e in permutation { f.add(e, to: &a) }
             #expect(f.result(a) == [3, 1])  // encoding starts with the count: 2 elements > 1 element
             #expect(f.result(try roundTrip(a)) == [3, 1])
         }
-        let strings: LastValueAggregate<(Int64, String), String> = lastValue(at: { $0.0 }) { $0.1 }
+        let strings = LastValueAggregate<(Int64, String), String>(time: { $0.0 }, field: { $0.1 })
         var s = strings.makeAccumulator()
         for e in [(Int64(1), "b"), (1, "a"), (0, "z")] { strings.add(e, to: &s) }
         #expect(strings.result(s) == "b")
@@ -177,8 +177,8 @@ func relativeError(_ a: Double, _ b: Double) -> Double { abs(a - b) / Swift.max(
 
     @Test func ratePerSecondDividesByWindowLength() throws {
         let data = Self.events(3_000, seed: 3)
-        let all: RatePerSecondAggregate<Event> = ratePerSecond(window: .minutes(5))
-        let clicks: RatePerSecondAggregate<Event> = ratePerSecond(window: .milliseconds(1500)) { $0.type == "click" }
+        let all = RatePerSecondAggregate<Event>(window: .minutes(5), where: nil)
+        let clicks = RatePerSecondAggregate<Event>(window: .milliseconds(1500)) { $0.type == "click" }
         let (whole, merged) = wholeAndMerged(all, data, parts: 5, seed: 5)
         #expect(all.result(whole) == 3_000.0 / 300)
         #expect(all.result(merged) == 10)

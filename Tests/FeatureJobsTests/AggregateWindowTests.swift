@@ -46,13 +46,13 @@ import StreamKit
     @Test(arguments: [1, 2])
     func slidingWindowVarianceDistinctCountAndQuantiles(parallelism: Int) async throws {
         let data = Self.purchases()
-        let out = CollectedOutput<WindowResult<Int64, (Double, Int64, QuantileSummary)>>()
+        let out = CollectedOutput<WindowResult<Int64, (variance: Double, distinct: Int64, amount: QuantileSummary)>>()
         try await Job("feature-aggregates") { env in
             env.fromCollection(data)
                 .assignTimestamps({ $0.ts }, watermark: .boundedOutOfOrderness(.seconds(700)))
                 .keyBy { $0.user }
                 .window(.sliding(size: .seconds(60), slide: .seconds(20)))
-                .aggregate(variance { $0.amount }, distinctCount { $0.item }, quantiles { $0.amount })
+                .aggregate(.variance(\.amount), .distinctCount(\.item), .quantiles(\.amount)) { (variance: $0, distinct: $1, amount: $2) }
                 .collect(into: out)
         }.run(parallelism: parallelism)
 
@@ -64,7 +64,7 @@ import StreamKit
             guard let e = expected["\(r.key)@\(r.windowStart)"] else {
                 Issue.record("unexpected window \(r.key)@\(r.windowStart)"); continue
             }
-            let (v, distinct, q) = r.value
+            let (v, distinct, q) = (r.variance, r.distinct, r.amount)
             if e.variance.isNaN { #expect(v.isNaN) } else { #expect(relativeError(v, e.variance) < 1e-8) }
             #expect(distinct == e.distinct, "sparse HyperLogLog is exact for small windows")
             #expect(q.count == Int64(e.sorted.count))

@@ -56,7 +56,7 @@ import StreamKit
     @Test(arguments: [2, 10, 97])
     func mergingRandomSplitsEqualsTheWholeSketch(parts: Int) throws {
         let data = Self.lognormal(50_000, seed: 21).enumerated().map { $0.offset % 3 == 0 ? -$0.element : $0.element }
-        let f: QuantileSketchAggregate<Double> = quantileSketch { $0 }
+        let f = QuantileSketchAggregate<Double>(relativeAccuracy: DDSketch.defaultRelativeAccuracy) { $0 }
         let (whole, merged) = wholeAndMerged(f, data, parts: parts, seed: UInt64(parts))
         // Equal counts per bucket: the canonical encodings (non-empty ranges only) agree byte for byte.
         #expect(merged.encodedStateBytes() == whole.encodedStateBytes())

@@ -36,7 +36,7 @@ import StreamKit
 
     @Test(arguments: [2, 9, 100])
     func mergingRandomSplitsEqualsTheWholeSketch(parts: Int) throws {
-        let f: DistinctCountAggregate<Int64, Int64> = distinctCount { $0 }
+        let f = DistinctCountAggregate<Int64, Int64>(precision: HyperLogLog.defaultPrecision) { $0 }
         var rng = SeededGenerator(seed: 77)
         // Some parts stay sparse, some go dense: every merge combination is exercised.
         let data = (0 ..< 200_000).map { _ in Int64.random(in: 0 ..< 60_000, using: &rng) }

@@ -10,8 +10,8 @@ import StreamKitQuery
 
 /// Example jobs on real Kafka and Redis, checked against batch recomputations (offline = online).
 @Suite(.serialized) struct ExampleJobsIntegrationTests {
-    static func io(topic: String, namespace: String) throws -> JobIO {
-        var io = JobIO(input: .kafka(topic: topic), output: .redis, kafka: KafkaTestSupport.kafka,
+    static func io(topic: String, namespace: String) throws -> JobContext {
+        var io = JobContext(input: .kafka(topic: topic), output: .redis, kafka: KafkaTestSupport.kafka,
                        redis: try RedisConfiguration(url: Services.redisURL), groupID: topic + "-job")
         io.startFrom = .earliest
         io.bounded = true
@@ -54,7 +54,7 @@ import StreamKitQuery
             try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
             sio.input = .file(path)
         }
-        let job = try SessionFeaturesJob.make(sio, namespace: namespace)
+        let job = try SessionFeaturesJob(["namespace": namespace]).job(sio)
         let result = try await job.run(parallelism: 2)
         #expect(result.metrics.sourceRecords.current == 8_000)
 
@@ -103,10 +103,9 @@ import StreamKitQuery
         }
         try KafkaTestSupport.produceWorkload(lines, topic: topic)
         var io = try Self.io(topic: topic, namespace: "unused")
-        io.alertTopic = alerts
         io.output = .file(NSTemporaryDirectory() + topic + ".reports.ndjson")
         defer { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + topic + ".reports.ndjson") }
-        try await DriftMonitorJob.make(io, window: .minutes(1)).run(parallelism: 1)
+        try await DriftMonitorJob(["window-size": "1m", "alert-topic": alerts]).job(io).run(parallelism: 1)
         let reports = try String(contentsOfFile: NSTemporaryDirectory() + topic + ".reports.ndjson", encoding: .utf8)
             .split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         #expect(reports.count >= 5)
@@ -123,7 +122,7 @@ import StreamKitQuery
         try KafkaTestSupport.createTopic(topic)
         let lines = KafkaTestSupport.workloadLines(20_000)
         try KafkaTestSupport.produceWorkload(lines, topic: topic)
-        let result = try await UserFeaturesJob.make(try Self.io(topic: topic, namespace: namespace), namespace: namespace).run(parallelism: 2)
+        let result = try await UserFeaturesJob(["namespace": namespace]).job(try Self.io(topic: topic, namespace: namespace)).run(parallelism: 2)
         #expect(result.metrics.sourceRecords.current == 20_000)
 
         // Offline: every user's newest 5-minute window (the one ending at floor(last / 1 min) * 1 min + 5 min).

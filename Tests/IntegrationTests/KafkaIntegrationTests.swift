@@ -21,8 +21,8 @@ struct KafkaIntegrationTests {
             .assignTimestamps({ $0.time }, watermark: .boundedOutOfOrderness(.seconds(3)))
             .keyBy { $0.key }
             .window(.tumbling(size: .seconds(10)))
-            .aggregate(count(), sum { ($0.v0 * 100).rounded() })
-            .map("format") { r in "\(r.key),\(r.windowStart),\(r.value.0),\(Int64(r.value.1))" }
+            .aggregate(.count(), .sum { ($0.v0 * 100).rounded() }) { (count: $0, cents: $1) }
+            .map("format") { r in "\(r.key),\(r.windowStart),\(r.count),\(Int64(r.cents))" }
     }
 
     /// The same window query over a file holding the same lines.

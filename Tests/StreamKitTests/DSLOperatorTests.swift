@@ -37,17 +37,17 @@ import StreamKit
 
     @Test(arguments: [1, 2])
     func sessionWindowsMergeThroughTheDSL(parallelism: Int) async throws {
-        let out = CollectedOutput<WindowResult<Int64, (Int64, Double)>>()
+        let out = CollectedOutput<WindowResult<Int64, (count: Int64, maxItem: Double)>>()
         let clicks = Self.clicks()
         try await Job("sessions") { env in
             env.fromCollection(clicks)
                 .assignTimestamps({ $0.ts }, watermark: .boundedOutOfOrderness(.seconds(10)))
                 .keyBy { $0.user }
                 .window(.session(gap: .seconds(10)))
-                .aggregate(count(), max { Double($0.item) })
+                .aggregate(.count(), .max { Double($0.item) }) { (count: $0, maxItem: $1) }
                 .collect(into: out)
         }.run(parallelism: parallelism)
-        let got = out.values.map { "\($0.key):\($0.windowStart)-\($0.windowEnd):\($0.value.0):\(Int($0.value.1))" }.sorted()
+        let got = out.values.map { "\($0.key):\($0.windowStart)-\($0.windowEnd):\($0.count):\(Int($0.maxItem))" }.sorted()
         // user 2: 2000, 20000 and then 11000 bridges [2000,12000) and [20000,30000) into one session.
         #expect(got == ["1:1000-14000:2:11", "1:30000-41000:2:12", "2:2000-30000:3:22", "3:5000-15000:1:30"])
     }

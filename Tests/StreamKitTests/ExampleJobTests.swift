@@ -21,7 +21,7 @@ import StreamKitQuery
         handle.seekToEndOfFile(); handle.write(extra.data(using: .utf8)!); try handle.close()
 
         let out = "\(dir)/features.ndjson", late = "\(dir)/late.ndjson", dead = "\(dir)/dead.ndjson"
-        let result = try await UserActivityJob.make(input: input, output: out, late: late, deadLetters: dead).run(parallelism: parallelism)
+        let result = try await UserActivityFeatures.job(input: input, output: out, late: late, deadLetters: dead).run(parallelism: parallelism)
         #expect(result.metrics.droppedRecords == 1)
         #expect(try String(contentsOfFile: dead, encoding: .utf8).contains("30002"), "the dead letter names its line")
 

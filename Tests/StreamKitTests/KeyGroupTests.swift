@@ -58,13 +58,13 @@ import StreamKitWorkload
             data.append(Purchase(user: Int(rng.next() % 7), amount: Double(rng.next() % 10_000) / 100, ts: ts))
         }
         let input = data
-        let out = CollectedOutput<WindowResult<Int, (Int64, Double, Double, Double)>>()
+        let out = CollectedOutput<WindowResult<Int, (count: Int64, sum: Double, avg: Double, max: Double)>>()
         let job = Job("dsl") { env in
             env.fromCollection(input)
                 .assignTimestamps(\.ts, watermark: .boundedOutOfOrderness(.seconds(2)))
                 .keyBy(\.user)
                 .window(.sliding(size: .seconds(10), slide: .seconds(5)))
-                .aggregate(count(), sum { $0.amount }, mean { $0.amount }, max { $0.amount })
+                .aggregate(.count(), .sum(\.amount), .mean(\.amount), .max(\.amount)) { (count: $0, sum: $1, avg: $2, max: $3) }
                 .collect(into: out)
         }
         var options = Job.RunOptions(parallelism: parallelism)
@@ -89,10 +89,10 @@ import StreamKitWorkload
             let k = "\(r.key)@\(r.windowStart)"
             guard let e = reference[k] else { Issue.record("unexpected window \(k)"); continue }
             #expect(r.windowEnd == r.windowStart + 10_000)
-            #expect(r.value.0 == e.count, "\(k)")
-            #expect(abs(r.value.1 - e.sum) < 1e-6, "\(k)")
-            #expect(abs(r.value.2 - e.sum / Double(e.count)) < 1e-6, "\(k)")
-            #expect(r.value.3 == e.max, "\(k)")
+            #expect(r.count == e.count, "\(k)")
+            #expect(abs(r.sum - e.sum) < 1e-6, "\(k)")
+            #expect(abs(r.avg - e.sum / Double(e.count)) < 1e-6, "\(k)")
+            #expect(r.max == e.max, "\(k)")
         }
     }
 }

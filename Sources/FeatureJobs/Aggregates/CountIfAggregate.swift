@@ -3,11 +3,11 @@ public import Glibc
 
 /// Counts the inputs that satisfy a predicate, e.g. clicks among all interactions.
 ///
-/// The accumulator is the count (an `Int64`); merging adds counts. Use StreamKit's `count()` to count
+/// The accumulator is the count (an `Int64`); merging adds counts. Use StreamKit's `.count()` to count
 /// every input.
 ///
 /// ```swift
-/// .aggregate(count(), countIf { $0.type == "click" })
+/// .aggregate(.count(), .countIf { $0.type == "click" }) { (events: $0, clicks: $1) }
 /// ```
 public struct CountIfAggregate<Input>: AggregateFunction {
     @usableFromInline let predicate: @Sendable (Input) -> Bool

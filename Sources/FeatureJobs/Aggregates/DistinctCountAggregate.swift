@@ -9,7 +9,7 @@ public import Glibc
 /// hashes, not the `2^p` register bytes.
 ///
 /// ```swift
-/// .aggregate(distinctCount { $0.itemID }, distinctCount(precision: 12) { $0.sessionID })
+/// .aggregate(.distinctCount(\.itemID), .distinctCount(precision: 12, \.sessionID)) { (items: $0, sessions: $1) }
 /// ```
 public struct DistinctCountAggregate<Input, Item: StreamKey>: AggregateFunction {
     @usableFromInline let item: @Sendable (Input) -> Item

@@ -24,7 +24,7 @@ public struct LastValueAccumulator<Value: Sendable & StateCodable>: Sendable, St
 /// how the records were split into panes or in which order they arrived.
 ///
 /// ```swift
-/// .aggregate(lastValue(at: { $0.ts }) { $0.balance })
+/// .aggregate(.lastValue(at: \.ts, \.balance))
 /// ```
 public struct LastValueAggregate<Input, Value: Sendable & StateCodable>: AggregateFunction {
     @usableFromInline let time: @Sendable (Input) -> EventTime

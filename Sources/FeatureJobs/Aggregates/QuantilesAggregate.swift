@@ -26,7 +26,7 @@ public struct QuantileSummary: Sendable, Hashable {
 /// window — numpy's `np.quantile(x, q, method="lower")`.
 ///
 /// ```swift
-/// .aggregate(quantiles { $0.latencyMillis })
+/// .aggregate(.quantiles(\.latencyMillis))
 /// ```
 public struct QuantilesAggregate<Input>: AggregateFunction {
     /// The sketch this summarises (same accumulator, add and merge).

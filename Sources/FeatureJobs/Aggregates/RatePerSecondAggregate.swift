@@ -6,11 +6,11 @@ public import Glibc
 ///
 /// An aggregate does not see its window, so the window length is a parameter: pass the size of the
 /// tumbling or sliding window the aggregate runs in. (Session and count windows have no fixed
-/// length; use `count()` and divide by the window bounds of the `WindowResult` instead.)
+/// length; use `.count()` and divide by the window bounds of the `WindowResult` instead.)
 ///
 /// ```swift
 /// .window(.sliding(size: .minutes(5), slide: .minutes(1)))
-/// .aggregate(ratePerSecond(window: .minutes(5)))
+/// .aggregate(.ratePerSecond(window: .minutes(5)))
 /// ```
 public struct RatePerSecondAggregate<Input>: AggregateFunction {
     /// The window length in seconds.

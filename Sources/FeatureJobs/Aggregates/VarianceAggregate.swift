@@ -79,7 +79,7 @@ public enum VarianceEstimator: Sendable, Hashable {
 /// The variance of a numeric field, numerically stable and mergeable (see ``Moments``).
 ///
 /// ```swift
-/// .aggregate(variance { $0.amount }, variance(.population) { $0.amount })
+/// .aggregate(.variance(\.amount), .variance(.population, \.amount)) { (sample: $0, population: $1) }
 /// ```
 public struct VarianceAggregate<Input>: AggregateFunction {
     @usableFromInline let field: @Sendable (Input) -> Double

@@ -344,39 +344,50 @@ public struct WindowedStream<Element: Sendable, Key: StreamKey>: Sendable {
         return result
     }
 
-    /// 2 aggregate functions computed in one pass; the result value is a tuple in the same order.
+    /// One aggregate with leading-dot syntax: `.aggregate(.count())`; the result's `value` is its result.
     @inlinable
-    public func aggregate<A: AggregateFunction, B: AggregateFunction>(_ a: A, _ b: B, name: String = "window")
-    -> DataStream<WindowResult<Key, (A.Result, B.Result)>> where A.Input == Element, B.Input == Element {
-        aggregate(Aggregate2(a, b), name: name)
+    public func aggregate<A>(_ a: Aggregation<Element, A>, name: String = "window") -> DataStream<WindowResult<Key, A.Result>> {
+        aggregate(a.function, name: name)
     }
 
-    /// 3 aggregate functions computed in one pass; the result value is a tuple in the same order.
+    /// 2 aggregates computed in one pass; `as` names their results (called once per fired window):
+    /// `.aggregate(.count(), .sum(\.amount)) { (count: $0, total: $1) }` gives `r.count`, `r.total`.
     @inlinable
-    public func aggregate<A: AggregateFunction, B: AggregateFunction, C: AggregateFunction>(_ a: A, _ b: B, _ c: C, name: String = "window")
-    -> DataStream<WindowResult<Key, (A.Result, B.Result, C.Result)>> where A.Input == Element, B.Input == Element, C.Input == Element {
-        aggregate(Aggregate3(a, b, c), name: name)
+    public func aggregate<A, B, R: Sendable>(_ a: Aggregation<Element, A>, _ b: Aggregation<Element, B>, name: String = "window",
+                                  as result: @escaping @Sendable (A.Result, B.Result) -> R) -> DataStream<WindowResult<Key, R>> {
+        aggregate(MappedAggregate(Aggregate2(a.function, b.function)) { v in result(v.0, v.1) }, name: name)
     }
 
-    /// 4 aggregate functions computed in one pass; the result value is a tuple in the same order.
+    /// 3 aggregates computed in one pass; `as` names their results (called once per fired window):
+    /// `.aggregate(.count(), .sum(\.amount)) { (count: $0, total: $1) }` gives `r.count`, `r.total`.
     @inlinable
-    public func aggregate<A: AggregateFunction, B: AggregateFunction, C: AggregateFunction, D: AggregateFunction>(_ a: A, _ b: B, _ c: C, _ d: D, name: String = "window")
-    -> DataStream<WindowResult<Key, (A.Result, B.Result, C.Result, D.Result)>> where A.Input == Element, B.Input == Element, C.Input == Element, D.Input == Element {
-        aggregate(Aggregate4(a, b, c, d), name: name)
+    public func aggregate<A, B, C, R: Sendable>(_ a: Aggregation<Element, A>, _ b: Aggregation<Element, B>, _ c: Aggregation<Element, C>, name: String = "window",
+                                  as result: @escaping @Sendable (A.Result, B.Result, C.Result) -> R) -> DataStream<WindowResult<Key, R>> {
+        aggregate(MappedAggregate(Aggregate3(a.function, b.function, c.function)) { v in result(v.0, v.1, v.2) }, name: name)
     }
 
-    /// 5 aggregate functions computed in one pass; the result value is a tuple in the same order.
+    /// 4 aggregates computed in one pass; `as` names their results (called once per fired window):
+    /// `.aggregate(.count(), .sum(\.amount)) { (count: $0, total: $1) }` gives `r.count`, `r.total`.
     @inlinable
-    public func aggregate<A: AggregateFunction, B: AggregateFunction, C: AggregateFunction, D: AggregateFunction, E: AggregateFunction>(_ a: A, _ b: B, _ c: C, _ d: D, _ e: E, name: String = "window")
-    -> DataStream<WindowResult<Key, (A.Result, B.Result, C.Result, D.Result, E.Result)>> where A.Input == Element, B.Input == Element, C.Input == Element, D.Input == Element, E.Input == Element {
-        aggregate(Aggregate5(a, b, c, d, e), name: name)
+    public func aggregate<A, B, C, D, R: Sendable>(_ a: Aggregation<Element, A>, _ b: Aggregation<Element, B>, _ c: Aggregation<Element, C>, _ d: Aggregation<Element, D>, name: String = "window",
+                                  as result: @escaping @Sendable (A.Result, B.Result, C.Result, D.Result) -> R) -> DataStream<WindowResult<Key, R>> {
+        aggregate(MappedAggregate(Aggregate4(a.function, b.function, c.function, d.function)) { v in result(v.0, v.1, v.2, v.3) }, name: name)
     }
 
-    /// 6 aggregate functions computed in one pass; the result value is a tuple in the same order.
+    /// 5 aggregates computed in one pass; `as` names their results (called once per fired window):
+    /// `.aggregate(.count(), .sum(\.amount)) { (count: $0, total: $1) }` gives `r.count`, `r.total`.
     @inlinable
-    public func aggregate<A: AggregateFunction, B: AggregateFunction, C: AggregateFunction, D: AggregateFunction, E: AggregateFunction, F: AggregateFunction>(_ a: A, _ b: B, _ c: C, _ d: D, _ e: E, _ f: F, name: String = "window")
-    -> DataStream<WindowResult<Key, (A.Result, B.Result, C.Result, D.Result, E.Result, F.Result)>> where A.Input == Element, B.Input == Element, C.Input == Element, D.Input == Element, E.Input == Element, F.Input == Element {
-        aggregate(Aggregate6(a, b, c, d, e, f), name: name)
+    public func aggregate<A, B, C, D, E, R: Sendable>(_ a: Aggregation<Element, A>, _ b: Aggregation<Element, B>, _ c: Aggregation<Element, C>, _ d: Aggregation<Element, D>, _ e: Aggregation<Element, E>, name: String = "window",
+                                  as result: @escaping @Sendable (A.Result, B.Result, C.Result, D.Result, E.Result) -> R) -> DataStream<WindowResult<Key, R>> {
+        aggregate(MappedAggregate(Aggregate5(a.function, b.function, c.function, d.function, e.function)) { v in result(v.0, v.1, v.2, v.3, v.4) }, name: name)
+    }
+
+    /// 6 aggregates computed in one pass; `as` names their results (called once per fired window):
+    /// `.aggregate(.count(), .sum(\.amount)) { (count: $0, total: $1) }` gives `r.count`, `r.total`.
+    @inlinable
+    public func aggregate<A, B, C, D, E, F, R: Sendable>(_ a: Aggregation<Element, A>, _ b: Aggregation<Element, B>, _ c: Aggregation<Element, C>, _ d: Aggregation<Element, D>, _ e: Aggregation<Element, E>, _ f: Aggregation<Element, F>, name: String = "window",
+                                  as result: @escaping @Sendable (A.Result, B.Result, C.Result, D.Result, E.Result, F.Result) -> R) -> DataStream<WindowResult<Key, R>> {
+        aggregate(MappedAggregate(Aggregate6(a.function, b.function, c.function, d.function, e.function, f.function)) { v in result(v.0, v.1, v.2, v.3, v.4, v.5) }, name: name)
     }
 
     /// Full-window processing: `function` gets every record of the window (buffered per pane).

@@ -10,7 +10,7 @@ public import Logging
 ///         .assignTimestamps({ $0.tsMs }, watermark: .boundedOutOfOrderness(.seconds(2)), idleness: .seconds(30))
 ///         .keyBy { $0.userId }
 ///         .window(.sliding(size: .minutes(5), slide: .minutes(1)), allowedLateness: .seconds(10))
-///         .aggregate(count(), sum { $0.amount }, mean { $0.amount }, max { $0.amount })
+///         .aggregate(.count(), .sum(\.amount), .mean(\.amount), .max(\.amount)) { (count: $0, sum: $1, avg: $2, max: $3) }
 ///         .sink(...)
 /// }
 /// let result = try await job.run(parallelism: 2)

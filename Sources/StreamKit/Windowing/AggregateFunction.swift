@@ -210,23 +210,50 @@ public struct Aggregate6<A: AggregateFunction, B: AggregateFunction, C: Aggregat
     @inlinable public func result(_ acc: Accumulator) -> Result { (a.result(acc.a), b.result(acc.b), c.result(acc.c), d.result(acc.d), e.result(acc.e), f.result(acc.f)) }
 }
 
-// MARK: - Builders used in jobs: `.aggregate(count(), sum(\.amount), mean(\.amount), max(\.amount))`
+// MARK: - Aggregates for jobs: `.aggregate(.count(), .sum(\.amount), .mean(\.amount), .max(\.amount)) { ... }`
 
-/// Number of records.
-@inlinable public func count<T>() -> CountAggregate<T> { CountAggregate() }
-/// Sum of a field.
-@inlinable public func sum<T>(_ field: @escaping @Sendable (T) -> Double) -> SumAggregate<T> { SumAggregate(field) }
-/// Mean of a field.
-@inlinable public func mean<T>(_ field: @escaping @Sendable (T) -> Double) -> MeanAggregate<T> { MeanAggregate(field) }
-/// Maximum of a field.
-@inlinable public func max<T>(_ field: @escaping @Sendable (T) -> Double) -> MaxAggregate<T> { MaxAggregate(field) }
-/// Minimum of a field.
-@inlinable public func min<T>(_ field: @escaping @Sendable (T) -> Double) -> MinAggregate<T> { MinAggregate(field) }
-/// Sum of a field given by key path.
-@inlinable public func sum<T>(_ field: any KeyPath<T, Double> & Sendable) -> SumAggregate<T> { SumAggregate { $0[keyPath: field] } }
-/// Mean of a field given by key path.
-@inlinable public func mean<T>(_ field: any KeyPath<T, Double> & Sendable) -> MeanAggregate<T> { MeanAggregate { $0[keyPath: field] } }
-/// Maximum of a field given by key path.
-@inlinable public func max<T>(_ field: any KeyPath<T, Double> & Sendable) -> MaxAggregate<T> { MaxAggregate { $0[keyPath: field] } }
-/// Minimum of a field given by key path.
-@inlinable public func min<T>(_ field: any KeyPath<T, Double> & Sendable) -> MinAggregate<T> { MinAggregate { $0[keyPath: field] } }
+/// One aggregate of a window, written with leading-dot syntax in `aggregate(...)`:
+/// `.count()`, `.sum(\.amount)`, `.mean(\.amount)`, `.min(\.amount)`, `.max(\.amount)`, or any
+/// ``AggregateFunction`` as `.function(f)`. FeatureJobs adds `.countIf`, `.distinctCount`,
+/// `.quantiles` and more. These are static members (not global functions), so the standard
+/// library's `min`, `max` and `count` stay visible in jobs.
+///
+/// ```swift
+/// .window(.sliding(size: .minutes(5), slide: .minutes(1)))
+/// .aggregate(.count(), .sum(\.amount), .max(\.amount)) { Stats(count: $0, total: $1, largest: $2) }
+/// ```
+@frozen
+public struct Aggregation<Input, Function: AggregateFunction>: Sendable where Function.Input == Input {
+    public let function: Function
+    @inlinable public init(_ function: Function) { self.function = function }
+}
+
+extension Aggregation {
+    /// Any aggregate function.
+    @inlinable public static func function(_ f: Function) -> Aggregation { Aggregation(f) }
+    /// Number of records.
+    @inlinable public static func count() -> Aggregation<Input, CountAggregate<Input>> { .init(CountAggregate()) }
+    /// Sum of a field (`.sum(\.amount)` or `.sum { $0.isPurchase ? $0.amount : 0 }`).
+    @inlinable public static func sum(_ field: @escaping @Sendable (Input) -> Double) -> Aggregation<Input, SumAggregate<Input>> { .init(SumAggregate(field)) }
+    /// Arithmetic mean of a field (NaN for an empty window).
+    @inlinable public static func mean(_ field: @escaping @Sendable (Input) -> Double) -> Aggregation<Input, MeanAggregate<Input>> { .init(MeanAggregate(field)) }
+    /// Maximum of a field (`-infinity` when empty).
+    @inlinable public static func max(_ field: @escaping @Sendable (Input) -> Double) -> Aggregation<Input, MaxAggregate<Input>> { .init(MaxAggregate(field)) }
+    /// Minimum of a field (`+infinity` when empty).
+    @inlinable public static func min(_ field: @escaping @Sendable (Input) -> Double) -> Aggregation<Input, MinAggregate<Input>> { .init(MinAggregate(field)) }
+}
+
+/// An aggregate function whose result goes through `transform` when a window fires (Flink's
+/// `aggregate(aggregateFunction, windowFunction)`): how positional results get names. The per-record
+/// path is `Base`'s; `transform` runs once per fired window.
+public struct MappedAggregate<Base: AggregateFunction, Result: Sendable>: AggregateFunction {
+    public typealias Input = Base.Input
+    public typealias Accumulator = Base.Accumulator
+    @usableFromInline let base: Base
+    @usableFromInline let transform: @Sendable (Base.Result) -> Result
+    @inlinable public init(_ base: Base, _ transform: @escaping @Sendable (Base.Result) -> Result) { self.base = base; self.transform = transform }
+    @inlinable public func makeAccumulator() -> Accumulator { base.makeAccumulator() }
+    @inlinable public func add(_ value: Input, to a: inout Accumulator) { base.add(value, to: &a) }
+    @inlinable public func merge(_ other: Accumulator, into a: inout Accumulator) { base.merge(other, into: &a) }
+    @inlinable public func result(_ a: Accumulator) -> Result { transform(base.result(a)) }
+}

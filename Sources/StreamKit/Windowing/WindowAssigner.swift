@@ -89,7 +89,9 @@ public func parseDuration(_ text: String) throws -> Duration {
     throw StreamKitError(.configuration, "bad duration '\(text)': use e.g. 500ms, 1.5s, 10s, 5m, 1h")
 }
 
-/// One fired window of one key.
+/// One fired window of one key. The fields of its `value` read as its own: `r.count` for
+/// `r.value.count` (when `value` has no field named `key`, `windowStart`, `windowEnd` or `value`).
+@dynamicMemberLookup
 public struct WindowResult<Key: Sendable, Value: Sendable>: Sendable {
     public var key: Key
     /// Window start (inclusive); `Int64.min` for count windows.
@@ -100,4 +102,6 @@ public struct WindowResult<Key: Sendable, Value: Sendable>: Sendable {
     @inlinable public init(key: Key, windowStart: EventTime, windowEnd: EventTime, value: Value) {
         self.key = key; self.windowStart = windowStart; self.windowEnd = windowEnd; self.value = value
     }
+    /// A field of ``value`` by name.
+    @inlinable public subscript<T>(dynamicMember field: KeyPath<Value, T>) -> T { value[keyPath: field] }
 }
