@@ -18,7 +18,6 @@ struct Capture: AsyncParsableCommand {
 }
 
 enum CaptureDefaults {
-    static var dsn: String { ProcessInfo.processInfo.environment["PG_DSN"] ?? "postgresql://postgres@127.0.0.1:15432/app" }
     static func stateFile(slot: String) -> String { "capture-\(slot).state.json" }
     static func statusFile(_ stateFile: String) -> String { stateFile + ".status.json" }
 }
@@ -27,32 +26,37 @@ struct CapturePostgres: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postgres",
         abstract: "Log-based PostgreSQL capture (logical replication, pgoutput) → one Kafka topic per table. Runs until SIGTERM/SIGINT.")
-    @Option(help: "PostgreSQL URL or conninfo (default $PG_DSN or postgresql://postgres@127.0.0.1:15432/app).") var dsn: String?
+    @OptionGroup var postgres: PostgresOptions
     @Option(help: "Replication slot (created when missing).") var slot: String = "streamkit"
     @Option(help: "Publication (created when missing).") var publication: String = "streamkit"
     @Option(name: .customLong("topic-prefix"), help: "Topics are <prefix>.<schema>.<table>.") var topicPrefix: String = "cdc"
     @Option(help: "Tables to capture, comma separated (schema.table or table); default: all tables.") var tables: String?
     @Option(help: "initial: read existing rows first (op r); never: only new changes.") var snapshot: String = "initial"
-    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
     @Option(name: .customLong("state-file"), help: "The capture's own position (default capture-<slot>.state.json).") var stateFile: String?
     @Flag(name: .customLong("no-tombstones"), help: "Do not send a tombstone after each delete.") var noTombstones = false
     @Option(name: .customLong("exclude-columns"), help: "Columns left out of events: schema.table.column or table.column, comma separated.") var excludeColumns: String?
     @Option(name: .customLong("mask-columns"), help: "Columns written as \"***\": same form.") var maskColumns: String?
     @Option(name: .customLong("skip-ops"), help: "Operations not published: any of c,u,d,t.") var skipOps: String?
     @Flag(name: .customLong("transaction-metadata"), help: "BEGIN/END events on <prefix>.transaction and a transaction block in every change (Debezium's provide.transaction.metadata).") var transactionMetadata = false
-    @Option(name: .customLong("heartbeat-interval"), help: "Heartbeat records to __debezium-heartbeat.<prefix> this often (e.g. 10s); default: none.") var heartbeatInterval: String?
+    @Option(name: .customLong("heartbeat-interval"), help: "Heartbeat records to __debezium-heartbeat.<prefix> this often (e.g. 10s); default: none.") var heartbeatInterval: Duration?
     @Option(name: .customLong("heartbeat-query"), help: "SQL run on every heartbeat (e.g. an UPDATE of a heartbeat table) so the slot moves while the captured tables are idle.") var heartbeatQuery: String?
     @Option(name: .customLong("signal-table"), help: "Signal table for incremental snapshots (created when missing, added to the publication); 'none' disables signals.") var signalTable: String = "public.streamkit_signal"
     @Option(name: .customLong("chunk-size"), help: "Rows per incremental-snapshot chunk.") var chunkSize: Int = 1024
     @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
     @Option(name: .customLong("linger-ms"), help: "Milliseconds events wait to fill a Kafka record batch (librdkafka linger.ms): larger batches are cheaper for the broker and the consumers.") var lingerMs: Int = 10
 
+    @OptionGroup var observability: ObservabilityOptions
+
     func run() async throws {
+        let obs = try observability.start(command: "capture.postgres")
+        defer { obs.stop() }
         guard let mode = PostgresSnapshotMode(rawValue: snapshot) else {
             throw ValidationError("--snapshot must be initial or never")
         }
-        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
-        var c = PostgresCaptureConfiguration(dsn: dsn ?? CaptureDefaults.dsn, slot: slot, publication: publication,
+        var kafka = try kafkaOptions.configuration()
+        kafka.logger = obs.logger
+        var c = PostgresCaptureConfiguration(dsn: postgres.address, slot: slot, publication: publication,
                                              topicPrefix: topicPrefix, stateFile: stateFile ?? CaptureDefaults.stateFile(slot: slot))
         func list(_ s: String?) -> [String] { s.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [] }
         c.tables = tables.map { list($0) }
@@ -62,7 +66,7 @@ struct CapturePostgres: AsyncParsableCommand {
         c.maskedColumns = list(maskColumns)
         c.skippedOperations = Set(list(skipOps))
         c.transactionMetadata = transactionMetadata
-        c.heartbeatInterval = try heartbeatInterval.map(parseCaptureDuration)
+        c.heartbeatInterval = heartbeatInterval
         c.heartbeatActionQuery = heartbeatQuery
         c.reconnectAttempts = max(0, reconnectAttempts)
         c.signalTable = signalTable == "none" ? nil : signalTable
@@ -73,7 +77,7 @@ struct CapturePostgres: AsyncParsableCommand {
         if let bad = c.skippedOperations.first(where: { !["c", "u", "d", "t"].contains($0) }) {
             throw ValidationError("--skip-ops: unknown operation \(bad) (use c, u, d, t)")
         }
-        let logger = Logger(label: "streamkit.capture.postgres")
+        let logger = obs.logger
         let capture = PostgresCapture(configuration: c, kafka: kafka, logger: logger)
         try await runCaptureService(capture, status: CaptureDefaults.statusFile(c.stateFile), logger: logger)
     }
@@ -96,14 +100,14 @@ struct CaptureSnapshot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot",
         abstract: "Asks a running log-based capture to snapshot tables again while it keeps streaming (an execute-snapshot row in its signal table, as Debezium's signalling). Prints the signal id.")
-    @Option(help: "PostgreSQL URL or conninfo (default $PG_DSN).") var dsn: String?
+    @OptionGroup var postgres: PostgresOptions
     @Option(help: "Tables to snapshot, comma separated (schema.table or table); they must be tables of the capture.") var tables: String
     @Option(name: .customLong("signal-table"), help: "The capture's signal table.") var signalTable: String = "public.streamkit_signal"
 
     func run() throws {
         let list = tables.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !list.isEmpty else { throw ValidationError("--tables must name at least one table") }
-        let sql = try PostgresConnection(dsn: dsn ?? CaptureDefaults.dsn)
+        let sql = try PostgresConnection(dsn: postgres.address)
         let id = try PostgresCapture.requestSnapshot(of: list, on: sql, signalTable: signalTable)
         print(id)
     }
@@ -113,13 +117,13 @@ struct CaptureStatus: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Positions, slot lag and throughput of a capture (JSON).")
-    @Option(help: "PostgreSQL URL or conninfo (default $PG_DSN).") var dsn: String?
+    @OptionGroup var postgres: PostgresOptions
     @Option(help: "Replication slot.") var slot: String = "streamkit"
     @Option(name: .customLong("state-file"), help: "The capture's state file (default capture-<slot>.state.json).") var stateFile: String?
 
     func run() throws {
         let path = stateFile ?? CaptureDefaults.stateFile(slot: slot)
-        let sql = try PostgresConnection(dsn: dsn ?? CaptureDefaults.dsn)
+        let sql = try PostgresConnection(dsn: postgres.address)
         let r = try sql.execute("""
             SELECT active, confirmed_flush_lsn::text, restart_lsn::text, (pg_current_wal_lsn() - restart_lsn)::bigint,
                    (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, pg_current_wal_lsn()::text
@@ -162,10 +166,10 @@ struct CaptureSchemas: ParsableCommand {
         abstract: "The schema registry of a capture: every version of each table's columns (JSON lines).")
     @Option(name: .customLong("topic-prefix"), help: "The capture's topic prefix.") var topicPrefix: String = "cdc"
     @Option(help: "Only this table (schema.table).") var table: String?
-    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
 
     func run() throws {
-        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+        let kafka = try kafkaOptions.configuration()
         for v in try PostgresSchemaHistory.read(prefix: topicPrefix, kafka: kafka) where table == nil || table == "\(v.schema).\(v.table)" {
             print(String(decoding: v.json(), as: UTF8.self))
         }
@@ -179,13 +183,13 @@ struct BenchCapture: ParsableCommand {
     @Option(help: "Rows inserted (in transactions of 10 000) before the capture starts.") var rows: Int = 200_000
     @Option(help: "Steady load for the latency phase, changes per second (0: skip the phase).") var rate: Int = 20_000
     @Option(help: "Seconds of steady load.") var seconds: Int = 5
-    @Option(help: "PostgreSQL URL or conninfo (default $PG_DSN).") var dsn: String?
-    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @OptionGroup var postgres: PostgresOptions
+    @OptionGroup var kafkaOptions: KafkaOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
-        let dsn = self.dsn ?? CaptureDefaults.dsn
-        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
+        let dsn = postgres.address
+        let kafka = try kafkaOptions.configuration()
         let id = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let table = "bench_cap_\(id)", slot = "bench_cap_\(id)", recvSlot = "bench_recv_\(id)", publication = "bench_cap_\(id)"
         let prefix = "benchcap\(id)"

@@ -7,38 +7,33 @@ import Logging
 import StreamKitKafka
 import StreamKitPostgres
 
-/// Capture command durations: `1s`, `0.5s`, `500ms`, `2m` or a number of seconds.
-func parseCaptureDuration(_ text: String) throws -> Duration {
-    let t = text.trimmingCharacters(in: .whitespaces)
-    if t.hasSuffix("ms"), let v = Int64(t.dropLast(2)) { return .milliseconds(v) }
-    if t.hasSuffix("s"), let v = Double(t.dropLast()) { return .milliseconds(Int64(v * 1000)) }
-    if t.hasSuffix("m"), let v = Double(t.dropLast()) { return .milliseconds(Int64(v * 60_000)) }
-    if let v = Double(t) { return .milliseconds(Int64(v * 1000)) }
-    throw ValidationError("cannot read the duration \(text) (use e.g. 500ms, 1s, 2m)")
-}
-
 struct CaptureTrigger: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trigger",
         abstract: "Trigger-based PostgreSQL capture (no logical replication needed): triggers write a change log, published → one Kafka topic per table, then deleted. Runs until SIGTERM/SIGINT.")
-    @Option(help: "PostgreSQL URL or conninfo (default $PG_DSN or postgresql://postgres@127.0.0.1:15432/app).") var dsn: String?
+    @OptionGroup var postgres: PostgresOptions
     @Option(help: "Tables to capture, comma separated (schema.table or table).") var tables: String
     @Option(name: .customLong("topic-prefix"), help: "Topics are <prefix>.<schema>.<table>.") var topicPrefix: String = "cdc"
     @Option(name: .customLong("change-log"), help: "The change-log table the triggers write to.") var changeLog: String = "public.streamkit_change_log"
-    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
     @Option(name: .customLong("state-file"), help: "Where the capture's metrics are written (<state-file>.status.json); the position itself is the change log. Default: capture-trigger.state.json.") var stateFile: String?
     @Option(name: .customLong("batch-size"), help: "Change-log rows per batch.") var batchSize: Int = 1_000
     @Flag(name: .customLong("no-tombstones"), help: "Do not send a tombstone after each delete.") var noTombstones = false
 
+    @OptionGroup var observability: ObservabilityOptions
+
     func run() async throws {
+        let obs = try observability.start(command: "capture.trigger")
+        defer { obs.stop() }
         let list = tables.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !list.isEmpty else { throw ValidationError("--tables must name at least one table") }
-        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
-        var c = TriggerCaptureConfiguration(dsn: dsn ?? CaptureDefaults.dsn, tables: list, topicPrefix: topicPrefix)
+        var kafka = try kafkaOptions.configuration()
+        kafka.logger = obs.logger
+        var c = TriggerCaptureConfiguration(dsn: postgres.address, tables: list, topicPrefix: topicPrefix)
         c.changeLog = changeLog
         c.batchSize = batchSize
         c.tombstonesOnDelete = !noTombstones
-        let logger = Logger(label: "streamkit.capture.trigger")
+        let logger = obs.logger
         let capture = TriggerCapture(configuration: c, kafka: kafka, logger: logger)
         let status = CaptureDefaults.statusFile(stateFile ?? "capture-trigger.state.json")
         try await runCaptureService(capture, status: status, logger: logger)
@@ -49,26 +44,31 @@ struct CapturePolling: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "polling",
         abstract: "Polling capture of one table on an updated_at (or version) column → a Kafka topic. Sees no deletes, only the latest state per poll. Runs until SIGTERM/SIGINT.")
-    @Option(help: "PostgreSQL URL or conninfo (default $PG_DSN or postgresql://postgres@127.0.0.1:15432/app).") var dsn: String?
+    @OptionGroup var postgres: PostgresOptions
     @Option(help: "The table (schema.table or table); it needs a primary key.") var table: String
     @Option(help: "The column that moves forward on every change (timestamp, timestamptz, date or integer).") var column: String = "updated_at"
     @Option(name: .customLong("topic-prefix"), help: "The topic is <prefix>.<schema>.<table>.") var topicPrefix: String = "cdc"
-    @Option(help: "Bootstrap servers (default $KAFKA_BROKERS or 127.0.0.1:19092).") var brokers: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
     @Option(name: .customLong("state-file"), help: "The capture's position (default capture-poll-<table>.state.json).") var stateFile: String?
-    @Option(help: "Pause between polls (e.g. 500ms, 1s).") var interval: String = "1s"
-    @Option(name: .customLong("safety-margin"), help: "Overlap re-read on every poll for late commits (timestamp columns, e.g. 5s).") var safetyMargin: String = "5s"
+    @Option(help: "Pause between polls (e.g. 500ms, 1s).") var interval: Duration = .seconds(1)
+    @Option(name: .customLong("safety-margin"), help: "Overlap re-read on every poll for late commits (timestamp columns, e.g. 5s).") var safetyMargin: Duration = .seconds(5)
     @Option(name: .customLong("version-margin"), help: "Overlap re-read on every poll, in version units (integer columns).") var versionMargin: Int64 = 1_000
     @Option(name: .customLong("batch-size"), help: "Rows per query.") var batchSize: Int = 1_000
 
+    @OptionGroup var observability: ObservabilityOptions
+
     func run() async throws {
-        let kafka = try kafkaConfiguration(brokers ?? ServiceDefaults.brokers)
-        var c = PollingCaptureConfiguration(dsn: dsn ?? CaptureDefaults.dsn, table: table, column: column, topicPrefix: topicPrefix,
+        let obs = try observability.start(command: "capture.polling")
+        defer { obs.stop() }
+        var kafka = try kafkaOptions.configuration()
+        kafka.logger = obs.logger
+        var c = PollingCaptureConfiguration(dsn: postgres.address, table: table, column: column, topicPrefix: topicPrefix,
                                             stateFile: stateFile ?? "capture-poll-\(table).state.json")
-        c.interval = try parseCaptureDuration(interval)
-        c.safetyMargin = try parseCaptureDuration(safetyMargin)
+        c.interval = interval
+        c.safetyMargin = safetyMargin
         c.versionSafetyMargin = versionMargin
         c.batchSize = batchSize
-        let logger = Logger(label: "streamkit.capture.polling")
+        let logger = obs.logger
         let capture = PollingCapture(configuration: c, kafka: kafka, logger: logger)
         try await runCaptureService(capture, status: CaptureDefaults.statusFile(c.stateFile), logger: logger)
     }

@@ -88,12 +88,12 @@ func waitFor<C>(_ timeout: Duration = .seconds(30), _ running: CaptureRun<C>, _ 
 
 /// Starts a real `cdc-features capture postgres` process for the test's names (stream only, no
 /// snapshot); its standard output goes to `stdout` (else nowhere).
-func startCaptureProcess(_ n: PostgresCaptureTests.Names, stdout: FileHandle? = nil) throws -> Process {
+func startCaptureProcess(_ n: PostgresCaptureTests.Names, stdout: FileHandle? = nil, extraArguments: [String] = []) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: CLIBinary.path)
     p.arguments = ["capture", "postgres", "--dsn", Services.postgresDSN, "--slot", n.slot, "--publication", n.publication,
                    "--topic-prefix", n.prefix, "--tables", n.table, "--snapshot", "never", "--brokers", Services.kafkaBrokers,
-                   "--state-file", n.stateFile]
+                   "--state-file", n.stateFile] + extraArguments
     p.standardOutput = stdout ?? FileHandle.nullDevice
     p.standardError = FileHandle.nullDevice
     try p.run()

@@ -215,6 +215,14 @@ public final class RunningJob: @unchecked Sendable {
             }
         }
         coordinator.expectedAcks = taskBodies.count
+        // Task names identify threads and the tasks a stop waits for: two sinks may share a name
+        // (two `file-sink`s), so a repeated name gets a `#n` suffix.
+        var seen: [String: Int] = [:]
+        taskBodies = taskBodies.map { name, body in
+            let n = seen[name, default: 0] + 1
+            seen[name] = n
+            return (n == 1 ? name : "\(name)#\(n)", body)
+        }
         machine = StateMachine(tasks: taskBodies.map(\.0))
         logger.info("job started", metadata: [
             "tasks": "\(taskBodies.count)", "parallelism": "\(options.parallelism)",
