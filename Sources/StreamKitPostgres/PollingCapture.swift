@@ -125,21 +125,8 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
     public func metricsJSON() -> String { metrics.json() }
 
     public func run(until stop: @escaping @Sendable () -> Bool) throws {
-        let lifecycle = self.lifecycle
-        let stop: @Sendable () -> Bool = { lifecycle.isStopRequested || stop() }
-        guard lifecycle.start() == .run else { return }
-        logger.info("polling capture starting", metadata: [LogMetadataKey.dsn: "\(LogRedaction.connectionString(configuration.dsn))"])
-        do {
-            try capture(until: stop)
-            metrics.report(to: reporter)
-            lifecycle.transition { $0.finished(error: nil) }
-            logger.info("polling capture stopped")
-        } catch {
-            metrics.report(to: reporter)
-            lifecycle.transition { $0.finished(error: error) }
-            logger.error("polling capture failed", metadata: [LogMetadataKey.errorCode: "\(error.captureCode)", LogMetadataKey.error: "\(error.captureMessage)"])
-            throw error
-        }
+        try FallbackCaptureRun.run(kind: "polling", dsn: configuration.dsn, lifecycle: lifecycle, logger: logger,
+                                   report: { metrics.report(to: reporter) }, until: stop) { try capture(until: $0) }
     }
 
     private func capture(until stop: @escaping @Sendable () -> Bool) throws {
