@@ -6,7 +6,7 @@ import StreamKitPostgres
 
 /// `cdc-features capture postgres --metrics-port P` as a real process: /metrics passes
 /// `promtool check metrics` and carries the capture's changes and slot lag.
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct CaptureMetricsEndpointTests {
     @Test(.timeLimit(.minutes(2)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
     func capturePostgresServesPrometheusMetrics() async throws {

@@ -7,7 +7,7 @@ import StreamKitQuery
 
 /// The Kafka connector against the real Tansu broker (`scripts/services up`, KAFKA_BROKERS).
 /// Every test uses its own topics and consumer groups.
-@Suite(.enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up, KAFKA_BROKERS)"))
+@Suite(.enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up, KAFKA_BROKERS)"))
 struct KafkaIntegrationTests {
     typealias K = KafkaTestSupport
 

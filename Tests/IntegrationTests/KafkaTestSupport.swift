@@ -15,21 +15,16 @@ enum KafkaTestSupport {
         return k
     }
 
-    /// Whether a TCP connection to the first broker succeeds (the tests skip with a message otherwise).
+    /// Whether a TCP connection to the first broker succeeds.
     static let reachable: Bool = {
-        let first = Services.kafkaBrokers.split(separator: ",").first.map(String.init) ?? ""
-        let parts = first.split(separator: ":")
-        guard parts.count == 2, let port = UInt16(parts[1]) else { return false }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        inet_pton(AF_INET, String(parts[0]), &addr.sin_addr)
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-        if !ok { print("Kafka tests skipped: no broker at \(Services.kafkaBrokers) (run scripts/services up or set KAFKA_BROKERS)") }
+        let ok = Services.tcpReachable(Services.kafkaAddress)
+        if !ok && !Services.requiredByCI {
+            print("Kafka tests skipped: no broker at \(Services.kafkaBrokers) (run scripts/services up or set KAFKA_BROKERS)")
+        }
         return ok
     }()
+    /// Whether suites needing the broker run: it is reachable, or CI requires it (and they fail).
+    static var runnable: Bool { reachable || Services.requiredByCI }
 
     static let counter = Atomic<Int>(0)
     static func unique(_ prefix: String) -> String {

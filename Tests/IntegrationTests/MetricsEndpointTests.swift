@@ -5,7 +5,7 @@ import StreamKitKafka
 
 /// `cdc-features pipeline --metrics-port P` as a real process: /metrics answers while it runs,
 /// passes `promtool check metrics`, and carries consumer lag and records-processed series.
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct MetricsEndpointTests {
     @Test(.timeLimit(.minutes(2)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
     func pipelineServesPrometheusMetrics() async throws {

@@ -8,7 +8,7 @@ import StreamKitPostgres
 /// The capture survives losing PostgreSQL: a crash and restart of the server, and a replication
 /// connection killed in the middle of a large transaction. Nothing is lost and nothing is
 /// published twice.
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct PostgresCaptureRecoveryTests {
     typealias Names = PostgresCaptureTests.Names
     typealias Running = CaptureRun<PostgresCapture>

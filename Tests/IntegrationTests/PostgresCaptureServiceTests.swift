@@ -33,7 +33,7 @@ final class LogCollector: Sendable {
 }
 
 /// A capture as a swift-service-lifecycle `Service`, and what it logs.
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct PostgresCaptureServiceTests {
     typealias Names = PostgresCaptureTests.Names
     static let secret = "Sup3rS3cretPw"

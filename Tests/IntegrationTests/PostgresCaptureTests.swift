@@ -8,7 +8,7 @@ import StreamKitCapture
 import StreamKitPostgres
 
 /// Log-based capture from the real PostgreSQL 15 into the real Kafka broker (scripts/services).
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct PostgresCaptureTests {
     typealias K = KafkaTestSupport
     typealias Running = CaptureRun<PostgresCapture>
@@ -452,7 +452,7 @@ struct PostgresCaptureTests {
 }
 
 /// PostgreSQL → capture → Kafka → realtime-pricing job → Redis, as the demo runs it.
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct PostgresToFeaturesTests {
     @Test(.timeLimit(.minutes(2)))
     func committedRowsBecomeFeaturesInRedis() throws {

@@ -6,7 +6,7 @@ import StreamKitKafka
 import StreamKitPostgres
 
 /// Trigger-based and polling capture from the real PostgreSQL 15 into the real Kafka broker (scripts/services).
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct PostgresFallbackCaptureTests {
     typealias K = KafkaTestSupport
 

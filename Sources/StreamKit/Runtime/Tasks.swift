@@ -57,7 +57,12 @@ final class SourceTask<Reader: SourceReader> {
         var batch = Batch<Reader.Output>(capacity: batchSize)
         var dead: [DeadLetter<String>] = []
         var deadBatch = Batch<DeadLetter<String>>()
-        var lastBarrier = control.job.triggeredCheckpoint.load(ordering: .acquiring)
+        // A checkpoint triggered before this subtask's loop started (another source subtask opened
+        // sooner and reached its trigger) still needs this subtask's barrier: it completes only
+        // when every task acknowledged it, so it is pending, and until it completes no other
+        // checkpoint can be triggered. Starting from the triggered id instead skipped that barrier
+        // and left the job without checkpoints (seen as a stalled restore test under load).
+        var lastBarrier: Int64 = 0
         var lastCompleted = control.job.completedCheckpoint.load(ordering: .acquiring)
         let testHooks = control.testHooks?.start(completedCheckpoint: lastCompleted)
         var lastTick = MonotonicClock.nanos()
