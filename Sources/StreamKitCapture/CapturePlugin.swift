@@ -22,10 +22,13 @@ public import StreamKitKafka
 /// 3. a ``SnapshotReader`` — table metadata and key-ordered chunks (PostgreSQL:
 ///    `PostgresSnapshotReader`).
 ///
+/// The core also runs the session loop (``CaptureSessionLoop``: one session per connection,
+/// reconnects with backoff, a stop during the wait) and schedules a session's periodic duties
+/// (``CaptureSchedule``: confirm and save the acknowledged position, heartbeats, log retention).
 /// Status: PostgreSQL's log reader is `PostgresCapture+Streaming` (pgoutput → ``ChangeStream``),
-/// not yet a separate ``ChangeLogReader`` type, and its session loop (connect, reconnect with
-/// ``ReconnectBackoff``, the confirm tick, heartbeats, slot lag) still lives in
-/// `PostgresCapture`: a MySQL plug-in would repeat that loop until it moves into the core.
+/// an extension of the capture rather than a separate ``ChangeLogReader`` value; what a second
+/// plug-in still writes itself is its session (connect, open the log at the position, read into
+/// the stream) and the small glue that saves its position type.
 public protocol CapturePlugin {
     associatedtype Position: SourcePosition
     associatedtype LogReader: ChangeLogReader where LogReader.Position == Position

@@ -17,6 +17,8 @@ public final class FallbackCaptureMetrics: Sendable {
     public let duplicatesSkipped = Atomic<Int>(0)
     /// Trigger: change-log rows deleted after Kafka acknowledged them.
     public let logRowsDeleted = Atomic<Int>(0)
+    /// Times the capture reconnected after losing PostgreSQL.
+    public let reconnects = Atomic<Int>(0)
     /// Read → acknowledged by Kafka, per batch (µs).
     public let batchLatency = LatencyHistogram()
     private let started = MonotonicClock.nanos()
@@ -34,6 +36,7 @@ public final class FallbackCaptureMetrics: Sendable {
         w.field("delivery_errors", deliveryErrors.load(ordering: .relaxed))
         w.field("duplicates_skipped", duplicatesSkipped.load(ordering: .relaxed))
         w.field("log_rows_deleted", logRowsDeleted.load(ordering: .relaxed))
+        w.field("reconnects", reconnects.load(ordering: .relaxed))
         let s = seconds
         w.field("changes_per_s", s > 0 ? Double(changes.load(ordering: .relaxed)) / s : 0)
         w.field("batch_p50_ms", batchLatency.percentileMillis(50))
@@ -49,5 +52,6 @@ public final class FallbackCaptureMetrics: Sendable {
         reporter.total("delivery_errors", deliveryErrors.load(ordering: .relaxed))
         reporter.total("duplicates_skipped", duplicatesSkipped.load(ordering: .relaxed))
         reporter.total("log_rows_deleted", logRowsDeleted.load(ordering: .relaxed))
+        reporter.total("reconnects", reconnects.load(ordering: .relaxed))
     }
 }

@@ -31,6 +31,9 @@ public struct PollingCaptureConfiguration: Sendable {
     public var versionSafetyMargin: Int64 = 1_000
     /// How long to wait for Kafka to acknowledge a batch. Default: 60 s.
     public var flushTimeout: Duration = .seconds(60)
+    /// Consecutive failed reconnects to PostgreSQL before the capture gives up (the wait doubles
+    /// from 0.5 s to 10 s; a session that published anything or ran a minute starts the count again).
+    public var reconnectAttempts = 60
 
     public init(dsn: String, table: String, column: String, topicPrefix: String, stateFile: String) {
         self.dsn = dsn; self.table = table; self.column = column; self.topicPrefix = topicPrefix; self.stateFile = stateFile
@@ -125,7 +128,8 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
     public func metricsJSON() -> String { metrics.json() }
 
     public func run(until stop: @escaping @Sendable () -> Bool) throws {
-        try FallbackCaptureRun.run(kind: "polling", dsn: configuration.dsn, lifecycle: lifecycle, logger: logger,
+        try FallbackCaptureRun.run(kind: "polling", dsn: configuration.dsn, lifecycle: lifecycle, logger: logger, metrics: metrics,
+                                   reconnectAttempts: configuration.reconnectAttempts,
                                    report: { metrics.report(to: reporter) }, until: stop) { try capture(until: $0) }
     }
 

@@ -8,10 +8,8 @@ extension PostgresCapture {
     /// positions, opening incremental-snapshot windows, sending heartbeats and measuring slot lag.
     func stream(_ repl: PostgresConnection, until stop: @escaping @Sendable () -> Bool, streamed: inout Bool) throws {
         let c = configuration
-        var lastConfirm = MonotonicClock.nanos(), lastLag: UInt64 = 0, lastHeartbeat = MonotonicClock.nanos()
-        let confirmNanos = UInt64(c.confirmInterval.milliseconds) * 1_000_000
-        let lagNanos = UInt64(c.slotLagInterval.milliseconds) * 1_000_000
-        let heartbeatNanos = c.heartbeatInterval.map { UInt64(max(1, $0.milliseconds)) * 1_000_000 }
+        var schedule = CaptureSchedule(confirm: c.confirmInterval, heartbeat: c.heartbeatInterval, measureLag: c.slotLagInterval,
+                                       now: MonotonicClock.nanos())
         var sentConfirmed: UInt64 = 0
         while !stop() {
             if let bytes = try repl.readCopyData(timeout: .milliseconds(50)) {
@@ -27,9 +25,8 @@ extension PostgresCapture {
                     if replyRequested { try sendStatus(repl); sentConfirmed = confirmed }
                 }
             }
-            let now = MonotonicClock.nanos()
-            if now &- lastConfirm >= confirmNanos {
-                lastConfirm = now
+            let duties = schedule.due(now: MonotonicClock.nanos())
+            if duties.contains(.confirm) {
                 collectAcks()
                 if confirmed != sentConfirmed {
                     try sendStatus(repl)
@@ -46,14 +43,8 @@ extension PostgresCapture {
             if stream.window == nil && !stream.inTransaction && !stream.incremental.isIdle && signalsEnabled {
                 try openWindow()
             }
-            if let heartbeatNanos, now &- lastHeartbeat >= heartbeatNanos {
-                lastHeartbeat = now
-                try heartbeat()
-            }
-            if now &- lastLag >= lagNanos {
-                lastLag = now
-                measureSlotLag(sql)
-            }
+            if duties.contains(.heartbeat) { try heartbeat() }
+            if duties.contains(.measureLag) { measureSlotLag(sql) }
         }
         metrics.report(to: reporter)
     }

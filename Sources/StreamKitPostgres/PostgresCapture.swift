@@ -120,30 +120,10 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         stream.incremental = state.incremental; stream.durableIncremental = state.incremental
         producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": String(c.producerLinger.milliseconds)])
         try schemas.load(kafka: kafka)
-        var backoff = ReconnectBackoff()
-        while !stop() {
-            var streamed = false
-            do {
-                try session(until: stop, streamed: &streamed)
-                return
-            } catch where error.isRetriableCaptureFailure {
-                if streamed { backoff.reset() }
-                let (attempt, wait) = backoff.next()
-                switch lifecycle.transition({ $0.connectionLost(attempt: attempt, maximum: c.reconnectAttempts) }) {
-                case .fail: throw error
-                case .stop: try quiesce(); return
-                case .reconnect: break
-                }
-                logger.warning("lost PostgreSQL; reconnecting", metadata: [
-                    LogMetadataKey.error: "\(error.captureMessage)", LogMetadataKey.errorCode: "\(error.captureCode)",
-                    LogMetadataKey.attempt: "\(attempt) of \(c.reconnectAttempts)", LogMetadataKey.wait: "\(wait)",
-                ])
-                try quiesce()
-                let until = ContinuousClock.now + wait
-                while ContinuousClock.now < until && !stop() { Thread.sleep(forTimeInterval: 0.05) }
-                metrics.reconnects.add(1, ordering: .relaxed)
-            }
-        }
+        let metrics = self.metrics
+        var loop = CaptureSessionLoop(lifecycle: lifecycle, logger: logger, database: "PostgreSQL",
+                                      reconnectAttempts: c.reconnectAttempts) { metrics.reconnects.add(1, ordering: .relaxed) }
+        try loop.run(until: stop, session: { streamed in try session(until: stop, streamed: &streamed) }, quiesce: quiesce)
     }
 
     /// After a lost connection: waits for Kafka, saves the acknowledged position (with the part of

@@ -25,6 +25,9 @@ public struct TriggerCaptureConfiguration: Sendable {
     public var pollInterval: Duration = .milliseconds(200)
     /// How long to wait for Kafka to acknowledge a batch. Default: 60 s.
     public var flushTimeout: Duration = .seconds(60)
+    /// Consecutive failed reconnects to PostgreSQL before the capture gives up (the wait doubles
+    /// from 0.5 s to 10 s; a session that published anything or ran a minute starts the count again).
+    public var reconnectAttempts = 60
 
     public init(dsn: String, tables: [String], topicPrefix: String) {
         self.dsn = dsn; self.tables = tables; self.topicPrefix = topicPrefix
@@ -220,7 +223,8 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
     public func metricsJSON() -> String { metrics.json() }
 
     public func run(until stop: @escaping @Sendable () -> Bool) throws {
-        try FallbackCaptureRun.run(kind: "trigger", dsn: configuration.dsn, lifecycle: lifecycle, logger: logger,
+        try FallbackCaptureRun.run(kind: "trigger", dsn: configuration.dsn, lifecycle: lifecycle, logger: logger, metrics: metrics,
+                                   reconnectAttempts: configuration.reconnectAttempts,
                                    report: { metrics.report(to: reporter) }, until: stop) { try capture(until: $0) }
     }
 

@@ -19,6 +19,7 @@ struct CaptureTrigger: AsyncParsableCommand {
     @Option(name: .customLong("state-file"), help: "Where the capture's metrics are written (<state-file>.status.json); the position itself is the change log. Default: capture-trigger.state.json.") var stateFile: String?
     @Option(name: .customLong("batch-size"), help: "Change-log rows per batch.") var batchSize: Int = 1_000
     @Flag(name: .customLong("no-tombstones"), help: "Do not send a tombstone after each delete.") var noTombstones = false
+    @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
 
     @OptionGroup var observability: ObservabilityOptions
 
@@ -33,6 +34,7 @@ struct CaptureTrigger: AsyncParsableCommand {
         c.changeLog = changeLog
         c.batchSize = batchSize
         c.tombstonesOnDelete = !noTombstones
+        c.reconnectAttempts = max(0, reconnectAttempts)
         let logger = obs.logger
         let capture = TriggerCapture(configuration: c, kafka: kafka, logger: logger)
         let status = CaptureDefaults.statusFile(stateFile ?? "capture-trigger.state.json")
@@ -54,6 +56,7 @@ struct CapturePolling: AsyncParsableCommand {
     @Option(name: .customLong("safety-margin"), help: "Overlap re-read on every poll for late commits (timestamp columns, e.g. 5s).") var safetyMargin: Duration = .seconds(5)
     @Option(name: .customLong("version-margin"), help: "Overlap re-read on every poll, in version units (integer columns).") var versionMargin: Int64 = 1_000
     @Option(name: .customLong("batch-size"), help: "Rows per query.") var batchSize: Int = 1_000
+    @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
 
     @OptionGroup var observability: ObservabilityOptions
 
@@ -68,6 +71,7 @@ struct CapturePolling: AsyncParsableCommand {
         c.safetyMargin = safetyMargin
         c.versionSafetyMargin = versionMargin
         c.batchSize = batchSize
+        c.reconnectAttempts = max(0, reconnectAttempts)
         let logger = obs.logger
         let capture = PollingCapture(configuration: c, kafka: kafka, logger: logger)
         try await runCaptureService(capture, status: CaptureDefaults.statusFile(c.stateFile), logger: logger)

@@ -254,6 +254,32 @@ struct PostgresFallbackCaptureTests {
         #expect(second.terminationStatus == 0)
     }
 
+    /// The capture's connection is terminated by the server (an administrator, a failover):
+    /// the trigger capture reconnects and publishes what the log still holds, nothing lost.
+    @Test(.timeLimit(.minutes(2)))
+    func triggerCaptureReconnectsAfterItsConnectionIsTerminated() async throws {
+        let n = Names()
+        defer { Self.cleanUp(n) }
+        _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int)")
+        var c = Self.triggerConfiguration(n)
+        let application = "streamkit_reconnect_\(n.suffix)"
+        c.dsn = Services.postgresDSN + (Services.postgresDSN.contains("?") ? "&" : "?") + "application_name=\(application)"
+        let capture = TriggerCapture(configuration: c, kafka: K.kafka)
+        try capture.install()
+        _ = try Self.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(1, 50) g")
+        let running = CaptureRun(capture)
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 50 }
+
+        let terminated = try Self.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '\(application)'")
+        #expect(terminated.rows[0][0] == "1", "the capture's one connection")
+        _ = try Self.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(51, 100) g")
+        try await waitFor(.seconds(60), running) { (try? Self.replay(captureEvents(n.topic)).count) == 100 }
+        try await waitFor(.seconds(10), running) { try Self.logRows(n) == 0 }
+        try running.stop()
+        #expect(capture.metrics.reconnects.load(ordering: .relaxed) >= 1)
+        #expect(try Self.replay(captureEvents(n.topic)) == Self.tableState(n))
+    }
+
     // MARK: polling
 
     @Test(.timeLimit(.minutes(2)))
