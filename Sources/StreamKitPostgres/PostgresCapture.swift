@@ -293,6 +293,13 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         try schemas.register(schema: schema, name: name, columns: columns, keys: keys, lsn: lsn, producer: producer)
     }
 
+    /// The table with its configured message key columns (if any) as its key.
+    func keyed(_ table: CapturedTable) throws -> CapturedTable {
+        var t = table
+        t.keyColumns = try configuration.messageKeyColumns.keyColumns(schema: t.schema, name: t.name, columns: t.columns, defaultKey: t.keyColumns)
+        return t
+    }
+
     /// Applies the column filters to a table.
     func filtered(_ table: CapturedTable) -> CapturedTable {
         table.filtered(excluded: configuration.excludedColumns, masked: configuration.maskedColumns, defaultSchema: "public")

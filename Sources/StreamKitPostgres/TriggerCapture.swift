@@ -25,6 +25,10 @@ public struct TriggerCaptureConfiguration: Sendable {
     public var pollInterval: Duration = .milliseconds(200)
     /// How long to wait for Kafka to acknowledge a batch. Default: 60 s.
     public var flushTimeout: Duration = .seconds(60)
+    /// Debezium's `message.key.columns` (see ``PostgresCaptureConfiguration/messageKeyColumns``):
+    /// the log-based capture's key rule — a table without a primary key and without an entry
+    /// here has a null key and its updates are `u` events. Default: none.
+    public var messageKeyColumns = MessageKeyColumns()
 
     public init(dsn: String, tables: [String], topicPrefix: String) {
         self.dsn = dsn; self.tables = tables; self.topicPrefix = topicPrefix
@@ -268,13 +272,16 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
         let key = schema + "." + name
         let known = tables[key]
         guard let loaded = try PostgresCatalog.loadTable(sql, schema: schema, name: name, version: known?.table.version ?? 1) else { return nil }
+        let keys = try configuration.messageKeyColumns.keyColumns(schema: schema, name: name, columns: loaded.table.columns,
+                                                                   defaultKey: loaded.table.keyColumns)
         if let known, CaptureColumn.sameColumns(known.table.columns, loaded.table.columns) {
             var t = known
-            t.table.keyColumns = loaded.table.keyColumns
+            t.table.keyColumns = keys
             tables[key] = t
             return t
         }
         var table = loaded.table
+        table.keyColumns = keys
         if let known { table.version = known.table.version + 1 }
         let entry = (table, "\(configuration.topicPrefix).\(schema).\(name)")
         tables[key] = entry
@@ -335,25 +342,26 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
             case UInt8(ascii: "u"):
                 guard let after = image?.after else { continue }
                 // A changed key: like Debezium, a delete (+ tombstone) of the old key, then a create of the new one.
-                if let before = image?.before, let oldKey = encoder.key(table: t.table, values: before),
-                   oldKey != encoder.key(table: t.table, values: after) {
-                    try send(op: UInt8(ascii: "d"), t, before: before, after: nil, keyFrom: before, pos, producer)
-                    try send(op: UInt8(ascii: "c"), t, before: nil, after: after, keyFrom: after, pos, producer)
+                // A table without a key (null Kafka key): always `u`.
+                let newKey = try encoder.key(table: t.table, values: after, fallback: image?.before)
+                if let before = image?.before, let oldKey = try encoder.key(table: t.table, values: before), oldKey != newKey {
+                    try send(op: UInt8(ascii: "d"), t, before: before, after: nil, key: oldKey, pos, producer)
+                    try send(op: UInt8(ascii: "c"), t, before: nil, after: after, key: newKey, pos, producer)
                     changes += 2
                 } else {
-                    try send(op: op, t, before: image?.before, after: after, keyFrom: after, pos, producer)
+                    try send(op: op, t, before: image?.before, after: after, key: newKey, pos, producer)
                     changes += 1
                 }
             case UInt8(ascii: "c"):
                 guard let after = image?.after else { continue }
-                try send(op: op, t, before: nil, after: after, keyFrom: after, pos, producer)
+                try send(op: op, t, before: nil, after: after, key: try encoder.key(table: t.table, values: after), pos, producer)
                 changes += 1
             case UInt8(ascii: "d"):
                 guard let before = image?.before else { continue }
-                try send(op: op, t, before: before, after: nil, keyFrom: before, pos, producer)
+                try send(op: op, t, before: before, after: nil, key: try encoder.key(table: t.table, values: before), pos, producer)
                 changes += 1
             case UInt8(ascii: "t"):
-                try send(op: op, t, before: nil, after: nil, keyFrom: nil, pos, producer)
+                try send(op: op, t, before: nil, after: nil, key: nil, pos, producer)
                 changes += 1
             default:
                 logger.warning("change-log row with an unknown op skipped", metadata: [LogMetadataKey.position: "\(id)", "capture.op": "\(opText)"])
@@ -363,9 +371,8 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
     }
 
     private func send(op: UInt8, _ t: (table: CapturedTable, topic: String), before: [ColumnValue]?, after: [ColumnValue]?,
-                      keyFrom: [ColumnValue]?, _ pos: PostgresSourceFields, _ producer: KafkaProducer) throws {
-        let key = keyFrom.flatMap { encoder.key(table: t.table, values: $0) }
-        let value = encoder.value(op: op, table: t.table, before: before, after: after, source: pos, nowMillis: WallClock.millis())
+                      key: [UInt8]?, _ pos: PostgresSourceFields, _ producer: KafkaProducer) throws {
+        let value = try encoder.value(op: op, table: t.table, before: before, after: after, source: pos, nowMillis: WallClock.millis())
         try producer.send(topic: t.topic, key: key, value: value)
         if op == UInt8(ascii: "d") && configuration.tombstonesOnDelete && key != nil {
             try producer.send(topic: t.topic, key: key, value: nil)
