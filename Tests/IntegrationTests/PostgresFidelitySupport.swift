@@ -55,3 +55,81 @@ struct FidelityNames {
         _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([topic, PostgresSchemaHistory.topic(prefix: prefix)])
     }
 }
+
+/// The README's value rules, decoded the way a consumer would (independently of the capture's
+/// code), into what PostgreSQL prints for the original value in a pinned session.
+enum FidelityDecode {
+    /// The top-level fields of an envelope's `after` object as raw JSON tokens (strings still
+    /// quoted): numbers keep their exact text (`-0`, all digits).
+    static func afterTokens(_ value: [UInt8]) -> [String: String] {
+        let s = Array(value)
+        let marker = Array(#""after":{"#.utf8)
+        guard var i = (0...(s.count - marker.count)).first(where: { Array(s[$0..<$0 + marker.count]) == marker }).map({ $0 + marker.count }) else { return [:] }
+        var out: [String: String] = [:]
+        func string() -> String {
+            let start = i
+            i += 1
+            while s[i] != UInt8(ascii: "\"") { if s[i] == UInt8(ascii: "\\") { i += 1 }; i += 1 }
+            i += 1
+            return String(decoding: s[start..<i], as: UTF8.self)
+        }
+        while i < s.count, s[i] != UInt8(ascii: "}") {
+            if s[i] == UInt8(ascii: ",") { i += 1 }
+            let key = string().dropFirst().dropLast()
+            i += 1   // ':'
+            let token: String
+            if s[i] == UInt8(ascii: "\"") { token = string() } else {
+                let start = i
+                while s[i] != UInt8(ascii: ","), s[i] != UInt8(ascii: "}") { i += 1 }
+                token = String(decoding: s[start..<i], as: UTF8.self)
+            }
+            out[String(key)] = token
+        }
+        return out
+    }
+
+    /// A JSON string token's text (no escapes in the values decoded here except `\"` and `\\`).
+    static func unquoted(_ token: String) -> String? {
+        guard token.hasPrefix("\""), token.hasSuffix("\""), token.count >= 2 else { return nil }
+        let data = Data(("[" + token + "]").utf8)
+        return (try? JSONSerialization.jsonObject(with: data) as? [String])?.first
+    }
+
+    /// timestamptz: `[±]Y...Y-MM-DDTHH:MM:SS.ffffffZ` (astronomical years) → PostgreSQL's
+    /// `DateStyle ISO`, `TimeZone UTC` text (`0044-03-15 12:00:00+00 BC`); `infinity` stays.
+    static func timestamptzText(_ iso: String) -> String? {
+        if iso == "infinity" || iso == "-infinity" { return iso }
+        var s = Substring(iso)
+        var sign: Int64 = 1
+        if s.first == "-" { sign = -1; s = s.dropFirst() } else if s.first == "+" { s = s.dropFirst() }
+        guard let dash = s.firstIndex(of: "-"), let year = Int64(s[..<dash]), s.hasSuffix("Z") else { return nil }
+        let rest = s[s.index(after: dash)...].dropLast()   // MM-DDTHH:MM:SS.ffffff
+        guard rest.count == 21 else { return nil }
+        let astronomical = sign * year
+        let bc = astronomical <= 0
+        var y = String(bc ? 1 - astronomical : astronomical)
+        while y.count < 4 { y = "0" + y }
+        let date = rest.prefix(5), time = rest.dropFirst(6).prefix(8)
+        var frac = String(rest.suffix(6))
+        while frac.hasSuffix("0") { frac.removeLast() }
+        return "\(y)-\(date) \(time)\(frac.isEmpty ? "" : "." + frac)+00\(bc ? " BC" : "")"
+    }
+}
+
+/// A seeded generator (SplitMix64): the property tests are deterministic.
+struct FidelityRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func int(_ range: ClosedRange<Int64>) -> Int64 {
+        range.lowerBound &+ Int64(bitPattern: next() % UInt64(bitPattern: range.upperBound &- range.lowerBound &+ 1))
+    }
+    mutating func chance(_ percent: UInt64) -> Bool { next() % 100 < percent }
+    mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
+}
