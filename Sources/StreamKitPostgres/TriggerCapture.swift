@@ -41,7 +41,10 @@ public struct TriggerCaptureConfiguration: Sendable {
 /// ``install()`` creates a change-log table, a PL/pgSQL trigger function and, on every captured
 /// table, an `AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW` trigger plus an
 /// `AFTER TRUNCATE ... FOR EACH STATEMENT` trigger. Each row change is written to the log in the
-/// writing transaction as `to_jsonb(OLD)` / `to_jsonb(NEW)`, so it commits or rolls back with it.
+/// writing transaction as `to_json(OLD)` / `to_json(NEW)`, so it commits or rolls back with it.
+/// The log keeps them as `json`, not `jsonb`: `jsonb` would rewrite `json` columns (key order,
+/// `1.5e300` → all its digits) and turn a float's `-0` into `0`. A change log created by an
+/// earlier version with `jsonb` columns keeps working, with that loss (a warning says so).
 /// ``run(until:)`` reads the log in id order, publishes every row as the same Debezium envelope
 /// as ``PostgresCapture`` (topic `<prefix>.<schema>.<table>`, key = primary key, tombstone after
 /// a delete, `source.connector` `postgresql`, `source.snapshot` `false`, `op` c/u/d/t), waits
@@ -68,7 +71,7 @@ public struct TriggerCaptureConfiguration: Sendable {
 /// capture behind any long transaction in the cluster.)
 ///
 /// **Values.** The logged JSON is turned back into the table's row type in SQL
-/// (`jsonb_populate_record(NULL::table, before/after)`), so every column arrives in the
+/// (`json_populate_record(NULL::table, before/after)`), so every column arrives in the
 /// PostgreSQL text form with its real type OID and is typed by ``DebeziumChangeEncoder`` exactly
 /// like the log-based capture (numeric digits, timestamps, booleans, ...), without JSON parsing in
 /// Swift. Unlike the log-based capture with the default replica identity, `before` of updates and
@@ -149,8 +152,8 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
                 schema_name text NOT NULL,
                 table_name text NOT NULL,
                 op char(1) NOT NULL,
-                before jsonb,
-                after jsonb,
+                before json,
+                after json,
                 txid bigint NOT NULL DEFAULT txid_current(),
                 committed_at timestamptz NOT NULL DEFAULT now()
             )
@@ -160,16 +163,21 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
         if try sql.execute("SELECT to_regclass($1) IS NULL", [index]).rows.first?.first == "t" {
             try sql.execute("CREATE INDEX IF NOT EXISTS \(sql.quoteIdentifier(log.name + "_table_id")) ON \(logName) (schema_name, table_name, id)")
         }
-        // Row changes write OLD/NEW as jsonb; TRUNCATE (statement level) writes neither.
+        if try sql.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'after'",
+                           [logName]).rows.first?.first == "jsonb" {
+            logger.warning("the change log stores row images as jsonb (created by an earlier version): json columns lose their exact text and floats their -0; recreate it when empty to keep them",
+                           metadata: [LogMetadataKey.table: "\(configuration.changeLog)"])
+        }
+        // Row changes write OLD/NEW as json; TRUNCATE (statement level) writes neither.
         try sql.execute("""
             CREATE OR REPLACE FUNCTION \(fn)() RETURNS trigger LANGUAGE plpgsql AS $streamkit$
             BEGIN
                 IF TG_OP = 'INSERT' THEN
-                    INSERT INTO \(logName) (schema_name, table_name, op, after) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'c', to_jsonb(NEW));
+                    INSERT INTO \(logName) (schema_name, table_name, op, after) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'c', to_json(NEW));
                 ELSIF TG_OP = 'UPDATE' THEN
-                    INSERT INTO \(logName) (schema_name, table_name, op, before, after) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'u', to_jsonb(OLD), to_jsonb(NEW));
+                    INSERT INTO \(logName) (schema_name, table_name, op, before, after) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'u', to_json(OLD), to_json(NEW));
                 ELSIF TG_OP = 'DELETE' THEN
-                    INSERT INTO \(logName) (schema_name, table_name, op, before) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'd', to_jsonb(OLD));
+                    INSERT INTO \(logName) (schema_name, table_name, op, before) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'd', to_json(OLD));
                 ELSIF TG_OP = 'TRUNCATE' THEN
                     INSERT INTO \(logName) (schema_name, table_name, op) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 't');
                 END IF;
@@ -316,8 +324,8 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
             let select = (list.map { "b." + $0 } + list.map { "a." + $0 }).joined(separator: ", ")
             let rows = try sql.execute("""
                 SELECT l.id, l.before IS NULL, l.after IS NULL, \(select) FROM \(logName) l
-                LEFT JOIN LATERAL jsonb_populate_record(NULL::\(rel), l.before) b ON true
-                LEFT JOIN LATERAL jsonb_populate_record(NULL::\(rel), l.after) a ON true
+                LEFT JOIN LATERAL json_populate_record(NULL::\(rel), l.before::json) b ON true
+                LEFT JOIN LATERAL json_populate_record(NULL::\(rel), l.after::json) a ON true
                 WHERE l.id = ANY($1::bigint[])
                 """, [PostgresCatalog.arrayLiteral(idsByTable[key]!)])
             for r in rows.rows {

@@ -88,11 +88,41 @@ enum FidelityDecode {
         return out
     }
 
-    /// A JSON string token's text (no escapes in the values decoded here except `\"` and `\\`).
+    /// A JSON string token's text, by RFC 8259's escapes (decoded here, scalar by scalar).
     static func unquoted(_ token: String) -> String? {
-        guard token.hasPrefix("\""), token.hasSuffix("\""), token.count >= 2 else { return nil }
-        let data = Data(("[" + token + "]").utf8)
-        return (try? JSONSerialization.jsonObject(with: data) as? [String])?.first
+        let u = Array(token.unicodeScalars)
+        guard u.count >= 2, u.first == "\"", u.last == "\"" else { return nil }
+        var out = String.UnicodeScalarView()
+        var i = 1
+        func hex4() -> UInt32? {
+            guard i + 4 <= u.count - 1, let v = UInt32(String(String.UnicodeScalarView(u[i..<i + 4])), radix: 16) else { return nil }
+            i += 4
+            return v
+        }
+        while i < u.count - 1 {
+            let c = u[i]; i += 1
+            guard c == "\\" else { out.append(c); continue }
+            let e = u[i]; i += 1
+            switch e {
+            case "\"", "\\", "/": out.append(e)
+            case "b": out.append("\u{8}")
+            case "f": out.append("\u{C}")
+            case "n": out.append("\n")
+            case "r": out.append("\r")
+            case "t": out.append("\t")
+            case "u":
+                guard var v = hex4() else { return nil }
+                if (0xD800..<0xDC00).contains(v), u[i] == "\\", u[i + 1] == "u" {
+                    i += 2
+                    guard let lo = hex4() else { return nil }
+                    v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)
+                }
+                guard let scalar = Unicode.Scalar(v) else { return nil }
+                out.append(scalar)
+            default: return nil
+            }
+        }
+        return String(out)
     }
 
     /// timestamptz: `[±]Y...Y-MM-DDTHH:MM:SS.ffffffZ` (astronomical years) → PostgreSQL's

@@ -120,12 +120,12 @@ struct PostgresFidelityValuesTests {
         case .integer:
             return token == original
         case .boolean:
-            return token == (original == "t" ? "true" : "false")
+            return token == (original == "true" || original == "t" ? "true" : "false")
         case .bytes:
             guard let b64 = FidelityDecode.unquoted(token), let data = Data(base64Encoded: b64) else { return false }
             return data.map { String(format: "%02x", $0) }.joined() == original
         case .text:
-            return FidelityDecode.unquoted(token) == original
+            return FidelityDecode.unquoted(token).map { Array($0.unicodeScalars) } == Array(original.unicodeScalars)
         }
     }
 }
