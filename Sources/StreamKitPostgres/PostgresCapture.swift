@@ -8,6 +8,11 @@ public import StreamKitCapture
 /// Log-based capture of PostgreSQL changes into Kafka, as Debezium's PostgreSQL connector does:
 /// logical replication with the built-in `pgoutput` plugin, one topic per table, Debezium
 /// envelopes (see ``DebeziumChangeEncoder``), key = primary key, a tombstone after each delete.
+/// A table without a primary key (or replica-identity index) has a null key and its updates are
+/// `u` events, as in Debezium; ``PostgresCaptureConfiguration/messageKeyColumns`` names key
+/// columns instead. Every connection it opens pins the session settings that decide the values'
+/// text form (``PostgresConnection/pinnedSettings``): a role's or database's own `DateStyle`,
+/// `TimeZone` or `extra_float_digits` change nothing.
 /// The PostgreSQL plug-in of the capture core (StreamKitCapture): this type reads the WAL
 /// (`PostgresCapture+Streaming`), snapshots (`+Snapshot`, `+IncrementalSnapshot`) and keeps the
 /// ``PostgresPosition``; the core tracks acknowledgements, schema versions, snapshot windows,

@@ -46,7 +46,8 @@ public struct TriggerCaptureConfiguration: Sendable {
 /// `1.5e300` → all its digits) and turn a float's `-0` into `0`. A change log created by an
 /// earlier version with `jsonb` columns keeps working, with that loss (a warning says so).
 /// ``run(until:)`` reads the log in id order, publishes every row as the same Debezium envelope
-/// as ``PostgresCapture`` (topic `<prefix>.<schema>.<table>`, key = primary key, tombstone after
+/// as ``PostgresCapture`` (topic `<prefix>.<schema>.<table>`, key = primary key — null for a table
+/// without one, whose updates are `u` events — or the configured message key columns, tombstone after
 /// a delete, `source.connector` `postgresql`, `source.snapshot` `false`, `op` c/u/d/t), waits
 /// until Kafka acknowledged the whole batch, and only then deletes the published log rows.
 ///

@@ -59,33 +59,39 @@ struct PostgresFidelitySessionTests {
         let streamed = [
             "(3, '2001-02-03', '2001-02-03 04:05:06', '2001-02-03 04:05:06-03:30', 2.2250738585072014e-308, -1.5e-45, '100 years', '\\x5c27', 0, '23:59:59.999999', '12:00:00+00')",
             "(4, '0099-01-01', '0099-01-01 00:00:00', '1970-01-01 00:00:00+00', 1e300, 1, '-3 mons', '\\xdeadbeef', 1000000, '01:02:03', '01:02:03+14')",
+            // St. John's local time puts 0001-01-01 00:00 UTC in 1 BC: the capture must not see it so.
+            "(5, '0044-03-15 BC', '4713-01-01 00:00:00 BC', '0001-01-01 00:00:00+00', '-0', 'NaN', '-1 years', '\\x00', -1, '24:00:00', '00:00:00+00')",
         ]
         try FidelityNames.sql("INSERT INTO \(n.table) VALUES \(rows.joined(separator: ", "))")
         let running = CaptureRun(PostgresCapture(configuration: n.configuration(dsn: FidelityNames.dsn(user: n.role)), kafka: KafkaTestSupport.kafka))
         try await waitFor(.seconds(60), running) { (try? captureEvents(n.topic).count) == 2 }
         try FidelityNames.sql("INSERT INTO \(n.table) VALUES \(streamed.joined(separator: ", ")); UPDATE \(n.table) SET f8 = f8 * 3, iv = iv * 2 WHERE id = 1")
-        try await waitFor(.seconds(60), running) { (try? captureEvents(n.topic).count) == 5 }
+        try await waitFor(.seconds(60), running) { (try? captureEvents(n.topic).count) == 6 }
         try running.stop()
 
         // What a pinned session reads, in the mapping's terms.
         let expected = try FidelityNames.sql("""
             SELECT id, (d - date '1970-01-01')::text, (extract(epoch FROM ts) * 1000000)::bigint::text,
-                   to_char(tz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), f8::text, f4::text, iv::text,
+                   tz::text, f8::text, f4::text, iv::text,
                    encode(b, 'base64'), m::text, t::text, tt::text FROM \(n.table) ORDER BY id
             """).rows
+        var tokens: [Int: [String: String]] = [:]   // exact number text: -0 stays -0
+        for r in try KafkaTopicReader.readAll(topic: n.topic, configuration: KafkaTestSupport.kafka) {
+            if let v = r.value { let t = FidelityDecode.afterTokens(v); if let id = t["id"].flatMap({ Int($0) }) { tokens[id] = t } }
+        }
         var latest: [Int: [String: Any]] = [:]
         for e in try captureEvents(n.topic) where !e.tombstone {
             if let after = e.after, let id = after["id"] as? Int { latest[id] = after }
         }
-        #expect(latest.count == 4)
+        #expect(latest.count == 5)
         for r in expected {
             let id = Int(r[0]!)!
             let a = try #require(latest[id], "row \(id) captured")
             #expect((a["d"] as? NSNumber)?.int64Value == Int64(r[1]!), "date of row \(id)")
             #expect((a["ts"] as? NSNumber)?.int64Value == Int64(r[2]!), "timestamp of row \(id)")
-            #expect(a["tz"] as? String == r[3], "timestamptz of row \(id)")
-            #expect((a["f8"] as? NSNumber)?.doubleValue.bitPattern == Double(r[4]!)!.bitPattern, "float8 of row \(id): \(a["f8"] ?? "nil") vs \(r[4]!)")
-            #expect((a["f4"] as? NSNumber).map { Float($0.doubleValue).bitPattern } == Float(r[5]!)!.bitPattern, "real of row \(id)")
+            #expect((a["tz"] as? String).flatMap(FidelityDecode.timestamptzText) == r[3], "timestamptz of row \(id): \(a["tz"] ?? "nil") vs \(r[3] ?? "nil")")
+            #expect(tokens[id]?["f8"].flatMap(Double.init)?.bitPattern == Double(r[4]!)!.bitPattern, "float8 of row \(id): \(tokens[id]?["f8"] ?? "nil") vs \(r[4]!)")
+            #expect(tokens[id]?["f4"] == (r[5] == "NaN" ? "\"NaN\"" : r[5]), "real of row \(id)")
             #expect(a["iv"] as? String == r[6], "interval of row \(id)")
             #expect(a["b"] as? String == r[7]?.replacingOccurrences(of: "\n", with: ""), "bytea of row \(id)")
             #expect(a["m"] as? String == r[8], "money of row \(id)")
