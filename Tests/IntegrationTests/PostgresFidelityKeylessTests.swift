@@ -204,6 +204,36 @@ struct PostgresFidelityKeylessTests {
     @Test(.timeLimit(.minutes(2)))
     func triggerCaptureWithConfiguredKeyColumnsReplaysPerKey() async throws { try await run(.trigger, keyed: true) }
 
+    /// The command line: `--message-key-columns` reaches the capture; a malformed value is refused naming the flag.
+    @Test(.timeLimit(.minutes(2)))
+    func captureCommandTakesMessageKeyColumns() async throws {
+        let n = FidelityNames()
+        defer { n.cleanUp() }
+        try Self.createTable(n)
+        try Self.insert(n, 1...3)
+        func launch(_ keyColumns: String, stderr: Pipe? = nil) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLIBinary.path)
+            p.arguments = ["capture", "postgres", "--dsn", Services.postgresDSN, "--slot", n.slot, "--publication", n.publication,
+                           "--topic-prefix", n.prefix, "--tables", n.table, "--brokers", Services.kafkaBrokers, "--state-file", n.stateFile,
+                           "--signal-table", "none", "--message-key-columns", keyColumns]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = stderr ?? FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let bad = Pipe()
+        let refused = try launch("public.\(n.table)", stderr: bad)
+        refused.waitUntilExit()
+        let message = String(decoding: bad.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(refused.terminationStatus != 0 && message.contains("--message-key-columns"), "\(message)")
+        let p = try launch("public.\(n.table):a")
+        defer { if p.isRunning { p.terminate(); p.waitUntilExit() } }
+        try await waitFor(.seconds(60)) { (try? captureEvents(n.topic).count) == 3 }
+        let keys = try captureEvents(n.topic).compactMap { $0.key?["a"] as? Int }.sorted()
+        #expect(keys == [1, 2, 3], "keyed by the configured column")
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func pollingCaptureOfAKeylessTableReadsEveryRowWithNullKeys() async throws {
         let n = FidelityNames()
