@@ -172,7 +172,10 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
         let col = sql.quoteIdentifier(c.column)
         let keys = keyless ? ["ctid"] : table.keyColumns.map { sql.quoteIdentifier(table.columns[$0].name) }
         let keyTypes = keyless ? ["tid"] : table.keyColumns.map { typeNames[$0] }
-        let ordinal = kind == .time ? "(extract(epoch FROM \(col)) * 1000000)::bigint" : "\(col)::bigint"
+        // µs since the epoch, clamped to the mapping's infinity values (±infinity, year 294276).
+        let ordinal = kind == .time
+            ? "least(greatest(extract(epoch FROM \(col)) * 1000000, \(TemporalMapping.negativeInfinityMicros)), \(TemporalMapping.positiveInfinityMicros))::bigint"
+            : "\(col)::bigint"
         let select = "SELECT \(table.columns.map { sql.quoteIdentifier($0.name) }.joined(separator: ", ")), \(ordinal)\(keyless ? ", ctid" : "") FROM \(rel)"
         let orderBy = "ORDER BY \(([col] + keys).joined(separator: ", ")) LIMIT $1"
         let fromStart = "\(select) WHERE \(col) IS NOT NULL \(orderBy)"

@@ -234,6 +234,28 @@ struct PostgresFidelityKeylessTests {
         #expect(keys == [1, 2, 3], "keyed by the configured column")
     }
 
+    /// Polling on a timestamptz column holding ±infinity, BC and year-294276 values: every row published.
+    @Test(.timeLimit(.minutes(2)))
+    func pollingCaptureReadsExtremeTimestamps() async throws {
+        let n = FidelityNames()
+        defer { n.cleanUp() }
+        try FidelityNames.sql("""
+            CREATE TABLE \(n.table)(id int PRIMARY KEY, updated_at timestamptz);
+            INSERT INTO \(n.table) VALUES (1, '-infinity'), (2, '4713-01-01 00:00:00+00 BC'), (3, '2026-01-01 00:00:00+00'),
+                                          (4, '294276-12-31 23:59:59.999999+00'), (5, 'infinity');
+            """)
+        var c = PollingCaptureConfiguration(dsn: Services.postgresDSN, table: n.table, column: "updated_at", topicPrefix: n.prefix, stateFile: n.stateFile)
+        c.batchSize = 2
+        c.interval = .milliseconds(100)
+        let running = CaptureRun(PollingCapture(configuration: c, kafka: KafkaTestSupport.kafka))
+        try await waitFor(.seconds(60), running) { (try? captureEvents(n.topic).count) ?? 0 >= 5 }
+        try running.stop()
+        var seen: [Int: String] = [:]
+        for e in try captureEvents(n.topic) { if let id = e.after?["id"] as? Int { seen[id] = e.after?["updated_at"] as? String } }
+        #expect(seen == [1: "-infinity", 2: "-4712-01-01T00:00:00.000000Z", 3: "2026-01-01T00:00:00.000000Z",
+                         4: "+294276-12-31T23:59:59.999999Z", 5: "infinity"])
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func pollingCaptureOfAKeylessTableReadsEveryRowWithNullKeys() async throws {
         let n = FidelityNames()
