@@ -210,7 +210,10 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
                     // A row is (its key or, without a primary key, its ctid, column value).
                     let rowID = keyless ? (r[n + 1] ?? "") : table.keyColumns.map { r[$0] ?? "\u{0}" }.joined(separator: "\u{2}")
                     let identity = rowID + "\u{1}" + text
-                    if highest == nil || ord >= highest!.ordinal { highest = (text, ord) }
+                    // `infinity` never becomes the position: later changes (below it) would not be read again.
+                    if (kind == .version || ord < TemporalMapping.positiveInfinityMicros) && (highest == nil || ord >= highest!.ordinal) {
+                        highest = (text, ord)
+                    }
                     if published[identity] != nil {
                         metrics.duplicatesSkipped.add(1, ordering: .relaxed)
                         continue

@@ -234,7 +234,8 @@ struct PostgresFidelityKeylessTests {
         #expect(keys == [1, 2, 3], "keyed by the configured column")
     }
 
-    /// Polling on a timestamptz column holding ±infinity, BC and year-294276 values: every row published.
+    /// Polling on a timestamptz column holding ±infinity, BC and year-294276 values: every row
+    /// published, and a later change still seen (infinity never becomes the position).
     @Test(.timeLimit(.minutes(2)))
     func pollingCaptureReadsExtremeTimestamps() async throws {
         let n = FidelityNames()
@@ -249,10 +250,13 @@ struct PostgresFidelityKeylessTests {
         c.interval = .milliseconds(100)
         let running = CaptureRun(PollingCapture(configuration: c, kafka: KafkaTestSupport.kafka))
         try await waitFor(.seconds(60), running) { (try? captureEvents(n.topic).count) ?? 0 >= 5 }
+        // A later change still moves past the infinity row: the position stays finite.
+        try FidelityNames.sql("UPDATE \(n.table) SET updated_at = '2026-06-01 00:00:00+00' WHERE id = 3")
+        try await waitFor(.seconds(60), running) { (try? captureEvents(n.topic).count) ?? 0 >= 6 }
         try running.stop()
         var seen: [Int: String] = [:]
         for e in try captureEvents(n.topic) { if let id = e.after?["id"] as? Int { seen[id] = e.after?["updated_at"] as? String } }
-        #expect(seen == [1: "-infinity", 2: "-4712-01-01T00:00:00.000000Z", 3: "2026-01-01T00:00:00.000000Z",
+        #expect(seen == [1: "-infinity", 2: "-4712-01-01T00:00:00.000000Z", 3: "2026-06-01T00:00:00.000000Z",
                          4: "+294276-12-31T23:59:59.999999Z", 5: "infinity"])
     }
 
