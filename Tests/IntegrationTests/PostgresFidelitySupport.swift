@@ -45,7 +45,14 @@ struct FidelityNames {
     }
 
     func cleanUp() {
-        _ = try? Self.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '\(slot)'")
+        // The capture's walsender may still be exiting: wait (bounded) until the slot is free, then drop it.
+        for _ in 0..<100 {
+            let left = (try? Self.sql("""
+                SELECT CASE WHEN active THEN 'busy' ELSE pg_drop_replication_slot(slot_name)::text END FROM pg_replication_slots WHERE slot_name = '\(slot)'
+                """).rows.count) ?? 0
+            if left == 0 { break }
+            usleep(100_000)
+        }
         _ = try? Self.sql("SET client_min_messages = warning; DROP PUBLICATION IF EXISTS \(publication); DROP TABLE IF EXISTS \(table); DROP TABLE IF EXISTS \(changeLog) CASCADE; DROP FUNCTION IF EXISTS \(changeLog)_capture() CASCADE")
         if (try? Self.sql("SELECT 1 FROM pg_roles WHERE rolname = '\(role)'").rows.count) == 1 {
             _ = try? Self.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role)'")
