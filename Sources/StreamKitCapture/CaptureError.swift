@@ -29,6 +29,8 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         public static let configuration = Code("capture.configuration")
         /// The change log carried something the plug-in cannot decode.
         public static let malformedLog = Code("capture.malformed_log")
+        /// A captured value the type mapping cannot represent (the message names the column).
+        public static let unrepresentableValue = Code("capture.unrepresentable_value")
         /// A client-side failure (out of memory, a socket error).
         public static let client = Code("capture.client")
     }

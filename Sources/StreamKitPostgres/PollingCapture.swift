@@ -8,7 +8,9 @@ public import StreamKitKafka
 public struct PollingCaptureConfiguration: Sendable {
     /// libpq connection string or URL (`postgresql://user@host:port/db`).
     public var dsn: String
-    /// The table (`schema.table` or `table` for `public`). It needs a primary key.
+    /// The table (`schema.table` or `table` for `public`). Without a primary key its rows are
+    /// read in (column, `ctid`) order and published with a null Kafka key (unless
+    /// ``messageKeyColumns`` names key columns), as Debezium keys a table without a primary key.
     public var table: String
     /// The column that grows with every change of a row: `timestamp`/`timestamptz`/`date`
     /// (e.g. `updated_at`, set on every insert and update) or an integer version. Rows where it is
@@ -34,6 +36,9 @@ public struct PollingCaptureConfiguration: Sendable {
     /// Consecutive failed reconnects to PostgreSQL before the capture gives up (the wait doubles
     /// from 0.5 s to 10 s; a session that published anything or ran a minute starts the count again).
     public var reconnectAttempts = 60
+    /// Debezium's `message.key.columns` (see ``PostgresCaptureConfiguration/messageKeyColumns``):
+    /// the Kafka key columns instead of the primary key. Default: none.
+    public var messageKeyColumns = MessageKeyColumns()
 
     public init(dsn: String, table: String, column: String, topicPrefix: String, stateFile: String) {
         self.dsn = dsn; self.table = table; self.column = column; self.topicPrefix = topicPrefix; self.stateFile = stateFile
@@ -146,7 +151,11 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
         guard let (table, typeNames) = try PostgresCatalog.loadTable(sql, schema: q.schema, name: q.name, version: 1) else {
             throw CaptureError(.configuration, "polling capture: no table \(c.table)")
         }
-        guard !table.keyColumns.isEmpty else { throw CaptureError(.configuration, "polling capture: \(c.table) has no primary key") }
+        // The Kafka key (configured columns, else the primary key, else none: a null key); pages
+        // are read in (column, primary key) order, or (column, ctid) without a primary key.
+        var keyed = table
+        keyed.keyColumns = try c.messageKeyColumns.keyColumns(schema: q.schema, name: q.name, columns: table.columns, defaultKey: table.keyColumns)
+        let keyless = table.keyColumns.isEmpty
         guard let ci = table.columns.firstIndex(where: { $0.name == c.column }) else {
             throw CaptureError(.configuration, "polling capture: \(c.table) has no column \(c.column)")
         }
@@ -165,10 +174,13 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
 
         let rel = PostgresCatalog.quotedName(sql, q.schema, q.name)
         let col = sql.quoteIdentifier(c.column)
-        let keys = table.keyColumns.map { sql.quoteIdentifier(table.columns[$0].name) }
-        let keyTypes = table.keyColumns.map { typeNames[$0] }
-        let ordinal = kind == .time ? "(extract(epoch FROM \(col)) * 1000000)::bigint" : "\(col)::bigint"
-        let select = "SELECT \(table.columns.map { sql.quoteIdentifier($0.name) }.joined(separator: ", ")), \(ordinal) FROM \(rel)"
+        let keys = keyless ? ["ctid"] : table.keyColumns.map { sql.quoteIdentifier(table.columns[$0].name) }
+        let keyTypes = keyless ? ["tid"] : table.keyColumns.map { typeNames[$0] }
+        // µs since the epoch, clamped to the mapping's infinity values (±infinity, year 294276).
+        let ordinal = kind == .time
+            ? "least(greatest(extract(epoch FROM \(col)) * 1000000, \(TemporalMapping.negativeInfinityMicros)), \(TemporalMapping.positiveInfinityMicros))::bigint"
+            : "\(col)::bigint"
+        let select = "SELECT \(table.columns.map { sql.quoteIdentifier($0.name) }.joined(separator: ", ")), \(ordinal)\(keyless ? ", ctid" : "") FROM \(rel)"
         let orderBy = "ORDER BY \(([col] + keys).joined(separator: ", ")) LIMIT $1"
         let fromStart = "\(select) WHERE \(col) IS NOT NULL \(orderBy)"
         let margin = kind == .time ? "$3::interval" : "$3::bigint"
@@ -198,9 +210,14 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
                 for r in rows.rows {
                     guard let text = r[ci], let ord = r[n].flatMap({ Int64($0) }) else { continue }
                     let values = r[0..<n].map { $0.map(ColumnValue.text) ?? .null }
-                    let key = encoder.key(table: table, values: values)
-                    let identity = String(decoding: key ?? [], as: UTF8.self) + "\u{1}" + text
-                    if highest == nil || ord >= highest!.ordinal { highest = (text, ord) }
+                    let key = try encoder.key(table: keyed, values: values)
+                    // A row is (its key or, without a primary key, its ctid, column value).
+                    let rowID = keyless ? (r[n + 1] ?? "") : table.keyColumns.map { r[$0] ?? "\u{0}" }.joined(separator: "\u{2}")
+                    let identity = rowID + "\u{1}" + text
+                    // `infinity` never becomes the position: later changes (below it) would not be read again.
+                    if (kind == .version || ord < TemporalMapping.positiveInfinityMicros) && (highest == nil || ord >= highest!.ordinal) {
+                        highest = (text, ord)
+                    }
                     if published[identity] != nil {
                         metrics.duplicatesSkipped.add(1, ordering: .relaxed)
                         continue
@@ -209,7 +226,7 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
                     let pos = PostgresSourceFields(lsn: UInt64(max(0, ord)), lastCommitLSN: nil, txID: nil,
                                                              tsMillis: kind == .time ? ord / 1000 : WallClock.millis(),
                                                              snapshot: state.initialDone ? "false" : "true")
-                    let value = encoder.value(op: op, table: table, before: nil, after: values, source: pos, nowMillis: WallClock.millis())
+                    let value = try encoder.value(op: op, table: keyed, before: nil, after: values, source: pos, nowMillis: WallClock.millis())
                     try producer.send(topic: topic, key: key, value: value)
                     sent += 1
                 }
@@ -237,7 +254,7 @@ public final class PollingCapture: ChangeCapture, @unchecked Sendable {
                 if rows.rows.count < c.batchSize { reachedEnd = true; break }
                 if stop() { break }
                 let last = rows.rows[rows.rows.count - 1]
-                rows = try sql.execute(after, [String(c.batchSize), last[ci]] + table.keyColumns.map { last[$0] })
+                rows = try sql.execute(after, [String(c.batchSize), last[ci]] + (keyless ? [last[n + 1]] : table.keyColumns.map { last[$0] }))
             }
             if !state.initialDone && reachedEnd {
                 state.initialDone = true

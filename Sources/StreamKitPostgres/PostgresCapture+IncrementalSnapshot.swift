@@ -108,25 +108,28 @@ extension PostgresCapture {
             stream.incremental.finishCurrent(); stream.incrementalChanged = true
             return
         }
-        var table = loaded
+        // Chunks are read in primary-key order (`loaded`); events are keyed by the Kafka key (`table`).
+        var table = try keyed(loaded)
         table.version = try registerSchema(schema: q.schema, name: q.name, columns: table.columns, keys: table.keyColumns)
         table = filtered(table)
+        var chunkTable = loaded
+        chunkTable.version = table.version
         let chunk = stream.incremental.chunks + 1
         let base = "\(configuration.slot)-\(chunk)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         // The open marker, the chunk's read, the close marker: a change streamed between the two
         // markers is newer than the read and replaces its row (DBLog).
         try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-open', $2)", [base + "-open", current])
-        let rows = try reader.chunk(of: table, after: stream.incremental.lastKey, limit: configuration.incrementalChunkSize)
+        let rows = try reader.chunk(of: chunkTable, after: stream.incremental.lastKey, limit: configuration.incrementalChunkSize)
         func text(_ v: ColumnValue) -> String? { if case let .text(t) = v { return t }; return nil }
-        if let hook = afterChunkRead, let first = rows.first { try hook(current, table.keyColumns.map { text(first[$0]) }) }
+        if let hook = afterChunkRead, let first = rows.first { try hook(current, chunkTable.keyColumns.map { text(first[$0]) }) }
         try sql.execute("INSERT INTO \(signal) (id, type, data) VALUES ($1, 'snapshot-window-close', $2)", [base + "-close", current])
         var w = SnapshotWindow(openID: base + "-open", closeID: base + "-close", table: table,
                                topic: "\(configuration.topicPrefix).\(q.schema).\(q.name)",
-                               lastKey: rows.last.map { r in table.keyColumns.map { text(r[$0]) } } ?? stream.incremental.lastKey,
+                               lastKey: rows.last.map { r in chunkTable.keyColumns.map { text(r[$0]) } } ?? stream.incremental.lastKey,
                                complete: rows.count < configuration.incrementalChunkSize)
         w.rows.reserveCapacity(rows.count)
         for values in rows {
-            guard let key = encoder.key(table: table, values: values) else { continue }
+            guard let key = try encoder.key(table: table, values: values) else { continue }
             w.add(key: key, row: values)
         }
         stream.window = w

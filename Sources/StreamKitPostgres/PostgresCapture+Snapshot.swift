@@ -19,7 +19,7 @@ extension PostgresCapture {
         func emit(last: Bool) throws {
             guard let h = held else { return }
             let source = PostgresSourceFields(lsn: consistentPoint, lastCommitLSN: nil, txID: nil, tsMillis: nowMillis, snapshot: last ? "last" : "true")
-            let value = encoder.value(op: UInt8(ascii: "r"), table: h.table, before: nil, after: h.row, source: source, nowMillis: WallClock.millis())
+            let value = try encoder.value(op: UInt8(ascii: "r"), table: h.table, before: nil, after: h.row, source: source, nowMillis: WallClock.millis())
             try producer.send(topic: h.topic, key: h.key, value: value)
             metrics.snapshotRows.add(1, ordering: .relaxed)
             held = nil
@@ -29,6 +29,7 @@ extension PostgresCapture {
             if let signal, signal.schema == t[1] && signal.name == t[2] { continue }
             guard let oid = t[0], let schema = t[1], let name = t[2],
                   var table = try PostgresCatalog.loadTable(sql, oid: oid, schema: schema, name: name, version: 0)?.table else { continue }
+            table = try keyed(table)
             let columns = table.columns
             table.version = try registerSchema(schema: schema, name: name, columns: columns, keys: table.keyColumns)
             table = filtered(table)
@@ -42,7 +43,7 @@ extension PostgresCapture {
                 for r in batch.rows {
                     try emit(last: false)
                     let values = r.map { $0.map(ColumnValue.text) ?? .null }
-                    held = (topic, encoder.key(table: table, values: values), table, values)
+                    held = (topic, try encoder.key(table: table, values: values), table, values)
                 }
                 producer.poll()
             }

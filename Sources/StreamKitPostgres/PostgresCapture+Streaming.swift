@@ -76,9 +76,11 @@ extension PostgresCapture {
             }
             let sql = try metadataConnection()
             let keyNames = try PostgresCatalog.keyColumnNames(sql, oid: String(id))
+            // The primary key, else the replica-identity index; never the columns pgoutput flags
+            // for REPLICA IDENTITY FULL (all of them): a table without a key has a null key.
             let keys = keyNames.compactMap { k in columns.firstIndex { $0.name == k } }
-            let keyIndexes = keys.isEmpty ? columns.indices.filter { columns[$0].isKey } : keys
             let neutral = columns.map(\.captureColumn)
+            let keyIndexes = try configuration.messageKeyColumns.keyColumns(schema: namespace, name: name, columns: neutral, defaultKey: keys)
             relations[id] = filtered(CapturedTable(schema: namespace, name: name, columns: neutral, keyColumns: keyIndexes,
                                                    version: try registerSchema(schema: namespace, name: name, columns: neutral,
                                                                                keys: keyIndexes, lsn: lsn)))
@@ -96,9 +98,10 @@ extension PostgresCapture {
             try stream.insert(try relation(rel), topic: topics[rel]!, after: new, source: source(), producer: producer)
         // A key-only old tuple (default replica identity) carries NULL for the other columns, which
         // Debezium shows as null too: `before` is the old tuple as sent.
-        case let .update(rel, old, _, new):
+        case let .update(rel, old, oldIsKeyOnly, new):
             guard rel != signalRelation else { return }
-            try stream.update(try relation(rel), topic: topics[rel]!, before: old, after: new, source: source(), producer: producer)
+            try stream.update(try relation(rel), topic: topics[rel]!, before: old, after: new, oldRowIsFull: old != nil && !oldIsKeyOnly,
+                              source: source(), producer: producer)
         case let .delete(rel, old, _):
             guard rel != signalRelation else { return }
             try stream.delete(try relation(rel), topic: topics[rel]!, before: old, source: source(), producer: producer)

@@ -8,6 +8,11 @@ public import StreamKitCapture
 /// Log-based capture of PostgreSQL changes into Kafka, as Debezium's PostgreSQL connector does:
 /// logical replication with the built-in `pgoutput` plugin, one topic per table, Debezium
 /// envelopes (see ``DebeziumChangeEncoder``), key = primary key, a tombstone after each delete.
+/// A table without a primary key (or replica-identity index) has a null key and its updates are
+/// `u` events, as in Debezium; ``PostgresCaptureConfiguration/messageKeyColumns`` names key
+/// columns instead. Every connection it opens pins the session settings that decide the values'
+/// text form (``PostgresConnection/pinnedSettings``): a role's or database's own `DateStyle`,
+/// `TimeZone` or `extra_float_digits` change nothing.
 /// The PostgreSQL plug-in of the capture core (StreamKitCapture): this type reads the WAL
 /// (`PostgresCapture+Streaming`), snapshots (`+Snapshot`, `+IncrementalSnapshot`) and keeps the
 /// ``PostgresPosition``; the core tracks acknowledgements, schema versions, snapshot windows,
@@ -271,6 +276,13 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
     /// The version of a table's columns in the schema registry (published first when new).
     func registerSchema(schema: String, name: String, columns: [CaptureColumn], keys: [Int] = [], lsn: UInt64 = 0) throws -> Int {
         try schemas.register(schema: schema, name: name, columns: columns, keys: keys, lsn: lsn, producer: producer)
+    }
+
+    /// The table with its configured message key columns (if any) as its key.
+    func keyed(_ table: CapturedTable) throws -> CapturedTable {
+        var t = table
+        t.keyColumns = try configuration.messageKeyColumns.keyColumns(schema: t.schema, name: t.name, columns: t.columns, defaultKey: t.keyColumns)
+        return t
     }
 
     /// Applies the column filters to a table.

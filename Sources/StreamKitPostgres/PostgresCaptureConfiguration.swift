@@ -1,3 +1,5 @@
+public import StreamKitCapture
+
 /// Settings of a log-based PostgreSQL capture (logical replication with `pgoutput`).
 public struct PostgresCaptureConfiguration: Sendable {
     /// libpq connection string or URL (`postgresql://user@host:port/db`).
@@ -27,6 +29,12 @@ public struct PostgresCaptureConfiguration: Sendable {
     public var slotLagWarningBytes: Int64 = 1 << 30
     /// Rows per snapshot fetch. Default: 10 000.
     public var snapshotFetchSize = 10_000
+    /// Debezium's `message.key.columns`: the Kafka key columns of some tables (instead of the
+    /// primary key; also for a table without one). A table without a primary key, a replica
+    /// identity index or an entry here has a null key, and its updates are `u` events. A
+    /// configured column outside the replica identity needs `REPLICA IDENTITY FULL`, so that
+    /// deletes and updates of an unchanged TOASTed value carry it in the old row. Default: none.
+    public var messageKeyColumns = MessageKeyColumns()
     /// Columns left out of the events: `schema.table.column` or `table.column` (in `public`).
     public var excludedColumns: [String] = []
     /// Columns whose values are replaced by `"***"` (NULL stays null): same naming.

@@ -30,7 +30,28 @@ public final class PostgresConnection: @unchecked Sendable {
     /// The DSN with any password removed (for messages and logs).
     public let redactedDSN: String
 
-    public init(dsn: String, replication: Bool = false) throws {
+    /// The session settings every connection of the capture pins right after connecting
+    /// (``init(dsn:replication:pinSession:)``): they decide the text form of values — in query
+    /// results and in what `pgoutput` sends, since the walsender formats values with its own
+    /// session's settings — and must not depend on what an administrator set on the role or
+    /// the database (`ALTER ROLE ... SET DateStyle = 'SQL, DMY'` would turn dates into
+    /// `26/05/2085`). The JDBC driver Debezium uses pins the same ones.
+    public static let pinnedSettings: [(name: String, value: String)] = [
+        ("DateStyle", "ISO, YMD"),          // 2024-03-01 13:14:15.123456, BC years as "... BC"
+        ("IntervalStyle", "postgres"),      // 1 year 2 mons 3 days 04:05:06
+        ("TimeZone", "UTC"),                // timestamptz text with offset +00
+        ("extra_float_digits", "3"),        // float4/float8: the shortest text that reads back exactly
+        ("client_encoding", "UTF8"),
+        ("bytea_output", "hex"),            // \x0a0b
+        ("lc_monetary", "C"),               // money: 12.34 without a locale's currency symbol
+    ]
+
+    /// The `SET` statements of ``pinnedSettings``.
+    static let pinSQL = pinnedSettings.map { "SET \($0.name) = '\($0.value)'" }.joined(separator: "; ")
+
+    /// `pinSession`: set ``pinnedSettings`` (the default; only tests that look at a role's own
+    /// settings pass false).
+    public init(dsn: String, replication: Bool = false, pinSession: Bool = true) throws {
         redactedDSN = Self.redact(dsn)
         let conninfo = replication ? Self.withReplication(dsn) : dsn
         guard let c = PQconnectdb(conninfo) else { throw CaptureError(.client, "PQconnectdb failed (out of memory)") }
@@ -41,6 +62,7 @@ public final class PostgresConnection: @unchecked Sendable {
                                retriable: true)
         }
         conn = c
+        if pinSession { try execute(Self.pinSQL) }
     }
 
     deinit { PQfinish(conn) }

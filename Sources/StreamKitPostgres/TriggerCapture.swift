@@ -28,6 +28,10 @@ public struct TriggerCaptureConfiguration: Sendable {
     /// Consecutive failed reconnects to PostgreSQL before the capture gives up (the wait doubles
     /// from 0.5 s to 10 s; a session that published anything or ran a minute starts the count again).
     public var reconnectAttempts = 60
+    /// Debezium's `message.key.columns` (see ``PostgresCaptureConfiguration/messageKeyColumns``):
+    /// the log-based capture's key rule — a table without a primary key and without an entry
+    /// here has a null key and its updates are `u` events. Default: none.
+    public var messageKeyColumns = MessageKeyColumns()
 
     public init(dsn: String, tables: [String], topicPrefix: String) {
         self.dsn = dsn; self.tables = tables; self.topicPrefix = topicPrefix
@@ -40,9 +44,13 @@ public struct TriggerCaptureConfiguration: Sendable {
 /// ``install()`` creates a change-log table, a PL/pgSQL trigger function and, on every captured
 /// table, an `AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW` trigger plus an
 /// `AFTER TRUNCATE ... FOR EACH STATEMENT` trigger. Each row change is written to the log in the
-/// writing transaction as `to_jsonb(OLD)` / `to_jsonb(NEW)`, so it commits or rolls back with it.
+/// writing transaction as `to_json(OLD)` / `to_json(NEW)`, so it commits or rolls back with it.
+/// The log keeps them as `json`, not `jsonb`: `jsonb` would rewrite `json` columns (key order,
+/// `1.5e300` → all its digits) and turn a float's `-0` into `0`. A change log created by an
+/// earlier version with `jsonb` columns keeps working, with that loss (a warning says so).
 /// ``run(until:)`` reads the log in id order, publishes every row as the same Debezium envelope
-/// as ``PostgresCapture`` (topic `<prefix>.<schema>.<table>`, key = primary key, tombstone after
+/// as ``PostgresCapture`` (topic `<prefix>.<schema>.<table>`, key = primary key — null for a table
+/// without one, whose updates are `u` events — or the configured message key columns, tombstone after
 /// a delete, `source.connector` `postgresql`, `source.snapshot` `false`, `op` c/u/d/t), waits
 /// until Kafka acknowledged the whole batch, and only then deletes the published log rows.
 ///
@@ -67,7 +75,7 @@ public struct TriggerCaptureConfiguration: Sendable {
 /// capture behind any long transaction in the cluster.)
 ///
 /// **Values.** The logged JSON is turned back into the table's row type in SQL
-/// (`jsonb_populate_record(NULL::table, before/after)`), so every column arrives in the
+/// (`json_populate_record(NULL::table, before/after)`), so every column arrives in the
 /// PostgreSQL text form with its real type OID and is typed by ``DebeziumChangeEncoder`` exactly
 /// like the log-based capture (numeric digits, timestamps, booleans, ...), without JSON parsing in
 /// Swift. Unlike the log-based capture with the default replica identity, `before` of updates and
@@ -148,8 +156,8 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
                 schema_name text NOT NULL,
                 table_name text NOT NULL,
                 op char(1) NOT NULL,
-                before jsonb,
-                after jsonb,
+                before json,
+                after json,
                 txid bigint NOT NULL DEFAULT txid_current(),
                 committed_at timestamptz NOT NULL DEFAULT now()
             )
@@ -159,16 +167,21 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
         if try sql.execute("SELECT to_regclass($1) IS NULL", [index]).rows.first?.first == "t" {
             try sql.execute("CREATE INDEX IF NOT EXISTS \(sql.quoteIdentifier(log.name + "_table_id")) ON \(logName) (schema_name, table_name, id)")
         }
-        // Row changes write OLD/NEW as jsonb; TRUNCATE (statement level) writes neither.
+        if try sql.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'after'",
+                           [logName]).rows.first?.first == "jsonb" {
+            logger.warning("the change log stores row images as jsonb (created by an earlier version): json columns lose their exact text and floats their -0; recreate it when empty to keep them",
+                           metadata: [LogMetadataKey.table: "\(configuration.changeLog)"])
+        }
+        // Row changes write OLD/NEW as json; TRUNCATE (statement level) writes neither.
         try sql.execute("""
             CREATE OR REPLACE FUNCTION \(fn)() RETURNS trigger LANGUAGE plpgsql AS $streamkit$
             BEGIN
                 IF TG_OP = 'INSERT' THEN
-                    INSERT INTO \(logName) (schema_name, table_name, op, after) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'c', to_jsonb(NEW));
+                    INSERT INTO \(logName) (schema_name, table_name, op, after) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'c', to_json(NEW));
                 ELSIF TG_OP = 'UPDATE' THEN
-                    INSERT INTO \(logName) (schema_name, table_name, op, before, after) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'u', to_jsonb(OLD), to_jsonb(NEW));
+                    INSERT INTO \(logName) (schema_name, table_name, op, before, after) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'u', to_json(OLD), to_json(NEW));
                 ELSIF TG_OP = 'DELETE' THEN
-                    INSERT INTO \(logName) (schema_name, table_name, op, before) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'd', to_jsonb(OLD));
+                    INSERT INTO \(logName) (schema_name, table_name, op, before) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'd', to_json(OLD));
                 ELSIF TG_OP = 'TRUNCATE' THEN
                     INSERT INTO \(logName) (schema_name, table_name, op) VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 't');
                 END IF;
@@ -272,13 +285,16 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
         let key = schema + "." + name
         let known = tables[key]
         guard let loaded = try PostgresCatalog.loadTable(sql, schema: schema, name: name, version: known?.table.version ?? 1) else { return nil }
+        let keys = try configuration.messageKeyColumns.keyColumns(schema: schema, name: name, columns: loaded.table.columns,
+                                                                   defaultKey: loaded.table.keyColumns)
         if let known, CaptureColumn.sameColumns(known.table.columns, loaded.table.columns) {
             var t = known
-            t.table.keyColumns = loaded.table.keyColumns
+            t.table.keyColumns = keys
             tables[key] = t
             return t
         }
         var table = loaded.table
+        table.keyColumns = keys
         if let known { table.version = known.table.version + 1 }
         let entry = (table, "\(configuration.topicPrefix).\(schema).\(name)")
         tables[key] = entry
@@ -313,8 +329,8 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
             let select = (list.map { "b." + $0 } + list.map { "a." + $0 }).joined(separator: ", ")
             let rows = try sql.execute("""
                 SELECT l.id, l.before IS NULL, l.after IS NULL, \(select) FROM \(logName) l
-                LEFT JOIN LATERAL jsonb_populate_record(NULL::\(rel), l.before) b ON true
-                LEFT JOIN LATERAL jsonb_populate_record(NULL::\(rel), l.after) a ON true
+                LEFT JOIN LATERAL json_populate_record(NULL::\(rel), l.before::json) b ON true
+                LEFT JOIN LATERAL json_populate_record(NULL::\(rel), l.after::json) a ON true
                 WHERE l.id = ANY($1::bigint[])
                 """, [PostgresCatalog.arrayLiteral(idsByTable[key]!)])
             for r in rows.rows {
@@ -339,25 +355,26 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
             case UInt8(ascii: "u"):
                 guard let after = image?.after else { continue }
                 // A changed key: like Debezium, a delete (+ tombstone) of the old key, then a create of the new one.
-                if let before = image?.before, let oldKey = encoder.key(table: t.table, values: before),
-                   oldKey != encoder.key(table: t.table, values: after) {
-                    try send(op: UInt8(ascii: "d"), t, before: before, after: nil, keyFrom: before, pos, producer)
-                    try send(op: UInt8(ascii: "c"), t, before: nil, after: after, keyFrom: after, pos, producer)
+                // A table without a key (null Kafka key): always `u`.
+                let newKey = try encoder.key(table: t.table, values: after, fallback: image?.before)
+                if let before = image?.before, let oldKey = try encoder.key(table: t.table, values: before), oldKey != newKey {
+                    try send(op: UInt8(ascii: "d"), t, before: before, after: nil, key: oldKey, pos, producer)
+                    try send(op: UInt8(ascii: "c"), t, before: nil, after: after, key: newKey, pos, producer)
                     changes += 2
                 } else {
-                    try send(op: op, t, before: image?.before, after: after, keyFrom: after, pos, producer)
+                    try send(op: op, t, before: image?.before, after: after, key: newKey, pos, producer)
                     changes += 1
                 }
             case UInt8(ascii: "c"):
                 guard let after = image?.after else { continue }
-                try send(op: op, t, before: nil, after: after, keyFrom: after, pos, producer)
+                try send(op: op, t, before: nil, after: after, key: try encoder.key(table: t.table, values: after), pos, producer)
                 changes += 1
             case UInt8(ascii: "d"):
                 guard let before = image?.before else { continue }
-                try send(op: op, t, before: before, after: nil, keyFrom: before, pos, producer)
+                try send(op: op, t, before: before, after: nil, key: try encoder.key(table: t.table, values: before), pos, producer)
                 changes += 1
             case UInt8(ascii: "t"):
-                try send(op: op, t, before: nil, after: nil, keyFrom: nil, pos, producer)
+                try send(op: op, t, before: nil, after: nil, key: nil, pos, producer)
                 changes += 1
             default:
                 logger.warning("change-log row with an unknown op skipped", metadata: [LogMetadataKey.position: "\(id)", "capture.op": "\(opText)"])
@@ -367,9 +384,8 @@ public final class TriggerCapture: ChangeCapture, @unchecked Sendable {
     }
 
     private func send(op: UInt8, _ t: (table: CapturedTable, topic: String), before: [ColumnValue]?, after: [ColumnValue]?,
-                      keyFrom: [ColumnValue]?, _ pos: PostgresSourceFields, _ producer: KafkaProducer) throws {
-        let key = keyFrom.flatMap { encoder.key(table: t.table, values: $0) }
-        let value = encoder.value(op: op, table: t.table, before: before, after: after, source: pos, nowMillis: WallClock.millis())
+                      key: [UInt8]?, _ pos: PostgresSourceFields, _ producer: KafkaProducer) throws {
+        let value = try encoder.value(op: op, table: t.table, before: before, after: after, source: pos, nowMillis: WallClock.millis())
         try producer.send(topic: t.topic, key: key, value: value)
         if op == UInt8(ascii: "d") && configuration.tombstonesOnDelete && key != nil {
             try producer.send(topic: t.topic, key: key, value: nil)

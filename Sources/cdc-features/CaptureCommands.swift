@@ -36,6 +36,7 @@ struct CapturePostgres: AsyncParsableCommand {
     @Option(name: .customLong("state-file"), help: "The capture's own position (default capture-<slot>.state.json).") var stateFile: String?
     @Flag(name: .customLong("no-tombstones"), help: "Do not send a tombstone after each delete.") var noTombstones = false
     @Option(name: .customLong("exclude-columns"), help: "Columns left out of events: schema.table.column or table.column, comma separated.") var excludeColumns: String?
+    @Option(name: .customLong("message-key-columns"), help: "Kafka key columns per table instead of the primary key (Debezium's message.key.columns): schema.table:col1,col2;schema.other:col. A table without a primary key or an entry has a null key.") var messageKeyColumns: String?
     @Option(name: .customLong("mask-columns"), help: "Columns written as \"***\": same form.") var maskColumns: String?
     @Option(name: .customLong("skip-ops"), help: "Operations not published: any of c,u,d,t.") var skipOps: String?
     @Flag(name: .customLong("transaction-metadata"), help: "BEGIN/END events on <prefix>.transaction and a transaction block in every change (Debezium's provide.transaction.metadata).") var transactionMetadata = false
@@ -64,6 +65,9 @@ struct CapturePostgres: AsyncParsableCommand {
         c.tombstonesOnDelete = !noTombstones
         c.excludedColumns = list(excludeColumns)
         c.maskedColumns = list(maskColumns)
+        do { c.messageKeyColumns = try MessageKeyColumns(parsing: messageKeyColumns ?? "", defaultSchema: "public") } catch {
+            throw ValidationError("--message-key-columns: \(error.captureMessage)")
+        }
         c.skippedOperations = Set(list(skipOps))
         c.transactionMetadata = transactionMetadata
         c.heartbeatInterval = heartbeatInterval

@@ -5,6 +5,7 @@ import StreamKit
 import Synchronization
 import Logging
 import StreamKitKafka
+import StreamKitCapture
 import StreamKitPostgres
 
 struct CaptureTrigger: AsyncParsableCommand {
@@ -18,6 +19,7 @@ struct CaptureTrigger: AsyncParsableCommand {
     @OptionGroup var kafkaOptions: KafkaOptions
     @Option(name: .customLong("state-file"), help: "Where the capture's metrics are written (<state-file>.status.json); the position itself is the change log. Default: capture-trigger.state.json.") var stateFile: String?
     @Option(name: .customLong("batch-size"), help: "Change-log rows per batch.") var batchSize: Int = 1_000
+    @Option(name: .customLong("message-key-columns"), help: "Kafka key columns per table instead of the primary key (Debezium's message.key.columns): schema.table:col1,col2;schema.other:col. A table without a primary key or an entry has a null key.") var messageKeyColumns: String?
     @Flag(name: .customLong("no-tombstones"), help: "Do not send a tombstone after each delete.") var noTombstones = false
     @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
 
@@ -35,6 +37,9 @@ struct CaptureTrigger: AsyncParsableCommand {
         c.batchSize = batchSize
         c.tombstonesOnDelete = !noTombstones
         c.reconnectAttempts = max(0, reconnectAttempts)
+        do { c.messageKeyColumns = try MessageKeyColumns(parsing: messageKeyColumns ?? "", defaultSchema: "public") } catch {
+            throw ValidationError("--message-key-columns: \(error.captureMessage)")
+        }
         let logger = obs.logger
         let capture = TriggerCapture(configuration: c, kafka: kafka, logger: logger)
         let status = CaptureDefaults.statusFile(stateFile ?? "capture-trigger.state.json")
@@ -47,7 +52,7 @@ struct CapturePolling: AsyncParsableCommand {
         commandName: "polling",
         abstract: "Polling capture of one table on an updated_at (or version) column → a Kafka topic. Sees no deletes, only the latest state per poll. Runs until SIGTERM/SIGINT.")
     @OptionGroup var postgres: PostgresOptions
-    @Option(help: "The table (schema.table or table); it needs a primary key.") var table: String
+    @Option(help: "The table (schema.table or table); without a primary key its events have a null key.") var table: String
     @Option(help: "The column that moves forward on every change (timestamp, timestamptz, date or integer).") var column: String = "updated_at"
     @Option(name: .customLong("topic-prefix"), help: "The topic is <prefix>.<schema>.<table>.") var topicPrefix: String = "cdc"
     @OptionGroup var kafkaOptions: KafkaOptions
@@ -57,6 +62,7 @@ struct CapturePolling: AsyncParsableCommand {
     @Option(name: .customLong("version-margin"), help: "Overlap re-read on every poll, in version units (integer columns).") var versionMargin: Int64 = 1_000
     @Option(name: .customLong("batch-size"), help: "Rows per query.") var batchSize: Int = 1_000
     @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
+    @Option(name: .customLong("message-key-columns"), help: "Kafka key columns per table instead of the primary key (Debezium's message.key.columns): schema.table:col1,col2;schema.other:col. A table without a primary key or an entry has a null key.") var messageKeyColumns: String?
 
     @OptionGroup var observability: ObservabilityOptions
 
@@ -72,6 +78,9 @@ struct CapturePolling: AsyncParsableCommand {
         c.versionSafetyMargin = versionMargin
         c.batchSize = batchSize
         c.reconnectAttempts = max(0, reconnectAttempts)
+        do { c.messageKeyColumns = try MessageKeyColumns(parsing: messageKeyColumns ?? "", defaultSchema: "public") } catch {
+            throw ValidationError("--message-key-columns: \(error.captureMessage)")
+        }
         let logger = obs.logger
         let capture = PollingCapture(configuration: c, kafka: kafka, logger: logger)
         try await runCaptureService(capture, status: CaptureDefaults.statusFile(c.stateFile), logger: logger)

@@ -100,7 +100,7 @@ struct CaptureCoreTests {
             CaptureColumn(name: "note", typeID: 252, kind: .text, isKey: false),
         ], keyColumns: [0], version: 2)
         let row: [ColumnValue] = [.text("7"), .text("1"), .text("12.50"), .text("2024-01-02 03:04:05.5"), .unchangedToast]
-        let bytes = e.value(op: UInt8(ascii: "c"), table: table, before: nil, after: row, source: BinlogSource(), nowMillis: 5)
+        let bytes = try e.value(op: UInt8(ascii: "c"), table: table, before: nil, after: row, source: BinlogSource(), nowMillis: 5)
         let o = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         let source = try #require(o["source"] as? [String: Any])
         #expect(source["connector"] as? String == "mysql" && source["name"] as? String == "shop" && source["db"] as? String == "app")
@@ -110,7 +110,7 @@ struct CaptureCoreTests {
         #expect(after["id"] as? Int == 7 && after["paid"] as? Bool == true && (after["amount"] as? NSNumber)?.doubleValue == 12.5)
         #expect(after["at"] as? Int64 == 1_704_164_645_500_000)
         #expect(after["note"] as? String == DebeziumChangeEncoder.unavailableValue)
-        #expect(String(decoding: e.key(table: table, values: row) ?? [], as: UTF8.self) == #"{"id":7}"#)
+        #expect(String(decoding: try e.key(table: table, values: row) ?? [], as: UTF8.self) == #"{"id":7}"#)
     }
 
     @Test func captureErrorsHaveStableCodesAndSQLState() {

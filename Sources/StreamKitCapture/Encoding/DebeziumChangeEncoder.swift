@@ -12,8 +12,12 @@ import StreamKitJSON
 /// (MicroTimestamp), `timestamptz` as an ISO-8601 UTC string (ZonedTimestamp), `date` as days
 /// since the epoch, bytes as base64, json, uuid, text and arrays as strings. Decimals are written
 /// as JSON numbers with all their digits (Debezium's `decimal.handling.mode=double` shape,
-/// without the rounding); NaN and infinities become strings. A value the log did not carry
-/// (``ColumnValue/unchangedToast``) is written as `"__debezium_unavailable_value"`, never invented.
+/// without the rounding); NaN and ±Infinity become the strings `"NaN"`, `"Infinity"`,
+/// `"-Infinity"` (as Kafka's JsonConverter writes non-finite doubles), `-0` stays `-0`. Dates and
+/// times follow ``TemporalMapping`` (BC, 5+ digit years, ±infinity). A value the mapping cannot
+/// represent is a ``CaptureError/Code/unrepresentableValue`` naming the column, never written
+/// with another type. A value the log did not carry (``ColumnValue/unchangedToast``) is written
+/// as `"__debezium_unavailable_value"` in `before`/`after`, never invented, and never in a key.
 public struct DebeziumChangeEncoder {
     public static let unavailableValue = "__debezium_unavailable_value"
     /// The `source.version` field.
@@ -44,13 +48,13 @@ public struct DebeziumChangeEncoder {
 
     /// The envelope of one change: `op` is `c`, `u`, `d`, `r` or `t`. `transaction` is null unless given.
     public mutating func value<Source: SourceFields>(op: UInt8, table: CapturedTable, before: [ColumnValue]?, after: [ColumnValue]?,
-                                                     source: Source, nowMillis: Int64, transaction: TransactionOrder? = nil) -> [UInt8] {
+                                                     source: Source, nowMillis: Int64, transaction: TransactionOrder? = nil) throws -> [UInt8] {
         writer.reset()
         writer.beginObject()
         writer.key("before")
-        if let before { row(table, before) } else { writer.null() }
+        if let before { try row(table, before) } else { writer.null() }
         writer.key("after")
-        if let after { row(table, after) } else { writer.null() }
+        if let after { try row(table, after) } else { writer.null() }
         writer.key("source")
         writer.beginObject()
         writer.field("version", Self.version)
@@ -132,140 +136,146 @@ public struct DebeziumChangeEncoder {
         return (key, writer.bytes)
     }
 
-    /// The Kafka key: the key columns of `values` as a JSON object; nil when the table has no key.
-    public mutating func key(table: CapturedTable, values: [ColumnValue]) -> [UInt8]? {
+    /// The Kafka key: the key columns of `values` as a JSON object; nil when the table has no key
+    /// (Debezium's rule for a table without a primary key and without configured key columns).
+    /// A key column the log did not carry (an unchanged TOASTed value) is taken from `fallback`
+    /// (the old row, when the log has one); never the placeholder: without a value the key is an
+    /// error naming the column.
+    public mutating func key(table: CapturedTable, values: [ColumnValue], fallback: [ColumnValue]? = nil) throws -> [UInt8]? {
         guard !table.keyColumns.isEmpty else { return nil }
         writer.reset()
         writer.beginObject()
         for i in table.keyColumns where i < values.count {
             writer.key(table.columns[i].name)
-            value(values[i], kind: table.columns[i].kind)
+            var v = values[i]
+            if case .unchangedToast = v {
+                if let fallback, i < fallback.count, fallback[i] != .unchangedToast {
+                    v = fallback[i]
+                } else {
+                    throw CaptureError(.configuration, "key column \(table.qualifiedName).\(table.columns[i].name): the log carries no value for it "
+                                       + "(an unchanged TOASTed value and no old row) — set REPLICA IDENTITY FULL on \(table.qualifiedName)")
+                }
+            }
+            try value(v, column: i, of: table)
         }
         writer.endObject()
         return writer.bytes
     }
 
-    mutating func row(_ table: CapturedTable, _ values: [ColumnValue]) {
+    mutating func row(_ table: CapturedTable, _ values: [ColumnValue]) throws {
         writer.beginObject()
         for (i, c) in table.columns.enumerated() where !table.excluded[i] {
             writer.key(c.name)
             if table.masked[i] {
                 if i < values.count, case .null = values[i] { writer.null() } else { writer.value("***") }
             } else {
-                value(i < values.count ? values[i] : .null, kind: c.kind)
+                try value(i < values.count ? values[i] : .null, column: i, of: table)
             }
         }
         writer.endObject()
     }
 
-    mutating func value(_ v: ColumnValue, kind: ColumnKind) {
+    mutating func value(_ v: ColumnValue, column: Int, of table: CapturedTable) throws {
         switch v {
         case .null: writer.null()
         case .unchangedToast: writer.value(Self.unavailableValue)
-        case let .text(t): typed(t, kind: kind)
+        case let .text(t):
+            guard typed(t, kind: table.columns[column].kind) else {
+                let c = table.columns[column]
+                throw CaptureError(.unrepresentableValue, "column \(table.qualifiedName).\(c.name) (\(c.kind.rawValue)): a value the type mapping cannot represent "
+                                   + "(\(Self.rule(c.kind))); the capture stops rather than change its type")
+            }
         }
     }
 
-    mutating func typed(_ t: String, kind: ColumnKind) {
+    /// What a kind's values must be (for errors).
+    static func rule(_ kind: ColumnKind) -> String {
         switch kind {
-        case .boolean: writer.value(t == "t" || t == "1" || t == "true")
+        case .boolean: "t/f, true/false or 1/0"
+        case .integer: "a 64-bit integer"
+        case .decimal: "a number, NaN or ±Infinity"
+        case .timestamp: "µs since the epoch must fit a signed 64-bit integer below the infinity values"
+        case .timestampWithZone: "an ISO date and time with an offset, or ±infinity"
+        case .date: "an ISO date or ±infinity"
+        case .bytes: "hex bytes (bytea_output hex)"
+        case .text: "text"
+        }
+    }
+
+    /// Writes `t` by the mapping of `kind`; false when the mapping cannot represent it.
+    mutating func typed(_ t: String, kind: ColumnKind) -> Bool {
+        switch kind {
+        case .boolean:
+            switch t {
+            case "t", "true", "1": writer.value(true)
+            case "f", "false", "0": writer.value(false)
+            default: return false
+            }
         case .integer:
-            if let n = Int64(t) { writer.value(n) } else { writer.value(t) }
+            if let n = Int64(t) { writer.value(n) } else if let n = UInt64(t) { writer.value(n) } else { return false }
         case .decimal:
-            if Self.isJSONNumber(t) { t.utf8.withContiguousStorageIfAvailable { writer.rawValue(UnsafeRawBufferPointer($0)) } ?? writer.value(t) } else { writer.value(t) }
+            if Self.isJSONNumber(t) {
+                var t = t
+                t.withUTF8 { writer.rawValue(UnsafeRawBufferPointer($0)) }
+            } else if t == "NaN" || t == "Infinity" || t == "-Infinity" {
+                writer.value(t)   // as Kafka's JsonConverter (Jackson) writes non-finite doubles: strings
+            } else {
+                return false
+            }
         case .timestamp:
-            if let us = Self.parseTimestampMicros(t) { writer.value(us) } else { writer.value(t) }
+            switch TemporalMapping.parseTimestamp(t) {
+            case let .finite(days, micros)?:
+                guard let us = TemporalMapping.epochMicros(days: days, micros: micros) else { return false }
+                writer.value(us)
+            case .positiveInfinity?: writer.value(TemporalMapping.positiveInfinityMicros)
+            case .negativeInfinity?: writer.value(TemporalMapping.negativeInfinityMicros)
+            case nil: return false
+            }
         case .timestampWithZone:
-            if let us = Self.parseTimestampMicros(t) { writer.value(Self.isoUTC(micros: us)) } else { writer.value(t) }
+            switch TemporalMapping.parseTimestamp(t) {
+            case let .finite(days, micros)?:
+                TemporalMapping.withISOUTC(days: days, micros: micros) { writer.value(utf8: UnsafeRawBufferPointer($0)) }
+            case .positiveInfinity?: writer.value("infinity")
+            case .negativeInfinity?: writer.value("-infinity")
+            case nil: return false
+            }
         case .date:
-            if let days = Self.parseDateDays(t) { writer.value(days) } else { writer.value(t) }
+            switch TemporalMapping.parseDate(t) {
+            case let .finite(days, _)?: writer.value(days)
+            case .positiveInfinity?: writer.value(TemporalMapping.positiveInfinityDays)
+            case .negativeInfinity?: writer.value(TemporalMapping.negativeInfinityDays)
+            case nil: return false
+            }
         case .bytes:
-            writer.value(Self.byteaBase64(t) ?? t)
+            guard let b64 = Self.byteaBase64(t) else { return false }
+            writer.value(b64)
         case .text:
             writer.value(t)
         }
+        return true
     }
+
+    /// A JSON number as the databases print numbers: `-?digits[.digits][e[+-]digits]`.
     static func isJSONNumber(_ t: String) -> Bool {
-        var sawDigit = false
-        for (i, b) in t.utf8.enumerated() {
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): sawDigit = true
-            case UInt8(ascii: "-") where i == 0: continue
-            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-"): continue
-            default: return false
+        var t = t
+        return t.withUTF8 { b in
+            var i = 0
+            let n = b.count
+            func digits() -> Bool {
+                let start = i
+                while i < n, b[i] &- 48 < 10 { i += 1 }
+                return i > start
             }
-        }
-        return sawDigit && !t.hasPrefix(".") && !t.hasPrefix("-.")
-    }
-
-    /// `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM[:SS]]]` (DateStyle ISO) → µs since the epoch (UTC).
-    static func parseTimestampMicros(_ t: String) -> Int64? {
-        let b = Array(t.utf8)
-        func num(_ from: Int, _ n: Int) -> Int64? {
-            guard from + n <= b.count else { return nil }
-            var v: Int64 = 0
-            for i in from..<from + n { let d = b[i] &- 48; guard d < 10 else { return nil }; v = v * 10 + Int64(d) }
-            return v
-        }
-        guard b.count >= 19, b[4] == 45, b[7] == 45, b[10] == 32 || b[10] == 84, b[13] == 58, b[16] == 58,
-              let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let s = num(17, 2) else { return nil }
-        var i = 19
-        var frac: Int64 = 0
-        if i < b.count, b[i] == 46 {
-            i += 1
-            var digits = 0
-            while i < b.count, b[i] >= 48, b[i] <= 57 {
-                if digits < 6 { frac = frac * 10 + Int64(b[i] - 48); digits += 1 }
+            if i < n, b[i] == 45 { i += 1 }
+            guard digits() else { return false }
+            if i < n, b[i] == 46 { i += 1; guard digits() else { return false } }
+            if i < n, b[i] == 101 || b[i] == 69 {
                 i += 1
+                if i < n, b[i] == 43 || b[i] == 45 { i += 1 }
+                guard digits() else { return false }
             }
-            while digits < 6 { frac *= 10; digits += 1 }
+            return i == n
         }
-        var offsetSeconds: Int64 = 0
-        if i < b.count, b[i] == 43 || b[i] == 45 {
-            let sign: Int64 = b[i] == 45 ? -1 : 1
-            guard let oh = num(i + 1, 2) else { return nil }
-            var off = oh * 3600
-            var j = i + 3
-            if j < b.count, b[j] == 58, let om = num(j + 1, 2) { off += om * 60; j += 3 }
-            if j < b.count, b[j] == 58, let os = num(j + 1, 2) { off += os }
-            offsetSeconds = sign * off
-        }
-        let days = daysFromCivil(y, mo, d)
-        return ((days * 86_400 + h * 3600 + mi * 60 + s) - offsetSeconds) * 1_000_000 + frac
-    }
-
-    static func parseDateDays(_ t: String) -> Int64? {
-        let parts = t.split(separator: "-")
-        guard parts.count == 3, let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]) else { return nil }
-        return daysFromCivil(y, m, d)
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func isoUTC(micros: Int64) -> String {
-        var days = micros >= 0 ? micros / 86_400_000_000 : (micros - 86_399_999_999) / 86_400_000_000
-        let rem = micros - days * 86_400_000_000
-        // civil from days
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let doe = days - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        let secs = rem / 1_000_000, us = rem % 1_000_000
-        func p(_ v: Int64, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
-        return "\(p(y, 4))-\(p(m, 2))-\(p(d, 2))T\(p(secs / 3600, 2)):\(p(secs / 60 % 60, 2)):\(p(secs % 60, 2)).\(p(us, 6))Z"
     }
 
     /// `\x0a0b` (bytea hex output) → base64.

@@ -3,7 +3,9 @@ public struct CapturedTable: Sendable, Equatable {
     public var schema: String
     public var name: String
     public var columns: [CaptureColumn]
-    /// Indexes into `columns` of the primary key (else the replica identity); empty: no key.
+    /// Indexes into `columns` of the Kafka key: the configured ``MessageKeyColumns``, else the
+    /// primary key, else the replica-identity index; empty: no key (a null Kafka key, as
+    /// Debezium does for a table without a primary key — never all columns).
     public var keyColumns: [Int]
     /// Version of this table's column list as seen by the capture (1, 2, ...; see ``SchemaHistory``).
     public var version: Int

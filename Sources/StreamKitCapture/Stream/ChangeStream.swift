@@ -125,31 +125,44 @@ public struct ChangeStream<Position: SourcePosition> {
 
     public mutating func insert<S: SourceFields>(_ table: CapturedTable, topic: String, after: [ColumnValue], source: S, producer: KafkaProducer) throws {
         guard !tx.skipAll else { return }
-        try publish(op: UInt8(ascii: "c"), table, topic: topic, before: nil, after: after, keyFrom: after, source: source, producer: producer)
+        try publish(op: UInt8(ascii: "c"), table, topic: topic, before: nil, after: after, key: try encoder.key(table: table, values: after),
+                    source: source, producer: producer)
     }
 
     /// `before`: the old row or key as the log has it (nil when it has none). A changed key is
-    /// published as Debezium does: a delete (+ tombstone) of the old key and a create of the new one.
+    /// published as Debezium does: a delete (+ tombstone) of the old key and a create of the new
+    /// one. A table without a key (no primary key, no configured key columns) has a null Kafka
+    /// key: its updates are always `u`. A key column the new row does not carry (an unchanged
+    /// TOASTed value) is taken from the old row. `oldRowIsFull`: `before` is the whole old row
+    /// (PostgreSQL's REPLICA IDENTITY FULL, a trigger's OLD), not only its key: then the create of
+    /// a changed key takes the values the new row does not carry from it, as nothing before that
+    /// create could tell a consumer what they are.
     public mutating func update<S: SourceFields>(_ table: CapturedTable, topic: String, before: [ColumnValue]?, after: [ColumnValue],
-                                                 source: S, producer: KafkaProducer) throws {
+                                                 oldRowIsFull: Bool = false, source: S, producer: KafkaProducer) throws {
         guard !tx.skipAll else { return }
-        if let before, let oldKey = encoder.key(table: table, values: before), oldKey != encoder.key(table: table, values: after) {
-            try publish(op: UInt8(ascii: "d"), table, topic: topic, before: before, after: nil, keyFrom: before, source: source, producer: producer)
-            try publish(op: UInt8(ascii: "c"), table, topic: topic, before: nil, after: after, keyFrom: after, source: source, producer: producer)
+        let newKey = try encoder.key(table: table, values: after, fallback: before)
+        if let before, let oldKey = try encoder.key(table: table, values: before), oldKey != newKey {
+            try publish(op: UInt8(ascii: "d"), table, topic: topic, before: before, after: nil, key: oldKey, source: source, producer: producer)
+            var created = after
+            if oldRowIsFull {
+                for i in created.indices where created[i] == .unchangedToast && i < before.count && before[i] != .unchangedToast { created[i] = before[i] }
+            }
+            try publish(op: UInt8(ascii: "c"), table, topic: topic, before: nil, after: created, key: newKey, source: source, producer: producer)
         } else {
-            try publish(op: UInt8(ascii: "u"), table, topic: topic, before: before, after: after, keyFrom: after, source: source, producer: producer)
+            try publish(op: UInt8(ascii: "u"), table, topic: topic, before: before, after: after, key: newKey, source: source, producer: producer)
         }
     }
 
     public mutating func delete<S: SourceFields>(_ table: CapturedTable, topic: String, before: [ColumnValue], source: S, producer: KafkaProducer) throws {
         guard !tx.skipAll else { return }
-        try publish(op: UInt8(ascii: "d"), table, topic: topic, before: before, after: nil, keyFrom: before, source: source, producer: producer)
+        try publish(op: UInt8(ascii: "d"), table, topic: topic, before: before, after: nil, key: try encoder.key(table: table, values: before),
+                    source: source, producer: producer)
     }
 
     public mutating func truncate<S: SourceFields>(_ table: CapturedTable, topic: String, source: S, producer: KafkaProducer) throws {
         guard !tx.skipAll else { return }
         if let w = window, table.schema == w.table.schema && table.name == w.table.name { window!.rows.removeAll() }
-        try publish(op: UInt8(ascii: "t"), table, topic: topic, before: nil, after: nil, keyFrom: nil, source: source, producer: producer)
+        try publish(op: UInt8(ascii: "t"), table, topic: topic, before: nil, after: nil, key: nil, source: source, producer: producer)
     }
 
     /// A row inserted into the signal table (`id`, `type`, `data` as text). `readSource`: the
@@ -197,7 +210,7 @@ public struct ChangeStream<Position: SourcePosition> {
         let now = WallClock.millis()
         var published = 0
         for (key, row) in w.remainingRows {
-            let value = encoder.value(op: UInt8(ascii: "r"), table: w.table, before: nil, after: row, source: source, nowMillis: now)
+            let value = try encoder.value(op: UInt8(ascii: "r"), table: w.table, before: nil, after: row, source: source, nowMillis: now)
             try send(topic: w.topic, key: key, value: value, producer: producer)
             published += 1
         }
@@ -217,8 +230,7 @@ public struct ChangeStream<Position: SourcePosition> {
     var transactionTopic: String { settings.topicPrefix + ".transaction" }
 
     mutating func publish<S: SourceFields>(op: UInt8, _ table: CapturedTable, topic: String, before: [ColumnValue]?, after: [ColumnValue]?,
-                                           keyFrom: [ColumnValue]?, source: S, producer: KafkaProducer) throws {
-        let key = keyFrom.flatMap { encoder.key(table: table, values: $0) }
+                                           key: [UInt8]?, source: S, producer: KafkaProducer) throws {
         // Checked in place: binding `window` would copy the chunk's dictionary references per event.
         if let key, window?.isOpen == true, window!.table.name == table.name && window!.table.schema == table.schema {
             window!.rows.removeValue(forKey: key)   // the streamed change is newer than the chunk's read
@@ -238,7 +250,7 @@ public struct ChangeStream<Position: SourcePosition> {
             tx.perTable[i].count += 1
             order = .init(id: tx.id, totalOrder: tx.dataEvents, dataCollectionOrder: tx.perTable[i].count)
         }
-        let value = encoder.value(op: op, table: table, before: before, after: after, source: source, nowMillis: WallClock.millis(), transaction: order)
+        let value = try encoder.value(op: op, table: table, before: before, after: after, source: source, nowMillis: WallClock.millis(), transaction: order)
         try send(topic: topic, key: key, value: value, producer: producer)
         if op == UInt8(ascii: "d") && settings.tombstonesOnDelete && key != nil {
             try send(topic: topic, key: key, value: nil, producer: producer)
