@@ -1,6 +1,7 @@
 import Testing
 import StreamKit
 import StreamKitQuery
+import StreamKitDebezium
 
 /// ``StrictFieldRecordDecoder``: each class of bad input is thrown with its dead-letter code and a
 /// message naming the field; good rows decode as ``FieldRecordDecoder`` reads them.
@@ -116,5 +117,27 @@ struct BadInputDecoderTests {
         #expect(out.values.sorted() == [10, 20, 40])
         #expect(dead.values.map(\.record) == [13] && dead.values.first?.code == .userFunction)
         #expect(dead.values.first?.reason.contains("unlucky 13") == true)
+    }
+}
+
+/// The Debezium envelope decoders classify their failures with the same dead-letter codes.
+struct BadInputDebeziumCodeTests {
+    struct Row: Decodable, Sendable { var user_id: Int64; var amount: Double }
+
+    func code(_ line: String) -> StreamKitError.Code? {
+        var d = DebeziumLineDecoder(Row.self)
+        var bytes = Array(line.utf8)
+        do { _ = try bytes.withUnsafeMutableBytes { try d.decode(UnsafeRawBufferPointer($0)) }; return nil } catch let e as StreamKitError {
+            return e.code
+        } catch { return nil }
+    }
+
+    @Test func debeziumDecoderErrorsCarryDeadLetterCodes() {
+        let source = #""source":{"version":"2","connector":"postgresql","name":"a","ts_ms":1,"db":"a","table":"t"}"#
+        #expect(code(#"{"op":"c","after":{"user_id":1,"#) == .malformedJSON)
+        #expect(code(#"{"op":"x","after":{"user_id":1,"amount":1},\#(source),"ts_ms":1}"#) == .unknownOperation)
+        #expect(code(#"{"op":"c","after":{"user_id":1,"amount":"x"},\#(source),"ts_ms":1}"#) == .wrongType)
+        #expect(code(#"{"op":"c","after":{"user_id":1},\#(source),"ts_ms":1}"#) == .missingField)
+        #expect(code(#"{"op":"c","after":{"user_id":1,"amount":2.5,"new_column":true},\#(source),"ts_ms":1}"#) == nil, "a new column is ignored")
     }
 }
