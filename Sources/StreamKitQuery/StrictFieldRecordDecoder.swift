@@ -86,10 +86,12 @@ public struct StrictFieldRecordDecoder<Key: FieldKeyType>: CheckpointedLineDecod
         }
         do { try extractor.extract(line, into: &scratch) } catch { throw StreamKitError(.malformedJSON, error.message) }
         let op = scratch[2]
-        if op.kind == .string && op.byteCount <= 3 && (op.equals("c", in: line) || op.equals("u", in: line) || op.equals("r", in: line)) {
-            // a row
-        } else if op.kind == .string && (op.equals("d", in: line) || op.equals("t", in: line)) {
-            return FieldRecord(kind: .skipped, key: .placeholder, time: 0)
+        if op.kind == .string && op.byteCount == 1 && !op.hasEscapes {
+            switch line[op.start] {
+            case UInt8(ascii: "c"), UInt8(ascii: "u"), UInt8(ascii: "r"): break   // a row
+            case UInt8(ascii: "d"), UInt8(ascii: "t"): return FieldRecord(kind: .skipped, key: .placeholder, time: 0)
+            default: throw operationError(op, line)
+            }
         } else if op.kind != .missing || requireOperation {
             throw operationError(op, line)
         }
