@@ -71,6 +71,7 @@ struct Pipeline: AsyncParsableCommand {
     @Option(name: .customLong("dedup-by"), help: "Comma-separated paths identifying an event (e.g. source.lsn): repeats are dead-lettered as duplicates.") var dedupBy: String?
     @Option(name: .customLong("dedup-capacity"), help: "Recent event identities each reader remembers for --dedup-by.") var dedupCapacity: Int = 100_000
     @Option(name: .customLong("allowed-lateness"), help: "Keep windows open this long after the watermark passed them.") var allowedLateness: Duration = .zero
+    @Option(help: "Redis key namespace of the feature view.") var namespace: String = "feature"
     @Option(name: .customLong("late-topic"), help: "Send events later than the allowed lateness here (default: the dead-letter topic).") var lateTopic: String?
     @Option(help: "Kafka readers.") var readers: Int = 1
     @Option(help: "Window subtasks.") var parallelism: Int = 1
@@ -107,6 +108,7 @@ struct Pipeline: AsyncParsableCommand {
         o.validation.identityCapacity = dedupCapacity
         o.allowedLateness = allowedLateness
         o.lateTopic = lateTopic
+        o.namespace = namespace
         if inferenceTopic != nil {
             o.modelVersion = try ModelRegistry.currentVersion(of: model, redis: try RedisConfiguration(url: redisURL), fallback: "unregistered")
         }

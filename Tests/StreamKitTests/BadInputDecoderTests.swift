@@ -141,3 +141,20 @@ struct BadInputDebeziumCodeTests {
         #expect(code(#"{"op":"c","after":{"user_id":1,"amount":2.5,"new_column":true},\#(source),"ts_ms":1}"#) == nil, "a new column is ignored")
     }
 }
+
+struct BadInputOperatorTests {
+    @Test func tryFilterDeadLettersWhatThePredicateThrowsOn() async throws {
+        let dead = CollectedOutput<DeadLetter<Int>>()
+        let out = CollectedOutput<Int>()
+        try await Job("poison-filter") { env in
+            let kept = env.fromCollection([1, 2, 3, 13, 4, 5, 6]).tryFilter { (x: Int) -> Bool in
+                if x == 13 { throw StreamKitError(.configuration, "unlucky \(x)") }
+                return x % 2 == 0
+            }
+            kept.sideOutput(DeadLetter<Int>.self).collect(into: dead)
+            kept.collect(into: out)
+        }.run()
+        #expect(out.values.sorted() == [2, 4, 6])
+        #expect(dead.values.map(\.record) == [13] && dead.values.first?.code == .userFunction)
+    }
+}
