@@ -105,9 +105,9 @@ public struct StrictFieldRecordDecoder<Key: FieldKeyType>: CheckpointedLineDecod
             throw t.kind == .missing ? StreamKitError(.missingField, "time \(paths[1]) is missing")
                                      : StreamKitError(.wrongType, "time \(paths[1]) is not an integer (ms): \(Self.shown(t, line))")
         }
-        if time > clockMillis &+ maxSkewMillis {
+        if time > clockMillis && time - clockMillis > maxSkewMillis {   // (no overflow: both sides positive differences)
             clockMillis = clock()
-            if time > clockMillis &+ maxSkewMillis {
+            if time > clockMillis && time - clockMillis > maxSkewMillis {
                 throw StreamKitError(.futureTimestamp, "time \(paths[1]) = \(time) is \(time - clockMillis) ms ahead of the processing time \(clockMillis) (max skew \(maxSkewMillis) ms)")
             }
         }

@@ -64,6 +64,15 @@ struct BadInputDecoderTests {
         #expect(try code(Self.row(ts: String(Self.now + 3_600_000))) == nil, "exactly the max skew is accepted")
     }
 
+    @Test func withoutAMaxSkewAnyTimeIsAccepted() throws {
+        var v = FieldRecordValidation()
+        v.maxFutureSkew = nil
+        var d = try StrictFieldRecordDecoder<Int64>(keyPath: "after.user_id", timePath: "after.ts_ms", valuePaths: ["after.amount"], validation: v)
+        for ts in [Self.now, Self.now + 86_400_000 * 365, Int64.max, -5] {
+            #expect(try decode(&d, Self.row(ts: String(ts)))?.time == ts)
+        }
+    }
+
     @Test func duplicatesAreRejectedWithinTheCapacity() throws {
         var d = try Self.decoder(identity: ["source.lsn"], capacity: 3)
         for lsn in 1...3 { #expect(try decode(&d, Self.row(lsn: lsn)) != nil) }
