@@ -74,7 +74,23 @@ public struct UserActivityFeatures: ExampleJob {
         public var modelVersion = "unversioned"
         public var watermarkDelay: Duration = .seconds(2)
         public var idleness: Duration? = .seconds(10)
+        /// Bad input goes here (reason code in the `streamkit.dlq.reason` header, see
+        /// ``StrictFieldRecordDecoder``); without it bad input is only counted.
         public var deadLetterTopic: String?
+        /// Values larger than this are dead-lettered without being parsed (`record_too_large`).
+        /// Default: 1 MiB.
+        public var maxRecordBytes: Int? = 1_048_576
+        /// Checks of the decoded events: unknown `op`, missing fields, null keys, wrong types,
+        /// future timestamps (default max skew 1 h), duplicates (off unless identity paths are set).
+        public var validation = FieldRecordValidation()
+        /// Windows stay open this long after the watermark passed them. Default: 0.
+        public var allowedLateness: Duration = .zero
+        /// Events later than the allowed lateness go here (as JSON `{"user_id","ts_ms","amount"}`
+        /// with reason `late`); nil: to ``deadLetterTopic`` when set. Always counted.
+        public var lateTopic: String?
+        /// A user function applied to every event before the windows; a record it throws on is
+        /// dead-lettered (`user_function`, the error's text in `streamkit.dlq.error`) and the job goes on.
+        public var transform: (@Sendable (FieldRecord<Int64>) throws -> FieldRecord<Int64>)?
         /// Consumer group session timeout; the first join on Tansu waits about half of it.
         public var sessionTimeout: Duration = .seconds(6)
         public var heartbeatInterval: Duration = .milliseconds(1500)
@@ -94,6 +110,8 @@ public struct UserActivityFeatures: ExampleJob {
         public let source = KafkaSourceMetrics()
         public let redis = RedisFeatureSinkMetrics()
         public let inference = KafkaSinkMetrics()
+        /// Dead letters (and late events written out) by reason code.
+        public let deadLetters = DeadLetterMetrics()
         public init() {}
     }
 
@@ -160,8 +178,10 @@ public struct UserActivityFeatures: ExampleJob {
     /// Kafka → Redis: Debezium change events on `o.topic` → the feature view (versioned, TTL'd,
     /// monotonic) and, optionally, inference requests.
     public static func job(_ o: Options, metrics: Metrics = Metrics()) throws -> Job {
-        let decoder = try FieldRecordDecoder<Int64>(keyPath: "after.user_id", timePath: "after.ts_ms", valuePaths: ["after.amount"])
+        let decoder = try StrictFieldRecordDecoder<Int64>(keyPath: "after.user_id", timePath: "after.ts_ms", valuePaths: ["after.amount"],
+                                                          validation: o.validation)
         var source = KafkaSourceConfiguration(topics: [o.topic], groupID: o.groupID, startFrom: o.startFrom)
+        source.maxRecordBytes = o.maxRecordBytes
         source.bounded = o.bounded
         source.parallelism = o.sourceParallelism
         source.sessionTimeout = o.sessionTimeout
@@ -169,11 +189,28 @@ public struct UserActivityFeatures: ExampleJob {
         let view = Self.view(namespace: o.namespace)
         let sourceConfiguration = source
         return Job("user-activity-features") { env in
-            let events = env.source(KafkaSource(kafka: o.kafka, sourceConfiguration, decoder: decoder, metrics: metrics.source), name: "kafka")
+            let raw = env.source(KafkaSource(kafka: o.kafka, sourceConfiguration, decoder: decoder, metrics: metrics.source), name: "kafka")
             if let dlq = o.deadLetterTopic {
-                events.sideOutput(DeadLetter<String>.self).writeDeadLetters(toKafka: o.kafka, topic: dlq)
+                raw.sideOutput(DeadLetter<String>.self).writeDeadLetters(toKafka: o.kafka, topic: dlq, deadLetters: metrics.deadLetters)
             }
-            let windows = activity(events, key: \.key, time: \.time, amount: \.v0, watermarkDelay: o.watermarkDelay, idleness: o.idleness)
+            var events = raw
+            if let transform = o.transform {
+                events = raw.tryMap("user-function", transform)
+                if let dlq = o.deadLetterTopic {
+                    events.sideOutput(DeadLetter<FieldRecord<Int64>>.self)
+                        .writeDeadLetters(toKafka: o.kafka, topic: dlq, name: "kafka-dead-letters-user", deadLetters: metrics.deadLetters, payload: eventJSON)
+                }
+            }
+            var late: (@Sendable (DataStream<FieldRecord<Int64>>) -> Void)? = nil
+            if let lateTopic = o.lateTopic ?? o.deadLetterTopic {
+                let kafka = o.kafka, counts = metrics.deadLetters
+                late = { stream in
+                    stream.map("late-events") { DeadLetter(record: $0, reason: "event time \($0.time) is later than the allowed lateness", code: .late) }
+                        .writeDeadLetters(toKafka: kafka, topic: lateTopic, name: "kafka-late-events", deadLetters: counts, payload: eventJSON)
+                }
+            }
+            let windows = activity(events, key: \.key, time: \.time, amount: \.v0, watermarkDelay: o.watermarkDelay, idleness: o.idleness,
+                                   allowedLateness: o.allowedLateness, late: late)
             windows.sink("redis-features") {
                 RedisFeatureSink(view: view, configuration: o.redis, metrics: metrics.redis) { r in
                     FeatureUpdate(entity: String(r.key), eventTime: r.windowEnd - 1, values: features(r))
@@ -184,6 +221,15 @@ public struct UserActivityFeatures: ExampleJob {
                                                metrics: metrics.inference) { r in (String(r.key), r.windowEnd - 1, features(r)) }
             }
         }
+    }
+
+    /// An event as `{"user_id":…,"ts_ms":…,"amount":…}` (late events, user-function dead letters).
+    @Sendable static func eventJSON(_ e: FieldRecord<Int64>) -> [UInt8] {
+        var w = JSONWriter(capacity: 64)
+        w.beginObject(); w.key("user_id"); w.value(e.key); w.key("ts_ms"); w.value(e.time)
+        w.key("amount"); if e.v0.isNaN { w.null() } else { w.value(e.v0) }
+        w.endObject()
+        return w.bytes
     }
 
     static func features(_ r: WindowResult<Int64, Activity>) -> [FeatureValue?] {

@@ -41,10 +41,11 @@ extension DebeziumRecord: Equatable where Row: Equatable {}
 /// - any other non-optional property fails with a `malformedInput` error naming the column —
 ///   declare columns that can be TOASTed (large text/json/bytea) as optionals.
 ///
-/// Errors (malformed JSON, an unknown `op`, a missing `source`, a `c`/`r`/`u` event without
-/// `after`, a row that does not match `Row`) are thrown as `StreamKitError(.malformedInput, ...)`
-/// whose message starts with `invalid Debezium message:` and names the failing path; route them to
-/// a dead-letter output.
+/// Errors are thrown as `StreamKitError` whose message starts with `invalid Debezium message:` and
+/// names the failing path, with a dead-letter code: `malformed_json` (not JSON), `unknown_op`,
+/// `wrong_type` (a column of the wrong JSON type), `missing_field` (a missing or null required
+/// column), `malformed_input` (anything else, e.g. a missing `source`); route them to a dead-letter
+/// output.
 public final class DebeziumDecoder<Row: Decodable> {
     /// The underlying JSON decoder (configured to treat the placeholder as absent).
     public let jsonDecoder: FastJSONDecoder
@@ -63,15 +64,24 @@ public final class DebeziumDecoder<Row: Decodable> {
         do {
             try json.load(value)
         } catch {
-            throw StreamKitError(.malformedInput, "invalid Debezium message: \(error.message)")
+            throw StreamKitError(.malformedJSON, "invalid Debezium message: \(error.message)")
         }
         defer { json.unload() }
         guard let envelope = try _locateDebeziumEnvelope(json.state) else { return .tombstone }
         do {
             return .change(try json.decodeLoaded(DebeziumEnvelope<Row>.self, at: envelope))
         } catch {
-            throw StreamKitError(.malformedInput, "invalid Debezium message: \(error.message)")
+            throw StreamKitError(Self.deadLetterCode(error.message), "invalid Debezium message: \(error.message)")
         }
+    }
+
+    /// The dead-letter class of a decoding failure (see `FastJSONDecoder`'s messages): a wrong
+    /// JSON type, a missing field or null value, an unknown `op`, or plain malformed input.
+    static func deadLetterCode(_ message: String) -> StreamKitError.Code {
+        if message.contains("unknown Debezium operation") { return .unknownOperation }
+        if message.hasPrefix("type mismatch") { return .wrongType }
+        if message.hasPrefix("missing key") || message.hasPrefix("missing value") { return .missingField }
+        return .malformedInput
     }
 
     /// Decodes one message value held in a byte array.

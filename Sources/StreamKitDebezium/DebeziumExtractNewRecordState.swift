@@ -112,11 +112,13 @@ public struct ExtractNewRecordState: Sendable {
     /// tombstone) and appends the resulting row object to `writer` (no newline).
     /// Member values are copied verbatim from the input. `decoder` provides reusable scratch
     /// buffers.
-    /// - Throws: `StreamKitError(.malformedInput)` for malformed JSON or an invalid envelope.
+    /// - Throws: `StreamKitError` with code `malformed_json` for malformed JSON, `unknown_op` for a
+    ///   missing or unknown `op`, `missing_field` for a `c`/`r`/`u` event without `after`,
+    ///   `malformed_input` for another invalid envelope.
     public func apply(json value: UnsafeRawBufferPointer, using decoder: FastJSONDecoder,
                       into writer: inout JSONWriter) throws(StreamKitError) -> JSONOutcome {
         if _jsonIsBlank(value) { return dropTombstones ? .dropped : .tombstone }
-        try decoder.load(value)
+        do { try decoder.load(value) } catch { throw StreamKitError(.malformedJSON, error.message) }
         defer { decoder.unload() }
         let state = decoder.state
         guard let envelope = try _locateDebeziumEnvelope(state) else { return dropTombstones ? .dropped : .tombstone }
@@ -132,10 +134,10 @@ public struct ExtractNewRecordState: Sendable {
         }
 
         let opIndex = member(envelope, "op")
-        guard opIndex >= 0 else { throw StreamKitError(.malformedInput, "invalid Debezium message: missing key at op") }
+        guard opIndex >= 0 else { throw StreamKitError(.unknownOperation, "invalid Debezium message: missing key at op") }
         guard let code = text(opIndex), let op = DebeziumOperation(rawValue: code) else {
             let shown = text(opIndex).map { "'\($0)'" } ?? state.kindName(opIndex)
-            throw StreamKitError(.malformedInput, "invalid Debezium message: unknown Debezium operation \(shown) at op")
+            throw StreamKitError(.unknownOperation, "invalid Debezium message: unknown Debezium operation \(shown) at op")
         }
         let source = member(envelope, "source")
         guard source >= 0, state.tape[source].kind == .object else {
@@ -153,7 +155,7 @@ public struct ExtractNewRecordState: Sendable {
             image = member(envelope, "after")
             deleted = false
             guard image >= 0, state.tape[image].kind == .object else {
-                throw StreamKitError(.malformedInput, "invalid Debezium message: op '\(code)' requires a non-null 'after' image")
+                throw StreamKitError(.missingField, "invalid Debezium message: op '\(code)' requires a non-null 'after' image")
             }
         case .delete:
             switch deleteHandling {

@@ -211,19 +211,3 @@ extension DataStream {
         sink(name, parallelism: parallelism) { KafkaSink(kafka: kafka, configuration, metrics: metrics, encode: encode) }
     }
 }
-
-extension DataStream where Element == DeadLetter<String> {
-    /// The header holding a dead letter's reason.
-    public static var kafkaDeadLetterReasonHeader: String { "streamkit.dlq.reason" }
-
-    /// Writes dead letters to a Kafka topic (a dead-letter queue): the value is the original
-    /// record, the header `streamkit.dlq.reason` the reason (for a Kafka source:
-    /// `topic[partition]@offset: error`).
-    @discardableResult
-    public func writeDeadLetters(toKafka kafka: KafkaConfiguration, topic: String, name: String = "kafka-dead-letters",
-                                 metrics: KafkaSinkMetrics = KafkaSinkMetrics()) -> DataStream<Never> {
-        writeToKafka(kafka, KafkaSinkConfiguration(topic: topic), name: name, metrics: metrics) { d in
-            KafkaMessage(key: nil, value: Array(d.record.utf8), headers: [KafkaHeader(name: "streamkit.dlq.reason", string: d.reason)])
-        }
-    }
-}

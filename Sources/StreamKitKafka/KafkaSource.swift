@@ -50,6 +50,13 @@ public struct KafkaSourceConfiguration: Sendable {
     public var bounded: Bool = false
     /// What to do with null values. Default: `.decodeAsEmpty`.
     public var tombstones: KafkaTombstonePolicy = .decodeAsEmpty
+    /// Values larger than this many bytes are dead-lettered (code `record_too_large`) without being
+    /// decoded. nil: no limit (beyond the consumer's `receive.message.max.bytes`). Default: nil.
+    public var maxRecordBytes: Int? = nil
+    /// A dead letter keeps at most this many bytes of the original value (`DeadLetter.payload`;
+    /// `originalSize` says how long it was), so the dead-letter topic's own message size limit is
+    /// not exceeded. Default: 256 KiB.
+    public var maxDeadLetterPayloadBytes: Int = 262_144
     /// Commit checkpointed offsets to the group when a checkpoint completes (for monitoring and
     /// for starting other jobs with `.committed`). Default: true.
     public var commitOffsetsOnCheckpoint: Bool = true
@@ -78,7 +85,10 @@ public struct KafkaSourceConfiguration: Sendable {
 /// - Messages are consumed in batches (`rd_kafka_consume_batch_queue`) and handed to the job one
 ///   partition run at a time, with `batch.split` set to the partition (`topicIndex << 16 | partition`
 ///   with several topics), so watermarks and idleness are tracked per partition.
-/// - A value that fails to decode goes to the dead letters with `topic[partition]@offset: reason`.
+/// - A value that fails to decode, or is larger than `maxRecordBytes` (not decoded), goes to the
+///   dead letters with its code, reason, origin (`topic[partition]@offset`, key) and original bytes.
+/// - A ``CheckpointedLineDecoder``'s state (e.g. recent event identities for deduplication) is
+///   written with the reader's position in checkpoints and restored with it.
 /// - Back-pressure pauses the assigned partitions (`rd_kafka_pause_partitions`) until it is released.
 /// - Consumer lag per partition is in ``metrics``.
 ///
@@ -125,8 +135,24 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
             context.jobMetrics.addPublisher(owner: core.metrics) { bridge.publish() }
             try core.open()
         }
-        public func snapshotPosition(into writer: inout ByteWriter) { core.snapshot(into: &writer) }
-        public mutating func restorePosition(_ bytes: [UInt8]) throws { try core.restore(bytes) }
+        public func snapshotPosition(into writer: inout ByteWriter) {
+            core.snapshot(into: &writer)
+            // The decoder's state follows the offsets (readers of format 1 stop after the offsets).
+            if let stateful = decoder as? any CheckpointedLineDecoder {
+                var state = ByteWriter()
+                stateful.snapshotState(into: &state)
+                writer.writeBytes(state.bytes)
+            }
+        }
+        public mutating func restorePosition(_ bytes: [UInt8]) throws {
+            var r = ByteReader(bytes)
+            try core.restore(&r)
+            if !r.isAtEnd, var stateful = decoder as? any CheckpointedLineDecoder {
+                var state = ByteReader(try r.readBytes())
+                try stateful.restoreState(from: &state)
+                if let restored = stateful as? Decoder { decoder = restored }
+            }
+        }
         public mutating func checkpointCompleted(_ checkpointID: Int64) throws { core.checkpointCompleted() }
         public mutating func pause() { core.setPaused(true) }
         public mutating func resume() { core.setPaused(false) }
@@ -153,6 +179,7 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
             var runState: KafkaReaderCore.PartitionState? = nil
             var produced = 0
             let skipTombstones = core.configuration.tombstones == .skip
+            let maxRecordBytes = core.configuration.maxRecordBytes ?? Int.max
             while produced < maxRecords && core.cursor < core.count {
                 let index = core.cursor
                 guard let m = core.buffer[index] else { core.cursor += 1; continue }
@@ -175,14 +202,17 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
                     core.unannounced.remove(KafkaReaderCore.Split(topic: ti, partition: msg.partition))
                 }
                 state.next = msg.offset + 1
-                if let payload = msg.payload {
+                if msg.len > maxRecordBytes {
+                    deadLetters.append(core.deadLetter(m, topic: ti, error: StreamKitError(.recordTooLarge,
+                        "value of \(msg.len) bytes exceeds maxRecordBytes \(maxRecordBytes) (not decoded)")))
+                } else if let payload = msg.payload {
                     do {
                         if let value = try decoder.decodeIfRelevant(UnsafeRawBufferPointer(start: payload, count: msg.len)) {
                             batch.append(value, timestamp: Watermark.none, watermark: Watermark.none)
                             produced += 1
                         }
                     } catch {
-                        deadLetters.append(core.deadLetter(m, topic: ti, reason: "\(error)"))
+                        deadLetters.append(core.deadLetter(m, topic: ti, error: error))
                     }
                 } else if skipTombstones {
                     core.metrics.tombstones.add(1)
@@ -193,7 +223,7 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
                             produced += 1
                         }
                     } catch {
-                        deadLetters.append(core.deadLetter(m, topic: ti, reason: "tombstone (null value): \(error)"))
+                        deadLetters.append(core.deadLetter(m, topic: ti, error: StreamKitError(.tombstone, "tombstone (null value): \(error)")))
                     }
                 }
                 core.release(index)
@@ -434,11 +464,17 @@ final class KafkaReaderCore {
         return Int(partition) < list.count ? list[Int(partition)] : nil
     }
 
-    func deadLetter(_ m: UnsafeMutablePointer<rd_kafka_message_t>, topic: Int, reason: String) -> DeadLetter<String> {
+    /// A dead letter for message `m`: its code and reason from `error`, its origin (topic,
+    /// partition, offset, key) and at most `maxDeadLetterPayloadBytes` of its value.
+    func deadLetter(_ m: UnsafeMutablePointer<rd_kafka_message_t>, topic: Int, error: any Error) -> DeadLetter<String> {
         metrics.deadLetters.add(1)
         let msg = m.pointee
-        let text = msg.payload.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: Swift.min(msg.len, 4096)), as: UTF8.self) } ?? ""
-        return DeadLetter(record: text, reason: "\(topics[topic])[\(msg.partition)]@\(msg.offset): \(reason)")
+        let kept = Swift.min(msg.len, configuration.maxDeadLetterPayloadBytes)
+        let payload = msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: kept)) }
+        let key = msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) }
+        let origin = RecordOrigin(source: topics[topic], split: msg.partition, position: msg.offset, key: key)
+        return DeadLetter(record: payload.map { String(decoding: $0, as: UTF8.self) } ?? "", error: error, origin: origin,
+                          payload: payload, originalSize: kept < msg.len ? msg.len : nil)
     }
 
     func consumerError(_ m: UnsafeMutablePointer<rd_kafka_message_t>) {
@@ -520,8 +556,7 @@ final class KafkaReaderCore {
         }
     }
 
-    func restore(_ bytes: [UInt8]) throws {
-        var r = ByteReader(bytes)
+    func restore(_ r: inout ByteReader) throws {
         let version = try r.readVarUInt()
         guard version == 1 else { throw StreamKitError(.checkpoint, "unknown kafka source position format \(version)") }
         let n = Int(try r.readVarUInt())

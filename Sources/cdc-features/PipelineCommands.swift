@@ -65,7 +65,14 @@ struct Pipeline: AsyncParsableCommand {
     @OptionGroup var redisOptions: RedisOptions
     @Option(name: .customLong("inference-topic"), help: "Produce inference requests to this topic.") var inferenceTopic: String?
     @Option(help: "Model whose registered version (Redis key model_registry:<model>) inference requests carry.") var model: String = "fraud-scorer"
-    @Option(name: .customLong("dead-letter-topic"), help: "Send malformed events to this topic (reason in a header).") var deadLetterTopic: String?
+    @Option(name: .customLong("dead-letter-topic"), help: "Send bad events to this topic (reason code in the streamkit.dlq.reason header, original value, source topic/partition/offset headers).") var deadLetterTopic: String?
+    @Option(name: .customLong("max-record-bytes"), help: "Dead-letter values larger than this many bytes without parsing them (0: no limit).") var maxRecordBytes: Int = 1_048_576
+    @Option(name: .customLong("max-future-skew"), help: "Dead-letter events whose time is further ahead of the processing time (0s: no check).") var maxFutureSkew: Duration = .hours(1)
+    @Option(name: .customLong("dedup-by"), help: "Comma-separated paths identifying an event (e.g. source.lsn): repeats are dead-lettered as duplicates.") var dedupBy: String?
+    @Option(name: .customLong("dedup-capacity"), help: "Recent event identities each reader remembers for --dedup-by.") var dedupCapacity: Int = 100_000
+    @Option(name: .customLong("allowed-lateness"), help: "Keep windows open this long after the watermark passed them.") var allowedLateness: Duration = .zero
+    @Option(help: "Redis key namespace of the feature view.") var namespace: String = "feature"
+    @Option(name: .customLong("late-topic"), help: "Send events later than the allowed lateness here (default: the dead-letter topic).") var lateTopic: String?
     @Option(help: "Kafka readers.") var readers: Int = 1
     @Option(help: "Window subtasks.") var parallelism: Int = 1
     @Option(help: "earliest, latest or committed.") var from: String = "committed"
@@ -94,6 +101,14 @@ struct Pipeline: AsyncParsableCommand {
         o.sourceParallelism = readers
         o.inferenceTopic = inferenceTopic
         o.deadLetterTopic = deadLetterTopic
+        o.maxRecordBytes = maxRecordBytes > 0 ? maxRecordBytes : nil
+        o.validation.maxFutureSkew = maxFutureSkew > .zero ? maxFutureSkew : nil
+        if let dedupBy { o.validation.identityPaths = dedupBy.split(separator: ",").map { String($0) } }
+        guard dedupCapacity > 0 else { throw ValidationError("--dedup-capacity must be positive") }
+        o.validation.identityCapacity = dedupCapacity
+        o.allowedLateness = allowedLateness
+        o.lateTopic = lateTopic
+        o.namespace = namespace
         if inferenceTopic != nil {
             o.modelVersion = try ModelRegistry.currentVersion(of: model, redis: try RedisConfiguration(url: redisURL), fallback: "unregistered")
         }
@@ -113,7 +128,7 @@ struct Pipeline: AsyncParsableCommand {
         }
         defer { progress.stop() }
         let result = try await runJobService(service, logger: obs.logger)
-        stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)")
+        stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)\(metrics.deadLetters.total > 0 ? " \(metrics.deadLetters.byReason.sorted { $0.key < $1.key })" : "")")
     }
 }
 

@@ -171,10 +171,12 @@ struct KafkaIntegrationTests {
         let dead = try KafkaTopicReader.readAll(topic: dlq, configuration: K.kafka)
         #expect(dead.count == 5, "4 malformed + 1 tombstone")
         for d in dead {
-            let reason = d.header("streamkit.dlq.reason")?.stringValue ?? ""
-            #expect(reason.hasPrefix("\(topic)[") && reason.contains("]@"), "reason names topic, partition and offset: \(reason)")
+            #expect(d.header("streamkit.dlq.source.topic")?.stringValue == topic, "headers name topic, partition and offset")
+            #expect(d.header("streamkit.dlq.source.partition")?.stringValue.flatMap { Int32($0) } != nil)
+            #expect(d.header("streamkit.dlq.source.offset")?.stringValue.flatMap { Int64($0) } != nil)
+            #expect(d.header("streamkit.dlq.error")?.stringValue?.isEmpty == false)
         }
-        #expect(dead.contains { $0.header("streamkit.dlq.reason")?.stringValue?.contains("tombstone") == true })
+        #expect(dead.contains { $0.header("streamkit.dlq.reason")?.stringValue == "tombstone" })
         #expect(dead.contains { $0.valueString == "{not json 50" })
     }
 

@@ -54,7 +54,8 @@ public struct FlatMapOperator<Input: Sendable, Output: Sendable>: StreamOperator
 }
 
 /// A `map` that may reject a record: rejected records go to the side output with the reason
-/// (a dead-letter output) and the job keeps running.
+/// (a dead-letter output, code ``StreamKitError/Code/userFunction``, the error's text as the
+/// reason) and the job keeps running — Flink's side-output pattern for poison records.
 public struct TryMapOperator<Input: Sendable, Output: Sendable>: StreamOperator {
     public typealias SideOutput = DeadLetter<Input>
     @usableFromInline let transform: @Sendable (Input) throws -> Output
@@ -67,15 +68,10 @@ public struct TryMapOperator<Input: Sendable, Output: Sendable>: StreamOperator 
                 output.append(try transform(input.values[i]), timestamp: input.timestamps[i], watermark: input.watermarks[i])
             } catch {
                 context.metrics.droppedRecords.add(1)
-                side.append(DeadLetter(record: input.values[i], reason: "\(error)"), timestamp: input.timestamps[i], watermark: input.watermarks[i])
+                side.append(DeadLetter(record: input.values[i], reason: "\(error)", code: .userFunction),
+                            timestamp: input.timestamps[i], watermark: input.watermarks[i])
             }
         }
     }
 }
 
-/// A record that could not be processed, with the reason.
-public struct DeadLetter<Record: Sendable>: Sendable {
-    public var record: Record
-    public var reason: String
-    @inlinable public init(record: Record, reason: String) { self.record = record; self.reason = reason }
-}
