@@ -7,7 +7,7 @@ import StreamKitRedis
 /// `cdc-features pipeline --dead-letter-topic D --metrics-port P` as a real process: bad events are
 /// dead-lettered with their reason codes and counted per reason in swift-metrics
 /// (`streamkit_dead_letters_total{reason}` on /metrics), and the job keeps reading.
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct BadInputMetricsTests {
     @Test(.timeLimit(.minutes(2)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
     func pipelineCountsDeadLettersPerReasonOnTheMetricsEndpoint() async throws {
