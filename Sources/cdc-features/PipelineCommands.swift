@@ -73,6 +73,8 @@ struct Pipeline: AsyncParsableCommand {
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (offsets are committed when checkpoints complete).") var checkpointDir: String?
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: Duration = .seconds(5)
     @Flag(help: "Resume from the latest checkpoint.") var restore = false
+    @Option(name: .customLong("restart-strategy"), help: ArgumentHelp(restartStrategyHelp, valueName: "strategy"),
+            transform: parseRestartStrategy) var restartStrategy: RestartStrategy = .longRunningDefault
     @Option(name: .customLong("progress-every"), help: "Print throughput and consumer lag this often (0s: never).") var progressEvery: Duration = .seconds(1)
     @OptionGroup var observability: ObservabilityOptions
 
@@ -104,6 +106,7 @@ struct Pipeline: AsyncParsableCommand {
             options.checkpoints = CheckpointConfiguration(directory: dir, interval: checkpointInterval)
             options.restore = restore
         }
+        options.restartStrategy = restartStrategy
         let job = try UserActivityFeatures.job(o, metrics: metrics)
         let progress = ProgressPrinter(every: progressEvery)
         let service = JobService(job, options: options) { running in
