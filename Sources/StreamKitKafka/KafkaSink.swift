@@ -67,10 +67,16 @@ public final class KafkaSinkMetrics: Sendable {
 /// starts the next one on another producer of a small pool; `checkpointCompleted` commits it
 /// (after `send_offsets_to_transaction` when a ``KafkaTransactionLink`` is set); end of input
 /// commits what is open. `read_committed` consumers then see each checkpoint's output atomically.
-/// Limits: a failure between a checkpoint's completion and its commit aborts that transaction
-/// (librdkafka cannot resume another producer's transaction), and **Tansu 0.6 does not hide records
-/// of aborted transactions** from `read_committed` readers — it does hide open ones, and committed
-/// ones become visible — so on Tansu the output after a failure is at least once.
+/// **No loss window.** A failure between a checkpoint's completion and its commit aborts that
+/// transaction (librdkafka cannot resume another producer's transaction). The runtime therefore
+/// restores only from a *confirmed* checkpoint — one whose completion every task (this sink's
+/// included) handled, i.e. whose transaction committed (see `CheckpointStore.restorePoint()`):
+/// after such a failure the job restores from the previous checkpoint and produces the aborted
+/// output again in a new transaction. A crash after the commit but before the confirmation is
+/// recorded replays that checkpoint's input once more: duplicates, never loss.
+/// Limit: **Tansu 0.6 does not hide records of aborted transactions** from `read_committed`
+/// readers — it does hide open ones, and committed ones become visible — so on Tansu the output
+/// after a failure is at least once (nothing lost; aborted records visible as repeats).
 public struct KafkaSink<Element: Sendable>: StreamOperator {
     public typealias Input = Element
     public typealias Output = Never
@@ -117,8 +123,11 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
         let bridge = KafkaSinkMetricsBridge(metrics: metrics, topic: configuration.topic)
         context.jobMetrics.addPublisher(owner: metrics) { bridge.publish() }
         if transactional {
-            // Re-register every transactional id the previous run used: this aborts its open transactions.
-            for _ in 0..<Swift.max(1, restoredSlots) { free.append(try newSlot()) }
+            // Re-register every transactional id the previous run may have used: this aborts its
+            // open transactions. The restored checkpoint counted the slots up to it; the failed run
+            // may have opened up to two more after it (the checkpoint that completed without its
+            // commits, and the next one in flight), so those are re-registered too.
+            for _ in 0..<(Swift.max(1, restoredSlots) + 2) { free.append(try newSlot()) }
             producer = free.removeLast()
             try producer!.beginTransaction()
         } else {
