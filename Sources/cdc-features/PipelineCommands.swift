@@ -13,7 +13,37 @@ import ServiceLifecycle
 func stderr(_ text: String) { FileHandle.standardError.write((text + "\n").data(using: .utf8)!) }
 
 struct Kafka: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Kafka helpers.", subcommands: [ProduceWorkload.self])
+    static let configuration = CommandConfiguration(abstract: "Kafka helpers.", subcommands: [ProduceWorkload.self, ReadHeaders.self, DeleteTopics.self])
+
+    /// `kafka read-headers`: one header's values over a whole topic (the chaos harness compares inference request ids).
+    struct ReadHeaders: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "read-headers",
+            abstract: "Print the value of one header of every record of a topic (read_committed, up to its current end), one per line.")
+        @Option(help: "Topic.") var topic: String
+        @Option(help: "Header name.") var header: String = "streamkit.request.id"
+        @Option(help: "Longest time to reach the topic's end.") var timeout: Duration = .seconds(120)
+        @OptionGroup var kafkaOptions: KafkaOptions
+
+        func run() throws {
+            let records = try KafkaTopicReader.readAll(topic: topic, configuration: try kafkaOptions.configuration(), timeout: timeout)
+            var out = ""
+            out.reserveCapacity(records.count * 34)
+            for r in records {
+                out += r.headers.first { $0.name == header }?.stringValue ?? "-"
+                out += "\n"
+            }
+            FileHandle.standardOutput.write(out.data(using: .utf8)!)
+        }
+    }
+
+    /// `kafka delete-topics`: removes topics (harness clean-up).
+    struct DeleteTopics: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete-topics", abstract: "Delete topics (missing ones are ignored).")
+        @Argument(help: "Topics.") var topics: [String]
+        @OptionGroup var kafkaOptions: KafkaOptions
+        func run() throws { try KafkaAdmin(configuration: try kafkaOptions.configuration()).deleteTopics(topics) }
+    }
 
     struct ProduceWorkload: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -68,6 +98,7 @@ struct Pipeline: AsyncParsableCommand {
     @Option(name: .customLong("dead-letter-topic"), help: "Send malformed events to this topic (reason in a header).") var deadLetterTopic: String?
     @Option(help: "Kafka readers.") var readers: Int = 1
     @Option(help: "Window subtasks.") var parallelism: Int = 1
+    @Option(help: "Redis key namespace of the feature view.") var namespace: String = "feature"
     @Option(help: "earliest, latest or committed.") var from: String = "committed"
     @Flag(help: "Stop at the end of the topic.") var bounded = false
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (offsets are committed when checkpoints complete).") var checkpointDir: String?
@@ -93,6 +124,7 @@ struct Pipeline: AsyncParsableCommand {
         default: throw ValidationError("--from must be earliest, latest or committed")
         }
         o.bounded = bounded
+        o.namespace = namespace
         o.sourceParallelism = readers
         o.inferenceTopic = inferenceTopic
         o.deadLetterTopic = deadLetterTopic
@@ -116,29 +148,39 @@ struct Pipeline: AsyncParsableCommand {
         }
         defer { progress.stop() }
         let result = try await runJobService(service, logger: obs.logger)
-        stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)")
+        stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)\(result.restarts > 0 ? ", restarts \(result.restarts)" : "")")
     }
 }
 
-/// Prints one progress line every `every` while a job runs.
+/// Prints one progress line every `every` while a job runs. After a restart (a new attempt with
+/// its own metrics) `start` again only switches the metrics the one printer thread reads.
 final class ProgressPrinter: @unchecked Sendable {
-    // @unchecked: `stopped` is only touched under `lock`.
+    // @unchecked: `stopped`, `metrics` and `line` are only touched under `lock`.
     let every: Duration
     private let lock = NSLock()
     private var stopped = false
+    private var metrics: JobMetrics?
+    private var line: (@Sendable (Double, UInt64, Double) -> String)?
     init(every: Duration) { self.every = every }
     func start(_ metrics: JobMetrics, line: @escaping @Sendable (Double, UInt64, Double) -> String) {
         guard every > .zero else { return }
+        let first = lock.withLock { () -> Bool in
+            defer { self.metrics = metrics; self.line = line }
+            return self.metrics == nil
+        }
+        guard first else { return }
         Thread.detachNewThread { [self] in
             let start = MonotonicClock.nanos()
             var last: UInt64 = 0
             var lastT = start
+            var shown: JobMetrics? = nil
             while true {
                 Thread.sleep(forTimeInterval: Double(every.milliseconds) / 1000)
-                if lock.withLock({ stopped }) { return }
+                guard let (metrics, line) = lock.withLock({ stopped ? nil : (self.metrics!, self.line!) }) else { return }
+                if shown !== metrics { shown = metrics; last = 0 }
                 let now = MonotonicClock.nanos()
                 let n = metrics.sourceRecords.current
-                stderr(line(Double(now - start) / 1e9, n, Double(n - last) / (Double(now - lastT) / 1e9)))
+                stderr(line(Double(now - start) / 1e9, n, Double(n &- last) / (Double(now - lastT) / 1e9)))
                 last = n; lastT = now
             }
         }
