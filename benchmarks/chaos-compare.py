@@ -2,7 +2,7 @@
 """Helper of benchmarks/chaos: compares two Redis feature namespaces and two inference id lists,
 prints the harness' JSON line (exit 1 on any difference), or deletes namespaces.
 
-  chaos-compare.py compare NS_CLEAN NS_CHAOS IDS_CLEAN IDS_CHAOS KILLS EVENTS SECONDS
+  chaos-compare.py compare NS_CLEAN NS_CHAOS IDS_CLEAN IDS_CHAOS KILLS EVENTS SECONDS [REDIS_RESTARTS IN_PROCESS_RESTARTS]
   chaos-compare.py delete NS...
 
 Talks RESP to REDIS_URL (default redis://127.0.0.1:16379) with pipelined commands; standard
@@ -98,6 +98,7 @@ def main():
                 r.pipeline([["UNLINK"] + keys[i:i + 5000]])
         return 0
     ns_clean, ns_chaos, ids_clean, ids_chaos, kills, events, seconds = sys.argv[2:9]
+    redis_restarts, in_process = (sys.argv[9:11] + ["0", "0"])[:2]
     clean, chaos = snapshot(r, ns_clean), snapshot(r, ns_chaos)
     missing = sum(1 for k in clean if k not in chaos)
     extra = sum(1 for k in chaos if k not in clean)
@@ -108,7 +109,8 @@ def main():
         chaos_ids = [l.strip() for l in f if l.strip()]
     a, b = set(clean_ids), set(chaos_ids)
     result = {
-        "kills": int(kills), "events": int(events), "keys": len(clean), "missing": missing, "extra": extra,
+        "kills": int(kills), "redis_restarts": int(redis_restarts), "in_process_restarts": int(in_process or 0),
+        "events": int(events), "keys": len(clean), "missing": missing, "extra": extra,
         "differ": differ, "ids_clean": len(a), "ids_chaos": len(b), "records_clean": len(clean_ids),
         "records_chaos": len(chaos_ids), "ids_lost": len(a - b), "ids_spurious": len(b - a),
         "without_id": clean_ids.count("-") + chaos_ids.count("-"), "seconds": int(seconds),

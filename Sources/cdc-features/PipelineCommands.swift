@@ -148,7 +148,7 @@ struct Pipeline: AsyncParsableCommand {
         }
         defer { progress.stop() }
         let result = try await runJobService(service, logger: obs.logger)
-        stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)\(result.restarts > 0 ? ", restarts \(result.restarts)" : "")")
+        stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current), late \(result.metrics.lateRecords)\(result.restarts > 0 ? ", restarts \(result.restarts)" : "")")
     }
 }
 
