@@ -99,6 +99,7 @@ struct Pipeline: AsyncParsableCommand {
     @Option(help: "Kafka readers.") var readers: Int = 1
     @Option(help: "Window subtasks.") var parallelism: Int = 1
     @Option(help: "Redis key namespace of the feature view.") var namespace: String = "feature"
+    @Option(help: "A partition that delivers nothing for this long stops holding the watermark back (0s: never). Under back-pressure or fetch imbalance a partition can fall silent longer than this while it still has data; its records then arrive late.") var idleness: Duration = .seconds(10)
     @Option(help: "earliest, latest or committed.") var from: String = "committed"
     @Flag(help: "Stop at the end of the topic.") var bounded = false
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (offsets are committed when checkpoints complete).") var checkpointDir: String?
@@ -125,6 +126,7 @@ struct Pipeline: AsyncParsableCommand {
         }
         o.bounded = bounded
         o.namespace = namespace
+        o.idleness = idleness > .zero ? idleness : nil
         o.sourceParallelism = readers
         o.inferenceTopic = inferenceTopic
         o.deadLetterTopic = deadLetterTopic
