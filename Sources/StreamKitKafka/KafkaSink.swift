@@ -91,6 +91,10 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
     var free: [KafkaProducer] = []
     var pendingTransactions: [(checkpointID: Int64, sequence: Int, producer: KafkaProducer)] = []
     var slots = 0
+    /// Slot index of each producer; `usedSlots` is one past the highest slot that began a
+    /// transaction in this run (what a restore must fence, written into checkpoints).
+    var slotIndex: [ObjectIdentifier: Int] = [:]
+    var usedSlots = 0
     var restoredSlots = 0
     var snapshots = 0
     var subtask = 0
@@ -113,6 +117,7 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
 
     private mutating func newSlot() throws -> KafkaProducer {
         let p = try makeProducer(transactionalID: "\(configuration.transactionalID!)-\(subtask)-\(slots)")
+        slotIndex[ObjectIdentifier(p)] = slots
         slots += 1
         try p.initTransactions(timeout: configuration.transactionTimeout)
         return p
@@ -127,12 +132,22 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
             // open transactions. The restored checkpoint counted the slots up to it; the failed run
             // may have opened up to two more after it (the checkpoint that completed without its
             // commits, and the next one in flight), so those are re-registered too.
-            for _ in 0..<(Swift.max(1, restoredSlots) + 2) { free.append(try newSlot()) }
-            producer = free.removeLast()
-            try producer!.beginTransaction()
+            // The pool hands out the lowest free slot first, so a run that restores keeps using
+            // the same few ids (the count written into checkpoints does not grow per restore).
+            var fenced: [KafkaProducer] = []
+            for _ in 0..<(Swift.max(1, restoredSlots) + 2) { fenced.append(try newSlot()) }
+            free = fenced.reversed()
+            let first = free.removeLast()
+            try begin(first)
+            producer = first
         } else {
             producer = try makeProducer(transactionalID: nil)
         }
+    }
+
+    private mutating func begin(_ p: KafkaProducer) throws {
+        try p.beginTransaction()
+        usedSlots = Swift.max(usedSlots, (slotIndex[ObjectIdentifier(p)] ?? 0) + 1)
     }
 
     private func checkDeliveries(_ p: KafkaProducer) throws {
@@ -172,10 +187,10 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
             snapshots += 1
             pendingTransactions.append((snapshot.checkpointID, snapshots, p))
             let next = try free.popLast() ?? newSlot()
-            try next.beginTransaction()
+            try begin(next)
             producer = next
         }
-        snapshot.operatorState.writeVarUInt(UInt64(slots))
+        snapshot.operatorState.writeVarUInt(UInt64(transactional ? usedSlots : slots))
     }
 
     public mutating func restoreState(_ restore: OperatorRestore, context: OperatorContext) throws {
