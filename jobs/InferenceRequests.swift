@@ -5,9 +5,14 @@ public import StreamKitRedis
 public import Glibc
 
 extension DataStream {
-    /// Produces inference requests `{"entity":…,"features":{…},"feature_version":…,"model_version":…,"event_time":…}`
+    /// Produces inference requests `{"request_id":…,"entity":…,"features":{…},"feature_view":…,"feature_version":…,"model_version":…,"event_time":…}`
     /// to `topic`, keyed by entity, for each element (`fields` gives entity, event time and the
     /// feature values in the view's order).
+    ///
+    /// Requests are idempotent by identity: each carries its ``InferenceRequestID`` (view, entity,
+    /// event time, feature and model version) in the header `streamkit.request.id` and as
+    /// `request_id` in the body. A restore re-sends what followed its checkpoint with the same
+    /// ids, so a consumer that drops ids it has seen processes each request once.
     @discardableResult
     public func writeInferenceRequests(to kafka: KafkaConfiguration, topic: String, view: FeatureView, modelVersion: String,
                                        metrics: KafkaSinkMetrics = KafkaSinkMetrics(),
@@ -15,8 +20,10 @@ extension DataStream {
     -> DataStream<Never> {
         writeToKafka(kafka, KafkaSinkConfiguration(topic: topic), name: "inference-requests", metrics: metrics) { element in
             let (entity, eventTime, values) = fields(element)
-            var w = JSONWriter(capacity: 192)
+            let id = InferenceRequestID(view: view, entity: entity, eventTime: eventTime, modelVersion: modelVersion).hexBytes
+            var w = JSONWriter(capacity: 224)
             w.beginObject()
+            w.key("request_id"); id.withUnsafeBytes { w.value(utf8: $0) }
             w.field("entity", entity)
             w.key("features"); w.beginObject()
             for (feature, value) in zip(view.features, values) {
@@ -34,7 +41,7 @@ extension DataStream {
             w.field("model_version", modelVersion)
             w.field("event_time", eventTime)
             w.endObject()
-            return KafkaMessage(key: Array(entity.utf8), value: w.bytes)
+            return KafkaMessage(key: Array(entity.utf8), value: w.bytes, headers: [KafkaHeader(name: InferenceRequestID.header, value: id)])
         }
     }
 }

@@ -111,41 +111,51 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Queues one message (bytes copied). Blocks while the local queue is full. A non-zero `tag`
     /// comes back with the message's delivery result from ``takeTaggedDeliveries()``.
+    ///
+    /// No heap allocation of ours per message: the argument list lives on the stack and each
+    /// header is passed as one `RD_KAFKA_VTYPE_HEADER` entry (librdkafka copies it).
     public func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
                      partition: Int32? = nil, timestamp: Int64? = nil, tag: UInt64 = 0) throws {
         while true {
             let err: StreamKitError? = topic.withCString { topicPtr in
                 withOptionalBytes(key) { k in
                     withOptionalBytes(value) { v in
-                        var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 9)
-                        var n = 0
-                        vus[n].vtype = RD_KAFKA_VTYPE_TOPIC; vus[n].u.cstr = topicPtr; n += 1
-                        vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS; vus[n].u.i = RD_KAFKA_MSG_F_COPY; n += 1
-                        if let k { vus[n].vtype = RD_KAFKA_VTYPE_KEY; vus[n].u.mem.ptr = UnsafeMutableRawPointer(mutating: k.baseAddress); vus[n].u.mem.size = k.count; n += 1 }
-                        if let v { vus[n].vtype = RD_KAFKA_VTYPE_VALUE; vus[n].u.mem.ptr = UnsafeMutableRawPointer(mutating: v.baseAddress); vus[n].u.mem.size = v.count; n += 1 }
-                        if let partition { vus[n].vtype = RD_KAFKA_VTYPE_PARTITION; vus[n].u.i32 = partition; n += 1 }
-                        if let timestamp { vus[n].vtype = RD_KAFKA_VTYPE_TIMESTAMP; vus[n].u.i64 = timestamp; n += 1 }
-                        if tag != 0 { vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE; vus[n].u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(tag)); n += 1 }
-                        var hdrs: OpaquePointer? = nil
-                        if !headers.isEmpty {
-                            hdrs = rd_kafka_headers_new(headers.count)
-                            for h in headers {
-                                if let value = h.value {
-                                    value.withUnsafeBytes { _ = rd_kafka_header_add(hdrs, h.name, -1, $0.baseAddress, $0.count) }
-                                } else {
-                                    _ = rd_kafka_header_add(hdrs, h.name, -1, nil, 0)
+                        withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7 + headers.count) { vus in
+                            var n = 0
+                            func add(_ vu: rd_kafka_vu_t) { vus.initializeElement(at: n, to: vu); n += 1 }
+                            var vu = rd_kafka_vu_t()
+                            vu.vtype = RD_KAFKA_VTYPE_TOPIC; vu.u.cstr = topicPtr; add(vu)
+                            vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_MSGFLAGS; vu.u.i = RD_KAFKA_MSG_F_COPY; add(vu)
+                            if let k { vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_KEY; vu.u.mem.ptr = UnsafeMutableRawPointer(mutating: k.baseAddress); vu.u.mem.size = k.count; add(vu) }
+                            if let v { vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_VALUE; vu.u.mem.ptr = UnsafeMutableRawPointer(mutating: v.baseAddress); vu.u.mem.size = v.count; add(vu) }
+                            if let partition { vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_PARTITION; vu.u.i32 = partition; add(vu) }
+                            if let timestamp { vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_TIMESTAMP; vu.u.i64 = timestamp; add(vu) }
+                            if tag != 0 { vu = rd_kafka_vu_t(); vu.vtype = RD_KAFKA_VTYPE_OPAQUE; vu.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(tag)); add(vu) }
+                            // Each header's name and value stay pinned while librdkafka copies them.
+                            func produce(header i: Int) -> StreamKitError? {
+                                guard i < headers.count else {
+                                    let error = rd_kafka_produceva(client.handle, UnsafePointer(vus.baseAddress), n)
+                                    guard let error else { return nil }
+                                    if rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                                        rd_kafka_error_destroy(error)
+                                        return StreamKitError(.connector, "queue full", retriable: true, libraryCode: KafkaErrorCode.queueFull.libraryCode)
+                                    }
+                                    return RDKafka.consume(error, "produce to \(topic)")
+                                }
+                                return headers[i].name.withCString { name in
+                                    withOptionalBytes(headers[i].value) { hv in
+                                        var h = rd_kafka_vu_t()
+                                        h.vtype = RD_KAFKA_VTYPE_HEADER
+                                        h.u.header.name = name
+                                        h.u.header.val = hv?.baseAddress
+                                        h.u.header.size = hv.map { $0.count } ?? 0
+                                        add(h)
+                                        return produce(header: i + 1)
+                                    }
                                 }
                             }
-                            vus[n].vtype = RD_KAFKA_VTYPE_HEADERS; vus[n].u.headers = hdrs; n += 1
+                            return produce(header: 0)
                         }
-                        let error = vus.withUnsafeBufferPointer { rd_kafka_produceva(client.handle, $0.baseAddress, n) }
-                        guard let error else { return nil }  // librdkafka owns the headers now
-                        if let hdrs { rd_kafka_headers_destroy(hdrs) }
-                        if rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                            rd_kafka_error_destroy(error)
-                            return StreamKitError(.connector, "queue full", retriable: true, libraryCode: KafkaErrorCode.queueFull.libraryCode)
-                        }
-                        return RDKafka.consume(error, "produce to \(topic)")
                     }
                 }
             }

@@ -67,10 +67,16 @@ public final class KafkaSinkMetrics: Sendable {
 /// starts the next one on another producer of a small pool; `checkpointCompleted` commits it
 /// (after `send_offsets_to_transaction` when a ``KafkaTransactionLink`` is set); end of input
 /// commits what is open. `read_committed` consumers then see each checkpoint's output atomically.
-/// Limits: a failure between a checkpoint's completion and its commit aborts that transaction
-/// (librdkafka cannot resume another producer's transaction), and **Tansu 0.6 does not hide records
-/// of aborted transactions** from `read_committed` readers — it does hide open ones, and committed
-/// ones become visible — so on Tansu the output after a failure is at least once.
+/// **No loss window.** A failure between a checkpoint's completion and its commit aborts that
+/// transaction (librdkafka cannot resume another producer's transaction). The runtime therefore
+/// restores only from a *confirmed* checkpoint — one whose completion every task (this sink's
+/// included) handled, i.e. whose transaction committed (see `CheckpointStore.restorePoint()`):
+/// after such a failure the job restores from the previous checkpoint and produces the aborted
+/// output again in a new transaction. A crash after the commit but before the confirmation is
+/// recorded replays that checkpoint's input once more: duplicates, never loss.
+/// Limit: **Tansu 0.6 does not hide records of aborted transactions** from `read_committed`
+/// readers — it does hide open ones, and committed ones become visible — so on Tansu the output
+/// after a failure is at least once (nothing lost; aborted records visible as repeats).
 public struct KafkaSink<Element: Sendable>: StreamOperator {
     public typealias Input = Element
     public typealias Output = Never
@@ -85,6 +91,10 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
     var free: [KafkaProducer] = []
     var pendingTransactions: [(checkpointID: Int64, sequence: Int, producer: KafkaProducer)] = []
     var slots = 0
+    /// Slot index of each producer; `usedSlots` is one past the highest slot that began a
+    /// transaction in this run (what a restore must fence, written into checkpoints).
+    var slotIndex: [ObjectIdentifier: Int] = [:]
+    var usedSlots = 0
     var restoredSlots = 0
     var snapshots = 0
     var subtask = 0
@@ -107,6 +117,7 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
 
     private mutating func newSlot() throws -> KafkaProducer {
         let p = try makeProducer(transactionalID: "\(configuration.transactionalID!)-\(subtask)-\(slots)")
+        slotIndex[ObjectIdentifier(p)] = slots
         slots += 1
         try p.initTransactions(timeout: configuration.transactionTimeout)
         return p
@@ -117,13 +128,26 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
         let bridge = KafkaSinkMetricsBridge(metrics: metrics, topic: configuration.topic)
         context.jobMetrics.addPublisher(owner: metrics) { bridge.publish() }
         if transactional {
-            // Re-register every transactional id the previous run used: this aborts its open transactions.
-            for _ in 0..<Swift.max(1, restoredSlots) { free.append(try newSlot()) }
-            producer = free.removeLast()
-            try producer!.beginTransaction()
+            // Re-register every transactional id the previous run may have used: this aborts its
+            // open transactions. The restored checkpoint counted the slots up to it; the failed run
+            // may have opened up to two more after it (the checkpoint that completed without its
+            // commits, and the next one in flight), so those are re-registered too.
+            // The pool hands out the lowest free slot first, so a run that restores keeps using
+            // the same few ids (the count written into checkpoints does not grow per restore).
+            var fenced: [KafkaProducer] = []
+            for _ in 0..<(Swift.max(1, restoredSlots) + 2) { fenced.append(try newSlot()) }
+            free = fenced.reversed()
+            let first = free.removeLast()
+            try begin(first)
+            producer = first
         } else {
             producer = try makeProducer(transactionalID: nil)
         }
+    }
+
+    private mutating func begin(_ p: KafkaProducer) throws {
+        try p.beginTransaction()
+        usedSlots = Swift.max(usedSlots, (slotIndex[ObjectIdentifier(p)] ?? 0) + 1)
     }
 
     private func checkDeliveries(_ p: KafkaProducer) throws {
@@ -163,10 +187,10 @@ public struct KafkaSink<Element: Sendable>: StreamOperator {
             snapshots += 1
             pendingTransactions.append((snapshot.checkpointID, snapshots, p))
             let next = try free.popLast() ?? newSlot()
-            try next.beginTransaction()
+            try begin(next)
             producer = next
         }
-        snapshot.operatorState.writeVarUInt(UInt64(slots))
+        snapshot.operatorState.writeVarUInt(UInt64(transactional ? usedSlots : slots))
     }
 
     public mutating func restoreState(_ restore: OperatorRestore, context: OperatorContext) throws {

@@ -211,6 +211,8 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (enables checkpoints).") var checkpointDir: String?
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: Duration = .seconds(10)
     @Flag(help: "Resume from the latest complete checkpoint.") var restore = false
+    @Option(name: .customLong("restart-strategy"), help: ArgumentHelp(restartStrategyHelp, valueName: "strategy"),
+            transform: parseRestartStrategy) var restartStrategy: RestartStrategy = .longRunningDefault
     @Flag(help: "Print metrics as JSON on stderr at the end.") var metrics = false
     @OptionGroup var observability: ObservabilityOptions
     @Option(name: .customLong("param"), help: "A job parameter as name=value (repeatable).") var params: [String] = []
@@ -255,6 +257,7 @@ struct Run: AsyncParsableCommand {
             options.checkpoints = CheckpointConfiguration(directory: dir, interval: checkpointInterval)
             options.restore = restore
         }
+        options.restartStrategy = restartStrategy
         let result = try await runJobService(JobService(j, options: options), logger: obs.logger)
         FileHandle.standardError.write("\(job): read \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, late \(result.metrics.lateRecords), malformed \(result.metrics.droppedRecords)\n".data(using: .utf8)!)
         if metrics { FileHandle.standardError.write((metricsJSON(result) + "\n").data(using: .utf8)!) }

@@ -13,7 +13,37 @@ import ServiceLifecycle
 func stderr(_ text: String) { FileHandle.standardError.write((text + "\n").data(using: .utf8)!) }
 
 struct Kafka: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Kafka helpers.", subcommands: [ProduceWorkload.self])
+    static let configuration = CommandConfiguration(abstract: "Kafka helpers.", subcommands: [ProduceWorkload.self, ReadHeaders.self, DeleteTopics.self])
+
+    /// `kafka read-headers`: one header's values over a whole topic (the chaos harness compares inference request ids).
+    struct ReadHeaders: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "read-headers",
+            abstract: "Print the value of one header of every record of a topic (read_committed, up to its current end), one per line.")
+        @Option(help: "Topic.") var topic: String
+        @Option(help: "Header name.") var header: String = "streamkit.request.id"
+        @Option(help: "Longest time to reach the topic's end.") var timeout: Duration = .seconds(120)
+        @OptionGroup var kafkaOptions: KafkaOptions
+
+        func run() throws {
+            let records = try KafkaTopicReader.readAll(topic: topic, configuration: try kafkaOptions.configuration(), timeout: timeout)
+            var out = ""
+            out.reserveCapacity(records.count * 34)
+            for r in records {
+                out += r.headers.first { $0.name == header }?.stringValue ?? "-"
+                out += "\n"
+            }
+            FileHandle.standardOutput.write(out.data(using: .utf8)!)
+        }
+    }
+
+    /// `kafka delete-topics`: removes topics (harness clean-up).
+    struct DeleteTopics: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete-topics", abstract: "Delete topics (missing ones are ignored).")
+        @Argument(help: "Topics.") var topics: [String]
+        @OptionGroup var kafkaOptions: KafkaOptions
+        func run() throws { try KafkaAdmin(configuration: try kafkaOptions.configuration()).deleteTopics(topics) }
+    }
 
     struct ProduceWorkload: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -75,11 +105,14 @@ struct Pipeline: AsyncParsableCommand {
     @Option(name: .customLong("late-topic"), help: "Send events later than the allowed lateness here (default: the dead-letter topic).") var lateTopic: String?
     @Option(help: "Kafka readers.") var readers: Int = 1
     @Option(help: "Window subtasks.") var parallelism: Int = 1
+    @Option(help: "A partition that delivers nothing for this long stops holding the watermark back (0s: never). Under back-pressure or fetch imbalance a partition can fall silent longer than this while it still has data; its records then arrive late.") var idleness: Duration = .seconds(10)
     @Option(help: "earliest, latest or committed.") var from: String = "committed"
     @Flag(help: "Stop at the end of the topic.") var bounded = false
     @Option(name: .customLong("checkpoint-dir"), help: "Checkpoint directory (offsets are committed when checkpoints complete).") var checkpointDir: String?
     @Option(name: .customLong("checkpoint-interval"), help: "Time between checkpoints.") var checkpointInterval: Duration = .seconds(5)
     @Flag(help: "Resume from the latest checkpoint.") var restore = false
+    @Option(name: .customLong("restart-strategy"), help: ArgumentHelp(restartStrategyHelp, valueName: "strategy"),
+            transform: parseRestartStrategy) var restartStrategy: RestartStrategy = .longRunningDefault
     @Option(name: .customLong("progress-every"), help: "Print throughput and consumer lag this often (0s: never).") var progressEvery: Duration = .seconds(1)
     @OptionGroup var observability: ObservabilityOptions
 
@@ -98,6 +131,8 @@ struct Pipeline: AsyncParsableCommand {
         default: throw ValidationError("--from must be earliest, latest or committed")
         }
         o.bounded = bounded
+        o.namespace = namespace
+        o.idleness = idleness > .zero ? idleness : nil
         o.sourceParallelism = readers
         o.inferenceTopic = inferenceTopic
         o.deadLetterTopic = deadLetterTopic
@@ -108,7 +143,6 @@ struct Pipeline: AsyncParsableCommand {
         o.validation.identityCapacity = dedupCapacity
         o.allowedLateness = allowedLateness
         o.lateTopic = lateTopic
-        o.namespace = namespace
         if inferenceTopic != nil {
             o.modelVersion = try ModelRegistry.currentVersion(of: model, redis: try RedisConfiguration(url: redisURL), fallback: "unregistered")
         }
@@ -119,6 +153,7 @@ struct Pipeline: AsyncParsableCommand {
             options.checkpoints = CheckpointConfiguration(directory: dir, interval: checkpointInterval)
             options.restore = restore
         }
+        options.restartStrategy = restartStrategy
         let job = try UserActivityFeatures.job(o, metrics: metrics)
         let progress = ProgressPrinter(every: progressEvery)
         let service = JobService(job, options: options) { running in
@@ -128,29 +163,39 @@ struct Pipeline: AsyncParsableCommand {
         }
         defer { progress.stop() }
         let result = try await runJobService(service, logger: obs.logger)
-        stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)\(metrics.deadLetters.total > 0 ? " \(metrics.deadLetters.byReason.sorted { $0.key < $1.key })" : "")")
+        stderr("done: \(result.metrics.sourceRecords.current) events in \(String(format: "%.2f", result.seconds)) s, redis writes \(metrics.redis.written.current) (stale skipped \(metrics.redis.skippedStale.current)), inference requests \(metrics.inference.delivered.current), dead letters \(metrics.source.deadLetters.current)\(metrics.deadLetters.total > 0 ? " \(metrics.deadLetters.byReason.sorted { $0.key < $1.key })" : ""), late \(result.metrics.lateRecords)\(result.restarts > 0 ? ", restarts \(result.restarts)" : "")")
     }
 }
 
-/// Prints one progress line every `every` while a job runs.
+/// Prints one progress line every `every` while a job runs. After a restart (a new attempt with
+/// its own metrics) `start` again only switches the metrics the one printer thread reads.
 final class ProgressPrinter: @unchecked Sendable {
-    // @unchecked: `stopped` is only touched under `lock`.
+    // @unchecked: `stopped`, `metrics` and `line` are only touched under `lock`.
     let every: Duration
     private let lock = NSLock()
     private var stopped = false
+    private var metrics: JobMetrics?
+    private var line: (@Sendable (Double, UInt64, Double) -> String)?
     init(every: Duration) { self.every = every }
     func start(_ metrics: JobMetrics, line: @escaping @Sendable (Double, UInt64, Double) -> String) {
         guard every > .zero else { return }
+        let first = lock.withLock { () -> Bool in
+            defer { self.metrics = metrics; self.line = line }
+            return self.metrics == nil
+        }
+        guard first else { return }
         Thread.detachNewThread { [self] in
             let start = MonotonicClock.nanos()
             var last: UInt64 = 0
             var lastT = start
+            var shown: JobMetrics? = nil
             while true {
                 Thread.sleep(forTimeInterval: Double(every.milliseconds) / 1000)
-                if lock.withLock({ stopped }) { return }
+                guard let (metrics, line) = lock.withLock({ stopped ? nil : (self.metrics!, self.line!) }) else { return }
+                if shown !== metrics { shown = metrics; last = 0 }
                 let now = MonotonicClock.nanos()
                 let n = metrics.sourceRecords.current
-                stderr(line(Double(now - start) / 1e9, n, Double(n - last) / (Double(now - lastT) / 1e9)))
+                stderr(line(Double(now - start) / 1e9, n, Double(n &- last) / (Double(now - lastT) / 1e9)))
                 last = n; lastT = now
             }
         }

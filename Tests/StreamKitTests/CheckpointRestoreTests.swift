@@ -53,7 +53,9 @@ import StreamKitQuery
         await #expect(throws: StreamKitError.self, "the injected failure stops the first run") {
             try await q.job(output: .file(out)).run(Self.options(parallelism: before, checkpoints: checkpoints, failAfter: 35_000))
         }
-        let latest = try CheckpointStore(directory: checkpoints).latestComplete()
+        // The restore point is the newest *confirmed* checkpoint (every task handled its
+        // completion); one that completed as the source failed is not, and is replaced.
+        let latest = try CheckpointStore(directory: checkpoints).restorePoint()
         #expect(latest != nil, "the first run completed checkpoints before it failed")
 
         let resumed = try await q.job(output: .file(out)).run(Self.options(parallelism: after, checkpoints: checkpoints, restore: true))

@@ -25,6 +25,14 @@ public struct CheckpointConfiguration: Sendable {
 /// Coordinates aligned checkpoints: sources inject barriers for a triggered id, every task
 /// acknowledges with the snapshots of its chain, and when all have acknowledged the checkpoint is
 /// written atomically and the tasks are told it completed.
+///
+/// **Confirmation.** A written checkpoint is not yet a restore point: two-phase-commit sinks (a
+/// transactional ``KafkaSink``) commit its output only when their task is told it completed.
+/// Every task reports (``notified(from:to:)``) once its chain has handled a completion; when all
+/// have, the coordinator records the checkpoint as confirmed in the store
+/// (``CheckpointStore/confirm(checkpointID:)``). A restore uses the newest *confirmed*
+/// checkpoint, so a crash between a checkpoint's completion and its commits replays from the
+/// previous one instead of skipping output that was never committed.
 @usableFromInline
 final class CheckpointCoordinator: @unchecked Sendable {
     // @unchecked: mutable state is guarded by `lock`; writes happen on the acknowledging thread
@@ -34,7 +42,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
     let store: CheckpointStore?
     let control: JobControl
     let metrics: JobMetrics
-    var expectedAcks = 0
+    var expectedAcks = 0 { didSet { tasksByNotified = [0: expectedAcks] } }
     private var nextID: Int64
     private var pending: [Int64: (snapshots: [String: [Int: [UInt8]]], acks: Int)] = [:]
     private(set) var lastCompleted: Int64 = 0
@@ -45,6 +53,18 @@ final class CheckpointCoordinator: @unchecked Sendable {
     var logger: Logger = .disabled
     /// Monotonic trigger time of the checkpoint in flight.
     private var triggeredNanos: UInt64 = 0
+    /// Tasks by the newest completion they handled (0: none yet; `Int64.max`: ended after their
+    /// end of input, having committed everything).
+    private var tasksByNotified: [Int64: Int] = [:]
+    /// The newest checkpoint every task handled the completion of (recorded in the store).
+    private(set) var confirmed: Int64 = 0
+    private var confirmedWritten: Int64 = 0
+    /// Test-only (``FaultInjection/failAfterCheckpointWritten``): the run's n-th written
+    /// checkpoint fails the job before any task hears of it.
+    var failAfterWritten: Int? = nil
+    private var written = 0
+    /// Fails the job (set by ``RunningJob``); used by the injected fault only.
+    var failJob: (@Sendable (any Error) -> Void)? = nil
 
     init(store: CheckpointStore?, control: JobControl, metrics: JobMetrics, firstID: Int64) {
         self.store = store; self.control = control; self.metrics = metrics; self.nextID = firstID
@@ -90,7 +110,16 @@ final class CheckpointCoordinator: @unchecked Sendable {
                 for (stage, subtasks) in snapshots {
                     for (s, bytes) in subtasks { files["\(stage)@\(s)"] = bytes; size += bytes.count }
                 }
-                try store.write(checkpointID: id, files: files, metadata: metadata)
+                var meta = metadata
+                meta[CheckpointStore.confirmationKey] = CheckpointStore.confirmationByNotification
+                try store.write(checkpointID: id, files: files, metadata: meta)
+                written += 1
+                if let n = failAfterWritten, written == n {
+                    // The injected crash: the checkpoint is on disk, no task hears of it.
+                    logger.notice("injected failure after writing checkpoint", metadata: [LogMetadataKey.checkpoint: "\(id)"])
+                    failJob?(StreamKitError(.cancelled, "injected failure after checkpoint \(id) was written, before its completion was announced"))
+                    return
+                }
                 let started = lock.withLock { () -> UInt64 in lastCompleted = id; lock.broadcast(); return triggeredNanos }
                 let nanos = MonotonicClock.nanos() &- started
                 metrics.checkpointDuration.record(micros: nanos / 1000)
@@ -120,6 +149,32 @@ final class CheckpointCoordinator: @unchecked Sendable {
         }
     }
 
+    /// A task's chain handled the completion of checkpoint `new` (its previous report: `old`;
+    /// `Int64.max`: the task ended after its end of input). When every task is past a checkpoint,
+    /// it is recorded as confirmed.
+    @usableFromInline
+    func notified(from old: Int64, to new: Int64) {
+        let confirm = lock.withLock { () -> Int64? in
+            if let n = tasksByNotified[old] { tasksByNotified[old] = n > 1 ? n - 1 : nil }
+            tasksByNotified[new, default: 0] += 1
+            let low = Swift.min(tasksByNotified.keys.min() ?? 0, lastCompleted)
+            guard low > confirmed else { return nil }
+            confirmed = low
+            return low
+        }
+        guard let id = confirm, let store else { return }
+        writeLock.withLock {
+            guard id > confirmedWritten else { return }
+            do {
+                try store.confirm(checkpointID: id)
+                confirmedWritten = id
+            } catch {
+                // Not fatal: a restore then uses an older confirmed checkpoint (replays more).
+                logger.error("recording a confirmed checkpoint failed", metadata: [LogMetadataKey.checkpoint: "\(id)", LogMetadataKey.error: "\(error)"])
+            }
+        }
+    }
+
     /// Drops a checkpoint that can no longer complete (a task finished before its barrier).
     func abortPending() { lock.withLock { pending.removeAll() } }
 }
@@ -130,8 +185,12 @@ struct RestoredCheckpoint {
     let metadata: [String: String]
     let stages: [String: [Int: [UInt8]]]
 
+    /// The newest confirmed checkpoint (``CheckpointStore/restorePoint()``); newer, unconfirmed
+    /// ones are discarded (their output may never have been committed, and this run replaces them).
     static func load(from store: CheckpointStore) throws -> RestoredCheckpoint? {
-        guard let handle = try store.latestComplete() else { return nil }
+        let handle = try store.restorePoint()
+        try store.discard(newerThan: handle?.id ?? 0)
+        guard let handle else { return nil }
         var stages: [String: [Int: [UInt8]]] = [:]
         for name in handle.list() {
             guard let at = name.lastIndex(of: "@"), let s = Int(name[name.index(after: at)...]) else { continue }

@@ -9,6 +9,7 @@ public import Foundation
 ///         <name>.zst            each file's content, zstd-compressed
 ///     chk-<id>.inprogress/      a checkpoint being written (or abandoned by a crash): ignored
 ///     chk-<id>.deleting/        a checkpoint being removed by retention: ignored
+///     CONFIRMED                 the newest confirmed checkpoint id (see ``confirm(checkpointID:)``)
 ///
 /// ``write(checkpointID:files:metadata:)`` writes and fsyncs every file into
 /// `chk-<id>.inprogress/`, writes the manifest last, fsyncs the folder, renames it to `chk-<id>/`
@@ -91,6 +92,61 @@ public struct CheckpointStore: Sendable {
         }
         try DurableFile.syncDirectory(directory)
         try prune(keeping: checkpointID)
+    }
+
+    // MARK: Confirmation
+
+    /// The manifest metadata key that marks a checkpoint as a restore point only once confirmed.
+    public static let confirmationKey = "confirmation"
+    /// Its value: confirmed when every task of the job handled the checkpoint's completion
+    /// (and so two-phase-commit sinks committed its output).
+    public static let confirmationByNotification = "notified"
+    static let confirmedName = "CONFIRMED"
+
+    /// Durably records `checkpointID` as confirmed: every task handled its completion, so the
+    /// output it covers was committed. Checkpoints written with ``confirmationKey`` become restore
+    /// points only once confirmed (a later id confirms the earlier ones).
+    public func confirm(checkpointID: Int64) throws {
+        try ensureDirectoryExists()
+        try DurableFile.replaceAtomically(directory + "/" + Self.confirmedName, contents: Array("\(checkpointID)\n".utf8))
+        try DurableFile.syncDirectory(directory)
+    }
+
+    /// The newest confirmed checkpoint id, or nil when none was recorded.
+    public func confirmedCheckpoint() throws -> Int64? {
+        let path = directory + "/" + Self.confirmedName
+        guard DurableFile.exists(path) else { return nil }
+        let text = String(decoding: try DurableFile.readAll(path), as: UTF8.self)
+        guard let id = Int64(text.filter { !$0.isWhitespace }) else {
+            throw StreamKitError(.checkpoint, "\(path) does not hold a checkpoint id")
+        }
+        return id
+    }
+
+    /// The checkpoint a restore uses: the newest one that verifies and is confirmed (or was
+    /// written without ``confirmationKey``, by a runtime that did not confirm), nil when none.
+    /// A newer checkpoint that was never confirmed is skipped: the job failed between its
+    /// completion and its commits, so its output may have been aborted.
+    public func restorePoint() throws -> CheckpointHandle? {
+        let confirmed = try confirmedCheckpoint()
+        for id in try list().reversed() {
+            guard let handle = try? open(checkpointID: id) else { continue }
+            if handle.metadata[Self.confirmationKey] == Self.confirmationByNotification && id > (confirmed ?? -1) { continue }
+            return handle
+        }
+        return nil
+    }
+
+    /// Removes published checkpoints newer than `checkpointID` (unconfirmed checkpoints a restore
+    /// from an older one replaces).
+    public func discard(newerThan checkpointID: Int64) throws {
+        let doomed = try list().filter { $0 > checkpointID }
+        for id in doomed {
+            let deletingPath = path(for: id) + Self.deletingSuffix
+            try DurableFile.rename(path(for: id), to: deletingPath)
+            try removeTree(deletingPath)
+        }
+        if !doomed.isEmpty { try DurableFile.syncDirectory(directory) }
     }
 
     // MARK: Reading
@@ -239,7 +295,10 @@ public struct CheckpointStore: Sendable {
     private func prune(keeping current: Int64) throws {
         let found = try scan()
         let newestFirst = found.published.sorted(by: >)
-        let doomed = newestFirst.dropFirst(retain).filter { $0 != current }
+        // Never the restore point (the newest confirmed checkpoint) nor anything newer.
+        let confirmed = (try? confirmedCheckpoint()) ?? nil
+        let restorePoint = confirmed.flatMap { c in newestFirst.first { $0 <= c } }
+        let doomed = newestFirst.dropFirst(retain).filter { $0 != current && (restorePoint == nil || $0 < restorePoint!) }
         for id in doomed {
             // Rename first so a crash mid-removal never leaves a half-deleted `chk-<id>/`.
             let deletingPath = path(for: id) + Self.deletingSuffix

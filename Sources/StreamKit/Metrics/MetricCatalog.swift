@@ -21,6 +21,9 @@ public enum MetricCatalog {
         "streamkit_checkpoint_duration_seconds": "Time from a checkpoint's trigger to its completion.",
         "streamkit_checkpoint_size_bytes": "State size of the newest completed checkpoint (before compression).",
         "streamkit_restores_total": "Restores of the job from a checkpoint.",
+        "streamkit_job_restarts_total": "Restarts of the job after failures (its restart strategy).",
+        "streamkit_job_failures_total": "Failures of the job's runs, by error code (restarted or not).",
+        "streamkit_job_last_failure_timestamp_seconds": "Wall-clock time of the job's newest failure (seconds since the epoch).",
         "streamkit_end_to_end_latency_seconds": "Time from input entering the job to the result reaching a sink (one observation per sink batch).",
         // Change capture (label: source = the topic prefix).
         "streamkit_capture_changes_total": "Change events the capture published and Kafka acknowledged.",

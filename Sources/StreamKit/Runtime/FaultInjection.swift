@@ -14,9 +14,22 @@ public struct FaultInjection: Sendable {
     /// The failure also waits until a checkpoint of this run completed (so a restore has one,
     /// however fast the sources are).
     public var afterACheckpoint: Bool
+    /// Fails the job right after checkpoint number `n` of a run (1: the run's first) was written
+    /// to the store, before any task is told it completed — the moment a process crash would
+    /// leave a completed checkpoint whose two-phase-commit sinks never committed. nil: never.
+    public var failAfterCheckpointWritten: Int?
+    /// Under a ``RestartStrategy``: how many runs (attempts) fail; the runs after them get no
+    /// faults. Default: all.
+    public var failingAttempts: Int = .max
 
     public init(failAfterRecords: Int, afterACheckpoint: Bool = false) {
         self.failAfterRecords = failAfterRecords; self.afterACheckpoint = afterACheckpoint
+    }
+
+    /// A fault between a checkpoint's completion and the notification of its tasks (see
+    /// ``failAfterCheckpointWritten``).
+    public init(failAfterCheckpointWritten n: Int) {
+        self.failAfterRecords = 0; self.afterACheckpoint = false; self.failAfterCheckpointWritten = n
     }
 }
 

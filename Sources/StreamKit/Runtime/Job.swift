@@ -40,6 +40,11 @@ public struct Job: Sendable {
         /// Test-only faults (see ``FaultInjection``); nil in production, where the source loop
         /// then checks one optional per batch and nothing per record.
         @_spi(Testing) public var faults: FaultInjection? = nil
+        /// What a failure does (``RestartingJob``, used by ``Job/run(_:)`` and ``JobService``):
+        /// `.none` ends the run with the failure; any other strategy builds the job again and
+        /// restores it from its newest confirmed checkpoint (from the start without checkpoints).
+        /// Default: `.none` (the CLI's default is ``RestartStrategy/longRunningDefault``).
+        public var restartStrategy: RestartStrategy = .none
         /// Processing-time clock (ms); replace to drive time by hand in tests.
         public var processingTime: @Sendable () -> Int64 = { WallClock.millis() }
         /// Where the job logs its start, stop, checkpoints, restores and failures. Default: disabled.
@@ -64,11 +69,11 @@ public struct Job: Sendable {
         return try await run(o)
     }
 
-    /// Runs the job with `options` until its sources finish.
+    /// Runs the job with `options` until its sources finish, restarting it after failures as
+    /// ``RunOptions/restartStrategy`` says.
     @discardableResult
     public func run(_ options: RunOptions) async throws -> JobResult {
-        let running = try start(options)
-        return try await running.result()
+        try await RestartingJob(self, options: options).result()
     }
 }
 
@@ -85,6 +90,8 @@ public struct JobResult: Sendable {
     public var stopped: Bool = false
     /// The final checkpoint the graceful stop took (nil: none, or checkpointing is off).
     public var finalCheckpoint: Int64? = nil
+    /// Restarts after failures before this run (see ``RestartStrategy``); 0 for a first run.
+    public var restarts: Int = 0
 }
 
 /// A job running on its threads.
@@ -143,6 +150,7 @@ public final class RunningJob: @unchecked Sendable {
         }
         coordinator = CheckpointCoordinator(store: store, control: control, metrics: metrics, firstID: (restored?.id ?? 0) + 1)
         coordinator.logger = logger
+        coordinator.failAfterWritten = options.faults?.failAfterCheckpointWritten
         coordinator.metadata = ["job": job.name, "parallelism": "\(options.parallelism)", "max_parallelism": "\(options.maxParallelism)"]
 
         // Consumers of each node.
@@ -215,6 +223,7 @@ public final class RunningJob: @unchecked Sendable {
             }
         }
         coordinator.expectedAcks = taskBodies.count
+        coordinator.failJob = { [weak self] error in self?.taskFailed(error) }
         // Task names identify threads and the tasks a stop waits for: two sinks may share a name
         // (two `file-sink`s), so a repeated name gets a `#n` suffix.
         var seen: [String: Int] = [:]

@@ -2,7 +2,9 @@ public import ServiceLifecycle
 import Synchronization
 
 /// A job as a swift-service-lifecycle `Service`: ``run()`` starts the job on its dedicated threads
-/// (never the concurrency pool) and returns when the job finishes, fails, or, after a graceful
+/// (never the concurrency pool), restarts it after failures as its
+/// ``Job/RunOptions/restartStrategy`` says (``RestartingJob``), and returns when the job
+/// finishes, fails for good, or, after a graceful
 /// shutdown of its `ServiceGroup` (e.g. SIGTERM), stops: with checkpointing on, after a final
 /// checkpoint, so a restore continues where this run stopped. Cancelling `run()` cancels the job.
 ///
@@ -21,9 +23,10 @@ public final class JobService: Service, Sendable {
     /// Take a final checkpoint on graceful shutdown. Default: when checkpointing is on.
     public let checkpointOnShutdown: Bool
     private let onStart: @Sendable (RunningJob) -> Void
-    private let state = Mutex<(running: RunningJob?, result: Result<JobResult, any Error>?)>((nil, nil))
+    private let state = Mutex<(job: RestartingJob?, result: Result<JobResult, any Error>?)>((nil, nil))
 
-    /// - Parameter onStart: called with the running job once ``run()`` started it (e.g. to print progress).
+    /// - Parameter onStart: called with the running job once ``run()`` started it, and again after
+    ///   each restart (``Job/RunOptions/restartStrategy``), e.g. to print progress.
     public init(_ job: Job, options: Job.RunOptions, checkpointOnShutdown: Bool? = nil,
                 onStart: @escaping @Sendable (RunningJob) -> Void = { _ in }) {
         self.job = job; self.options = options
@@ -31,29 +34,25 @@ public final class JobService: Service, Sendable {
         self.onStart = onStart
     }
 
-    /// The running job, once ``run()`` started it.
-    public var running: RunningJob? { state.withLock { $0.running } }
+    /// The running job (the current attempt), once ``run()`` started it.
+    public var running: RunningJob? { state.withLock { $0.job?.running } }
+
+    /// The job with its restart strategy, once ``run()`` began.
+    public var restarting: RestartingJob? { state.withLock { $0.job } }
 
     /// How the run ended, once ``run()`` returned (a failure to start included).
     public var result: Result<JobResult, any Error>? { state.withLock { $0.result } }
 
     public func run() async throws {
-        let running: RunningJob
-        do {
-            running = try job.start(options)
-        } catch {
-            state.withLock { $0.result = .failure(error) }
-            throw error
-        }
-        state.withLock { $0.running = running }
-        onStart(running)
+        let restarting = RestartingJob(job, options: options, onStart: onStart)
+        state.withLock { $0.job = restarting }
         let checkpoint = checkpointOnShutdown
         do {
             let r = try await withGracefulShutdownHandler {
-                try await running.result()
+                try await restarting.result()
             } onGracefulShutdown: {
                 // The stop blocks (final checkpoint, then the tasks end): on a thread of its own.
-                running.requestStop(checkpoint: checkpoint)
+                restarting.requestStop(checkpoint: checkpoint)
             }
             state.withLock { $0.result = .success(r) }
         } catch {

@@ -82,12 +82,7 @@ final class SourceTask<Reader: SourceReader> {
                 control.coordinator.acknowledge(collector)
             }
             let completed = control.job.completedCheckpoint.load(ordering: .acquiring)
-            if completed > lastCompleted {
-                lastCompleted = completed
-                try reader.checkpointCompleted(completed)
-                try output.checkpointCompleted(completed)
-                try deadLetters?.checkpointCompleted(completed)
-            }
+            if completed > lastCompleted { try notifyCompleted(completed, after: &lastCompleted) }
             let status = try reader.poll(into: &batch, deadLetters: &dead, maxRecords: batchSize)
             let now = MonotonicClock.nanos()
             if batch.isEmpty && batch.split >= 0 {
@@ -118,6 +113,8 @@ final class SourceTask<Reader: SourceReader> {
             if status == .finished {
                 try output.end()
                 try deadLetters?.end()
+                // The chain ended (sinks committed what was open): no later confirmation waits for it.
+                control.coordinator.notified(from: lastCompleted, to: .max)
                 return
             }
             if now &- lastTick >= 100_000_000 || status == .idle {
@@ -128,6 +125,21 @@ final class SourceTask<Reader: SourceReader> {
                 if status == .idle { usleep(1000) }
             }
         }
+        // Stopped: a checkpoint that completed meanwhile (a graceful stop's final one) is still
+        // announced, so its sinks commit and it becomes the restore point.
+        let completed = control.job.completedCheckpoint.load(ordering: .acquiring)
+        if completed > lastCompleted { try notifyCompleted(completed, after: &lastCompleted) }
+    }
+
+    /// Tells the chain that `completed` completed, then the coordinator that this task handled it.
+    @inlinable
+    func notifyCompleted(_ completed: Int64, after lastCompleted: inout Int64) throws {
+        let previous = lastCompleted
+        lastCompleted = completed
+        try reader.checkpointCompleted(completed)
+        try output.checkpointCompleted(completed)
+        try deadLetters?.checkpointCompleted(completed)
+        control.coordinator.notified(from: previous, to: completed)
     }
 }
 
@@ -174,14 +186,24 @@ final class GateTask<Element: Sendable> {
             return (low, any)
         }
 
-        while true {
+        func notifyCompleted() throws {
             let completed = control.job.completedCheckpoint.load(ordering: .acquiring)
-            if completed > lastCompleted { lastCompleted = completed; try input.checkpointCompleted(completed) }
+            guard completed > lastCompleted else { return }
+            let previous = lastCompleted
+            lastCompleted = completed
+            try input.checkpointCompleted(completed)
+            control.coordinator.notified(from: previous, to: completed)
+        }
+
+        while true {
+            try notifyCompleted()
             let now = MonotonicClock.nanos()
             if now &- lastTick >= 100_000_000 { lastTick = now; try input.tick(control.processingTime()) }
 
             switch gate.take(timeoutNanos: 100_000_000) {
             case .cancelled:
+                // Stopped: announce a checkpoint that completed meanwhile (a graceful stop's final one).
+                try notifyCompleted()
                 return
             case .timeout:
                 continue
@@ -225,6 +247,7 @@ final class GateTask<Element: Sendable> {
                 ended[c] = true
                 if ended.allSatisfy({ $0 }) {
                     try input.end()
+                    control.coordinator.notified(from: lastCompleted, to: .max)
                     return
                 }
                 // An ended channel no longer holds the watermark back, nor an alignment.

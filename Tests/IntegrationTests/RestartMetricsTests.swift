@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+import StreamKit
+
+/// Restarts and the last failure as Prometheus metrics of a real `cdc-features run` process whose
+/// every attempt fails (its input is missing), scraped while it waits before a restart, and its
+/// non-zero exit once the strategy is exhausted.
+@Suite struct RestartMetricsTests {
+    @Test(.timeLimit(.minutes(1)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
+    func restartsAndTheLastFailureAreMetrics() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("streamkit-restart-metrics-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = freeLocalPort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLIBinary.path)
+        p.arguments = ["run", "user-activity", "--input", "\(dir)/missing.jsonl", "--out", "\(dir)/out.ndjson",
+                       "--restart-strategy", "fixed-delay:attempts=2,delay=3s", "--metrics-port", String(port)]
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let started = Date()
+        // After the first restart, during the wait before the second: one restart, two failures.
+        let scrape = try await scrapeAndCheckMetrics(port: port, timeout: .seconds(30), process: p) { s in
+            s.sum("streamkit_job_restarts_total") >= 1 && s.sum("streamkit_job_failures_total") >= 2
+        }
+        #expect(scrape.sum("streamkit_job_restarts_total", ["job": "user-activity"]) == 1)
+        #expect(scrape.series("streamkit_job_failures_total").allSatisfy { $0.labels["code"] != nil })
+        let last = try #require(scrape.series("streamkit_job_last_failure_timestamp_seconds", ["job": "user-activity"]).first)
+        #expect(last.value >= started.timeIntervalSince1970 - 1 && last.value <= Date().timeIntervalSince1970 + 1)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        #expect(stderr.contains("exhausted after 2 restarts") && stderr.contains("missing.jsonl"), "\(stderr.suffix(2000))")
+    }
+}
