@@ -15,7 +15,7 @@ import StreamKit
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)
         p.arguments = ["run", "user-activity", "--input", "\(dir)/missing.jsonl", "--out", "\(dir)/out.ndjson",
-                       "--restart-strategy", "fixed-delay:attempts=2,delay=3s", "--metrics-port", String(port)]
+                       "--restart-strategy", "fixed-delay:attempts=2,delay=10s", "--metrics-port", String(port)]
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
         p.standardError = err

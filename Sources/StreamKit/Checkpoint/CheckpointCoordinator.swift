@@ -120,12 +120,21 @@ final class CheckpointCoordinator: @unchecked Sendable {
                     failJob?(StreamKitError(.cancelled, "injected failure after checkpoint \(id) was written, before its completion was announced"))
                     return
                 }
-                let started = lock.withLock { () -> UInt64 in lastCompleted = id; lock.broadcast(); return triggeredNanos }
+                // Announced to the tasks before a waiter (a graceful stop) wakes up: a stop that
+                // follows the completion must find it when the tasks end, or the final checkpoint
+                // is never confirmed. A task may so hear of it before `lastCompleted` moves; the
+                // confirmation is therefore evaluated again here.
+                control.completedCheckpoint.store(id, ordering: .releasing)
+                let (started, confirm) = lock.withLock { () -> (UInt64, Int64?) in
+                    lastCompleted = id
+                    lock.broadcast()
+                    return (triggeredNanos, advanceConfirmed())
+                }
+                if let confirm { writeConfirmed(confirm) }
                 let nanos = MonotonicClock.nanos() &- started
                 metrics.checkpointDuration.record(micros: nanos / 1000)
                 metrics.checkpointBytes.set(Int64(size))
                 metrics.checkpointsCompleted.add(1)
-                control.completedCheckpoint.store(id, ordering: .releasing)
                 logger.info("checkpoint completed", metadata: [
                     LogMetadataKey.checkpoint: "\(id)", "bytes": "\(size)", "duration_ms": "\(Double(nanos) / 1e6)",
                 ])
@@ -157,21 +166,29 @@ final class CheckpointCoordinator: @unchecked Sendable {
         let confirm = lock.withLock { () -> Int64? in
             if let n = tasksByNotified[old] { tasksByNotified[old] = n > 1 ? n - 1 : nil }
             tasksByNotified[new, default: 0] += 1
-            let low = Swift.min(tasksByNotified.keys.min() ?? 0, lastCompleted)
-            guard low > confirmed else { return nil }
-            confirmed = low
-            return low
+            return advanceConfirmed()
         }
-        guard let id = confirm, let store else { return }
-        writeLock.withLock {
-            guard id > confirmedWritten else { return }
-            do {
-                try store.confirm(checkpointID: id)
-                confirmedWritten = id
-            } catch {
-                // Not fatal: a restore then uses an older confirmed checkpoint (replays more).
-                logger.error("recording a confirmed checkpoint failed", metadata: [LogMetadataKey.checkpoint: "\(id)", LogMetadataKey.error: "\(error)"])
-            }
+        guard let id = confirm else { return }
+        writeLock.withLock { writeConfirmed(id) }
+    }
+
+    /// The newest checkpoint every task is past, when it moved (under `lock`).
+    private func advanceConfirmed() -> Int64? {
+        let low = Swift.min(tasksByNotified.keys.min() ?? 0, lastCompleted)
+        guard low > confirmed else { return nil }
+        confirmed = low
+        return low
+    }
+
+    /// Records `id` as confirmed in the store (under `writeLock`).
+    private func writeConfirmed(_ id: Int64) {
+        guard let store, id > confirmedWritten else { return }
+        do {
+            try store.confirm(checkpointID: id)
+            confirmedWritten = id
+        } catch {
+            // Not fatal: a restore then uses an older confirmed checkpoint (replays more).
+            logger.error("recording a confirmed checkpoint failed", metadata: [LogMetadataKey.checkpoint: "\(id)", LogMetadataKey.error: "\(error)"])
         }
     }
 
