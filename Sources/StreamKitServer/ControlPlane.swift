@@ -196,7 +196,7 @@ final class ControlPlane: Service, Sendable {
         let slotLag = c.metrics.slotLagBytes.load(ordering: .relaxed)
         return SourceStatus(
             source_id: id, status: c.phase.rawValue, lag_seconds: c.lagSeconds, changes_per_second: c.history.currentRate,
-            last_captured_timestamp: c.history.lastProgressMillis.map(Timestamps.iso8601(millis:)),
+            last_captured_timestamp: c.history.lastProgressMillis(currentTotal: c.changesTotal).map(Timestamps.iso8601(millis:)),
             slot_lag_bytes: slotLag >= 0 ? slotLag : nil, changes_total: c.changesTotal,
             errors_total: c.failures + c.metrics.deliveryErrors.load(ordering: .relaxed), restarts: c.restarts, last_error: c.lastError,
             history: c.history.samples.map { RateSample(time: Timestamps.iso8601(millis: $0.time), rate: $0.ratePerSecond, lag_seconds: $0.lagSeconds) })

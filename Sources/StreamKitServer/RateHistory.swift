@@ -45,6 +45,8 @@ final class RateHistory: Sendable {
     var samples: [Sample] { state.withLock { $0.samples } }
     /// The newest rate, 0 before two samples.
     var currentRate: Double { state.withLock { $0.samples.last?.ratePerSecond ?? 0 } }
-    /// When the counter last grew (ms since the epoch).
-    var lastProgressMillis: Int64? { state.withLock { $0.lastProgressMillis } }
+    /// When the counter last grew (ms since the epoch): now when `currentTotal` is past the last sample.
+    func lastProgressMillis(currentTotal: Int, nowMillis: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) -> Int64? {
+        state.withLock { s in currentTotal > (s.lastTotal ?? 0) ? nowMillis : s.lastProgressMillis }
+    }
 }
