@@ -63,16 +63,19 @@ enum APIRoutes {
 
         // Features.
         let features = FeatureLookup(client: plane.features)
-        api.get("features/:view/:entity") { _, context -> RawJSONResponse in
+        api.get("features/:view/:entity") { request, context -> RawJSONResponse in
             let view = try context.parameters.require("view"), entity = try context.parameters.require("entity")
-            guard let bytes = try await features.one(view: view, entity: entity) else {
+            let namespace = try FeatureLookup.namespace(request.uri.queryParameters.get("namespace"))
+            guard let bytes = try await features.one(view: view, entity: entity, namespace: namespace) else {
                 throw ServerError(.notFound, "no features of '\(entity)' in view '\(view)'")
             }
             return RawJSONResponse(bytes: bytes)
         }
         api.post("features/:view/batch-get") { request, context in
+            let namespace = try FeatureLookup.namespace(request.uri.queryParameters.get("namespace"))
             let body = try await RequestBody.decode(BatchGetRequest.self, from: request)
-            return RawJSONResponse(bytes: try await features.batch(view: try context.parameters.require("view"), entities: body.entities))
+            return RawJSONResponse(bytes: try await features.batch(view: try context.parameters.require("view"), entities: body.entities,
+                                                                   namespace: namespace))
         }
         return router
     }

@@ -16,6 +16,15 @@ struct FeatureLookup: Sendable {
         }
     }
 
+    /// The Redis key namespace of the view (`?namespace=`, default `feature`).
+    static func namespace(_ value: String?) throws -> String {
+        guard let value else { return "feature" }
+        guard !value.isEmpty, value.utf8.count <= 64, value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+            throw ServerError.invalid("namespace", "must be 1–64 characters of letters, digits, '_' and '-'")
+        }
+        return value
+    }
+
     static func checkEntity(_ entity: String, field: String) throws {
         guard !entity.isEmpty, entity.utf8.count <= 256, !entity.contains(":") else {
             throw ServerError.invalid(field, "an entity key must be 1–256 characters without ':'")
@@ -23,10 +32,10 @@ struct FeatureLookup: Sendable {
     }
 
     /// `{"view","entity","found":true,"version","event_time","age_ms","features":{…}}`; nil when missing.
-    func one(view: String, entity: String) async throws -> [UInt8]? {
+    func one(view: String, entity: String, namespace: String) async throws -> [UInt8]? {
         try Self.checkView(view)
         try Self.checkEntity(entity, field: "entity")
-        let vectors = try await read(view: view, entities: [entity])
+        let vectors = try await read(view: view, entities: [entity], namespace: namespace)
         guard let v = vectors[0] else { return nil }
         var w = JSONWriter(capacity: 512)
         w.beginObject()
@@ -37,12 +46,12 @@ struct FeatureLookup: Sendable {
     }
 
     /// `{"view","entities":[{"entity","found",…},…]}` in the order asked.
-    func batch(view: String, entities: [String]) async throws -> [UInt8] {
+    func batch(view: String, entities: [String], namespace: String) async throws -> [UInt8] {
         try Self.checkView(view)
         guard !entities.isEmpty else { throw ServerError.invalid("entities", "must list at least one entity") }
         guard entities.count <= Self.maxEntities else { throw ServerError.invalid("entities", "at most \(Self.maxEntities) entities per request") }
         for (i, e) in entities.enumerated() { try Self.checkEntity(e, field: "entities[\(i)]") }
-        let vectors = try await read(view: view, entities: entities)
+        let vectors = try await read(view: view, entities: entities, namespace: namespace)
         var w = JSONWriter(capacity: 256 + entities.count * 160)
         w.beginObject()
         w.field("view", view)
@@ -57,9 +66,9 @@ struct FeatureLookup: Sendable {
         return w.bytes
     }
 
-    private func read(view: String, entities: [String]) async throws -> [FeatureVector?] {
+    private func read(view: String, entities: [String], namespace: String) async throws -> [FeatureVector?] {
         do {
-            return try await client.getMany(viewNamed: view, entities: entities)
+            return try await client.getMany(viewNamed: view, namespace: namespace, entities: entities)
         } catch {
             throw ServerError(.upstream, "the feature store did not answer: \(LogRedaction.connectionString("\(error)"))")
         }
