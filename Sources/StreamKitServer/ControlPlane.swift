@@ -177,7 +177,8 @@ final class ControlPlane: Service, Sendable {
                         let sql = try PostgresConnection(dsn: dsn)
                         _ = try sql.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [c.slot])
                     } catch {
-                        throw ServerError(.upstream, "could not drop slot \(c.slot): \(LogRedaction.connectionString("\(error)"))")
+                        // The source stays registered: retry, or delete without drop_slot.
+                        throw ServerError(.conflict, "could not drop slot \(c.slot), the source is kept: \(LogRedaction.connectionString("\(error)"))")
                     }
                 }
             }
