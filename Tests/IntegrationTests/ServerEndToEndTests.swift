@@ -97,6 +97,52 @@ struct ServerEndToEndTests {
     }
 }
 
+extension ServerEndToEndTests {
+    /// A source whose table does not exist yet fails at start-up: the supervisor restarts it with
+    /// backoff (restarts and the redacted last error in its status) until the table appears, then
+    /// it runs. /metrics (behind the token) carries its capture metrics.
+    @Test(.timeLimit(.minutes(3)))
+    func failingSourceRestartsWithBackoffUntilItCanRun() async throws {
+        let n = PostgresCaptureTests.Names()
+        let server = try ServerProcess()
+        var sourceID: String?
+        defer {
+            server.cleanUp()
+            PostgresCaptureTests.cleanUp(n)
+            _ = try? PostgresCaptureTests.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'streamkit_\(sourceID?.dropFirst(4) ?? "none")'")
+            _ = try? PostgresCaptureTests.sql("DROP PUBLICATION IF EXISTS streamkit_\(sourceID?.dropFirst(4) ?? "none")")
+        }
+        try await server.start()
+        let created = try await server.request("POST", "/api/v1/sources", body: """
+            {"db_type":"postgresql","connection_string":"\(Services.postgresDSN)","tables":["\(n.table)"],"options":{"topic_prefix":"\(n.prefix)"}}
+            """)
+        let id = try #require(created.json?["source_id"] as? String)
+        sourceID = id
+        #expect(try await server.request("POST", "/api/v1/sources/\(id)/start").status == 200)
+        func status() async throws -> [String: Any] { try await server.get("/api/v1/sources/\(id)/status") }
+        try await poll("the failing source restarted twice") { (try await status()["restarts"] as? Int ?? 0) >= 2 }
+        let failing = try await status()
+        #expect(failing["status"] as? String != "RUNNING", "\(failing)")
+        let lastError = try #require(failing["last_error"] as? String, "\(failing)")
+        #expect(lastError.contains(n.table), "\(lastError)")
+        #expect((failing["errors_total"] as? Int ?? 0) >= 2)
+
+        _ = try PostgresCaptureTests.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int)")
+        try await poll("the source runs once its table exists") { try await status()["status"] as? String == "RUNNING" }
+        _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(1, 20) g")
+        try await poll("status counts the changes") { (try await status()["changes_total"] as? Int) == 20 }
+        let restarts = try await status()["restarts"] as? Int ?? 0
+        #expect(restarts >= 2)
+
+        let metrics = try await server.request("GET", "/metrics", token: ServerProcess.readToken)
+        #expect(metrics.status == 200)
+        #expect(metrics.text.contains("streamkit_capture_changes_total"), "\(metrics.text.prefix(1500))")
+        #expect(metrics.text.contains("source=\"\(n.prefix)\""))
+        #expect(try await server.request("GET", "/metrics", token: nil).status == 401)
+        #expect(server.terminate() == 0)
+    }
+}
+
 /// Polls an async condition every 200 ms until it holds (or fails after `timeout`).
 func poll(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
