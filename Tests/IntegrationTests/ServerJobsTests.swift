@@ -83,6 +83,46 @@ struct ServerJobsTests {
         #expect(server.terminate() == 0)
     }
 
+    /// A job whose topic does not exist yet fails: the supervisor restarts it with backoff
+    /// (restarts and the last error in its status) until the topic exists, then it reads every
+    /// event; after kill -9 of the server it is running again by itself, restored from its
+    /// checkpoint (its restore counts as the start, not a restart).
+    @Test(.timeLimit(.minutes(4)))
+    func failingJobRestartsAndResumesAfterKill9() async throws {
+        let topic = KafkaTestSupport.unique("serve-late-topic"), namespace = KafkaTestSupport.unique("servelate")
+        defer { _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([topic]) }
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        try await server.start()
+        let created = try await server.request("POST", "/api/v1/jobs", body: """
+            {"job":"user-activity","topic":"\(topic)","args":{"namespace":"\(namespace)"}}
+            """)
+        let id = try #require(created.json?["job_id"] as? String, "\(created.text)")
+        func job() async throws -> [String: Any] { try await server.get("/api/v1/jobs/\(id)") }
+        try await poll("the failing job restarted twice") { (try await job()["restarts"] as? Int ?? 0) >= 2 }
+        let failing = try await job()
+        #expect((failing["last_error"] as? String)?.contains(topic) == true, "\(failing)")
+        #expect(failing["status"] as? String != "RUNNING")
+
+        try KafkaTestSupport.createTopic(topic, partitions: 2)
+        let lines = Self.spreadLines(2_000)
+        try KafkaTestSupport.produceWorkload(lines, topic: topic)
+        try await poll("the job reads every event once its topic exists", timeout: .seconds(120)) {
+            let j = try await job()
+            return j["status"] as? String == "RUNNING" && (j["records_total"] as? Int) == lines.count
+        }
+        let savepoint = try await server.request("POST", "/api/v1/jobs/\(id)/savepoint")
+        let cp = try #require((savepoint.json?["checkpoint"] as? NSNumber)?.int64Value, "\(savepoint.text)")
+
+        server.kill9()
+        try await server.start()
+        try await poll("the job runs again after kill -9") { try await job()["status"] as? String == "RUNNING" }
+        let resumed = try await job()
+        #expect(((resumed["last_checkpoint"] as? NSNumber)?.int64Value ?? -1) >= cp, "\(resumed)")
+        #expect(resumed["restarts"] as? Int == 0, "a resumed job is a new start: \(resumed)")
+        #expect(server.terminate() == 0)
+    }
+
     /// `SERVER_BENCH=1`: 100-entity batch-get over HTTP with the user-activity job's features,
     /// next to the same reads through `FeatureClient` directly (the floor), in one run.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["SERVER_BENCH"] != nil, "set SERVER_BENCH=1"), .timeLimit(.minutes(5)))
