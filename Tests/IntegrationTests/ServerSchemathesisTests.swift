@@ -31,6 +31,8 @@ struct ServerSchemathesisTests {
         var env = ProcessInfo.processInfo.environment
         env["SCHEMATHESIS_TELEMETRY"] = "false"
         p.environment = env
+        // schemathesis keeps a cache folder in its working directory: the server's temporary one.
+        p.currentDirectoryURL = URL(fileURLWithPath: server.dataDirectory).deletingLastPathComponent()
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
