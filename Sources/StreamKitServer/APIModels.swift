@@ -178,3 +178,41 @@ enum Timestamps {
         return f.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
     }
 }
+
+struct ConsumerCreated: Codable, Sendable {
+    var consumer_id: String
+    var kafka_topic: String
+}
+
+struct ConsumerView: Codable, Sendable {
+    var consumer_id: String
+    var source_id: String
+    var kafka_topic: String
+    var table_filter: [String]?
+    var column_filter: [String]?
+    var operation_filter: [String]?
+    var row_filter: String?
+    var status: String
+    var records_total: Int
+    var restarts: Int
+    var last_error: String?
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(consumer_id, forKey: .consumer_id)
+        try c.encode(source_id, forKey: .source_id)
+        try c.encode(kafka_topic, forKey: .kafka_topic)
+        try c.encode(table_filter, forKey: .table_filter)
+        try c.encode(column_filter, forKey: .column_filter)
+        try c.encode(operation_filter, forKey: .operation_filter)
+        try c.encode(row_filter, forKey: .row_filter)
+        try c.encode(status, forKey: .status)
+        try c.encode(records_total, forKey: .records_total)
+        try c.encode(restarts, forKey: .restarts)
+        try c.encode(last_error, forKey: .last_error)
+    }
+}
+
+struct ConsumerList: Codable, Sendable {
+    var consumers: [ConsumerView]
+}

@@ -61,6 +61,16 @@ enum APIRoutes {
         api.post("jobs/:id/stop") { _, context in JSONResponse(try await plane.stopJob(try context.parameters.require("id"))) }
         api.post("jobs/:id/savepoint") { _, context in JSONResponse(try await plane.savepoint(try context.parameters.require("id"))) }
 
+        // Consumers (subscriptions).
+        api.post("consumers") { request, _ in
+            JSONResponse(try await plane.createConsumer(try await RequestBody.decode(ConsumerSpec.self, from: request)), status: .created)
+        }
+        api.get("consumers") { _, _ in JSONResponse(try await plane.listConsumers()) }
+        api.delete("consumers/:id") { _, context -> Response in
+            try await plane.deleteConsumer(try context.parameters.require("id"))
+            return Response(status: .noContent)
+        }
+
         // Features.
         let features = FeatureLookup(client: plane.features)
         api.get("features/:view/:entity") { request, context -> RawJSONResponse in

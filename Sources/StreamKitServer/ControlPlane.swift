@@ -21,6 +21,7 @@ final class ControlPlane: Service, Sendable {
     let features: FeatureClient
     private let sources = Mutex<[String: SupervisedCapture]>([:])
     private let jobs = Mutex<[String: SupervisedJob]>([:])
+    private let consumers = Mutex<[String: SupervisedJob]>([:])
     /// Serializes start/stop/delete of one resource against another of the same id.
     private let transitions = Mutex<Set<String>>([])
     private let ready = Atomic<Bool>(false)
@@ -57,11 +58,16 @@ final class ControlPlane: Service, Sendable {
             startJob(id: entry.id, spec: spec)
             logger.info("job resumed", metadata: ["job.id": "\(entry.id)"])
         }
+        for entry in try await registry.entries(.consumer) where entry.desiredState == .running {
+            let spec = try JSONDecoder().decode(ConsumerSpec.self, from: entry.spec)
+            try startConsumer(id: entry.id, spec: spec)
+            logger.info("consumer resumed", metadata: ["consumer.id": "\(entry.id)"])
+        }
     }
 
     private func shutdown() async {
         let captures = sources.withLock { Array($0.values) }
-        let running = jobs.withLock { Array($0.values) }
+        let running = jobs.withLock { Array($0.values) } + consumers.withLock { Array($0.values) }
         await withTaskGroup(of: Void.self) { group in
             for c in captures { group.addTask { await c.stop() } }
             for j in running { group.addTask { await j.stop() } }
@@ -73,7 +79,7 @@ final class ControlPlane: Service, Sendable {
         for c in sources.withLock({ Array($0.values) }) {
             c.history.record(total: c.changesTotal, lagSeconds: c.lagSeconds)
         }
-        for j in jobs.withLock({ Array($0.values) }) {
+        for j in jobs.withLock({ Array($0.values) }) + consumers.withLock({ Array($0.values) }) {
             let lag = j.running?.metrics.watermarkLagMillis().map { Double($0) / 1000 } ?? 0
             j.history.record(total: j.recordsTotal, lagSeconds: lag)
         }
@@ -232,8 +238,10 @@ final class ControlPlane: Service, Sendable {
         options.logger = logger
         options.checkpoints = CheckpointConfiguration(directory: configuration.dataDirectory + "/jobs/\(id)/checkpoints",
                                                       interval: configuration.jobCheckpointInterval)
-        let job = SupervisedJob(id: id, spec: spec, context: jobContext(id, spec), options: options,
-                                backoff: configuration.restartBackoff, logger: logger)
+        let context = jobContext(id, spec)
+        let job = SupervisedJob(id: id, options: options, backoff: configuration.restartBackoff, logger: logger) {
+            try ExampleJobs.make(spec.job, arguments: spec.args ?? [:], context: context)
+        }
         jobs.withLock { $0[id] = job }
         job.start()
     }
@@ -289,6 +297,68 @@ final class ControlPlane: Service, Sendable {
         guard try await registry.entry(.job, id: id) != nil else { throw ServerError.notFound("job", id) }
         guard let j = jobs.withLock({ $0[id] }), !j.isFinished else { throw ServerError(.conflict, "job '\(id)' is not running") }
         return SavepointTaken(job_id: id, checkpoint: try await j.savepoint())
+    }
+
+    // MARK: Consumers
+
+    func createConsumer(_ body: ConsumerSpec) async throws -> ConsumerCreated {
+        var spec = body
+        guard let sourceEntry = try await registry.entry(.source, id: spec.source_id) else {
+            throw ServerError.invalid("source_id", "no source '\(spec.source_id)'")
+        }
+        let source = try JSONDecoder().decode(SourceSpec.self, from: sourceEntry.spec)
+        let id = "con_" + Self.randomSuffix()
+        try spec.validate(id: id, source: source)
+        try await registry.insert(.consumer, id: id, spec: try JSONEncoder().encode(spec), desiredState: .running)
+        try startConsumer(id: id, spec: spec)
+        logger.info("consumer started", metadata: ["consumer.id": "\(id)", "topic": "\(spec.kafka_topic ?? "")"])
+        return ConsumerCreated(consumer_id: id, kafka_topic: spec.kafka_topic ?? "")
+    }
+
+    private func startConsumer(id: String, spec: ConsumerSpec) throws {
+        let selector = try spec.selector()
+        var k = configuration.kafka
+        k.logger = logger
+        let kafka = k
+        let topics = spec.source_topics ?? [], output = spec.kafka_topic ?? ""
+        var options = Job.RunOptions(parallelism: 1)
+        options.logger = logger
+        options.checkpoints = CheckpointConfiguration(directory: configuration.dataDirectory + "/consumers/\(id)/checkpoints",
+                                                      interval: configuration.jobCheckpointInterval)
+        let job = SupervisedJob(id: id, options: options, backoff: configuration.restartBackoff, logger: logger) {
+            Job("consumer-\(id)") { env in
+                var c = KafkaSourceConfiguration(topics: topics, groupID: "streamkit-\(id)", startFrom: .earliest)
+                c.sessionTimeout = .seconds(2); c.heartbeatInterval = .milliseconds(500)
+                env.source(KafkaSource(kafka: kafka, c, decoder: SelectedChanges(selector)), name: "changes")
+                    .writeToKafka(kafka, KafkaSinkConfiguration(topic: output)) { KafkaMessage(key: nil, value: $0) }
+            }
+        }
+        consumers.withLock { $0[id] = job }
+        job.start()
+    }
+
+    func listConsumers() async throws -> ConsumerList {
+        var views: [ConsumerView] = []
+        for entry in try await registry.entries(.consumer) {
+            let spec = try JSONDecoder().decode(ConsumerSpec.self, from: entry.spec)
+            let j = consumers.withLock { $0[entry.id] }
+            views.append(ConsumerView(consumer_id: entry.id, source_id: spec.source_id, kafka_topic: spec.kafka_topic ?? "",
+                                      table_filter: spec.table_filter, column_filter: spec.column_filter,
+                                      operation_filter: spec.operation_filter, row_filter: spec.row_filter,
+                                      status: j?.phase.rawValue ?? "STOPPED", records_total: j?.recordsTotal ?? 0,
+                                      restarts: j?.restarts ?? 0, last_error: j?.lastError))
+        }
+        return ConsumerList(consumers: views)
+    }
+
+    func deleteConsumer(_ id: String) async throws {
+        try await exclusively(id) {
+            guard try await registry.entry(.consumer, id: id) != nil else { throw ServerError.notFound("consumer", id) }
+            try await registry.setDesiredState(.consumer, id: id, .stopped)
+            if let j = consumers.withLock({ $0.removeValue(forKey: id) }) { await j.stop() }
+            try await registry.delete(.consumer, id: id)
+            logger.info("consumer deleted", metadata: ["consumer.id": "\(id)"])
+        }
     }
 
     // MARK: Helpers

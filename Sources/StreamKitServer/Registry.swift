@@ -8,7 +8,7 @@ import GRDB
 final class Registry: Sendable {
     /// The tables of the registry.
     enum Kind: String, Sendable, CaseIterable {
-        case source, job
+        case source, job, consumer
     }
 
     /// What a registered source or job should be doing: a restarted server resumes the `running` ones.
@@ -40,13 +40,21 @@ final class Registry: Sendable {
         database = try DatabaseQueue(path: path, configuration: config)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            for kind in Kind.allCases {
+            for kind in [Kind.source, .job] {
                 try db.create(table: kind.rawValue) { t in
                     t.primaryKey("id", .text)
                     t.column("spec", .blob).notNull()
                     t.column("desired_state", .text).notNull()
                     t.column("created_at", .integer).notNull()
                 }
+            }
+        }
+        migrator.registerMigration("v2 consumers") { db in
+            try db.create(table: Kind.consumer.rawValue) { t in
+                t.primaryKey("id", .text)
+                t.column("spec", .blob).notNull()
+                t.column("desired_state", .text).notNull()
+                t.column("created_at", .integer).notNull()
             }
         }
         try migrator.migrate(database)

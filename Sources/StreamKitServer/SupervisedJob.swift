@@ -27,8 +27,8 @@ final class SupervisedJob: Sendable {
     }
 
     let id: String
-    let spec: JobSpec
-    let context: JobContext
+    /// Builds the job (again for every restart).
+    let build: @Sendable () throws -> Job
     let options: Job.RunOptions
     let backoff: RestartBackoff
     let logger: Logger
@@ -37,8 +37,8 @@ final class SupervisedJob: Sendable {
     private let recordsBefore = Atomic<Int>(0)
     private let state = Mutex(State())
 
-    init(id: String, spec: JobSpec, context: JobContext, options: Job.RunOptions, backoff: RestartBackoff, logger: Logger) {
-        self.id = id; self.spec = spec; self.context = context; self.options = options; self.backoff = backoff; self.logger = logger
+    init(id: String, options: Job.RunOptions, backoff: RestartBackoff, logger: Logger, build: @escaping @Sendable () throws -> Job) {
+        self.id = id; self.build = build; self.options = options; self.backoff = backoff; self.logger = logger
     }
 
     /// Builds the job once (to report bad arguments before anything is stored).
@@ -120,8 +120,7 @@ final class SupervisedJob: Sendable {
             o.restore = restore || hasCheckpoint
             let running: RunningJob
             do {
-                let job = try ExampleJobs.make(spec.job, arguments: spec.args ?? [:], context: context)
-                running = try job.start(o)
+                running = try build().start(o)
             } catch {
                 if record(error) { break }
                 attempt += 1

@@ -143,6 +143,73 @@ extension ServerEndToEndTests {
     }
 }
 
+extension ServerEndToEndTests {
+    /// A consumer keeps a derived topic with exactly the changes its filters select: operations,
+    /// a row filter over `after`, and only the projected columns.
+    @Test(.timeLimit(.minutes(3)))
+    func consumerTopicHoldsExactlyTheFilteredChanges() async throws {
+        let n = PostgresCaptureTests.Names()
+        let server = try ServerProcess()
+        var sourceID: String?
+        var outputTopic: String?
+        defer {
+            server.cleanUp()
+            PostgresCaptureTests.cleanUp(n)
+            _ = try? PostgresCaptureTests.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'streamkit_\(sourceID?.dropFirst(4) ?? "none")'")
+            _ = try? PostgresCaptureTests.sql("DROP PUBLICATION IF EXISTS streamkit_\(sourceID?.dropFirst(4) ?? "none")")
+            if let outputTopic { _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([outputTopic]) }
+        }
+        _ = try PostgresCaptureTests.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int, note text, secret text)")
+        try await server.start()
+        let created = try await server.request("POST", "/api/v1/sources", body: """
+            {"db_type":"postgresql","connection_string":"\(Services.postgresDSN)","tables":["\(n.table)"],"options":{"topic_prefix":"\(n.prefix)"}}
+            """)
+        let id = try #require(created.json?["source_id"] as? String)
+        sourceID = id
+        #expect(try await server.request("POST", "/api/v1/sources/\(id)/start").status == 200)
+        try await poll("the source streams") { try await server.get("/api/v1/sources/\(id)/status")["status"] as? String == "RUNNING" }
+
+        let bad = try await server.request("POST", "/api/v1/consumers", body: #"{"source_id":"\#(id)","row_filter":"after.v >"}"#)
+        #expect(bad.status == 400 && bad.text.contains("row_filter"), "\(bad.text)")
+        let unknown = try await server.request("POST", "/api/v1/consumers", body: #"{"source_id":"src_nope"}"#)
+        #expect(unknown.status == 400 && unknown.text.contains("source_id"), "\(unknown.text)")
+
+        let consumer = try await server.request("POST", "/api/v1/consumers", body: """
+            {"source_id":"\(id)","operation_filter":["c","u"],"column_filter":["id","v"],"row_filter":"after.v >= 10 and after.note != 'skip'"}
+            """)
+        #expect(consumer.status == 201, "\(consumer.text)")
+        let consumerID = try #require(consumer.json?["consumer_id"] as? String)
+        let topic = try #require(consumer.json?["kafka_topic"] as? String)
+        outputTopic = topic
+
+        _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, g, CASE WHEN g % 5 = 0 THEN 'skip' ELSE 'ok' END, 's' FROM generate_series(1, 30) g")
+        _ = try PostgresCaptureTests.sql("UPDATE \(n.table) SET v = v + 100 WHERE id <= 15")
+        _ = try PostgresCaptureTests.sql("DELETE FROM \(n.table) WHERE id BETWEEN 20 AND 25")
+        var expected = Set<String>()
+        for i in 10...30 where i % 5 != 0 { expected.insert("c\(i)") }
+        for i in 1...15 where i % 5 != 0 { expected.insert("u\(i)") }
+
+        var seen: [CaptureEvent] = []
+        try await poll("the consumer topic holds the selected changes", timeout: .seconds(90)) {
+            seen = (try? captureEvents(topic)) ?? []
+            return seen.count >= expected.count
+        }
+        let labels = seen.map { "\($0.op ?? "?")\(($0.after?["id"] as? NSNumber)?.intValue ?? -1)" }
+        #expect(Set(labels) == expected, "extra: \(Set(labels).subtracting(expected).sorted()), missing: \(expected.subtracting(labels).sorted())")
+        #expect(labels.count == expected.count, "duplicates: \(labels.count) events for \(expected.count) changes")
+        #expect(seen.allSatisfy { ($0.after?.keys.sorted() ?? []) == ["id", "v"] }, "not projected: \(seen.first?.after ?? [:])")
+        #expect(seen.allSatisfy { $0.source?["table"] as? String == n.table })
+
+        let list = try await server.get("/api/v1/consumers")
+        let views = try #require(list["consumers"] as? [[String: Any]])
+        #expect(views.first?["consumer_id"] as? String == consumerID)
+        #expect(views.first?["status"] as? String == "RUNNING")
+        #expect(try await server.request("DELETE", "/api/v1/consumers/\(consumerID)").status == 204)
+        #expect((try await server.get("/api/v1/consumers")["consumers"] as? [Any])?.isEmpty == true)
+        #expect(server.terminate() == 0)
+    }
+}
+
 /// Polls an async condition every 200 ms until it holds (or fails after `timeout`).
 func poll(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
