@@ -216,3 +216,36 @@ struct ConsumerView: Codable, Sendable {
 struct ConsumerList: Codable, Sendable {
     var consumers: [ConsumerView]
 }
+
+struct ReplayCreated: Codable, Sendable {
+    var replay_id: String
+    var kafka_topic: String
+}
+
+struct ReplayStatus: Codable, Sendable {
+    var replay_id: String
+    var source_id: String
+    var kafka_topic: String
+    var start_timestamp: String
+    var end_timestamp: String?
+    var status: String
+    var done: Bool
+    /// Source changes read so far (null when the server restarted after the replay finished).
+    var records_read: Int?
+    var restarts: Int
+    var last_error: String?
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(replay_id, forKey: .replay_id)
+        try c.encode(source_id, forKey: .source_id)
+        try c.encode(kafka_topic, forKey: .kafka_topic)
+        try c.encode(start_timestamp, forKey: .start_timestamp)
+        try c.encode(end_timestamp, forKey: .end_timestamp)
+        try c.encode(status, forKey: .status)
+        try c.encode(done, forKey: .done)
+        try c.encode(records_read, forKey: .records_read)
+        try c.encode(restarts, forKey: .restarts)
+        try c.encode(last_error, forKey: .last_error)
+    }
+}

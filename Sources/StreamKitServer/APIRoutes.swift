@@ -52,6 +52,12 @@ enum APIRoutes {
         api.post("sources/:id/stop") { _, context in JSONResponse(try await plane.stopSource(try context.parameters.require("id"))) }
         api.get("sources/:id/status") { _, context in JSONResponse(try await plane.sourceStatus(try context.parameters.require("id"))) }
 
+        api.post("sources/:id/replay") { request, context in
+            let id = try context.parameters.require("id")
+            return JSONResponse(try await plane.createReplay(sourceID: id, try await RequestBody.decode(ReplaySpec.self, from: request)), status: .accepted)
+        }
+        api.get("replays/:id") { _, context in JSONResponse(try await plane.replay(try context.parameters.require("id"))) }
+
         // Jobs.
         api.get("jobs") { _, _ in JSONResponse(try await plane.listJobs()) }
         api.post("jobs") { request, _ in

@@ -10,17 +10,20 @@ struct ChangeSelector: Sendable {
     let operations: Set<String>?
     let columns: [String]?
     let rowFilter: RowFilter?
+    /// Commit times kept (`source.ts_ms`, ms since the epoch): replays.
+    let commitTimes: Range<Int64>?
     let extractor: JSONFieldExtractor
     /// Index of the first column path (`after.<c>`; `before.<c>` follow) and of the first filter field.
-    let columnBase = 5
+    let columnBase = 6
     let filterBase: Int
 
-    init(tables: [String]?, operations: [String]?, columns: [String]?, rowFilter: RowFilter?) {
+    init(tables: [String]?, operations: [String]?, columns: [String]?, rowFilter: RowFilter?, commitTimes: Range<Int64>? = nil) {
         self.tables = tables.map { Set($0.map { $0.contains(".") ? $0 : "public.\($0)" }) }
         self.operations = operations.map(Set.init)
         self.columns = columns
         self.rowFilter = rowFilter
-        var paths = ["op", "source.schema", "source.table", "before", "after"]
+        self.commitTimes = commitTimes
+        var paths = ["op", "source.schema", "source.table", "before", "after", "source.ts_ms"]
         for c in columns ?? [] { paths.append("after.\(c)") }
         for c in columns ?? [] { paths.append("before.\(c)") }
         filterBase = paths.count
@@ -44,6 +47,9 @@ struct ChangeSelector: Sendable {
         if let tables {
             guard let schema = scratch[1].string(in: doc), let table = scratch[2].string(in: doc),
                   tables.contains("\(schema).\(table)") else { return nil }
+        }
+        if let commitTimes {
+            guard let t = scratch[5].int64(in: doc), commitTimes.contains(t) else { return nil }
         }
         if let rowFilter, !rowFilter.matches(scratch[filterBase...], in: doc) { return nil }
         guard let columns else { return Array(doc) }

@@ -22,6 +22,9 @@ final class ControlPlane: Service, Sendable {
     private let sources = Mutex<[String: SupervisedCapture]>([:])
     private let jobs = Mutex<[String: SupervisedJob]>([:])
     private let consumers = Mutex<[String: SupervisedJob]>([:])
+    private let replays = Mutex<[String: SupervisedJob]>([:])
+    /// Replays that finished while this server ran: their read counts.
+    private let finishedReplays = Mutex<[String: Int]>([:])
     /// Serializes start/stop/delete of one resource against another of the same id.
     private let transitions = Mutex<Set<String>>([])
     private let ready = Atomic<Bool>(false)
@@ -63,11 +66,15 @@ final class ControlPlane: Service, Sendable {
             try startConsumer(id: entry.id, spec: spec)
             logger.info("consumer resumed", metadata: ["consumer.id": "\(entry.id)"])
         }
+        for entry in try await registry.entries(.replay) where entry.desiredState == .running {
+            startReplay(id: entry.id, spec: try JSONDecoder().decode(ReplaySpec.self, from: entry.spec))
+            logger.info("replay resumed", metadata: ["replay.id": "\(entry.id)"])
+        }
     }
 
     private func shutdown() async {
         let captures = sources.withLock { Array($0.values) }
-        let running = jobs.withLock { Array($0.values) } + consumers.withLock { Array($0.values) }
+        let running = jobs.withLock { Array($0.values) } + consumers.withLock { Array($0.values) } + replays.withLock { Array($0.values) }
         await withTaskGroup(of: Void.self) { group in
             for c in captures { group.addTask { await c.stop() } }
             for j in running { group.addTask { await j.stop() } }
@@ -76,6 +83,13 @@ final class ControlPlane: Service, Sendable {
     }
 
     private func sample() {
+        // A finished replay is done for good: a restarted server must not run it again.
+        for (id, r) in replays.withLock({ Array($0) }) where r.phase == .finished {
+            replays.withLock { _ = $0.removeValue(forKey: id) }
+            let records = r.recordsTotal
+            finishedReplays.withLock { $0[id] = records }
+            Task { try? await registry.setDesiredState(.replay, id: id, .stopped) }
+        }
         for c in sources.withLock({ Array($0.values) }) {
             c.history.record(total: c.changesTotal, lagSeconds: c.lagSeconds)
         }
@@ -359,6 +373,63 @@ final class ControlPlane: Service, Sendable {
             try await registry.delete(.consumer, id: id)
             logger.info("consumer deleted", metadata: ["consumer.id": "\(id)"])
         }
+    }
+
+    // MARK: Replays
+
+    func createReplay(sourceID: String, _ body: ReplaySpec) async throws -> ReplayCreated {
+        guard let sourceEntry = try await registry.entry(.source, id: sourceID) else { throw ServerError.notFound("source", sourceID) }
+        let source = try JSONDecoder().decode(SourceSpec.self, from: sourceEntry.spec)
+        var spec = body
+        let id = "rep_" + Self.randomSuffix()
+        try spec.validate(id: id, sourceID: sourceID, source: source)
+        try await registry.insert(.replay, id: id, spec: try JSONEncoder().encode(spec), desiredState: .running)
+        startReplay(id: id, spec: spec)
+        logger.info("replay started", metadata: ["replay.id": "\(id)", "source.id": "\(sourceID)"])
+        return ReplayCreated(replay_id: id, kafka_topic: spec.kafka_topic ?? "")
+    }
+
+    private func startReplay(id: String, spec: ReplaySpec) {
+        let selector = spec.selector()
+        var k = configuration.kafka
+        k.logger = logger
+        let kafka = k
+        let topics = spec.source_topics ?? [], output = spec.kafka_topic ?? "", start = spec.start_ms ?? 0
+        var options = Job.RunOptions(parallelism: 1)
+        options.logger = logger
+        options.checkpoints = CheckpointConfiguration(directory: configuration.dataDirectory + "/replays/\(id)/checkpoints",
+                                                      interval: configuration.jobCheckpointInterval)
+        let job = SupervisedJob(id: id, options: options, backoff: configuration.restartBackoff, logger: logger) {
+            Job("replay-\(id)") { env in
+                var c = KafkaSourceConfiguration(topics: topics, groupID: "streamkit-\(id)", startFrom: .timestamp(start))
+                c.bounded = true
+                c.sessionTimeout = .seconds(2); c.heartbeatInterval = .milliseconds(500)
+                env.source(KafkaSource(kafka: kafka, c, decoder: SelectedChanges(selector)), name: "changes")
+                    .writeToKafka(kafka, KafkaSinkConfiguration(topic: output)) { KafkaMessage(key: nil, value: $0) }
+            }
+        }
+        replays.withLock { $0[id] = job }
+        job.start()
+    }
+
+    func replay(_ id: String) async throws -> ReplayStatus {
+        guard let entry = try await registry.entry(.replay, id: id) else { throw ServerError.notFound("replay", id) }
+        let spec = try JSONDecoder().decode(ReplaySpec.self, from: entry.spec)
+        var s = ReplayStatus(replay_id: id, source_id: spec.source_id ?? "", kafka_topic: spec.kafka_topic ?? "",
+                             start_timestamp: spec.start_timestamp, end_timestamp: spec.end_timestamp,
+                             status: "FINISHED", done: true, records_read: nil, restarts: 0, last_error: nil)
+        if let r = replays.withLock({ $0[id] }) {
+            s.status = r.phase.rawValue
+            s.done = r.phase == .finished
+            s.records_read = r.recordsTotal
+            s.restarts = r.restarts
+            s.last_error = r.lastError
+        } else if let records = finishedReplays.withLock({ $0[id] }) {
+            s.records_read = records
+        } else if entry.desiredState == .running {
+            s.status = "STARTING"; s.done = false
+        }
+        return s
     }
 
     // MARK: Helpers

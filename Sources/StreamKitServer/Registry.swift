@@ -8,7 +8,7 @@ import GRDB
 final class Registry: Sendable {
     /// The tables of the registry.
     enum Kind: String, Sendable, CaseIterable {
-        case source, job, consumer
+        case source, job, consumer, replay
     }
 
     /// What a registered source or job should be doing: a restarted server resumes the `running` ones.
@@ -51,6 +51,14 @@ final class Registry: Sendable {
         }
         migrator.registerMigration("v2 consumers") { db in
             try db.create(table: Kind.consumer.rawValue) { t in
+                t.primaryKey("id", .text)
+                t.column("spec", .blob).notNull()
+                t.column("desired_state", .text).notNull()
+                t.column("created_at", .integer).notNull()
+            }
+        }
+        migrator.registerMigration("v3 replays") { db in
+            try db.create(table: Kind.replay.rawValue) { t in
                 t.primaryKey("id", .text)
                 t.column("spec", .blob).notNull()
                 t.column("desired_state", .text).notNull()

@@ -210,6 +210,69 @@ extension ServerEndToEndTests {
     }
 }
 
+extension ServerEndToEndTests {
+    /// A replay of a time range re-publishes exactly the source's changes committed in it.
+    @Test(.timeLimit(.minutes(3)))
+    func replayOfATimeRangeHoldsExactlyThatRange() async throws {
+        let n = PostgresCaptureTests.Names()
+        let server = try ServerProcess()
+        var sourceID: String?
+        var outputTopic: String?
+        defer {
+            server.cleanUp()
+            PostgresCaptureTests.cleanUp(n)
+            _ = try? PostgresCaptureTests.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'streamkit_\(sourceID?.dropFirst(4) ?? "none")'")
+            _ = try? PostgresCaptureTests.sql("DROP PUBLICATION IF EXISTS streamkit_\(sourceID?.dropFirst(4) ?? "none")")
+            if let outputTopic { _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([outputTopic]) }
+        }
+        _ = try PostgresCaptureTests.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int)")
+        try await server.start()
+        let created = try await server.request("POST", "/api/v1/sources", body: """
+            {"db_type":"postgresql","connection_string":"\(Services.postgresDSN)","tables":["\(n.table)"],"options":{"topic_prefix":"\(n.prefix)","snapshot":"never"}}
+            """)
+        let id = try #require(created.json?["source_id"] as? String)
+        sourceID = id
+        #expect(try await server.request("POST", "/api/v1/sources/\(id)/start").status == 200)
+        try await poll("the source streams") { try await server.get("/api/v1/sources/\(id)/status")["status"] as? String == "RUNNING" }
+
+        // Three batches committed at separate times (PostgreSQL's clock, which stamps source.ts_ms).
+        func clock() throws -> Int64 { Int64(try PostgresCaptureTests.sql("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint").rows[0][0] ?? "") ?? 0 }
+        func pause() async throws { let t = try clock(); try await waitUntil(timeout: .seconds(10), every: .milliseconds(50)) { try clock() > t + 300 } }
+        _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(1, 10) g")
+        try await pause()
+        let t1 = try clock()
+        try await pause()
+        _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(11, 20) g")
+        try await pause()
+        let t2 = try clock()
+        try await pause()
+        _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(21, 30) g")
+        try await poll("all 30 changes captured") { (try await server.get("/api/v1/sources/\(id)/status")["changes_total"] as? Int) == 30 }
+
+        func iso(_ ms: Int64) -> String {
+            let f = ISO8601DateFormatter(); f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+        }
+        let bad = try await server.request("POST", "/api/v1/sources/\(id)/replay", body: #"{"start_timestamp":"yesterday"}"#)
+        #expect(bad.status == 400 && bad.text.contains("start_timestamp"), "\(bad.text)")
+        let replay = try await server.request("POST", "/api/v1/sources/\(id)/replay",
+                                              body: #"{"start_timestamp":"\#(iso(t1))","end_timestamp":"\#(iso(t2))"}"#)
+        #expect(replay.status == 202, "\(replay.text)")
+        let replayID = try #require(replay.json?["replay_id"] as? String)
+        let topic = try #require(replay.json?["kafka_topic"] as? String)
+        outputTopic = topic
+        try await poll("the replay is done", timeout: .seconds(90)) { try await server.get("/api/v1/replays/\(replayID)")["done"] as? Bool == true }
+        let status = try await server.get("/api/v1/replays/\(replayID)")
+        #expect(status["status"] as? String == "FINISHED", "\(status)")
+        let events = try captureEvents(topic)
+        let ids = events.compactMap { ($0.after?["id"] as? NSNumber)?.intValue }
+        #expect(ids.sorted() == Array(11...20), "\(ids.sorted())")
+        #expect(events.allSatisfy { $0.op == "c" })
+        #expect(try await server.request("GET", "/api/v1/replays/rep_nope").status == 404)
+        #expect(server.terminate() == 0)
+    }
+}
+
 /// Polls an async condition every 200 ms until it holds (or fails after `timeout`).
 func poll(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout

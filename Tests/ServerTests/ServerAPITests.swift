@@ -15,6 +15,8 @@ struct ServerAPITests {
         ("POST", "/api/v1/sources/src_missing/start", true),
         ("POST", "/api/v1/sources/src_missing/stop", true),
         ("GET", "/api/v1/sources/src_missing/status", false),
+        ("POST", "/api/v1/sources/src_missing/replay", true),
+        ("GET", "/api/v1/replays/rep_missing", false),
         ("GET", "/api/v1/consumers", false),
         ("POST", "/api/v1/consumers", true),
         ("DELETE", "/api/v1/consumers/con_missing", true),
