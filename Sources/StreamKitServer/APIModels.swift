@@ -230,7 +230,7 @@ struct ReplayStatus: Codable, Sendable {
     var end_timestamp: String?
     var status: String
     var done: Bool
-    /// Source changes read so far (null when the server restarted after the replay finished).
+    /// Changes re-published so far (null when the server restarted after the replay finished).
     var records_read: Int?
     var restarts: Int
     var last_error: String?
