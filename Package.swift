@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "StreamKitTesting", targets: ["StreamKitTesting"]),
         .library(name: "FeatureJobs", targets: ["FeatureJobs"]),
         .library(name: "StreamKitObservability", targets: ["StreamKitObservability"]),
+        .library(name: "StreamKitServer", targets: ["StreamKitServer"]),
         .executable(name: "cdc-features", targets: ["cdc-features"]),
     ],
     dependencies: [
@@ -37,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // C system libraries: each is imported by exactly one Swift target.
@@ -116,6 +118,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The control plane of `cdc-features serve`: REST API, auth, the registry (SQLite through
+        // GRDB) and the supervised captures and jobs.
+        .target(
+            name: "StreamKitServer",
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "StreamKitKafka", "StreamKitRedis", "StreamKitCapture", "StreamKitPostgres",
+                "StreamKitJobs", "StreamKitObservability",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("openapi.json"), .copy("status.html")],
+            swiftSettings: strict
+        ),
         // The operator test harness.
         .target(name: "StreamKitTesting", dependencies: ["StreamKit"], swiftSettings: strict),
         // The ML feature library (aggregates, sketches, sessions, drift, anomaly, joins).
@@ -135,6 +154,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
                 "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitObservability",
+                "StreamKitServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -158,6 +178,16 @@ let package = Package(
         // Builds and runs a job with the runtime alone, and checks its dependency closure.
         .testTarget(name: "RuntimeOnlyTests", dependencies: ["StreamKit"], swiftSettings: strict),
         .testTarget(name: "FeatureJobsTests", dependencies: ["FeatureJobs", "StreamKitTesting", "StreamKitDebezium"], swiftSettings: strict),
+        // The control plane through HTTP, in-process: auth, validation, errors, the registry.
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "StreamKitServer", "StreamKit", "StreamKitKafka", "StreamKitRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // Tests against real services (Tansu, Redis, PostgreSQL) started by scripts/services.
         .testTarget(
             name: "IntegrationTests",

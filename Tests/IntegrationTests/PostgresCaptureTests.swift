@@ -278,7 +278,8 @@ struct PostgresCaptureTests {
         let events = try captureEvents(topicB).filter { !$0.tombstone }
         let reads = events.filter { $0.op == "r" }
         #expect(reads.allSatisfy { $0.source?["snapshot"] as? String == "incremental" })
-        let touched = Set((0..<150).flatMap { [$0 * 20 + 1, $0 * 20 + 5] }).union(changedInWindows.withLock { $0 })
+        let firstAndFifth: [Int] = (0..<150).flatMap { (i: Int) -> [Int] in [i * 20 + 1, i * 20 + 5] }
+        let touched: Set<Int> = Set(firstAndFifth).union(changedInWindows.withLock { $0 })
         let untouchedReads = Dictionary(grouping: reads.compactMap { $0.after?["id"] as? Int }.filter { $0 <= rows && !touched.contains($0) }, by: { $0 })
         #expect(untouchedReads.count == rows - touched.filter { $0 <= rows }.count, "every row nobody touched was read")
         #expect(untouchedReads.values.allSatisfy { $0.count == 1 }, "and read once")

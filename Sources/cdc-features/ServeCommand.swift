@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import StreamKit
+import StreamKitObservability
+import StreamKitServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The control plane: REST API (/api/v1) with bearer tokens, supervised captures and jobs, feature reads, status page.",
+        discussion: """
+            The token file has one '<token> <role>' per line (roles: admin, read; tokens of at least 16 characters). \
+            The registry (SQLite), capture positions and job checkpoints live under --data-dir; a restarted server \
+            resumes what was running. SIGTERM/SIGINT stop it gracefully (captures confirm their position, jobs take \
+            a final checkpoint).
+            """)
+    @Option(help: "API port (0: any free port, printed on stdout).") var port: Int = 8080
+    @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
+    @Option(name: .customLong("data-dir"), help: "Directory of the registry, capture positions and job checkpoints.") var dataDir: String
+    @Option(name: .customLong("token-file"), help: "Bearer tokens: '<token> <role>' per line (admin or read).") var tokenFile: String
+    @OptionGroup var kafkaOptions: KafkaOptions
+    @OptionGroup var redisOptions: RedisOptions
+    @OptionGroup var observability: ObservabilityOptions
+
+    func run() async throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        if let p = observability.metricsPort, !(0...65535).contains(p) { throw ValidationError("--metrics-port must be 0...65535") }
+        Observability.bootstrapLogging(level: observability.logLevel, format: observability.logFormat)
+        let logger = Logger(label: "streamkit.serve")
+        let tokens: AccessTokens
+        do { tokens = try AccessTokens(contentsOfFile: tokenFile) } catch { throw ValidationError("--token-file: \(error)") }
+        let registry = Observability.bootstrapPrometheus()
+        var c = ServerConfiguration(port: port, dataDirectory: dataDir, tokens: tokens, kafka: try kafkaOptions.configuration(),
+                                    redis: try redisOptions.configuration())
+        c.host = host
+        let address = host
+        let server = try ControlServer(configuration: c, metrics: registry, metricsPort: observability.metricsPort, logger: logger) { bound in
+            // One line on stdout for scripts and tests that start the server with --port 0.
+            FileHandle.standardOutput.write(Data("listening on http://\(address):\(bound)\n".utf8))
+        }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: server.services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                                                  failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
