@@ -14,7 +14,7 @@ import StreamKitKafka
 /// attempt re-produced every input from that checkpoint's position on, in order, and that the
 /// first attempt's committed transactions cover every input before it. On a broker that hides
 /// aborted records, `read_committed` readers then see every input exactly once.
-@Suite(.enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up, KAFKA_BROKERS)"))
+@Suite(.enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up, KAFKA_BROKERS)"))
 struct ExactlyOnceKafkaTests {
     typealias K = KafkaTestSupport
 

@@ -7,7 +7,7 @@ import StreamKitPostgres
 /// `cdc-features serve` through HTTP against the real PostgreSQL, Tansu and Redis: register →
 /// start → insert → status → kill -9 mid-stream → restart (the source resumes by itself) →
 /// every committed row is in the topic → the status page in headless Chromium → stop → delete.
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct ServerEndToEndTests {
     @Test(.timeLimit(.minutes(5)))
     func sourceSurvivesKill9AndDeliversEveryCommittedRow() async throws {

@@ -8,7 +8,7 @@ import StreamKitWorkload
 /// Jobs and feature reads through `cdc-features serve`: start the user-activity job on a topic
 /// of workload events, watch its status, take a savepoint, read its features over HTTP (the same
 /// values as the feature store's own client), stop it with a final checkpoint.
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct ServerJobsTests {
     @Test(.timeLimit(.minutes(5)))
     func jobRunsSavepointsServesFeaturesAndStops() async throws {

@@ -6,7 +6,7 @@ import StreamKit
 /// `cdc-features serve` against the repository's openapi.json, bounded (coverage + 10 examples per
 /// operation, one worker, fixed seed): no 5xx, status codes, content types and bodies as
 /// documented, and every protected route refuses requests without the token (ignored_auth).
-@Suite(.serialized, .enabled(if: KafkaTestSupport.reachable, "no Kafka broker reachable (scripts/services up)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct ServerSchemathesisTests {
     static var root: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
 
