@@ -126,17 +126,6 @@ final class SupervisedCapture: Sendable {
 
     /// The blocking loop on a dedicated thread (never the concurrency pool).
     private static func runOnThread(_ capture: PostgresCapture) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let thread = Thread {
-                do {
-                    try capture.run(until: { false })
-                    continuation.resume()
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-            thread.name = "streamkit-capture"
-            thread.start()
-        }
+        try await CaptureService<PostgresCapture>.runOnThread(capture)
     }
 }

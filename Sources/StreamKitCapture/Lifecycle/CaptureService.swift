@@ -52,8 +52,8 @@ public struct CaptureService<Capture: ChangeCapture>: Service {
         logger.info("capture stopped", metadata: [LogMetadataKey.captureState: "\(capture.lifecycle.state)"])
     }
 
-    /// The blocking loop on a dedicated thread; resumes when it returns.
-    static func runOnThread(_ capture: Capture) async throws {
+    /// The blocking loop on a dedicated thread (never the concurrency pool); resumes when it returns.
+    public static func runOnThread(_ capture: Capture) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let thread = Thread {
                 do {
