@@ -6,7 +6,7 @@ import StreamKit
 /// every attempt fails (its input is missing), scraped while it waits before a restart, and its
 /// non-zero exit once the strategy is exhausted.
 @Suite struct RestartMetricsTests {
-    @Test(.timeLimit(.minutes(1)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
+    @Test(.timeLimit(.minutes(2)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
     func restartsAndTheLastFailureAreMetrics() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("streamkit-restart-metrics-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -15,16 +15,24 @@ import StreamKit
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)
         p.arguments = ["run", "user-activity", "--input", "\(dir)/missing.jsonl", "--out", "\(dir)/out.ndjson",
-                       "--restart-strategy", "fixed-delay:attempts=2,delay=10s", "--metrics-port", String(port)]
+                       "--restart-strategy", "fixed-delay:attempts=2,delay=20s", "--metrics-port", String(port)]
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
         p.standardError = err
         try p.run()
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         let started = Date()
-        // After the first restart, during the wait before the second: one restart, two failures.
-        let scrape = try await scrapeAndCheckMetrics(port: port, timeout: .seconds(30), process: p) { s in
-            s.sum("streamkit_job_restarts_total") >= 1 && s.sum("streamkit_job_failures_total") >= 2
+        // After the first restart, during the 20 s wait before the second: one restart, two failures.
+        let scrape: MetricsScrape
+        do {
+            scrape = try await scrapeAndCheckMetrics(port: port, timeout: .seconds(60), process: p) { s in
+                s.sum("streamkit_job_restarts_total") >= 1 && s.sum("streamkit_job_failures_total") >= 2
+            }
+        } catch {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            Issue.record("\(error); the process's standard error:\n\(stderr.suffix(3000))")
+            return
         }
         #expect(scrape.sum("streamkit_job_restarts_total", ["job": "user-activity"]) == 1)
         #expect(scrape.series("streamkit_job_failures_total").allSatisfy { $0.labels["code"] != nil })
