@@ -153,17 +153,11 @@ enum FidelityDecode {
     }
 }
 
-/// A seeded generator (SplitMix64): the property tests are deterministic.
+/// A seeded generator (the runtime's SplitMix64): the property tests are deterministic.
 struct FidelityRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { generator.next() }
     mutating func int(_ range: ClosedRange<Int64>) -> Int64 {
         range.lowerBound &+ Int64(bitPattern: next() % UInt64(bitPattern: range.upperBound &- range.lowerBound &+ 1))
     }

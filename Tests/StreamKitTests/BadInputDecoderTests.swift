@@ -175,7 +175,7 @@ struct RecentIdentitiesModelTests {
     func agreesWithASetAndAQueue(capacity: Int) {
         var ids = RecentIdentities(capacity: capacity)
         var set = Set<UInt64>(), queue: [UInt64] = []
-        var rng = SplitMix(seed: UInt64(capacity))
+        var rng = SplitMix64(seed: UInt64(capacity))
         for _ in 0..<200_000 {
             let id = rng.next() % UInt64(capacity * 3 + 1)   // small domain: many repeats and evictions
             let expected = !set.contains(id == 0 ? 1 : id)
@@ -187,18 +187,6 @@ struct RecentIdentitiesModelTests {
                 if queue.count > capacity { set.remove(queue.removeFirst()) }
             }
             #expect(ids.count == set.count)
-        }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 }

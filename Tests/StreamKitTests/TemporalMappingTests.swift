@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKitJSON
+import StreamKit
 import StreamKitCapture
 
 /// The value mapping of the capture core (issue 12): dates and timestamps of every year the
@@ -67,7 +68,7 @@ struct TemporalMappingTests {
     }
 
     @Test func civilAndDaysAreInversesOverEveryRange() {
-        var rng = SplitMix(seed: 12)
+        var rng = SplitMix64(seed: 12)
         for _ in 0..<20_000 {
             let day = Int64(bitPattern: rng.next()) % 2_200_000_000
             let (y, m, d) = T.civil(days: day)
@@ -156,18 +157,5 @@ struct TemporalMappingTests {
         #expect(throws: CaptureError.self) { try k.keyColumns(schema: "public", name: "b", columns: Array(cols.dropFirst()), defaultKey: []) }
         #expect(throws: CaptureError.self) { try MessageKeyColumns(parsing: "public.a", defaultSchema: "public") }
         #expect(throws: CaptureError.self) { try MessageKeyColumns(parsing: "a:x;public.a:y", defaultSchema: "public") }
-    }
-}
-
-/// A seeded generator (SplitMix64): deterministic tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
