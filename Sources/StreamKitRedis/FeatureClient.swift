@@ -25,6 +25,20 @@ public struct FeatureVector: Sendable, Equatable {
 
     /// The value of feature `name`, if stored.
     public subscript(name: String) -> FeatureValue? { features.first { $0.name == name }?.value }
+
+    /// The features as one JSON object (`{"name": value, …}`), for every JSON rendering of a vector.
+    public func writeFeatures(into w: inout JSONWriter) {
+        w.beginObject()
+        for f in features {
+            w.key(f.name)
+            switch f.value {
+            case .double(let d): w.value(d)
+            case .int(let i): w.value(i)
+            case .string(let s): w.value(s)
+            }
+        }
+        w.endObject()
+    }
 }
 
 /// Reads feature vectors written by ``RedisFeatureSink``.
@@ -111,16 +125,7 @@ public final class FeatureClient: @unchecked Sendable {
                 w.field("event_time", v.eventTime)
                 w.field("age_ms", v.ageMillis)
                 if let fresh = v.isFresh { w.field("fresh", fresh) }
-                w.key("features"); w.beginObject()
-                for f in v.features {
-                    w.key(f.name)
-                    switch f.value {
-                    case .double(let d): w.value(d)
-                    case .int(let i): w.value(i)
-                    case .string(let s): w.value(s)
-                    }
-                }
-                w.endObject()
+                w.key("features"); v.writeFeatures(into: &w)
             } else {
                 w.field("found", false)
             }

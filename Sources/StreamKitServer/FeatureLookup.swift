@@ -80,15 +80,6 @@ struct FeatureLookup: Sendable {
         w.field("version", v.version)
         w.field("event_time", v.eventTime)
         w.field("age_ms", v.ageMillis)
-        w.key("features"); w.beginObject()
-        for f in v.features {
-            w.key(f.name)
-            switch f.value {
-            case .double(let d): w.value(d)
-            case .int(let i): w.value(i)
-            case .string(let s): w.value(s)
-            }
-        }
-        w.endObject()
+        w.key("features"); v.writeFeatures(into: &w)
     }
 }
