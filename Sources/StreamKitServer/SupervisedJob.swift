@@ -77,7 +77,7 @@ final class SupervisedJob: Sendable {
                     if let cp = running.triggerCheckpoint() { taken = cp; break }
                     Thread.sleep(forTimeInterval: 0.1)   // another checkpoint is in flight
                 }
-                if let cp = taken, running.waitForCheckpoint(cp, timeout: .seconds(60)) { continuation.resume(returning: cp) }
+                if let cp = taken, running.waitForRestorePoint(cp, timeout: .seconds(60)) { continuation.resume(returning: cp) }
                 else { continuation.resume(returning: nil) }
             }
         }

@@ -59,6 +59,8 @@ final class CheckpointCoordinator: @unchecked Sendable {
     /// The newest checkpoint every task handled the completion of (recorded in the store).
     private(set) var confirmed: Int64 = 0
     private var confirmedWritten: Int64 = 0
+    /// The newest checkpoint recorded as confirmed in the store (under `lock`): a restore point.
+    private var durablyConfirmed: Int64 = 0
     /// Test-only (``FaultInjection/failAfterCheckpointWritten``): the run's n-th written
     /// checkpoint fails the job before any task hears of it.
     var failAfterWritten: Int? = nil
@@ -158,6 +160,20 @@ final class CheckpointCoordinator: @unchecked Sendable {
         }
     }
 
+    /// Waits until checkpoint `id` is recorded as a restore point (every task handled its
+    /// completion: sinks committed) — true — or `timeoutNanos` passed or a checkpoint failed.
+    func waitForRestorePoint(_ id: Int64, timeoutNanos: UInt64) -> Bool {
+        let deadline = MonotonicClock.nanos() &+ timeoutNanos
+        return lock.withLock {
+            while durablyConfirmed < id && failure == nil {
+                let now = MonotonicClock.nanos()
+                if now >= deadline { return false }
+                _ = lock.wait(nanos: Swift.min(deadline - now, 50_000_000))
+            }
+            return durablyConfirmed >= id
+        }
+    }
+
     /// A task's chain handled the completion of checkpoint `new` (its previous report: `old`;
     /// `Int64.max`: the task ended after its end of input). When every task is past a checkpoint,
     /// it is recorded as confirmed.
@@ -186,6 +202,7 @@ final class CheckpointCoordinator: @unchecked Sendable {
         do {
             try store.confirm(checkpointID: id)
             confirmedWritten = id
+            lock.withLock { durablyConfirmed = Swift.max(durablyConfirmed, id); lock.broadcast() }
         } catch {
             // Not fatal: a restore then uses an older confirmed checkpoint (replays more).
             logger.error("recording a confirmed checkpoint failed", metadata: [LogMetadataKey.checkpoint: "\(id)", LogMetadataKey.error: "\(error)"])

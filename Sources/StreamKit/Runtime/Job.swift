@@ -394,6 +394,13 @@ public final class RunningJob: @unchecked Sendable {
         coordinator.waitForCompletion(of: id, timeoutNanos: UInt64(timeout.milliseconds) * 1_000_000)
     }
 
+    /// Waits until checkpoint `id` is a restore point: completed, every task handled its completion
+    /// (sinks committed) and that is recorded in the store, so a restore after a crash — even
+    /// kill -9 right after this returns — starts from it or later (a savepoint's promise).
+    public func waitForRestorePoint(_ id: Int64, timeout: Duration = .seconds(30)) -> Bool {
+        coordinator.waitForRestorePoint(id, timeoutNanos: UInt64(timeout.milliseconds) * 1_000_000)
+    }
+
     /// Stops the job (graceful shutdown, e.g. on SIGTERM) and waits, blocking this thread, until
     /// every task ended: with `checkpoint`, first takes a final checkpoint so a restore continues
     /// exactly where this run stopped. Windows are not flushed. Returns the final checkpoint (also
