@@ -133,6 +133,8 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
         public mutating func open(context: SourceContext) throws {
             let bridge = KafkaSourceMetricsBridge(metrics: core.metrics, group: core.configuration.groupID)
             context.jobMetrics.addPublisher(owner: core.metrics) { bridge.publish() }
+            let metrics = core.metrics
+            context.jobMetrics.addBacklog(owner: metrics) { metrics.partitionLags.isEmpty ? nil : metrics.totalLag }
             try core.open()
         }
         public func snapshotPosition(into writer: inout ByteWriter) {
@@ -162,12 +164,14 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
                                   maxRecords: Int) throws -> SourceStatus {
             let core = self.core
             if core.cursor >= core.count {
-                if let status = try core.fill(maxRecords: maxRecords) { return status }
+                // Nothing fetched: still announce partitions known to have data (see `updateLag`).
+                if let status = try core.fill(maxRecords: maxRecords), status != .idle || core.unannounced.isEmpty { return status }
             }
             // Newly assigned partitions are announced first, as empty batches carrying their split:
             // the timestamp assigner then tracks them from the start (without a watermark), so one
             // partition cannot run ahead and make another partition's first records late. A
-            // partition that stays silent is released by the assigner's idleness timeout (as in Flink).
+            // partition that stays silent is released by the assigner's idleness timeout (as in Flink),
+            // unless its high watermark shows it still has data (then it is announced again).
             if let split = core.unannounced.first {
                 core.unannounced.remove(split)
                 batch.split = core.topics.count > 1 ? Int32(split.topic << 16) | split.partition : split.partition
@@ -501,12 +505,28 @@ final class KafkaReaderCore {
         _ = run.state.withLock { $0.done.insert(KafkaTopicPartition(topics[topic], partition)) }
     }
 
+    /// Refreshes the lag metric and keeps every partition that still has data to deliver active
+    /// for the timestamp assigner: such a partition is announced again (an empty batch with its
+    /// split), so its idleness timeout cannot release the watermark past records it has not
+    /// delivered yet (slow fetches after a restore or a rebalance, fetch imbalance between
+    /// partitions). Only a partition that is caught up can become idle.
     private func updateLag() {
         guard let client else { return }
+        // librdkafka's application position steps over transaction markers (our `next` does not,
+        // so a transactional partition would look one record behind forever).
+        let positions = assignedList()
+        _ = rd_kafka_position(client.handle, positions.list)
+        var appPosition: [Split: Int64] = [:]
+        for e in positions.elements where e.err == RD_KAFKA_RESP_ERR_NO_ERROR && e.offset >= 0 {
+            let name = String(cString: e.topic)
+            if let ti = topics.firstIndex(of: name) { appPosition[Split(topic: ti, partition: e.partition)] = e.offset }
+        }
         for ti in 0..<topics.count {
             for (p, s) in partitions[ti].enumerated() {
                 guard let s, let w = client.cachedWatermarks(topic: topics[ti], partition: Int32(p)) else { continue }
                 metrics.setLag(KafkaPartitionLag(topic: topics[ti], partition: Int32(p), position: s.next, highWatermark: w.high))
+                let split = Split(topic: ti, partition: Int32(p))
+                if Swift.max(s.next, appPosition[split] ?? -1) < w.high { unannounced.insert(split) }
             }
         }
     }

@@ -82,6 +82,30 @@ import StreamKit
         #expect(!h.outputIdle)
     }
 
+    /// Time the task spent blocked by back-pressure does not count towards idleness: a split the
+    /// task could not read is not released (its records would otherwise arrive late).
+    @Test func backpressuredTimeDoesNotCountTowardsIdleness() throws {
+        let h = try Self.harness(WatermarkStrategy.boundedOutOfOrderness(.zero).withIdleness(.seconds(1)))
+        let hook = BackpressureHook()
+        h.context.backpressure = hook
+        try h.processBatch(Self.batch([10], split: 0))
+        try h.processBatch(Self.batch([50], split: 1))
+        #expect(h.outputWatermark == 10)
+        // Blocked for 5 s, then split 1 delivers first: split 0 is not idle (0 s of activity).
+        hook.recordBackpressure(nanos: 5_000_000_000)
+        try h.setProcessingTime(5_000)
+        try h.processBatch(Self.batch([90], split: 1))
+        #expect(h.outputWatermark == 10, "split 0 still holds the watermark back")
+        #expect(h.context.inputActivityTime(at: 5_000) == 0)
+        // One second of activity without split 0 (split 1 keeps delivering): now it is idle.
+        try h.setProcessingTime(5_500)
+        try h.processBatch(Self.batch([95], split: 1))
+        try h.setProcessingTime(5_999)
+        #expect(h.outputWatermark == 10)
+        try h.setProcessingTime(6_000)
+        #expect(h.outputWatermark == 95, "split 0 idle after 1 s of input activity")
+    }
+
     @Test func futureSkewIsClampedAndCounted() throws {
         let strategy = WatermarkStrategy.boundedOutOfOrderness(.milliseconds(100)).withMaxFutureSkew(.seconds(1))
         let h = try Self.harness(strategy, now: 10_000)

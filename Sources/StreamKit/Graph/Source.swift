@@ -62,13 +62,25 @@ public protocol Source: Sendable {
     func makeReader(subtask: Int) throws -> Reader
 }
 
-/// Counts how often and how long a source was paused by back-pressure (shared with its writers).
+/// Counts how often and how long a task was paused by back-pressure (shared with its writers and
+/// the operators of its chain).
+///
+/// The paused time is the task's *input activity clock*: a timestamp assigner measures a split's
+/// idleness on processing time minus the time its task was blocked by back-pressure, so a split
+/// is not declared idle only because its task could not read while downstream was full (Flink's
+/// `PausableRelativeClock`, which pauses idleness detection while the source is back-pressured).
 public final class BackpressureHook: @unchecked Sendable {
     // @unchecked: used only on its task thread.
     public var onPause: () -> Void = {}
     public var onResume: () -> Void = {}
     public var pauses = 0
+    /// Total nanoseconds this task spent blocked by back-pressure.
+    public private(set) var backpressuredNanos: UInt64 = 0
     public init() {}
+
+    /// Adds time the task spent blocked by back-pressure.
+    @inlinable public func recordBackpressure(nanos: UInt64) { addBackpressure(nanos) }
+    @usableFromInline func addBackpressure(_ nanos: UInt64) { backpressuredNanos &+= nanos }
 }
 
 /// A sink is an operator without outputs.

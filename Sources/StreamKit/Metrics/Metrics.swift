@@ -111,7 +111,26 @@ public final class JobMetrics: @unchecked Sendable {
     /// Monotonic time the job started.
     public let startNanos = MonotonicClock.nanos()
     private nonisolated(unsafe) var publishers: [(ObjectIdentifier, @Sendable () -> Void)] = []
+    private nonisolated(unsafe) var backlogs: [(ObjectIdentifier, @Sendable () -> Int64?)] = []
     public init() {}
+
+    /// Adds a function that tells how many records a source has not read yet (a Kafka source's
+    /// consumer lag), or nil when it does not know yet. At most one per `owner`.
+    public func addBacklog(owner: AnyObject, _ backlog: @escaping @Sendable () -> Int64?) {
+        let id = ObjectIdentifier(owner)
+        lock.withLock { _ in
+            if !backlogs.contains(where: { $0.0 == id }) { backlogs.append((id, backlog)) }
+        }
+    }
+
+    /// Records the job's sources have not read yet (the sum of what they report, e.g. the consumer
+    /// lag of every assigned Kafka partition), or nil when no source reports a backlog.
+    public func sourceBacklog() -> Int64? {
+        let providers = lock.withLock { _ in backlogs.map(\.1) }
+        var total: Int64? = nil
+        for p in providers { if let v = p() { total = (total ?? 0) + v } }
+        return total
+    }
 
     /// Adds a function the job's ``MetricsPublisher`` calls every interval, after the job's own
     /// metrics: connectors attach the bridge of their lock-free counters to swift-metrics here.

@@ -15,6 +15,16 @@ public final class OperatorContext: @unchecked Sendable {
     public let jobMetrics: JobMetrics
     /// Processing time in ms. Replaced by the test harness to drive time by hand.
     public var processingTime: @Sendable () -> Int64
+    /// The back-pressure hook of this operator's task (set by the runtime; nil in a harness that
+    /// does not simulate back-pressure).
+    public var backpressure: BackpressureHook?
+
+    /// The task's input activity time at processing time `now` (ms): `now` minus the time the
+    /// task spent blocked by back-pressure. Idleness timeouts run on this clock.
+    @inlinable public func inputActivityTime(at now: Int64) -> Int64 {
+        guard let backpressure else { return now }
+        return now &- Int64(backpressure.backpressuredNanos / 1_000_000)
+    }
 
     public init(subtask: Int, parallelism: Int, keyGroups: KeyGroups, metrics: OperatorMetrics,
                 jobMetrics: JobMetrics, processingTime: @escaping @Sendable () -> Int64 = { WallClock.millis() }) {

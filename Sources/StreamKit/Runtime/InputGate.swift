@@ -85,7 +85,7 @@ final class InputGate<Element: Sendable>: @unchecked Sendable {
             while pausedProducer[channel] && !cancelled { lock.wait() }
             waited = MonotonicClock.nanos() &- start
             metrics.backpressuredNanos.add(waited)
-            if let hook { lock.unlock(); hook.onResume(); lock.lock() }
+            if let hook { lock.unlock(); hook.recordBackpressure(nanos: waited); hook.onResume(); lock.lock() }
         }
         if cancelled { lock.unlock(); return waited }
         if case .batch = message { batchesQueued[channel] += 1 }

@@ -202,6 +202,7 @@ public final class RunningJob: @unchecked Sendable {
                 let opMetrics = metrics.registerOperator("\(n.uid)[\(s)]")
                 let opContext = OperatorContext(subtask: s, parallelism: n.parallelism, keyGroups: env.keyGroups,
                                                 metrics: opMetrics, jobMetrics: metrics, processingTime: options.processingTime)
+                opContext.backpressure = hooks[n.id][s]
                 var restore: OperatorRestore? = nil
                 if let restored, let encoded = restored.stages[n.uid] {
                     restore = try OperatorRestore.gather(checkpointID: restored.id, encoded: encoded, subtask: s,

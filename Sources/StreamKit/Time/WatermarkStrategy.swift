@@ -6,7 +6,11 @@
 /// The watermark is `max(event time seen) - delay`, advanced after every record in input order
 /// (the semantics of Flink SQL's `WATERMARK FOR ts AS ts - INTERVAL ...`). Watermarks are tracked
 /// per source split (e.g. Kafka partition) and combined by minimum; a split that delivers nothing
-/// for `idleness` (processing time) stops holding the watermark back until it delivers again.
+/// for `idleness` stops holding the watermark back until it delivers again. Idleness is measured
+/// on the task's input activity clock (processing time minus the time the task was blocked by
+/// back-pressure, see ``OperatorContext/inputActivityTime(at:)``): a task that could not read
+/// does not idle its splits. A source may also keep a split active while it knows the split
+/// still has data to deliver (the Kafka source does, from the partition's high watermark).
 public struct WatermarkStrategy: Sendable, Hashable {
     /// Allowed out-of-orderness in ms.
     public var delayMillis: Int64
@@ -74,10 +78,11 @@ public struct TimestampAssigner<Element: Sendable>: StreamOperator {
                                       side: inout Batch<Never>, context: OperatorContext) throws {
         let now = context.processingTime()
         let limit = strategy.maxFutureSkewMillis.map { now &+ $0 } ?? EventTime.max
+        let active = context.inputActivityTime(at: now)
         let key = input.split
-        var state = splits[key] ?? SplitState(maxTs: Watermark.none, lastActiveMillis: now, idle: false)
+        var state = splits[key] ?? SplitState(maxTs: Watermark.none, lastActiveMillis: active, idle: false)
         state.idle = false
-        state.lastActiveMillis = now
+        state.lastActiveMillis = active
         let single = splits.count == 0 || (splits.count == 1 && splits[key] != nil)
         var others = EventTime.max
         if !single {
@@ -117,8 +122,9 @@ public struct TimestampAssigner<Element: Sendable>: StreamOperator {
     public mutating func processProcessingTime(_ now: Int64, into output: inout Batch<Element>,
                                                side: inout Batch<Never>, context: OperatorContext) throws {
         guard let idleness = strategy.idlenessMillis else { return }
+        let active = context.inputActivityTime(at: now)
         var changed = false
-        for (k, var s) in splits where !s.idle && now - s.lastActiveMillis >= idleness {
+        for (k, var s) in splits where !s.idle && active - s.lastActiveMillis >= idleness {
             s.idle = true; splits[k] = s; changed = true
         }
         if changed {
@@ -152,7 +158,7 @@ public struct TimestampAssigner<Element: Sendable>: StreamOperator {
         var r = ByteReader(bytes)
         current = try r.readVarInt()
         let n = try r.readVarUInt()
-        let now = context.processingTime()
+        let now = context.inputActivityTime(at: context.processingTime())
         for _ in 0..<n {
             let k = Int32(try r.readVarInt())
             splits[k] = SplitState(maxTs: try r.readVarInt(), lastActiveMillis: now, idle: false)
