@@ -288,6 +288,7 @@ final class ControlPlane: Service, Sendable {
             let wms = m.allOperators.map { $0.watermark.current }.filter { $0 != Int64.min && $0 != Int64.max }
             s.watermark = wms.min()
             s.watermark_lag_ms = m.watermarkLagMillis()
+            s.consumer_lag = m.sourceBacklog()
         }
         s.last_checkpoint = j.lastCheckpoint
         s.restarts = j.restarts
