@@ -138,6 +138,7 @@ public struct RealtimePricingJob: ExampleJob {
         return Job("realtime-pricing") { env in
             env.source(KafkaSource(kafka: kafka, sourceConfiguration, decoder: DebeziumLineDecoder(Booking.self), metrics: sourceMetrics),
                        name: "bookings")
+                .deduplicatingChanges()   // a restarted capture publishes its unsaved tail again
                 .flatMap("changes") { (r: DebeziumRecord<Booking>, emit: (DebeziumEnvelope<Booking>) -> Void) in
                     if case let .change(e) = r, e.after != nil { emit(e) }
                 }

@@ -82,6 +82,8 @@ public struct KafkaSourceConfiguration: Sendable {
 ///
 /// - Each reader owns a fixed share of the partitions (``KafkaPartitionAssignment/readers``, the
 ///   default) or is one member of `groupID` (``KafkaPartitionAssignment/group``).
+/// - Decoders see each message's key too (``LineDecoder/decodeIfRelevant(_:key:)``; the default
+///   ignores it).
 /// - Messages are consumed in batches (`rd_kafka_consume_batch_queue`) and handed to the job one
 ///   partition run at a time, with `batch.split` set to the partition (`topicIndex << 16 | partition`
 ///   with several topics), so watermarks and idleness are tracked per partition.
@@ -211,7 +213,8 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
                         "value of \(msg.len) bytes exceeds maxRecordBytes \(maxRecordBytes) (not decoded)")))
                 } else if let payload = msg.payload {
                     do {
-                        if let value = try decoder.decodeIfRelevant(UnsafeRawBufferPointer(start: payload, count: msg.len)) {
+                        let key = msg.key.map { UnsafeRawBufferPointer(start: $0, count: msg.key_len) }
+                        if let value = try decoder.decodeIfRelevant(UnsafeRawBufferPointer(start: payload, count: msg.len), key: key) {
                             batch.append(value, timestamp: Watermark.none, watermark: Watermark.none)
                             produced += 1
                         }

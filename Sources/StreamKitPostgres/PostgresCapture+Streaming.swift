@@ -61,6 +61,7 @@ extension PostgresCapture {
             // Already published before a restart (the slot may re-deliver confirmed transactions),
             // or in part (the state file counts its acknowledged events).
             let published = finalLSN < state.lsn
+            if !published, let last = lastCommitLSN { commitBefore[finalLSN] = last }
             stream.begin(id: "\(xid):\(finalLSN)", at: PostgresPosition(lsn: finalLSN), commitMillis: commitMillis, alreadyPublished: published,
                          acknowledgedEvents: !published && state.partialLSN == finalLSN ? state.partialEvents : 0)
         case let .commit(_, commitLSN, endLSN, commitMicros):

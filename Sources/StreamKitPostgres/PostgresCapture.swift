@@ -68,6 +68,9 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
     var xid: UInt32 = 0
     var commitMillis: Int64 = 0
     var lastCommitLSN: UInt64? = nil
+    /// `lastCommitLSN` at the BEGIN of each transaction not yet durable, by its commit LSN (for
+    /// the state's `sequenceBase`).
+    var commitBefore: [UInt64: UInt64] = [:]
     var signalRelation: UInt32?
     var signalColumns: (id: Int, type: Int, data: Int) = (0, 1, 2)
     /// False when the signal table is not configured or could not be set up (no privilege).
@@ -180,6 +183,10 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         }
         confirmed = max(confirmed, startLSN)
         metrics.confirmedLSN.store(confirmed, ordering: .relaxed)
+        // Sequences continue where the saved position left them (transactions the slot delivers
+        // again before it set `lastCommitLSN` themselves).
+        lastCommitLSN = state.sequenceBase
+        commitBefore.removeAll()
 
         try repl.startCopyBoth("START_REPLICATION SLOT \(repl.quoteIdentifier(c.slot)) LOGICAL \(PgOutput.format(startLSN)) "
                                + "(proto_version '1', publication_names \(repl.quoteLiteral(c.publication)))")
@@ -212,10 +219,14 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         if let h = head, h.finalLSN >= next.lsn {
             let done = stream.tracker.acknowledgedEvents(from: h.firstTag)
             if h.prefix + done > 0 { next.partialLSN = h.finalLSN; next.partialEvents = h.prefix + done }
+            next.sequenceBase = commitBefore[h.finalLSN] ?? state.sequenceBase
         } else if head == nil && state.partialLSN >= next.lsn {
             // The partly published transaction has not been re-delivered yet: keep its position.
             next.partialLSN = state.partialLSN; next.partialEvents = state.partialEvents
+        } else if head == nil {
+            next.sequenceBase = lastCommitLSN ?? state.sequenceBase
         }
+        if commitBefore.count > 4096 { commitBefore = commitBefore.filter { $0.key >= next.lsn } }
         guard force || next != state else { return }
         do { try next.save(configuration.stateFile); state = next; lastSaveError = nil } catch {
             lastSaveError = error

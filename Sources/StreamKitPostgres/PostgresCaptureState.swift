@@ -12,6 +12,10 @@ struct PostgresCaptureState: Codable, Equatable {
     var partialEvents = 0
     /// Incremental snapshots: tables waiting, the one in progress and the last key published.
     var incremental = IncrementalSnapshotProgress()
+    /// The commit LSN of the transaction before the first one not fully acknowledged: the first
+    /// element of `source.sequence` of the events published after a restart, so that the sequence
+    /// of an event published again equals the first time's (consumers drop repeats by it).
+    var sequenceBase: UInt64?
 
     init(slot: String, lsn: UInt64 = 0, snapshotDone: Bool = false) {
         self.slot = slot; self.lsn = lsn; self.snapshotDone = snapshotDone
@@ -25,6 +29,7 @@ struct PostgresCaptureState: Codable, Equatable {
         partialLSN = try c.decodeIfPresent(UInt64.self, forKey: .partialLSN) ?? 0
         partialEvents = try c.decodeIfPresent(Int.self, forKey: .partialEvents) ?? 0
         incremental = try c.decodeIfPresent(IncrementalSnapshotProgress.self, forKey: .incremental) ?? IncrementalSnapshotProgress()
+        sequenceBase = try c.decodeIfPresent(UInt64.self, forKey: .sequenceBase)
     }
 
     static func load(_ path: String) -> PostgresCaptureState? {

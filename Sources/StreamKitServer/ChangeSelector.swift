@@ -85,18 +85,30 @@ struct ChangeSelector: Sendable {
     }
 }
 
-/// The consumer job's decoder: a source record → the selected (projected) event, or nothing.
+/// The consumer job's decoder: a source record → the selected (projected) event with the source
+/// record's key (the row's primary key, so the derived topic keeps per-key order and partitioning),
+/// or nothing.
 struct SelectedChanges: LineDecoder {
+    /// A selected change: the source message's key (nil if it had none) and the event to publish.
+    struct Change: Sendable {
+        var key: [UInt8]?
+        var value: [UInt8]
+    }
     let selector: ChangeSelector
     var scratch: [JSONScalar] = []
 
     init(_ selector: ChangeSelector) { self.selector = selector }
 
-    mutating func decode(_ line: UnsafeRawBufferPointer) throws -> [UInt8] {
-        try decodeIfRelevant(line) ?? []
+    mutating func decode(_ line: UnsafeRawBufferPointer) throws -> Change {
+        try decodeIfRelevant(line, key: nil) ?? Change(key: nil, value: [])
     }
 
-    mutating func decodeIfRelevant(_ line: UnsafeRawBufferPointer) throws -> [UInt8]? {
-        try selector.select(line, scratch: &scratch)
+    mutating func decodeIfRelevant(_ line: UnsafeRawBufferPointer) throws -> Change? {
+        try decodeIfRelevant(line, key: nil)
+    }
+
+    mutating func decodeIfRelevant(_ value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?) throws -> Change? {
+        guard let selected = try selector.select(value, scratch: &scratch) else { return nil }
+        return Change(key: key.map { Array($0) }, value: selected)
     }
 }

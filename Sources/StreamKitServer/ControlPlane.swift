@@ -345,7 +345,7 @@ final class ControlPlane: Service, Sendable {
                 var c = KafkaSourceConfiguration(topics: topics, groupID: "streamkit-\(id)", startFrom: .earliest)
                 c.sessionTimeout = .seconds(2); c.heartbeatInterval = .milliseconds(500)
                 env.source(KafkaSource(kafka: kafka, c, decoder: SelectedChanges(selector)), name: "changes")
-                    .writeToKafka(kafka, KafkaSinkConfiguration(topic: output)) { KafkaMessage(key: nil, value: $0) }
+                    .writeToKafka(kafka, KafkaSinkConfiguration(topic: output)) { KafkaMessage(key: $0.key, value: $0.value) }
             }
         }
         consumers.withLock { $0[id] = job }
@@ -406,7 +406,7 @@ final class ControlPlane: Service, Sendable {
                 c.bounded = true
                 c.sessionTimeout = .seconds(2); c.heartbeatInterval = .milliseconds(500)
                 env.source(KafkaSource(kafka: kafka, c, decoder: SelectedChanges(selector)), name: "changes")
-                    .writeToKafka(kafka, KafkaSinkConfiguration(topic: output)) { KafkaMessage(key: nil, value: $0) }
+                    .writeToKafka(kafka, KafkaSinkConfiguration(topic: output)) { KafkaMessage(key: $0.key, value: $0.value) }
             }
         }
         replays.withLock { $0[id] = job }

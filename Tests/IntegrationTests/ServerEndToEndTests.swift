@@ -42,6 +42,11 @@ struct ServerEndToEndTests {
 
         // Snapshot (50 rows) then streamed inserts.
         try await poll("the source streams") { try await status()["status"] as? String == "RUNNING" }
+        // A subscription that must survive the kill -9 too (resumed from its checkpoint).
+        let consumer = try await server.request("POST", "/api/v1/consumers", body: #"{"source_id":"\#(id)","row_filter":"after.v >= 100"}"#)
+        #expect(consumer.status == 201, "\(consumer.text)")
+        let consumerTopic = try #require(consumer.json?["kafka_topic"] as? String)
+        defer { _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([consumerTopic]) }
         _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(51, 250) g")
         try await poll("status counts 250 changes") { total(try await status()) >= 250 }
         let s1 = try await status()
@@ -75,6 +80,15 @@ struct ServerEndToEndTests {
             return ids.count >= rows
         }
         #expect(ids == Set(1...rows), "missing: \(Set(1...rows).subtracting(ids).sorted().prefix(20))")
+        // The subscription resumed by itself and holds every selected row (at least once).
+        var selected = Set<Int>()
+        try await poll("the consumer topic holds rows 100...\(rows) after kill -9", timeout: .seconds(90)) {
+            selected = Set(try captureEvents(consumerTopic).compactMap { ($0.after?["id"] as? NSNumber)?.intValue })
+            return selected.count >= rows - 99
+        }
+        #expect(selected == Set(100...rows), "missing: \(Set(100...rows).subtracting(selected).sorted().prefix(20)), extra: \(selected.subtracting(100...rows).sorted().prefix(20))")
+        let consumers = try await server.get("/api/v1/consumers")["consumers"] as? [[String: Any]]
+        #expect(consumers?.first?["status"] as? String == "RUNNING", "\(consumers ?? [])")
 
         // The status page in a real headless Chromium shows this source's numbers.
         let total2 = total(try await status())
@@ -199,6 +213,8 @@ extension ServerEndToEndTests {
         #expect(labels.count == expected.count, "duplicates: \(labels.count) events for \(expected.count) changes")
         #expect(seen.allSatisfy { ($0.after?.keys.sorted() ?? []) == ["id", "v"] }, "not projected: \(seen.first?.after ?? [:])")
         #expect(seen.allSatisfy { $0.source?["table"] as? String == n.table })
+        // Keyed by the source's key (the primary key), so per-row order and partitioning hold.
+        #expect(seen.allSatisfy { ($0.key?["id"] as? NSNumber)?.intValue == ($0.after?["id"] as? NSNumber)?.intValue }, "keys: \(seen.prefix(3).map { $0.key ?? [:] })")
 
         let list = try await server.get("/api/v1/consumers")
         let views = try #require(list["consumers"] as? [[String: Any]])
@@ -268,6 +284,7 @@ extension ServerEndToEndTests {
         let ids = events.compactMap { ($0.after?["id"] as? NSNumber)?.intValue }
         #expect(ids.sorted() == Array(11...20), "\(ids.sorted())")
         #expect(events.allSatisfy { $0.op == "c" })
+        #expect(events.allSatisfy { ($0.key?["id"] as? NSNumber)?.intValue == ($0.after?["id"] as? NSNumber)?.intValue }, "replayed records keep their keys")
         #expect(try await server.request("GET", "/api/v1/replays/rep_nope").status == 404)
         #expect(server.terminate() == 0)
     }

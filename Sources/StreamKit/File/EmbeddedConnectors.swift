@@ -35,10 +35,16 @@ public protocol LineDecoder: Sendable {
     /// Decodes one line, or returns nil for a line that is valid but carries no record for this
     /// job (e.g. a delete when the job reads after-images). Sources call this one.
     mutating func decodeIfRelevant(_ line: UnsafeRawBufferPointer) throws -> Output?
+    /// Decodes a record that has a key as well (a Kafka message; nil: no key). Sources with keys
+    /// call this one; the default ignores the key.
+    mutating func decodeIfRelevant(_ value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?) throws -> Output?
 }
 
 extension LineDecoder {
     @inlinable public mutating func decodeIfRelevant(_ line: UnsafeRawBufferPointer) throws -> Output? { try decode(line) }
+    @inlinable public mutating func decodeIfRelevant(_ value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?) throws -> Output? {
+        try decodeIfRelevant(value)
+    }
 }
 
 /// Lines as strings.
