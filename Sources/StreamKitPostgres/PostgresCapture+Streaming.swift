@@ -22,17 +22,18 @@ extension PostgresCapture {
                     received = max(received, walEnd)
                     collectAcks()
                     if !stream.inTransaction && stream.tracker.isIdle { confirmed = max(confirmed, walEnd) }
-                    if replyRequested { try sendStatus(repl); sentConfirmed = confirmed }
+                    if replyRequested { try sendStatus(repl); sentConfirmed = state.lsn }
                 }
             }
             let duties = schedule.due(now: MonotonicClock.nanos())
             if duties.contains(.confirm) {
                 collectAcks()
-                if confirmed != sentConfirmed {
-                    try sendStatus(repl)
-                    sentConfirmed = confirmed
-                }
+                // Save first, then confirm what is saved (the slot never runs ahead of the state).
                 savePosition(force: false)
+                if state.lsn != sentConfirmed {
+                    try sendStatus(repl)
+                    sentConfirmed = state.lsn
+                }
                 metrics.receivedLSN.store(received, ordering: .relaxed)
                 metrics.report(to: reporter)
             }
@@ -61,12 +62,12 @@ extension PostgresCapture {
             // Already published before a restart (the slot may re-deliver confirmed transactions),
             // or in part (the state file counts its acknowledged events).
             let published = finalLSN < state.lsn
-            if !published, let last = lastCommitLSN { commitBefore[finalLSN] = last }
             stream.begin(id: "\(xid):\(finalLSN)", at: PostgresPosition(lsn: finalLSN), commitMillis: commitMillis, alreadyPublished: published,
                          acknowledgedEvents: !published && state.partialLSN == finalLSN ? state.partialEvents : 0)
         case let .commit(_, commitLSN, endLSN, commitMicros):
             try stream.commit(end: PostgresPosition(lsn: endLSN), commitMicros: commitMicros + PgOutput.postgresEpochOffsetMicros, producer: producer)
             lastCommitLSN = commitLSN
+            commitOfEnd[endLSN] = commitLSN
             collectAcks()
         case let .relation(id, namespace, name, _, columns):
             if let s = configuration.signalTable, PostgresCatalog.qualified(s) == (namespace, name) {

@@ -68,9 +68,9 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
     var xid: UInt32 = 0
     var commitMillis: Int64 = 0
     var lastCommitLSN: UInt64? = nil
-    /// `lastCommitLSN` at the BEGIN of each transaction not yet durable, by its commit LSN (for
-    /// the state's `sequenceBase`).
-    var commitBefore: [UInt64: UInt64] = [:]
+    /// The commit LSN of each transaction seen but not yet durable, by its end LSN: the state's
+    /// `sequenceBase` is the commit LSN of the transaction that ends at the durable position.
+    var commitOfEnd: [UInt64: UInt64] = [:]
     var signalRelation: UInt32?
     var signalColumns: (id: Int, type: Int, data: Int) = (0, 1, 2)
     /// False when the signal table is not configured or could not be set up (no privilege).
@@ -186,7 +186,7 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         // Sequences continue where the saved position left them (transactions the slot delivers
         // again before it set `lastCommitLSN` themselves).
         lastCommitLSN = state.sequenceBase
-        commitBefore.removeAll()
+        commitOfEnd.removeAll()
 
         try repl.startCopyBoth("START_REPLICATION SLOT \(repl.quoteIdentifier(c.slot)) LOGICAL \(PgOutput.format(startLSN)) "
                                + "(proto_version '1', publication_names \(repl.quoteLiteral(c.publication)))")
@@ -196,8 +196,8 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         // Graceful stop: wait for Kafka, confirm, save.
         try producer.flush(timeout: .seconds(30))
         collectAcks()
-        try sendStatus(repl)
         savePosition(force: true)
+        try sendStatus(repl)
         if let e = lastSaveError { throw e }
     }
 
@@ -219,16 +219,22 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         if let h = head, h.finalLSN >= next.lsn {
             let done = stream.tracker.acknowledgedEvents(from: h.firstTag)
             if h.prefix + done > 0 { next.partialLSN = h.finalLSN; next.partialEvents = h.prefix + done }
-            next.sequenceBase = commitBefore[h.finalLSN] ?? state.sequenceBase
         } else if head == nil && state.partialLSN >= next.lsn {
             // The partly published transaction has not been re-delivered yet: keep its position.
             next.partialLSN = state.partialLSN; next.partialEvents = state.partialEvents
-        } else if head == nil {
-            next.sequenceBase = lastCommitLSN ?? state.sequenceBase
         }
-        if commitBefore.count > 4096 { commitBefore = commitBefore.filter { $0.key >= next.lsn } }
+        // The next transaction's `sequence` starts from the commit before it: the commit of the
+        // transaction ending at the durable position (unchanged while the position is).
+        if let commit = commitOfEnd[next.lsn] {
+            next.sequenceBase = commit
+        } else if next.lsn != state.lsn && head == nil, let last = lastCommitLSN {
+            next.sequenceBase = last   // everything seen is durable (e.g. a keepalive moved the position)
+        }
         guard force || next != state else { return }
-        do { try next.save(configuration.stateFile); state = next; lastSaveError = nil } catch {
+        do {
+            try next.save(configuration.stateFile); state = next; lastSaveError = nil
+            if !commitOfEnd.isEmpty { commitOfEnd = commitOfEnd.filter { $0.key > next.lsn } }
+        } catch {
             lastSaveError = error
             logger.warning("cannot save the capture state", metadata: [LogMetadataKey.stateFile: "\(configuration.stateFile)",
                                                                        LogMetadataKey.error: "\(error.captureMessage)"])
@@ -246,9 +252,13 @@ public final class PostgresCapture: ChangeCapture, @unchecked Sendable {
         }
     }
 
+    /// Tells PostgreSQL how far the slot may move: only to the position in the state file. The
+    /// slot never gets ahead of the state (a crash between confirming and saving would otherwise
+    /// skip transactions on the restart whose commits the state's `sequenceBase` does not know).
     func sendStatus(_ repl: PostgresConnection) throws {
         let now = WallClock.micros() - PgOutput.postgresEpochOffsetMicros
-        try repl.sendCopyData(PgOutput.standbyStatusUpdate(write: max(received, confirmed), flush: confirmed, apply: confirmed, clockMicros: now))
+        let durable = state.lsn
+        try repl.sendCopyData(PgOutput.standbyStatusUpdate(write: max(received, durable), flush: durable, apply: durable, clockMicros: now))
     }
 
     func measureSlotLag(_ sql: PostgresConnection) {
