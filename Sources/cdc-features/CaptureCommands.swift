@@ -14,7 +14,7 @@ import StreamKitPostgres
 struct Capture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change data capture into Kafka (Debezium-compatible events).",
-        subcommands: [CapturePostgres.self, CaptureStatus.self, CaptureSchemas.self, CaptureSnapshot.self, CaptureTrigger.self, CapturePolling.self])
+        subcommands: [CapturePostgres.self, CaptureMySQL.self, CaptureStatus.self, CaptureSchemas.self, CaptureSnapshot.self, CaptureTrigger.self, CapturePolling.self])
 }
 
 enum CaptureDefaults {
@@ -34,18 +34,9 @@ struct CapturePostgres: AsyncParsableCommand {
     @Option(help: "initial: read existing rows first (op r); never: only new changes.") var snapshot: String = "initial"
     @OptionGroup var kafkaOptions: KafkaOptions
     @Option(name: .customLong("state-file"), help: "The capture's own position (default capture-<slot>.state.json).") var stateFile: String?
-    @Flag(name: .customLong("no-tombstones"), help: "Do not send a tombstone after each delete.") var noTombstones = false
-    @Option(name: .customLong("exclude-columns"), help: "Columns left out of events: schema.table.column or table.column, comma separated.") var excludeColumns: String?
-    @Option(name: .customLong("message-key-columns"), help: "Kafka key columns per table instead of the primary key (Debezium's message.key.columns): schema.table:col1,col2;schema.other:col. A table without a primary key or an entry has a null key.") var messageKeyColumns: String?
-    @Option(name: .customLong("mask-columns"), help: "Columns written as \"***\": same form.") var maskColumns: String?
-    @Option(name: .customLong("skip-ops"), help: "Operations not published: any of c,u,d,t.") var skipOps: String?
-    @Flag(name: .customLong("transaction-metadata"), help: "BEGIN/END events on <prefix>.transaction and a transaction block in every change (Debezium's provide.transaction.metadata).") var transactionMetadata = false
-    @Option(name: .customLong("heartbeat-interval"), help: "Heartbeat records to __debezium-heartbeat.<prefix> this often (e.g. 10s); default: none.") var heartbeatInterval: Duration?
-    @Option(name: .customLong("heartbeat-query"), help: "SQL run on every heartbeat (e.g. an UPDATE of a heartbeat table) so the slot moves while the captured tables are idle.") var heartbeatQuery: String?
+    @OptionGroup var events: CaptureEventOptions
     @Option(name: .customLong("signal-table"), help: "Signal table for incremental snapshots (created when missing, added to the publication); 'none' disables signals.") var signalTable: String = "public.streamkit_signal"
     @Option(name: .customLong("chunk-size"), help: "Rows per incremental-snapshot chunk.") var chunkSize: Int = 1024
-    @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
-    @Option(name: .customLong("linger-ms"), help: "Milliseconds events wait to fill a Kafka record batch (librdkafka linger.ms): larger batches are cheaper for the broker and the consumers.") var lingerMs: Int = 10
 
     @OptionGroup var observability: ObservabilityOptions
 
@@ -59,28 +50,21 @@ struct CapturePostgres: AsyncParsableCommand {
         kafka.logger = obs.logger
         var c = PostgresCaptureConfiguration(dsn: postgres.address, slot: slot, publication: publication,
                                              topicPrefix: topicPrefix, stateFile: stateFile ?? CaptureDefaults.stateFile(slot: slot))
-        func list(_ s: String?) -> [String] { s.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [] }
-        c.tables = tables.map { list($0) }
+        c.tables = tables.map { CaptureEventOptions.list($0) }
         c.snapshot = mode
-        c.tombstonesOnDelete = !noTombstones
-        c.excludedColumns = list(excludeColumns)
-        c.maskedColumns = list(maskColumns)
-        do { c.messageKeyColumns = try MessageKeyColumns(parsing: messageKeyColumns ?? "", defaultSchema: "public") } catch {
-            throw ValidationError("--message-key-columns: \(error.captureMessage)")
-        }
-        c.skippedOperations = Set(list(skipOps))
-        c.transactionMetadata = transactionMetadata
-        c.heartbeatInterval = heartbeatInterval
-        c.heartbeatActionQuery = heartbeatQuery
-        c.reconnectAttempts = max(0, reconnectAttempts)
+        c.tombstonesOnDelete = !events.noTombstones
+        c.excludedColumns = events.excluded
+        c.maskedColumns = events.masked
+        c.messageKeyColumns = try events.keyColumns(defaultSchema: "public")
+        c.skippedOperations = try events.skippedOperations()
+        c.transactionMetadata = events.transactionMetadata
+        c.heartbeatInterval = events.heartbeatInterval
+        c.heartbeatActionQuery = events.heartbeatQuery
+        c.reconnectAttempts = max(0, events.reconnectAttempts)
         c.signalTable = signalTable == "none" ? nil : signalTable
         guard chunkSize > 0 else { throw ValidationError("--chunk-size must be positive") }
         c.incrementalChunkSize = chunkSize
-        guard lingerMs >= 0 else { throw ValidationError("--linger-ms must not be negative") }
-        c.producerLinger = .milliseconds(lingerMs)
-        if let bad = c.skippedOperations.first(where: { !["c", "u", "d", "t"].contains($0) }) {
-            throw ValidationError("--skip-ops: unknown operation \(bad) (use c, u, d, t)")
-        }
+        c.producerLinger = try events.linger()
         let logger = obs.logger
         let capture = PostgresCapture(configuration: c, kafka: kafka, logger: logger)
         try await runCaptureService(capture, status: CaptureDefaults.statusFile(c.stateFile), logger: logger)

@@ -1,0 +1,103 @@
+import Foundation
+import StreamKit
+import StreamKitCapture
+
+/// The MySQL log reader: binlog events handed to the core's ``ChangeStream`` as neutral changes.
+extension MySQLCapture {
+    func stream(_ reader: BinlogReader, until stop: @escaping @Sendable () -> Bool, streamed: inout Bool) throws {
+        let c = configuration
+        var schedule = CaptureSchedule(confirm: c.confirmInterval, heartbeat: c.heartbeatInterval, measureLag: .seconds(5),
+                                       now: MonotonicClock.nanos())
+        while !stop() {
+            try reader.next { header, event in try handle(header, event) }
+            streamed = true
+            let duties = schedule.due(now: MonotonicClock.nanos())
+            if duties.contains(.confirm) {
+                collectAcks()
+                savePosition(force: false)
+                metrics.report(to: reporter)
+            }
+            if duties.contains(.heartbeat) { try heartbeat() }
+        }
+        metrics.report(to: reporter)
+    }
+
+    /// One binlog event.
+    func handle(_ header: BinlogEventHeader, _ event: BinlogEvent) throws {
+        metrics.events.add(1, ordering: .relaxed)
+        switch event {
+        case let .rotate(name, _):
+            file = name
+        case let .gtid(g, _):
+            let durable = Self.parseState(state.gtids)[g.domain]?.sequence ?? 0
+            let published = durable >= g.sequence && !state.gtids.isEmpty
+            currentGTID = g
+            commitSeconds = header.timestamp
+            let start = MySQLPosition(file: file, position: UInt64(header.nextPosition), gtid: g.description)
+            transactionStart = start
+            stream.begin(id: g.description, at: start, commitMillis: Int64(header.timestamp) * 1000, alreadyPublished: published,
+                         acknowledgedEvents: !published && state.partialGTID == g.description ? state.partialEvents : 0)
+            gtidState[g.domain] = g
+        case .xid:
+            try commit(header)
+        case let .query(database, statement, _):
+            if statement == "BEGIN" { return }
+            if statement == "COMMIT" { try commit(header); return }
+            // DDL (a standalone event group): the tables it changes get new TABLE_MAPs (and so
+            // new schema versions) with their next change; cached maps are dropped.
+            tables.removeAll()
+            logger.info("DDL in the binlog", metadata: [LogMetadataKey.table: "\(database)", "statement": "\(statement.prefix(200))"])
+            try commit(header)
+        case let .tableMap(map):
+            if let known = tables[map.tableID], known?.map == map || (known == nil && !isCaptured(database: map.database, table: map.table)) { return }
+            guard isCaptured(database: map.database, table: map.table) else { tables[map.tableID] = .some(nil); return }
+            guard map.hasNames else {
+                throw CaptureError(.configuration, "the binlog's TABLE_MAP of \(map.qualifiedName) has no column names — set binlog_row_metadata=FULL on the server")
+            }
+            let decoder = MySQLRowDecoder(map: map, decimalHandling: configuration.decimalHandling)
+            let table = try prepared(CapturedTable(schema: map.database, name: map.table, columns: decoder.columns(), keyColumns: map.primaryKey))
+            tables[map.tableID] = MappedTable(map: map, table: table, decoder: decoder,
+                                              topic: "\(configuration.topicPrefix).\(map.database).\(map.table)")
+        case let .rows(rows):
+            guard let entry = tables[rows.tableID] else {
+                throw CaptureError(.malformedLog, "rows of table id \(rows.tableID) before its TABLE_MAP")
+            }
+            guard let m = entry, stream.inTransaction else { return }
+            try publish(rows, m, header)
+            if stream.wantsAcknowledgement { collectAcks() }
+        case .heartbeat, .other:
+            break
+        }
+    }
+
+    func publish(_ rows: BinlogRows, _ m: MappedTable, _ header: BinlogEventHeader) throws {
+        var r = BinlogBytes(rows.data)
+        var source = MySQLSourceFields(tsMillis: Int64(commitSeconds) * 1000, snapshot: "false", serverID: header.serverID,
+                                       gtid: currentGTID?.description, file: file, position: transactionStart?.position ?? 0, row: 0)
+        while r.remaining > 0 {
+            switch rows.kind {
+            case .write:
+                let after = try m.decoder.row(&r, present: rows.present)
+                try stream.insert(m.table, topic: m.topic, after: after, source: source, producer: producer)
+            case .delete:
+                let before = try m.decoder.row(&r, present: rows.present)
+                try stream.delete(m.table, topic: m.topic, before: before, source: source, producer: producer)
+            case .update:
+                let before = try m.decoder.row(&r, present: rows.present)
+                let after = try m.decoder.row(&r, present: rows.presentAfter)
+                try stream.update(m.table, topic: m.topic, before: before, after: after, oldRowIsFull: true, source: source, producer: producer)
+            }
+            source.row += 1
+        }
+    }
+
+    func commit(_ header: BinlogEventHeader) throws {
+        guard stream.inTransaction else { return }
+        let end = MySQLPosition(file: file, position: UInt64(header.nextPosition), gtid: Self.formatState(gtidState))
+        // MariaDB's event times have one-second resolution: latency is measured from reading the commit.
+        try stream.commit(end: end, commitMicros: WallClock.micros(), producer: producer)
+        currentGTID = nil
+        received = end.description
+        collectAcks()
+    }
+}
