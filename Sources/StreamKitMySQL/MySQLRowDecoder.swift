@@ -127,7 +127,11 @@ public struct MySQLRowDecoder: Sendable {
             return .text(try Self.string(&r, length, binary: c.collation == MySQLType.binaryCollation))
         case MySQLType.string:
             let length = Int(try r.uint(c.meta > 255 ? 2 : 1))
-            return .text(try Self.string(&r, length, binary: c.collation == MySQLType.binaryCollation))
+            guard c.collation == MySQLType.binaryCollation else { return .text(try Self.string(&r, length, binary: false)) }
+            // BINARY(n) is stored without its trailing zero bytes: padded back to n, as the column holds it.
+            var bytes = try r.bytes(length)
+            if bytes.count < Int(c.meta) { bytes += [UInt8](repeating: 0, count: Int(c.meta) - bytes.count) }
+            return .text(Data(bytes).base64EncodedString())
         case MySQLType.blob, MySQLType.tinyBlob, MySQLType.mediumBlob, MySQLType.longBlob, MySQLType.geometry, MySQLType.json:
             let length = Int(try r.uint(Int(Swift.max(1, Swift.min(4, c.meta)))))
             let binary = c.collation == MySQLType.binaryCollation || c.type == MySQLType.geometry
