@@ -15,6 +15,19 @@ struct MySQLCaptureState: Codable, Equatable {
     var partialEvents = 0
     var incremental = IncrementalSnapshotProgress()
 
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        gtids = try c.decodeIfPresent(String.self, forKey: .gtids) ?? ""
+        file = try c.decodeIfPresent(String.self, forKey: .file) ?? ""
+        position = try c.decodeIfPresent(UInt64.self, forKey: .position) ?? 0
+        snapshotDone = try c.decodeIfPresent(Bool.self, forKey: .snapshotDone) ?? false
+        partialGTID = try c.decodeIfPresent(String.self, forKey: .partialGTID) ?? ""
+        partialEvents = try c.decodeIfPresent(Int.self, forKey: .partialEvents) ?? 0
+        incremental = try c.decodeIfPresent(IncrementalSnapshotProgress.self, forKey: .incremental) ?? IncrementalSnapshotProgress()
+    }
+
     static func load(_ path: String) -> MySQLCaptureState? { CaptureStateFile.load(MySQLCaptureState.self, from: path) }
     func save(_ path: String) throws { try CaptureStateFile.save(self, to: path) }
 

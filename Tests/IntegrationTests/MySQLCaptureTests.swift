@@ -185,7 +185,7 @@ struct MySQLCaptureTests {
         let sql = try S.admin()
         try sql.execute("CREATE TABLE \(n.table)(id INT PRIMARY KEY, a VARCHAR(10))")
         let running = Running(try S.configuration(n, snapshot: .never))
-        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state.description.contains("stream") }
+        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         try sql.execute("INSERT INTO \(n.table) VALUES (1, 'x')")
         try sql.execute("ALTER TABLE \(n.table) ADD COLUMN b INT DEFAULT 5")
         try sql.execute("INSERT INTO \(n.table) VALUES (2, 'y', 6)")
@@ -243,7 +243,7 @@ struct MySQLCaptureTests {
         c.skippedOperations = ["d"]
         c.transactionMetadata = true
         let running = Running(c)
-        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state.description.contains("stream") }
+        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         try sql.execute("INSERT INTO \(n.table) VALUES (1, 's', '4111', 1), (2, 's', NULL, 2)")
         try sql.execute("DELETE FROM \(n.table) WHERE id = 1")
         try sql.execute("UPDATE \(n.table) SET v = 3 WHERE id = 2")
