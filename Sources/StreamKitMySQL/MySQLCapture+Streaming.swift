@@ -95,7 +95,8 @@ extension MySQLCapture {
         guard stream.inTransaction else { return }
         let end = MySQLPosition(file: file, position: UInt64(header.nextPosition), gtid: Self.formatState(gtidState))
         // MariaDB's event times have one-second resolution: latency is measured from reading the commit.
-        try stream.commit(end: end, commitMicros: WallClock.micros(), producer: producer)
+        let micros = currentGTID.flatMap { g in commitTime?(g.description) } ?? WallClock.micros()
+        try stream.commit(end: end, commitMicros: micros, producer: producer)
         currentGTID = nil
         received = end.description
         collectAcks()

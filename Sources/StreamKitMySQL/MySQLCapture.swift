@@ -31,6 +31,10 @@ public final class MySQLCapture: ChangeCapture, @unchecked Sendable {
     public let metrics: MySQLCaptureMetrics
     public let lifecycle = CaptureLifecycle()
     public let logger: Logger
+    /// For benchmarks: the commit time (µs since the epoch) of a transaction by its GTID, when the
+    /// writer knows it. MariaDB's event times have one-second resolution, so without it commit →
+    /// acknowledged latency is measured from the moment the capture read the commit.
+    public var commitTime: (@Sendable (String) -> Int64?)? = nil
 
     let reporter: CaptureMetricsReporter
     var producer: KafkaProducer!

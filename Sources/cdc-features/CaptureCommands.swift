@@ -167,15 +167,27 @@ struct CaptureSchemas: ParsableCommand {
 struct BenchCapture: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
-        abstract: "PostgreSQL capture throughput (N inserted rows → acknowledged by Kafka, next to pg_recvlogical on the same WAL) and commit → Kafka latency under a steady load.")
+        abstract: "Capture throughput (N inserted rows → acknowledged by Kafka, next to pg_recvlogical / mariadb-binlog on the same log and a raw produce) and commit → Kafka latency under a steady load.")
+    @Option(help: "postgres or mysql.") var source: String = "postgres"
     @Option(help: "Rows inserted (in transactions of 10 000) before the capture starts.") var rows: Int = 200_000
     @Option(help: "Steady load for the latency phase, changes per second (0: skip the phase).") var rate: Int = 20_000
     @Option(help: "Seconds of steady load.") var seconds: Int = 5
     @OptionGroup var postgres: PostgresOptions
+    @Option(name: .customLong("mysql-dsn"), help: "--source mysql: an account that may create tables and read the binlog (default: $MYSQL_ADMIN_DSN, else mysql://streamkit:streamkit@127.0.0.1:13306/app).") var mysqlDSN: String?
     @OptionGroup var kafkaOptions: KafkaOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
+        switch source {
+        case "postgres", "postgresql": try runPostgres()
+        case "mysql", "mariadb":
+            let dsn = mysqlDSN ?? ProcessInfo.processInfo.environment["MYSQL_ADMIN_DSN"] ?? "mysql://streamkit:streamkit@127.0.0.1:13306/app"
+            try MySQLCaptureBench(rows: rows, rate: rate, seconds: seconds, dsn: dsn, kafka: try kafkaOptions.configuration(), json: json).run()
+        default: throw ValidationError("--source must be postgres or mysql")
+        }
+    }
+
+    func runPostgres() throws {
         let dsn = postgres.address
         let kafka = try kafkaOptions.configuration()
         let id = String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -216,50 +228,24 @@ struct BenchCapture: ParsableCommand {
         c.confirmInterval = .milliseconds(20)
         // The slot exists: the capture only streams. Mark the state so it does not snapshot.
         let capture = PostgresCapture(configuration: c, kafka: kafka)
-        let stop = Atomic<Bool>(false)
-        let failure = Mutex<(any Error)?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let start = MonotonicClock.nanos()
-        Thread {
-            do { try capture.run(until: { stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
-            done.signal()
-        }.start()
-        func check() throws { if let e = failure.withLock({ $0 }) { throw e } }
-        while capture.metrics.changes.load(ordering: .relaxed) < rows || capture.metrics.confirmedLSN.load(ordering: .relaxed) < endLSN - 1 {
-            try check()
-            if Double(MonotonicClock.nanos() &- start) / 1e9 > 600 { throw ValidationError("capture did not finish within 600 s") }
-            usleep(2000)
+        let harness = CaptureBenchHarness(capture, metrics: capture.metrics)
+        try harness.wait("every row acknowledged") {
+            capture.metrics.changes.load(ordering: .relaxed) >= rows && capture.metrics.confirmedLSN.load(ordering: .relaxed) >= endLSN - 1
         }
-        let captureSeconds = Double(MonotonicClock.nanos() &- start) / 1e9
+        let captureSeconds = harness.elapsed
         let backlogP50 = capture.metrics.latencyMillis(percentile: 50)
 
         // Steady load: commit → acknowledged latency, a fresh histogram.
         var steadyRate = 0.0
         var latency = (p50: 0.0, p95: 0.0, p99: 0.0)
         if rate > 0 {
-            capture.metrics.latency.reset()
-            capture.metrics.receiveLatency.reset()
-            let perTx = max(1, rate / 200)   // 200 transactions per second
-            let txs = 200 * seconds
-            let loadStart = MonotonicClock.nanos()
-            var next = inserted
-            for t in 0..<txs {
-                let due = loadStart &+ UInt64(t) * 5_000_000
-                let now = MonotonicClock.nanos()
-                if due > now { usleep(UInt32((due - now) / 1000)) }
-                try sql.execute("INSERT INTO \(table) SELECT g, g % 1000, 1.5, 'steady' FROM generate_series(\(next + 1), \(next + perTx)) g")
-                next += perTx
+            let r = try harness.steadyLoad(rate: rate, seconds: seconds, firstRow: inserted, changesBefore: rows) { first, count in
+                try sql.execute("INSERT INTO \(table) SELECT g, g % 1000, 1.5, 'steady' FROM generate_series(\(first), \(first + count - 1)) g")
             }
-            steadyRate = Double(next - inserted) / (Double(MonotonicClock.nanos() &- loadStart) / 1e9)
-            let target = rows + (next - inserted)
-            while capture.metrics.changes.load(ordering: .relaxed) < target || capture.metrics.latency.count < UInt64(txs) {
-                try check(); usleep(2000)
-            }
-            latency = (capture.metrics.latencyMillis(percentile: 50), capture.metrics.latencyMillis(percentile: 95), capture.metrics.latencyMillis(percentile: 99))
+            steadyRate = r.rate
+            latency = (r.p50, r.p95, r.p99)
         }
-        stop.store(true, ordering: .relaxed)
-        done.wait()
-        try check()
+        try harness.finish()
         printFields([
             ("rows", "\(rows)"),
             ("seconds", String(format: "%.3f", captureSeconds)),
