@@ -135,7 +135,7 @@ let package = Package(
             name: "StreamKitServer",
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitKafka", "StreamKitRedis", "StreamKitCapture", "StreamKitPostgres",
-                "StreamKitJobs", "StreamKitObservability",
+                "StreamKitJobs", "StreamKitObservability", "StreamKitMySQL",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

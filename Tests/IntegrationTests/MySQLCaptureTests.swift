@@ -181,17 +181,23 @@ struct MySQLCaptureTests {
     @Test(.timeLimit(.minutes(3)))
     func schemaChangeMidStream() async throws {
         let n = S.Names()
-        defer { S.cleanUp(n) }
+        let renamed = n.table + "_r", renamedTopic = "\(n.prefix).app.\(n.table)_r"
+        defer {
+            S.cleanUp(n, tables: [renamed])
+            _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([renamedTopic])
+        }
         let sql = try S.admin()
         try sql.execute("CREATE TABLE \(n.table)(id INT PRIMARY KEY, a VARCHAR(10))")
-        let running = Running(try S.configuration(n, snapshot: .never))
+        let running = Running(try S.configuration(n, snapshot: .never, tables: [n.table, renamed]))
         try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         try sql.execute("INSERT INTO \(n.table) VALUES (1, 'x')")
         try sql.execute("ALTER TABLE \(n.table) ADD COLUMN b INT DEFAULT 5")
         try sql.execute("INSERT INTO \(n.table) VALUES (2, 'y', 6)")
         try sql.execute("ALTER TABLE \(n.table) DROP COLUMN a, MODIFY COLUMN b BIGINT")
         try sql.execute("INSERT INTO \(n.table) VALUES (3, 7)")
-        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 3 }
+        try sql.execute("RENAME TABLE \(n.table) TO \(renamed)")
+        try sql.execute("INSERT INTO \(renamed) VALUES (4, 8)")
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 3 && (try? captureEvents(renamedTopic).count) == 1 }
         try running.stop()
         let events = try captureEvents(n.topic)
         let byID = Dictionary(uniqueKeysWithValues: events.map { (($0.after?["id"] as? NSNumber)?.intValue ?? 0, $0) })
@@ -203,6 +209,9 @@ struct MySQLCaptureTests {
         #expect(versions.map(\.version) == [1, 2, 3])
         #expect(versions.map { $0.columns.map(\.name) } == [["id", "a"], ["id", "a", "b"], ["id", "b"]])
         #expect(versions.allSatisfy { $0.schema == "app" && $0.columns.first?.isKey == true })
+        let moved = try #require(try captureEvents(renamedTopic).first)
+        #expect(moved.source?["table"] as? String == renamed && (moved.after?["b"] as? NSNumber)?.intValue == 8, "after RENAME: the new name's topic")
+        #expect(try SchemaHistory.read(prefix: n.prefix, kafka: KafkaTestSupport.kafka).filter { $0.table == renamed }.map(\.version) == [1])
     }
 
     /// The initial snapshot while a writer commits rows: snapshot rows + binlog rows = every row exactly once.
