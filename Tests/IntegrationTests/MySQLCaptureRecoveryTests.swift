@@ -131,3 +131,44 @@ struct MySQLCaptureRecoveryTests {
         #expect(try Self.ids(n) == [1], "nothing published past the purged gap")
     }
 }
+
+/// The MySQL capture never logs or throws its password: a refused login and a streaming run,
+/// logged at trace level.
+@Suite(.serialized, .enabled(if: MySQLTestSupport.runnable, "no MariaDB or Kafka reachable (scripts/services up)"))
+struct MySQLCaptureSecretsTests {
+    @Test(.timeLimit(.minutes(2)))
+    func passwordNeverLoggedOrThrown() async throws {
+        let secret = "my-S3cr3t-\(UInt32.random(in: 0...UInt32.max))"
+        let n = MySQLTestSupport.Names()
+        defer { MySQLTestSupport.cleanUp(n) }
+        let store = CapturingLogHandlerStore()
+        let admin = try MySQLTestSupport.admin()
+        let user = "cdc_\(n.suffix)"
+        try admin.execute("CREATE USER '\(user)'@'127.0.0.1' IDENTIFIED BY '\(secret)'")
+        defer { try? admin.execute("DROP USER '\(user)'@'127.0.0.1'") }
+        try admin.execute("GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO '\(user)'@'127.0.0.1'")
+        try admin.execute("CREATE TABLE \(n.table)(id INT PRIMARY KEY)")
+        let address = Services.address(inURL: MySQLTestSupport.adminDSN, defaultPort: 3306)
+        // A refused login (wrong password) fails with the DSN redacted.
+        var wrong = try MySQLCaptureConfiguration(dsn: MySQLDSN(parsing: "mysql://\(user):\(secret)x@\(address)/app"), topicPrefix: n.prefix,
+                                                  stateFile: n.stateFile)
+        wrong.reconnectAttempts = 0
+        var logger = store.logger("test.mysql")
+        logger.logLevel = .trace
+        let refused = MySQLCapture(configuration: wrong, kafka: KafkaTestSupport.kafka, logger: logger)
+        #expect(throws: (any Error).self) { try refused.run(until: { false }) }
+        do { try refused.run(until: { false }) } catch { #expect(!"\(error)".contains(secret)) }
+        // A working run.
+        var right = try MySQLCaptureConfiguration(dsn: MySQLDSN(parsing: "mysql://\(user):\(secret)@\(address)/app"), topicPrefix: n.prefix,
+                                                  stateFile: n.stateFile)
+        right.tables = [n.table]; right.serverID = n.serverID
+        let running = CaptureRun(MySQLCapture(configuration: right, kafka: KafkaTestSupport.kafka, logger: logger))
+        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
+        try admin.execute("INSERT INTO \(n.table) VALUES (1)")
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 1 }
+        try running.stop()
+        let text = store.all
+        #expect(text.contains("***") && text.contains(user), "the DSN is logged redacted")
+        #expect(!text.contains(secret), "the password never reaches a log line")
+    }
+}
