@@ -43,6 +43,12 @@ extension MySQLCapture {
         case let .query(database, statement, _):
             if statement == "BEGIN" { return }
             if statement == "COMMIT" { try commit(header); return }
+            if let (db, name) = Self.truncatedTable(statement, database: database), let m = byName[db + "." + name],
+               isCaptured(database: db, table: name), stream.inTransaction {
+                let source = MySQLSourceFields(tsMillis: Int64(commitSeconds) * 1000, snapshot: "false", serverID: header.serverID,
+                                               gtid: currentGTID?.description, file: file, position: transactionStart?.position ?? 0, row: 0)
+                try stream.truncate(m.table, topic: m.topic, source: source, producer: producer)
+            }
             // DDL (a standalone event group): the tables it changes get new TABLE_MAPs (and so
             // new schema versions) with their next change; cached maps are dropped.
             tables.removeAll()
@@ -56,8 +62,9 @@ extension MySQLCapture {
             }
             let decoder = MySQLRowDecoder(map: map, decimalHandling: configuration.decimalHandling)
             let table = try prepared(CapturedTable(schema: map.database, name: map.table, columns: decoder.columns(), keyColumns: map.primaryKey))
-            tables[map.tableID] = MappedTable(map: map, table: table, decoder: decoder,
-                                              topic: "\(configuration.topicPrefix).\(map.database).\(map.table)")
+            let mapped = MappedTable(map: map, table: table, decoder: decoder, topic: "\(configuration.topicPrefix).\(map.database).\(map.table)")
+            tables[map.tableID] = mapped
+            byName[map.qualifiedName] = mapped
         case let .rows(rows):
             guard let entry = tables[rows.tableID] else {
                 throw CaptureError(.malformedLog, "rows of table id \(rows.tableID) before its TABLE_MAP")
@@ -68,6 +75,17 @@ extension MySQLCapture {
         case .heartbeat, .other:
             break
         }
+    }
+
+    /// `TRUNCATE [TABLE] [db.]name` → (db, name); nil for other statements.
+    static func truncatedTable(_ statement: String, database: String) -> (String, String)? {
+        var words = statement.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init)
+        guard words.first?.uppercased() == "TRUNCATE", words.count >= 2 else { return nil }
+        words.removeFirst()
+        if words.first?.uppercased() == "TABLE" { words.removeFirst() }
+        guard let target = words.first?.replacingOccurrences(of: "`", with: "").replacingOccurrences(of: ";", with: "") else { return nil }
+        let parts = target.split(separator: ".", maxSplits: 1).map(String.init)
+        return parts.count == 2 ? (parts[0], parts[1]) : (database, parts[0])
     }
 
     func publish(_ rows: BinlogRows, _ m: MappedTable, _ header: BinlogEventHeader) throws {

@@ -47,6 +47,8 @@ public final class MySQLCapture: ChangeCapture, @unchecked Sendable {
 
     /// Per table id: the table as the last TABLE_MAP described it (nil: not captured).
     var tables: [UInt64: MappedTable?] = [:]
+    /// The last TABLE_MAP of each captured `db.table` (kept across DDL: a TRUNCATE names its table).
+    var byName: [String: MappedTable] = [:]
     /// The live GTID state (per domain, the last transaction read).
     var gtidState: [UInt32: BinlogGTID] = [:]
     /// The open transaction.

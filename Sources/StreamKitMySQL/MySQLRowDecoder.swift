@@ -171,43 +171,57 @@ public struct MySQLRowDecoder: Sendable {
         return s
     }
 
-    /// MySQL's binary DECIMAL: 9 digits per 4 bytes, big-endian, sign bit flipped, negatives inverted.
+    /// MySQL's binary DECIMAL: 9 digits per 4 bytes, big-endian, sign bit flipped, negatives
+    /// inverted. Written digit by digit into one buffer (this runs for every DECIMAL value).
     static func decimal(_ r: inout BinlogBytes, precision: Int, scale: Int) throws -> String {
         let digitsBytes = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4]
         let intg = precision - scale
         let intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9
         let size = intg0 * 4 + digitsBytes[intg0x] + frac0 * 4 + digitsBytes[frac0x]
-        var b = try r.bytes(size)
-        guard !b.isEmpty else { return "0" }
-        let negative = b[0] & 0x80 == 0
-        b[0] ^= 0x80
-        if negative { for i in b.indices { b[i] = ~b[i] } }
+        let raw = try r.slice(size)
+        guard size > 0 else { return "0" }
+        let negative = raw[0] & 0x80 == 0
+        let mask: UInt8 = negative ? 0xFF : 0
         var i = 0
-        func take(_ n: Int) -> UInt64 {
-            var v: UInt64 = 0
-            for _ in 0..<n { v = v << 8 | UInt64(b[i]); i += 1 }
+        func take(_ n: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for k in 0..<n {
+                var b = raw[i] ^ mask
+                if i == 0 && k == 0 { b ^= 0x80 }
+                v = v << 8 | UInt32(b); i += 1
+            }
             return v
         }
-        var integer = ""
-        if intg0x > 0 { integer += String(take(digitsBytes[intg0x])) }
-        for _ in 0..<intg0 {
-            let part = String(take(4))
-            integer += integer.isEmpty ? part : String(repeating: "0", count: 9 - part.count) + part
+        return String(unsafeUninitializedCapacity: precision + 3) { out in
+            var n = 0
+            if negative { out[n] = UInt8(ascii: "-"); n += 1 }
+            let signEnd = n
+            func put(_ v: UInt32, digits: Int, leading: Bool) {
+                var divisor: UInt32 = 1
+                for _ in 1..<max(1, digits) { divisor *= 10 }
+                var v = v
+                for _ in 0..<digits {
+                    let d = v / divisor
+                    v -= d * divisor; divisor /= 10
+                    if leading && n == signEnd && d == 0 { continue }   // no leading zeros
+                    out[n] = UInt8(truncatingIfNeeded: d) &+ 48; n += 1
+                }
+            }
+            if intg0x > 0 { put(take(digitsBytes[intg0x]), digits: intg0x, leading: true) }
+            for _ in 0..<intg0 { put(take(4), digits: 9, leading: true) }
+            if n == signEnd { out[n] = UInt8(ascii: "0"); n += 1 }
+            if scale > 0 {
+                out[n] = UInt8(ascii: "."); n += 1
+                for _ in 0..<frac0 { put(take(4), digits: 9, leading: false) }
+                if frac0x > 0 { put(take(digitsBytes[frac0x]), digits: frac0x, leading: false) }
+            }
+            if negative && !out[signEnd..<n].contains(where: { $0 != UInt8(ascii: "0") && $0 != UInt8(ascii: ".") }) {
+                // -0.00 is 0.00
+                for k in signEnd..<n { out[k - 1] = out[k] }
+                n -= 1
+            }
+            return n
         }
-        while integer.count > 1 && integer.hasPrefix("0") { integer.removeFirst() }
-        if integer.isEmpty { integer = "0" }
-        var fraction = ""
-        for _ in 0..<frac0 {
-            let part = String(take(4))
-            fraction += String(repeating: "0", count: 9 - part.count) + part
-        }
-        if frac0x > 0 {
-            let part = String(take(digitsBytes[frac0x]))
-            fraction += String(repeating: "0", count: Swift.max(0, frac0x - part.count)) + part
-        }
-        let text = scale > 0 ? integer + "." + fraction : integer
-        let isZero = !text.contains { $0 != "0" && $0 != "." }
-        return negative && !isZero ? "-" + text : text
     }
 
     /// The fractional seconds after a DATETIME2/TIMESTAMP2/TIME2 integer part, in µs.

@@ -195,11 +195,15 @@ struct MySQLCaptureTests {
         try sql.execute("INSERT INTO \(n.table) VALUES (2, 'y', 6)")
         try sql.execute("ALTER TABLE \(n.table) DROP COLUMN a, MODIFY COLUMN b BIGINT")
         try sql.execute("INSERT INTO \(n.table) VALUES (3, 7)")
+        try sql.execute("TRUNCATE TABLE \(n.table)")
         try sql.execute("RENAME TABLE \(n.table) TO \(renamed)")
         try sql.execute("INSERT INTO \(renamed) VALUES (4, 8)")
-        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 3 && (try? captureEvents(renamedTopic).count) == 1 }
+        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 4 && (try? captureEvents(renamedTopic).count) == 1 }
         try running.stop()
-        let events = try captureEvents(n.topic)
+        var events = try captureEvents(n.topic)
+        let truncate = try #require(events.first { $0.op == "t" }, "TRUNCATE TABLE is a t event")
+        #expect(truncate.before == nil && truncate.after == nil && truncate.source?["table"] as? String == n.table)
+        events.removeAll { $0.op == "t" }
         let byID = Dictionary(uniqueKeysWithValues: events.map { (($0.after?["id"] as? NSNumber)?.intValue ?? 0, $0) })
         #expect(byID[1]?.after?.keys.sorted() == ["a", "id"] && byID[1]?.source?["streamkit_schema_version"] as? Int == 1)
         #expect(byID[2]?.after?.keys.sorted() == ["a", "b", "id"] && byID[2]?.source?["streamkit_schema_version"] as? Int == 2)
