@@ -18,6 +18,7 @@ extension MySQLCapture {
                 metrics.report(to: reporter)
             }
             if duties.contains(.heartbeat) { try heartbeat() }
+            if duties.contains(.measureLag) { measureBinlogLag() }
         }
         metrics.report(to: reporter)
     }
@@ -75,6 +76,29 @@ extension MySQLCapture {
         case .heartbeat, .other:
             break
         }
+    }
+
+    /// Binlog bytes the server wrote after the confirmed position (`SHOW BINLOG STATUS`; the
+    /// files in between when the binlog rotated). -1 when it cannot be measured.
+    func measureBinlogLag() {
+        guard let sql, let confirmed, !confirmed.file.isEmpty,
+              let status = try? sql.query("SHOW BINLOG STATUS").first, status.count > 1,
+              let file = status[0], let position = status[1].flatMap({ UInt64($0) }) else { return }
+        var lag: Int64 = -1
+        if file == confirmed.file {
+            lag = Int64(position) - Int64(confirmed.position)
+        } else if let logs = try? sql.query("SHOW BINARY LOGS") {
+            // Whole files after the confirmed one, plus the current file's part.
+            var total: Int64 = 0, counting = false
+            for row in logs {
+                guard let name = row.first ?? nil, row.count > 1, let size = row[1].flatMap({ Int64($0) }) else { continue }
+                if name == confirmed.file { counting = true; total += size - Int64(confirmed.position); continue }
+                if name == file { total += Int64(position); break }
+                if counting { total += size }
+            }
+            if counting { lag = total }
+        }
+        metrics.binlogLagBytes.store(max(-1, lag), ordering: .relaxed)
     }
 
     /// `TRUNCATE [TABLE] [db.]name` → (db, name); nil for other statements.

@@ -241,6 +241,7 @@ struct MySQLCaptureTests {
         #expect(ids.count == total, "no duplicate (\(ids.count - Set(ids).count) extra)")
         #expect(Set(ids) == Set(1...total), "nothing lost")
         #expect(running.capture.metrics.snapshotRows.load(ordering: .relaxed) >= 20_000)
+        #expect(running.capture.metrics.binlogLagBytes.load(ordering: .relaxed) >= 0, "the binlog lag was measured")
     }
 
     /// Column filters and skipped operations at the source.
