@@ -24,8 +24,8 @@ public final class MySQLConnection: @unchecked Sendable {
                                  dsn.port, nil, 0) != nil else {
             let e = Self.error(h, context: "cannot connect to \(dsn.redacted)")
             mysql_close(h)
-            throw CaptureError(e.errno == 1045 || e.errno == 1044 ? .connectionFailed : .connectionFailed, e.message,
-                               sqlState: e.sqlState, retriable: e.errno != 1045 && e.errno != 1044 && e.errno != 1049)
+            // Access denied (1044, 1045) and an unknown database (1049) do not go away by retrying.
+            throw CaptureError(.connectionFailed, e.message, sqlState: e.sqlState, retriable: e.errno != 1045 && e.errno != 1044 && e.errno != 1049)
         }
         handle = h
         try execute("SET time_zone = '+00:00', NAMES utf8mb4")

@@ -10,6 +10,7 @@ import StreamKitDebezium
 import StreamKitKafka
 import StreamKitCapture
 import StreamKitPostgres
+import StreamKitMySQL
 
 struct Capture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -104,12 +105,16 @@ struct CaptureSnapshot: ParsableCommand {
 struct CaptureStatus: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Positions, slot lag and throughput of a capture (JSON).")
+        abstract: "Positions, slot (or binlog) lag and throughput of a capture (JSON).")
+    @Option(help: "postgres or mysql.") var source: String = "postgres"
+    @Option(name: .customLong("mysql-dsn"), help: "--source mysql: the capture's database (default: $MYSQL_DSN, else mysql://cdc:cdc@127.0.0.1:13306/app).") var mysqlDSN: String?
     @OptionGroup var postgres: PostgresOptions
     @Option(help: "Replication slot.") var slot: String = "streamkit"
     @Option(name: .customLong("state-file"), help: "The capture's state file (default capture-<slot>.state.json).") var stateFile: String?
 
     func run() throws {
+        if source == "mysql" || source == "mariadb" { return try mysqlStatus() }
+        guard source == "postgres" || source == "postgresql" else { throw ValidationError("--source must be postgres or mysql") }
         let path = stateFile ?? CaptureDefaults.stateFile(slot: slot)
         let sql = try PostgresConnection(dsn: postgres.address)
         let r = try sql.execute("""
@@ -137,6 +142,39 @@ struct CaptureStatus: ParsableCommand {
             w.beginObject()
             if let lsn = obj["lsn"] as? UInt64 { w.field("published_lsn", PgOutput.format(lsn)) }
             if let done = obj["snapshotDone"] as? Bool { w.field("snapshot_done", done) }
+            w.endObject()
+        }
+        if let status = FileManager.default.contents(atPath: CaptureDefaults.statusFile(path)) {
+            w.key("capture")
+            status.withUnsafeBytes { w.rawValue($0) }
+        }
+        w.endObject()
+        print(String(decoding: w.bytes, as: UTF8.self))
+    }
+}
+
+extension CaptureStatus {
+    /// `--source mysql`: the server's binlog position, the capture's saved position (GTID state,
+    /// file/pos, snapshot done) and its metrics.
+    func mysqlStatus() throws {
+        guard let path = stateFile else { throw ValidationError("--source mysql needs --state-file (the capture's --state-file)") }
+        let dsn = try MySQLDSN(parsing: mysqlDSN ?? ProcessInfo.processInfo.environment["MYSQL_DSN"] ?? "mysql://cdc:cdc@127.0.0.1:13306/app")
+        let sql = try MySQLConnection(dsn: dsn)
+        let binlog = try sql.query("SHOW BINLOG STATUS").first ?? []
+        let gtids = try sql.query("SELECT @@global.gtid_binlog_pos").first?.first ?? nil
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("binlog_file", binlog.first.flatMap { $0 } ?? "")
+        w.field("binlog_position", Int64(binlog.count > 1 ? binlog[1] ?? "" : "") ?? -1)
+        w.field("gtid_binlog_pos", gtids ?? "")
+        if let data = FileManager.default.contents(atPath: path),
+           let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {   // cold path: a status command
+            w.key("state")
+            w.beginObject()
+            w.field("gtids", obj["gtids"] as? String ?? "")
+            w.field("file", obj["file"] as? String ?? "")
+            w.field("position", (obj["position"] as? NSNumber)?.int64Value ?? 0)
+            w.field("snapshot_done", obj["snapshotDone"] as? Bool ?? false)
             w.endObject()
         }
         if let status = FileManager.default.contents(atPath: CaptureDefaults.statusFile(path)) {
