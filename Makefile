@@ -19,7 +19,7 @@ release: setup
 export LD_LIBRARY_PATH := $(CURDIR)/.deps/rdkafka$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 
 ## Runs the whole test suite: unit tests and integration tests against the local services
-## (Tansu, Redis, PostgreSQL), which it starts.
+## (Tansu, Redis, PostgreSQL, MariaDB), which it starts.
 test: setup
 	@scripts/services up
 	$(SWIFT) build --build-tests

@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "StreamKitRedis", targets: ["StreamKitRedis"]),
         .library(name: "StreamKitCapture", targets: ["StreamKitCapture"]),
         .library(name: "StreamKitPostgres", targets: ["StreamKitPostgres"]),
+        .library(name: "StreamKitMySQL", targets: ["StreamKitMySQL"]),
         .library(name: "StreamKitWorkload", targets: ["StreamKitWorkload"]),
         .library(name: "StreamKitQuery", targets: ["StreamKitQuery"]),
         .library(name: "StreamKitTesting", targets: ["StreamKitTesting"]),
@@ -46,6 +47,7 @@ let package = Package(
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .target(name: "CStreamKitShims"),
 
         // The runtime: graph, operators, time, windowing, state, checkpoints (zstd), execution,
@@ -103,6 +105,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The MariaDB/MySQL plug-in of the capture core (binlog; the only target importing Connector/C).
+        .target(
+            name: "StreamKitMySQL",
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "StreamKitKafka", "StreamKitCapture", "CMariaDB",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The standard benchmark workload and the ad-hoc window query of `cdc-features window`.
         .target(name: "StreamKitWorkload", dependencies: ["StreamKit"], swiftSettings: strict),
         .target(name: "StreamKitQuery", dependencies: ["StreamKit", "StreamKitJSON", "StreamKitWorkload"], swiftSettings: strict),
@@ -124,7 +135,7 @@ let package = Package(
             name: "StreamKitServer",
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitKafka", "StreamKitRedis", "StreamKitCapture", "StreamKitPostgres",
-                "StreamKitJobs", "StreamKitObservability",
+                "StreamKitJobs", "StreamKitObservability", "StreamKitMySQL",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,7 +165,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
                 "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitObservability",
-                "StreamKitServer",
+                "StreamKitServer", "StreamKitMySQL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -169,6 +180,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
                 "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitRedis", "CZstd",
+                "StreamKitMySQL",
                 "StreamKitObservability",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -194,7 +206,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
                 "StreamKitRedis", "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
-                "cdc-features",
+                "cdc-features", "StreamKitMySQL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -25,8 +25,9 @@ public import StreamKitKafka
 /// The core also runs the session loop (``CaptureSessionLoop``: one session per connection,
 /// reconnects with backoff, a stop during the wait) and schedules a session's periodic duties
 /// (``CaptureSchedule``: confirm and save the acknowledged position, heartbeats, log retention).
-/// Status: PostgreSQL's log reader is `PostgresCapture+Streaming` (pgoutput → ``ChangeStream``),
-/// an extension of the capture rather than a separate ``ChangeLogReader`` value; what a second
+/// Status: PostgreSQL's log reader is `PostgresCapture+Streaming` (pgoutput → ``ChangeStream``)
+/// and MySQL's is `MySQLCapture+Streaming` (binlog events → ``ChangeStream``), extensions of their
+/// captures rather than separate ``ChangeLogReader`` values; what a second
 /// plug-in still writes itself is its session (connect, open the log at the position, read into
 /// the stream) and the small glue that saves its position type.
 public protocol CapturePlugin {

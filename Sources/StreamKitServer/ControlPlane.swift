@@ -137,7 +137,7 @@ final class ControlPlane: Service, Sendable {
 
     private func positionFile(_ entry: Registry.Entry) -> String {
         guard let spec = try? JSONDecoder().decode(SourceSpec.self, from: entry.spec) else { return "" }
-        return spec.captureConfiguration(stateDirectory: stateDirectory).stateFile
+        return spec.stateFile(stateDirectory: stateDirectory)
     }
 
     func startSource(_ id: String) async throws -> SourceStarted {
@@ -156,8 +156,11 @@ final class ControlPlane: Service, Sendable {
         try? FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         var kafka = configuration.kafka
         kafka.logger = logger
-        let capture = SupervisedCapture(id: id, configuration: spec.captureConfiguration(stateDirectory: stateDirectory),
-                                        kafka: kafka, backoff: configuration.restartBackoff, logger: logger)
+        let capture = spec.isMySQL
+            ? SupervisedCapture(id: id, configuration: spec.mysqlConfiguration(stateDirectory: stateDirectory),
+                                kafka: kafka, backoff: configuration.restartBackoff, logger: logger)
+            : SupervisedCapture(id: id, configuration: spec.captureConfiguration(stateDirectory: stateDirectory),
+                                kafka: kafka, backoff: configuration.restartBackoff, logger: logger)
         sources.withLock { $0[id] = capture }
         capture.start()
     }
@@ -166,6 +169,17 @@ final class ControlPlane: Service, Sendable {
     private func position(_ spec: SourceSpec) -> SourcePosition {
         let c = spec.captureConfiguration(stateDirectory: stateDirectory)
         var p = SourcePosition(slot: c.slot, lsn: nil, snapshot_done: false)
+        if spec.isMySQL {
+            // MySQL: the binlog file:position and GTID state in `lsn`.
+            if let data = FileManager.default.contents(atPath: spec.stateFile(stateDirectory: stateDirectory)),
+               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {   // cold path
+                if let file = object["file"] as? String, !file.isEmpty {
+                    p.lsn = "\(file):\((object["position"] as? NSNumber)?.uint64Value ?? 0) (\(object["gtids"] as? String ?? ""))"
+                }
+                p.snapshot_done = object["snapshotDone"] as? Bool ?? false
+            }
+            return p
+        }
         if let data = FileManager.default.contents(atPath: c.stateFile),
            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {   // cold path
             if let lsn = (object["lsn"] as? NSNumber)?.uint64Value, lsn > 0 { p.lsn = PgOutput.format(lsn) }
@@ -190,7 +204,7 @@ final class ControlPlane: Service, Sendable {
             let spec = try JSONDecoder().decode(SourceSpec.self, from: entry.spec)
             if let c = sources.withLock({ $0.removeValue(forKey: id) }) { await c.stop() }
             let c = spec.captureConfiguration(stateDirectory: stateDirectory)
-            if dropSlot {
+            if dropSlot && !spec.isMySQL {
                 let dsn = spec.connection_string
                 try await Self.offPool {
                     do {
@@ -202,7 +216,7 @@ final class ControlPlane: Service, Sendable {
                     }
                 }
             }
-            try? FileManager.default.removeItem(atPath: c.stateFile)
+            try? FileManager.default.removeItem(atPath: spec.stateFile(stateDirectory: stateDirectory))
             try await registry.delete(.source, id: id)
             logger.info("source deleted", metadata: ["source.id": "\(id)", "slot.dropped": "\(dropSlot)"])
         }
@@ -214,7 +228,7 @@ final class ControlPlane: Service, Sendable {
             return SourceStatus(source_id: id, status: sourcePhase(entry), lag_seconds: 0, changes_per_second: 0, last_captured_timestamp: nil,
                                 slot_lag_bytes: nil, changes_total: 0, errors_total: 0, restarts: 0, last_error: nil, history: [])
         }
-        let slotLag = c.metrics.slotLagBytes.load(ordering: .relaxed)
+        let slotLag = c.slotLagBytes ?? -1
         return SourceStatus(
             source_id: id, status: c.phase.rawValue, lag_seconds: c.lagSeconds, changes_per_second: c.history.currentRate,
             last_captured_timestamp: c.history.lastProgressMillis(currentTotal: c.changesTotal).map(Timestamps.iso8601(millis:)),

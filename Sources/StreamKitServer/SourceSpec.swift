@@ -1,6 +1,8 @@
 import Foundation
 import StreamKit
+import StreamKitCapture
 import StreamKitPostgres
+import StreamKitMySQL
 
 /// A registered source as `POST /api/v1/sources` takes it (validated) and the registry stores
 /// it: the connection string is kept (the capture needs it) but only ever shown redacted.
@@ -23,14 +25,17 @@ struct SourceSpec: Codable, Sendable, Equatable {
     /// Checks every field (errors name it) and fills in the defaults derived from `id`: slot,
     /// publication and topic prefix.
     mutating func validate(id: String) throws {
-        guard db_type == "postgresql" else {
-            if db_type == "mysql" { throw ServerError.invalid("db_type", "mysql is not supported yet (only postgresql)") }
-            throw ServerError.invalid("db_type", "must be postgresql")
-        }
+        guard db_type == "postgresql" || db_type == "mysql" else { throw ServerError.invalid("db_type", "must be postgresql or mysql") }
         let dsn = connection_string.trimmingCharacters(in: .whitespaces)
         guard !dsn.isEmpty else { throw ServerError.invalid("connection_string", "must not be empty") }
-        guard dsn.hasPrefix("postgresql://") || dsn.hasPrefix("postgres://") || dsn.contains("=") else {
-            throw ServerError.invalid("connection_string", "must be a postgresql:// URL or libpq key=value string")
+        if isMySQL {
+            do { _ = try MySQLDSN(parsing: dsn) } catch {
+                throw ServerError.invalid("connection_string", "must be a mysql://user:password@host:port/database URL")
+            }
+        } else {
+            guard dsn.hasPrefix("postgresql://") || dsn.hasPrefix("postgres://") || dsn.contains("=") else {
+                throw ServerError.invalid("connection_string", "must be a postgresql:// URL or libpq key=value string")
+            }
         }
         if let tables {
             guard !tables.isEmpty else { throw ServerError.invalid("tables", "must list at least one table when given") }
@@ -70,6 +75,29 @@ struct SourceSpec: Codable, Sendable, Equatable {
     static func isQualifiedName(_ s: String, parts: ClosedRange<Int>) -> Bool {
         let p = s.split(separator: ".", omittingEmptySubsequences: false)
         return parts.contains(p.count) && p.allSatisfy { !$0.isEmpty && $0.count <= 63 && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } }
+    }
+
+    var isMySQL: Bool { db_type == "mysql" }
+
+    /// The capture's state file in `stateDirectory`.
+    func stateFile(stateDirectory: String) -> String {
+        isMySQL ? mysqlConfiguration(stateDirectory: stateDirectory).stateFile : captureConfiguration(stateDirectory: stateDirectory).stateFile
+    }
+
+    /// A MySQL source's capture configuration (the replica server id is derived from the slot
+    /// name, so it is stable across restarts and differs between sources).
+    func mysqlConfiguration(stateDirectory: String) -> MySQLCaptureConfiguration {
+        let o = options ?? Options()
+        let slot = o.slot ?? "streamkit"
+        let dsn = (try? MySQLDSN(parsing: connection_string)) ?? MySQLDSN(user: "", password: nil, host: "", port: 3306, database: "")
+        var c = MySQLCaptureConfiguration(dsn: dsn, topicPrefix: o.topic_prefix ?? slot, stateFile: stateDirectory + "/\(slot).state.json")
+        c.serverID = 100_000 + UInt32(slot.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 } % 4_000_000)
+        c.tables = tables
+        c.snapshot = o.snapshot.flatMap(MySQLSnapshotMode.init(rawValue:)) ?? .initial
+        c.excludedColumns = o.exclude_columns ?? []
+        c.maskedColumns = o.mask_columns ?? []
+        c.skippedOperations = Set(o.skip_ops ?? [])
+        return c
     }
 
     /// The capture's configuration; its position lives in `stateDirectory`.

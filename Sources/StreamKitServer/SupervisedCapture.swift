@@ -5,8 +5,9 @@ import StreamKit
 import StreamKitKafka
 import StreamKitCapture
 import StreamKitPostgres
+import StreamKitMySQL
 
-/// A registered source's PostgreSQL capture, supervised: the blocking capture loop runs on its
+/// A registered source's capture (PostgreSQL or MySQL), supervised: the blocking capture loop runs on its
 /// own thread; when it fails (after its own reconnect attempts) it is started again from its
 /// durable position (state file + replication slot) after a ``RestartBackoff`` wait, counting
 /// restarts and keeping the last error (redacted). ``stop()`` asks it to stop gracefully: it
@@ -17,7 +18,7 @@ final class SupervisedCapture: Sendable {
     }
 
     private struct State {
-        var capture: PostgresCapture?
+        var capture: (any ChangeCapture)?
         var stopRequested = false
         var waitingToRestart = false
         var finished = false
@@ -28,20 +29,45 @@ final class SupervisedCapture: Sendable {
     }
 
     let id: String
-    let configuration: PostgresCaptureConfiguration
+    /// A new capture for each run (sharing ``metrics``).
+    let makeCapture: @Sendable () -> any ChangeCapture
     let kafka: KafkaConfiguration
     let backoff: RestartBackoff
     let logger: Logger
     /// Shared by every run, so totals survive restarts.
-    let metrics = PostgresCaptureMetrics()
+    let metrics: CaptureMetrics
     let history = RateHistory()
     private let state = Mutex(State())
 
-    init(id: String, configuration: PostgresCaptureConfiguration, kafka: KafkaConfiguration, backoff: RestartBackoff, logger: Logger) {
-        self.id = id; self.configuration = configuration; self.kafka = kafka; self.backoff = backoff
+    convenience init(id: String, configuration: PostgresCaptureConfiguration, kafka: KafkaConfiguration, backoff: RestartBackoff, logger: Logger) {
         var logger = logger
         logger[metadataKey: "source.id"] = "\(id)"
-        self.logger = logger
+        let metrics = PostgresCaptureMetrics()
+        let runLogger = logger
+        self.init(id: id, metrics: metrics, kafka: kafka, backoff: backoff, logger: logger) {
+            PostgresCapture(configuration: configuration, kafka: kafka, metrics: metrics, logger: runLogger)
+        }
+    }
+
+    convenience init(id: String, configuration: MySQLCaptureConfiguration, kafka: KafkaConfiguration, backoff: RestartBackoff, logger: Logger) {
+        var logger = logger
+        logger[metadataKey: "source.id"] = "\(id)"
+        let metrics = MySQLCaptureMetrics()
+        let runLogger = logger
+        self.init(id: id, metrics: metrics, kafka: kafka, backoff: backoff, logger: logger) {
+            MySQLCapture(configuration: configuration, kafka: kafka, metrics: metrics, logger: runLogger)
+        }
+    }
+
+    private init(id: String, metrics: CaptureMetrics, kafka: KafkaConfiguration, backoff: RestartBackoff, logger: Logger,
+                 makeCapture: @escaping @Sendable () -> any ChangeCapture) {
+        self.id = id; self.metrics = metrics; self.kafka = kafka; self.backoff = backoff; self.logger = logger; self.makeCapture = makeCapture
+    }
+
+    /// WAL the PostgreSQL slot retains (nil: unknown or not PostgreSQL).
+    var slotLagBytes: Int64? {
+        guard let lag = (metrics as? PostgresCaptureMetrics)?.slotLagBytes.load(ordering: .relaxed), lag >= 0 else { return nil }
+        return lag
     }
 
     /// Starts supervising (once).
@@ -90,7 +116,7 @@ final class SupervisedCapture: Sendable {
     private func supervise() async {
         var attempt = 0
         while true {
-            let capture = PostgresCapture(configuration: configuration, kafka: kafka, metrics: metrics, logger: logger)
+            let capture = makeCapture()
             let go: Bool = state.withLock { s in
                 guard !s.stopRequested else { return false }
                 s.capture = capture
@@ -125,7 +151,7 @@ final class SupervisedCapture: Sendable {
     }
 
     /// The blocking loop on a dedicated thread (never the concurrency pool).
-    private static func runOnThread(_ capture: PostgresCapture) async throws {
-        try await CaptureService<PostgresCapture>.runOnThread(capture)
+    private static func runOnThread<C: ChangeCapture>(_ capture: C) async throws {
+        try await CaptureService<C>.runOnThread(capture)
     }
 }

@@ -10,11 +10,12 @@ import StreamKitDebezium
 import StreamKitKafka
 import StreamKitCapture
 import StreamKitPostgres
+import StreamKitMySQL
 
 struct Capture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change data capture into Kafka (Debezium-compatible events).",
-        subcommands: [CapturePostgres.self, CaptureStatus.self, CaptureSchemas.self, CaptureSnapshot.self, CaptureTrigger.self, CapturePolling.self])
+        subcommands: [CapturePostgres.self, CaptureMySQL.self, CaptureStatus.self, CaptureSchemas.self, CaptureSnapshot.self, CaptureTrigger.self, CapturePolling.self])
 }
 
 enum CaptureDefaults {
@@ -34,18 +35,9 @@ struct CapturePostgres: AsyncParsableCommand {
     @Option(help: "initial: read existing rows first (op r); never: only new changes.") var snapshot: String = "initial"
     @OptionGroup var kafkaOptions: KafkaOptions
     @Option(name: .customLong("state-file"), help: "The capture's own position (default capture-<slot>.state.json).") var stateFile: String?
-    @Flag(name: .customLong("no-tombstones"), help: "Do not send a tombstone after each delete.") var noTombstones = false
-    @Option(name: .customLong("exclude-columns"), help: "Columns left out of events: schema.table.column or table.column, comma separated.") var excludeColumns: String?
-    @Option(name: .customLong("message-key-columns"), help: "Kafka key columns per table instead of the primary key (Debezium's message.key.columns): schema.table:col1,col2;schema.other:col. A table without a primary key or an entry has a null key.") var messageKeyColumns: String?
-    @Option(name: .customLong("mask-columns"), help: "Columns written as \"***\": same form.") var maskColumns: String?
-    @Option(name: .customLong("skip-ops"), help: "Operations not published: any of c,u,d,t.") var skipOps: String?
-    @Flag(name: .customLong("transaction-metadata"), help: "BEGIN/END events on <prefix>.transaction and a transaction block in every change (Debezium's provide.transaction.metadata).") var transactionMetadata = false
-    @Option(name: .customLong("heartbeat-interval"), help: "Heartbeat records to __debezium-heartbeat.<prefix> this often (e.g. 10s); default: none.") var heartbeatInterval: Duration?
-    @Option(name: .customLong("heartbeat-query"), help: "SQL run on every heartbeat (e.g. an UPDATE of a heartbeat table) so the slot moves while the captured tables are idle.") var heartbeatQuery: String?
+    @OptionGroup var events: CaptureEventOptions
     @Option(name: .customLong("signal-table"), help: "Signal table for incremental snapshots (created when missing, added to the publication); 'none' disables signals.") var signalTable: String = "public.streamkit_signal"
     @Option(name: .customLong("chunk-size"), help: "Rows per incremental-snapshot chunk.") var chunkSize: Int = 1024
-    @Option(name: .customLong("reconnect-attempts"), help: "Consecutive failed reconnects to PostgreSQL before giving up (the wait doubles from 0.5 s to 10 s).") var reconnectAttempts: Int = 60
-    @Option(name: .customLong("linger-ms"), help: "Milliseconds events wait to fill a Kafka record batch (librdkafka linger.ms): larger batches are cheaper for the broker and the consumers.") var lingerMs: Int = 10
 
     @OptionGroup var observability: ObservabilityOptions
 
@@ -59,28 +51,21 @@ struct CapturePostgres: AsyncParsableCommand {
         kafka.logger = obs.logger
         var c = PostgresCaptureConfiguration(dsn: postgres.address, slot: slot, publication: publication,
                                              topicPrefix: topicPrefix, stateFile: stateFile ?? CaptureDefaults.stateFile(slot: slot))
-        func list(_ s: String?) -> [String] { s.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [] }
-        c.tables = tables.map { list($0) }
+        c.tables = tables.map { CaptureEventOptions.list($0) }
         c.snapshot = mode
-        c.tombstonesOnDelete = !noTombstones
-        c.excludedColumns = list(excludeColumns)
-        c.maskedColumns = list(maskColumns)
-        do { c.messageKeyColumns = try MessageKeyColumns(parsing: messageKeyColumns ?? "", defaultSchema: "public") } catch {
-            throw ValidationError("--message-key-columns: \(error.captureMessage)")
-        }
-        c.skippedOperations = Set(list(skipOps))
-        c.transactionMetadata = transactionMetadata
-        c.heartbeatInterval = heartbeatInterval
-        c.heartbeatActionQuery = heartbeatQuery
-        c.reconnectAttempts = max(0, reconnectAttempts)
+        c.tombstonesOnDelete = !events.noTombstones
+        c.excludedColumns = events.excluded
+        c.maskedColumns = events.masked
+        c.messageKeyColumns = try events.keyColumns(defaultSchema: "public")
+        c.skippedOperations = try events.skippedOperations()
+        c.transactionMetadata = events.transactionMetadata
+        c.heartbeatInterval = events.heartbeatInterval
+        c.heartbeatActionQuery = events.heartbeatQuery
+        c.reconnectAttempts = max(0, events.reconnectAttempts)
         c.signalTable = signalTable == "none" ? nil : signalTable
         guard chunkSize > 0 else { throw ValidationError("--chunk-size must be positive") }
         c.incrementalChunkSize = chunkSize
-        guard lingerMs >= 0 else { throw ValidationError("--linger-ms must not be negative") }
-        c.producerLinger = .milliseconds(lingerMs)
-        if let bad = c.skippedOperations.first(where: { !["c", "u", "d", "t"].contains($0) }) {
-            throw ValidationError("--skip-ops: unknown operation \(bad) (use c, u, d, t)")
-        }
+        c.producerLinger = try events.linger()
         let logger = obs.logger
         let capture = PostgresCapture(configuration: c, kafka: kafka, logger: logger)
         try await runCaptureService(capture, status: CaptureDefaults.statusFile(c.stateFile), logger: logger)
@@ -120,12 +105,16 @@ struct CaptureSnapshot: ParsableCommand {
 struct CaptureStatus: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Positions, slot lag and throughput of a capture (JSON).")
+        abstract: "Positions, slot (or binlog) lag and throughput of a capture (JSON).")
+    @Option(help: "postgres or mysql.") var source: String = "postgres"
+    @Option(name: .customLong("mysql-dsn"), help: "--source mysql: the capture's database (default: $MYSQL_DSN, else mysql://cdc:cdc@127.0.0.1:13306/app).") var mysqlDSN: String?
     @OptionGroup var postgres: PostgresOptions
     @Option(help: "Replication slot.") var slot: String = "streamkit"
     @Option(name: .customLong("state-file"), help: "The capture's state file (default capture-<slot>.state.json).") var stateFile: String?
 
     func run() throws {
+        if source == "mysql" || source == "mariadb" { return try mysqlStatus() }
+        guard source == "postgres" || source == "postgresql" else { throw ValidationError("--source must be postgres or mysql") }
         let path = stateFile ?? CaptureDefaults.stateFile(slot: slot)
         let sql = try PostgresConnection(dsn: postgres.address)
         let r = try sql.execute("""
@@ -164,6 +153,39 @@ struct CaptureStatus: ParsableCommand {
     }
 }
 
+extension CaptureStatus {
+    /// `--source mysql`: the server's binlog position, the capture's saved position (GTID state,
+    /// file/pos, snapshot done) and its metrics.
+    func mysqlStatus() throws {
+        guard let path = stateFile else { throw ValidationError("--source mysql needs --state-file (the capture's --state-file)") }
+        let dsn = try MySQLDSN(parsing: mysqlDSN ?? ProcessInfo.processInfo.environment["MYSQL_DSN"] ?? "mysql://cdc:cdc@127.0.0.1:13306/app")
+        let sql = try MySQLConnection(dsn: dsn)
+        let binlog = try sql.query("SHOW BINLOG STATUS").first ?? []
+        let gtids = try sql.query("SELECT @@global.gtid_binlog_pos").first?.first ?? nil
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("binlog_file", binlog.first.flatMap { $0 } ?? "")
+        w.field("binlog_position", Int64(binlog.count > 1 ? binlog[1] ?? "" : "") ?? -1)
+        w.field("gtid_binlog_pos", gtids ?? "")
+        if let data = FileManager.default.contents(atPath: path),
+           let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {   // cold path: a status command
+            w.key("state")
+            w.beginObject()
+            w.field("gtids", obj["gtids"] as? String ?? "")
+            w.field("file", obj["file"] as? String ?? "")
+            w.field("position", (obj["position"] as? NSNumber)?.int64Value ?? 0)
+            w.field("snapshot_done", obj["snapshotDone"] as? Bool ?? false)
+            w.endObject()
+        }
+        if let status = FileManager.default.contents(atPath: CaptureDefaults.statusFile(path)) {
+            w.key("capture")
+            status.withUnsafeBytes { w.rawValue($0) }
+        }
+        w.endObject()
+        print(String(decoding: w.bytes, as: UTF8.self))
+    }
+}
+
 struct CaptureSchemas: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schemas",
@@ -183,15 +205,27 @@ struct CaptureSchemas: ParsableCommand {
 struct BenchCapture: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
-        abstract: "PostgreSQL capture throughput (N inserted rows → acknowledged by Kafka, next to pg_recvlogical on the same WAL) and commit → Kafka latency under a steady load.")
+        abstract: "Capture throughput (N inserted rows → acknowledged by Kafka, next to pg_recvlogical / mariadb-binlog on the same log and a raw produce) and commit → Kafka latency under a steady load.")
+    @Option(help: "postgres or mysql.") var source: String = "postgres"
     @Option(help: "Rows inserted (in transactions of 10 000) before the capture starts.") var rows: Int = 200_000
     @Option(help: "Steady load for the latency phase, changes per second (0: skip the phase).") var rate: Int = 20_000
     @Option(help: "Seconds of steady load.") var seconds: Int = 5
     @OptionGroup var postgres: PostgresOptions
+    @Option(name: .customLong("mysql-dsn"), help: "--source mysql: an account that may create tables and read the binlog (default: $MYSQL_ADMIN_DSN, else mysql://streamkit:streamkit@127.0.0.1:13306/app).") var mysqlDSN: String?
     @OptionGroup var kafkaOptions: KafkaOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
+        switch source {
+        case "postgres", "postgresql": try runPostgres()
+        case "mysql", "mariadb":
+            let dsn = mysqlDSN ?? ProcessInfo.processInfo.environment["MYSQL_ADMIN_DSN"] ?? "mysql://streamkit:streamkit@127.0.0.1:13306/app"
+            try MySQLCaptureBench(rows: rows, rate: rate, seconds: seconds, dsn: dsn, kafka: try kafkaOptions.configuration(), json: json).run()
+        default: throw ValidationError("--source must be postgres or mysql")
+        }
+    }
+
+    func runPostgres() throws {
         let dsn = postgres.address
         let kafka = try kafkaOptions.configuration()
         let id = String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -232,50 +266,24 @@ struct BenchCapture: ParsableCommand {
         c.confirmInterval = .milliseconds(20)
         // The slot exists: the capture only streams. Mark the state so it does not snapshot.
         let capture = PostgresCapture(configuration: c, kafka: kafka)
-        let stop = Atomic<Bool>(false)
-        let failure = Mutex<(any Error)?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let start = MonotonicClock.nanos()
-        Thread {
-            do { try capture.run(until: { stop.load(ordering: .relaxed) }) } catch { failure.withLock { $0 = error } }
-            done.signal()
-        }.start()
-        func check() throws { if let e = failure.withLock({ $0 }) { throw e } }
-        while capture.metrics.changes.load(ordering: .relaxed) < rows || capture.metrics.confirmedLSN.load(ordering: .relaxed) < endLSN - 1 {
-            try check()
-            if Double(MonotonicClock.nanos() &- start) / 1e9 > 600 { throw ValidationError("capture did not finish within 600 s") }
-            usleep(2000)
+        let harness = CaptureBenchHarness(capture, metrics: capture.metrics)
+        try harness.wait("every row acknowledged") {
+            capture.metrics.changes.load(ordering: .relaxed) >= rows && capture.metrics.confirmedLSN.load(ordering: .relaxed) >= endLSN - 1
         }
-        let captureSeconds = Double(MonotonicClock.nanos() &- start) / 1e9
+        let captureSeconds = harness.elapsed
         let backlogP50 = capture.metrics.latencyMillis(percentile: 50)
 
         // Steady load: commit → acknowledged latency, a fresh histogram.
         var steadyRate = 0.0
         var latency = (p50: 0.0, p95: 0.0, p99: 0.0)
         if rate > 0 {
-            capture.metrics.latency.reset()
-            capture.metrics.receiveLatency.reset()
-            let perTx = max(1, rate / 200)   // 200 transactions per second
-            let txs = 200 * seconds
-            let loadStart = MonotonicClock.nanos()
-            var next = inserted
-            for t in 0..<txs {
-                let due = loadStart &+ UInt64(t) * 5_000_000
-                let now = MonotonicClock.nanos()
-                if due > now { usleep(UInt32((due - now) / 1000)) }
-                try sql.execute("INSERT INTO \(table) SELECT g, g % 1000, 1.5, 'steady' FROM generate_series(\(next + 1), \(next + perTx)) g")
-                next += perTx
+            let r = try harness.steadyLoad(rate: rate, seconds: seconds, firstRow: inserted, changesBefore: rows) { first, count in
+                try sql.execute("INSERT INTO \(table) SELECT g, g % 1000, 1.5, 'steady' FROM generate_series(\(first), \(first + count - 1)) g")
             }
-            steadyRate = Double(next - inserted) / (Double(MonotonicClock.nanos() &- loadStart) / 1e9)
-            let target = rows + (next - inserted)
-            while capture.metrics.changes.load(ordering: .relaxed) < target || capture.metrics.latency.count < UInt64(txs) {
-                try check(); usleep(2000)
-            }
-            latency = (capture.metrics.latencyMillis(percentile: 50), capture.metrics.latencyMillis(percentile: 95), capture.metrics.latencyMillis(percentile: 99))
+            steadyRate = r.rate
+            latency = (r.p50, r.p95, r.p99)
         }
-        stop.store(true, ordering: .relaxed)
-        done.wait()
-        try check()
+        try harness.finish()
         printFields([
             ("rows", "\(rows)"),
             ("seconds", String(format: "%.3f", captureSeconds)),

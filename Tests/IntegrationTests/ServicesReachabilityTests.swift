@@ -5,7 +5,8 @@ import Testing
 /// is ever skipped silently. Outside CI an unreachable service only skips the Kafka suites.
 @Suite struct ServicesReachabilityTests {
     @Test(.enabled(if: Services.requiredByCI, "only required under CI=true"),
-          arguments: [("kafka", Services.kafkaAddress), ("redis", Services.redisAddress), ("postgresql", Services.postgresAddress)])
+          arguments: [("kafka", Services.kafkaAddress), ("redis", Services.redisAddress), ("postgresql", Services.postgresAddress),
+                     ("mariadb", Services.address(inURL: MySQLTestSupport.adminDSN, defaultPort: 3306))])
     func serviceIsReachableUnderCI(service: String, address: String) {
         #expect(Services.tcpReachable(address), "\(service) is not reachable at \(address): under CI=true every service must be up (scripts/services up)")
     }

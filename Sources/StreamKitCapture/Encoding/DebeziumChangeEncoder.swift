@@ -27,6 +27,9 @@ public struct DebeziumChangeEncoder {
     public var database: String
     /// The `source.connector` field (`postgresql`, `mysql`).
     public var connector: String
+    /// MySQL's `source` shape: `db` is the table's database (the capture core's schema) and
+    /// there is no `schema` field. Default: false (PostgreSQL: `db` is ``database``, plus `schema`).
+    public var databaseIsSchema = false
     var writer = JSONWriter(capacity: 1024)
 
     public init(serverName: String, database: String, connector: String) {
@@ -62,8 +65,8 @@ public struct DebeziumChangeEncoder {
         writer.field("name", serverName)
         writer.field("ts_ms", source.tsMillis)
         writer.field("snapshot", source.snapshot)
-        writer.field("db", database)
-        writer.field("schema", table.schema)
+        writer.field("db", databaseIsSchema ? table.schema : database)
+        if !databaseIsSchema { writer.field("schema", table.schema) }
         writer.field("table", table.name)
         source.writeFields(to: &writer)
         writer.field("streamkit_schema_version", table.version)
