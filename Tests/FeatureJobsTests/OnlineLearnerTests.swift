@@ -115,3 +115,24 @@ import StreamKitTesting
         #expect(whole.compactMap(\.update).count == 3_000)
     }
 }
+
+extension OnlineLearnerTests {
+    @Test func learningAtTheHorizonWaitsForEveryLabel() throws {
+        var c = Learner.Configuration(versions: ["1"], horizon: .seconds(60))
+        c.learnAt = .horizon; c.emitUpdates = true
+        let h = try OperatorTestHarness(KeyedProcessOperator(Learner(c) { _ in FTRLLogisticRegression(dimension: 64) }, key: { _ in "m" }))
+        let x = SparseFeatures([(0, 1)])
+        try h.processElement(.score(ScoreRequest(labelKey: "a", requestID: "r-a", entity: "u", features: x)), timestamp: 1_000)
+        try h.processElement(.score(ScoreRequest(labelKey: "b", requestID: "r-b", entity: "u", features: x)), timestamp: 2_000)
+        try h.processElement(.label(LabelEvent(labelKey: "b", label: 1)), timestamp: 5_000)
+        try h.processElement(.label(LabelEvent(labelKey: "c", label: 1)), timestamp: 6_000)    // before its prediction
+        try h.processElement(.score(ScoreRequest(labelKey: "c", requestID: "r-c", entity: "u", features: x)), timestamp: 7_000)
+        #expect(h.outputValues.compactMap(\.update).isEmpty, "nothing is learned before a horizon closes")
+        try h.processWatermark(61_000)
+        #expect(h.outputValues.compactMap(\.update).map(\.labelKey) == ["a"])
+        try h.processWatermark(.max)
+        let u = h.outputValues.compactMap(\.update)
+        #expect(u.map(\.labelKey) == ["a", "b", "c"])
+        #expect(u.map(\.label) == [0, 1, 1] && u.map(\.byHorizon) == [true, false, false])
+    }
+}

@@ -57,21 +57,26 @@ public struct PendingPrediction: Sendable, Hashable, StateCodable {
     public var features: SparseFeatures
     public var versions: [String]
     public var scores: [Double]
-    /// A label that arrived before the prediction (it waits for it until the horizon).
-    public var earlyLabel: Double?
+    /// The label known so far (with ``OnlineLearner/LabelTiming/horizon``, or a label that
+    /// arrived before its prediction).
+    public var label: Double?
+    /// When the horizon closes (event time).
+    public var deadline: EventTime
+    /// A label waiting for a prediction that has not arrived (no features, no scores).
+    public var isPlaceholder: Bool { versions.isEmpty }
 
     public func encode(to w: inout ByteWriter) {
         requestID.encode(to: &w); servedBy.encode(to: &w); w.writeVarInt(eventTime); features.encode(to: &w)
-        versions.encode(to: &w); scores.encode(to: &w); earlyLabel.encode(to: &w)
+        versions.encode(to: &w); scores.encode(to: &w); label.encode(to: &w); w.writeVarInt(deadline)
     }
     public init(from r: inout ByteReader) throws {
         requestID = try String(from: &r); servedBy = try String(from: &r); eventTime = try r.readVarInt()
         features = try SparseFeatures(from: &r); versions = try [String](from: &r); scores = try [Double](from: &r)
-        earlyLabel = try Double?(from: &r)
+        label = try Double?(from: &r); deadline = try r.readVarInt()
     }
-    init(requestID: String, servedBy: String, eventTime: EventTime, features: SparseFeatures, versions: [String], scores: [Double], earlyLabel: Double?) {
+    init(requestID: String, servedBy: String, eventTime: EventTime, features: SparseFeatures, versions: [String], scores: [Double], label: Double?, deadline: EventTime) {
         self.requestID = requestID; self.servedBy = servedBy; self.eventTime = eventTime; self.features = features
-        self.versions = versions; self.scores = scores; self.earlyLabel = earlyLabel
+        self.versions = versions; self.scores = scores; self.label = label; self.deadline = deadline
     }
 }
 

@@ -52,6 +52,17 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         public init() {}
     }
 
+    /// When a prediction is learned from.
+    public enum LabelTiming: Sendable, Hashable {
+        /// As soon as its label arrives (negatives when the horizon closes). Freshest, but when
+        /// positives arrive sooner than the horizon the model sees them hours before the
+        /// negatives of the same time: a biased, time-varying label mix (Chapelle, KDD 2014).
+        case labelArrival
+        /// When its horizon closes, with the label it has then (a positive if one arrived):
+        /// every example is learned after the same delay, so the label mix is unbiased.
+        case horizon
+    }
+
     public struct Configuration: Sendable {
         /// Versions every key starts with; the first is the champion.
         public var versions: [String]
@@ -66,6 +77,8 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         public var reportEvery = 1_000
         /// Emit a ``ModelUpdate`` per learned example. Default: false.
         public var emitUpdates = false
+        /// When a labelled prediction is learned. Default: ``LabelTiming/labelArrival``.
+        public var learnAt: LabelTiming = .labelArrival
         /// Drift-triggered retraining. Default: nil (drift events are ignored).
         public var retraining: RetrainingPolicy? = nil
         /// Salt of the sticky canary split.
@@ -142,25 +155,33 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             let score = scores[versions.firstIndex(of: served)!]
             context.emit(.prediction(ServedPrediction(requestID: request.requestID, labelKey: request.labelKey, entity: request.entity,
                                                       modelVersion: served, score: score, eventTime: ts, features: request.features)))
-            let early = pending[request.labelKey]?.earlyLabel
+            let existing = pending[request.labelKey]
+            let early = existing?.isPlaceholder == true ? existing!.label : nil
+            let deadline = ts + configuration.horizon.milliseconds
             let p = PendingPrediction(requestID: request.requestID, servedBy: served, eventTime: ts, features: request.features,
-                                      versions: versions, scores: scores, earlyLabel: nil)
-            if let label = early {
+                                      versions: versions, scores: scores, label: early, deadline: deadline)
+            if let label = early, configuration.learnAt == .labelArrival {
                 pending[request.labelKey] = nil
                 learn(p, label: label, byHorizon: false, key: request.labelKey, context: context)
             } else {
                 pending[request.labelKey] = p
-                schedule(request.labelKey, at: ts + configuration.horizon.milliseconds, context: context)
+                schedule(request.labelKey, at: deadline, context: context)
             }
         case let .label(event):
-            if let p = pending[event.labelKey], p.earlyLabel == nil {
-                pending[event.labelKey] = nil
-                learn(p, label: event.label, byHorizon: false, key: event.labelKey, context: context)
+            if var p = pending[event.labelKey], !p.isPlaceholder {
+                if configuration.learnAt == .labelArrival {
+                    pending[event.labelKey] = nil
+                    learn(p, label: event.label, byHorizon: false, key: event.labelKey, context: context)
+                } else {
+                    p.label = event.label           // learned when the horizon closes
+                    pending[event.labelKey] = p
+                }
             } else {
                 // The prediction has not been seen yet: keep the label until the horizon.
+                let deadline = ts + configuration.horizon.milliseconds
                 pending[event.labelKey] = PendingPrediction(requestID: "", servedBy: "", eventTime: ts, features: SparseFeatures(capacity: 0),
-                                                            versions: [], scores: [], earlyLabel: event.label)
-                schedule(event.labelKey, at: ts + configuration.horizon.milliseconds, context: context)
+                                                            versions: [], scores: [], label: event.label, deadline: deadline)
+                schedule(event.labelKey, at: deadline, context: context)
             }
         case let .drift(trigger):
             fork(trigger, context: context)
@@ -178,10 +199,14 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         guard domain == .eventTime, let keys = deadlines[time] else { return }
         deadlines[time] = nil
         for key in keys {
-            guard let p = pending[key] else { continue }         // labelled in time
+            guard let p = pending[key], p.deadline == time else { continue }   // learned already, or another timer's
             pending[key] = nil
-            if p.earlyLabel != nil { continue }                   // a label whose prediction never came
-            if configuration.negativeOnHorizon { learn(p, label: 0, byHorizon: true, key: key, context: context) }
+            if p.isPlaceholder { continue }                       // a label whose prediction never came
+            if let label = p.label {
+                learn(p, label: label, byHorizon: false, key: key, context: context)
+            } else if configuration.negativeOnHorizon {
+                learn(p, label: 0, byHorizon: true, key: key, context: context)
+            }
         }
     }
 
