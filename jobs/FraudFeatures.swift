@@ -43,15 +43,19 @@ public struct FraudFeatureValues: Sendable, Hashable {
 }
 
 /// Turns fraud features into the model's ``SparseFeatures``: five numeric slots (bias,
-/// ln(amount / 1 h mean), 5-minute count, new merchant, log amount) and three hashed categorical
-/// fields (merchant category, hour of day, merchant) in a `2^bits` space.
+/// ln(amount / 1 h mean), 5-minute count, new merchant, log amount) and hashed categorical
+/// fields (merchant category, hour of day, optionally the merchant) in a `2^bits` space.
 public struct FraudFeatureEncoder: Sendable {
     public let hasher: FeatureHasher
     @usableFromInline let mccField = FeatureHasher.fieldID("mcc")
     @usableFromInline let hourField = FeatureHasher.fieldID("hour")
     @usableFromInline let merchantField = FeatureHasher.fieldID("merchant")
 
-    public init(bits: Int = 18) { hasher = FeatureHasher(bits: bits, numericSlots: 5) }
+    /// Whether the merchant id itself is a (hashed) feature. Default: false — one-hot merchant
+    /// ids are rare coordinates whose fresh per-coordinate rates overfit single chargebacks.
+    public let merchantIDs: Bool
+
+    public init(bits: Int = 18, merchantIDs: Bool = false) { hasher = FeatureHasher(bits: bits, numericSlots: 5); self.merchantIDs = merchantIDs }
 
     public var dimension: Int { hasher.dimension }
 
@@ -67,6 +71,6 @@ public struct FraudFeatureEncoder: Sendable {
         x.append(4, (log(Double(Swift.max(f.amountCents, 1))) - 8) / 2)
         x.append(hasher.index(field: mccField, value: UInt64(bitPattern: mcc)), 1)
         x.append(hasher.index(field: hourField, value: UInt64(((tsMs / 3_600_000) % 24 + 24) % 24)), 1)
-        x.append(hasher.index(field: merchantField, value: UInt64(bitPattern: merchant)), 1)
+        if merchantIDs { x.append(hasher.index(field: merchantField, value: UInt64(bitPattern: merchant)), 1) }
     }
 }

@@ -17,6 +17,7 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Label horizon: no chargeback within it makes a transaction a negative.") var horizon: Duration = .hours(3)
     @Option(name: .customLong("learn-at"), help: "horizon: learn each transaction when its horizon closes (unbiased label mix); label: positives as soon as the chargeback arrives.") var learnAt: String = "horizon"
     @Option(help: "log2 of the hashed feature space.") var bits: Int = 18
+    @Flag(name: .customLong("merchant-ids"), help: "Add the hashed merchant id as a feature.") var merchantIDs = false
     @Option(help: "FTRL alpha.") var alpha: Double = 0.5
     @Option(help: "FTRL beta.") var beta: Double = 1
     @Option(help: "FTRL L1.") var l1: Double = 0.5
@@ -32,7 +33,7 @@ struct BenchModel: ParsableCommand {
 
     func run() throws {
         guard learnAt == "horizon" || learnAt == "label" else { throw ValidationError("--learn-at must be horizon or label") }
-        let stream = try FraudModelStream(transactions: events, seed: seed, horizonMs: horizon.milliseconds, bits: bits, learnAtHorizon: learnAt == "horizon")
+        let stream = try FraudModelStream(transactions: events, seed: seed, horizonMs: horizon.milliseconds, bits: bits, learnAtHorizon: learnAt == "horizon", merchantIDs: merchantIDs)
         let parameters = FTRLParameters(alpha: alpha, beta: beta, l1: l1, l2: l2)
         var best = Double.infinity
         var scores = [Double](repeating: .nan, count: stream.examples.count)
@@ -135,8 +136,8 @@ struct FraudModelStream {
     /// The generator's true fraud probability of each transaction (the best any model can score).
     var trueProbabilities: [Double] = []
 
-    init(transactions: Int, seed: UInt64, horizonMs: Int64, bits: Int, learnAtHorizon: Bool) throws {
-        let encoder = FraudFeatureEncoder(bits: bits)
+    init(transactions: Int, seed: UInt64, horizonMs: Int64, bits: Int, learnAtHorizon: Bool, merchantIDs: Bool) throws {
+        let encoder = FraudFeatureEncoder(bits: bits, merchantIDs: merchantIDs)
         var workload = FraudWorkload(FraudWorkload.Configuration(transactions: transactions, seed: seed))
         var histories: [Int64: UserTransactionHistory] = [:]
         var index: [Int64: Int32] = [:]             // transaction id → example, while its label is open

@@ -35,6 +35,13 @@ public struct AdaGradLinearRegression: OnlineModel, Hashable {
     /// The weight of coordinate `i`.
     @inlinable public func weight(_ i: Int) -> Double { w[i] }
 
+    public func rejuvenated(_ factor: Double) -> AdaGradLinearRegression {
+        precondition(factor > 0 && factor <= 1, "factor must be in (0, 1]")
+        var m = self
+        for i in 0..<dimension { m.g2[i] *= factor }
+        return m
+    }
+
     @inlinable
     public func predict(_ x: SparseFeatures) -> Double {
         var s = 0.0

@@ -115,6 +115,23 @@ public struct FTRLLogisticRegression: OnlineModel, Hashable {
         return prob
     }
 
+    public func rejuvenated(_ factor: Double) -> FTRLLogisticRegression {
+        precondition(factor > 0 && factor <= 1, "factor must be in (0, 1]")
+        var m = self
+        let p = parameters
+        for i in 0..<dimension where n[i] != 0 {
+            let w = Self.weight(z: z[i], n: n[i], p)
+            let n2 = n[i] * factor
+            if w != 0 {
+                // Keep w: z' = sgn(z)·λ1 − w·((β + √n')/α + λ2).
+                let s: Double = z[i] < 0 ? -1 : 1
+                m.z[i] = s * p.l1 - w * ((p.beta + n2.squareRoot()) / p.alpha + p.l2)
+            }
+            m.n[i] = n2
+        }
+        return m
+    }
+
     /// Coordinates with any state (`n_i > 0` or `z_i ≠ 0`).
     public var touchedCoordinates: Int { (0..<dimension).reduce(0) { $0 + (n[$1] != 0 || z[$1] != 0 ? 1 : 0) } }
 }

@@ -35,6 +35,16 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
     public typealias Input = LearningEvent
     public typealias Output = OnlineLearningOutput
 
+    /// How a challenger starts.
+    public enum ForkStrategy: Sendable, Hashable {
+        /// A copy of the champion with its accumulated squared gradients scaled by `rejuvenation`
+        /// (``OnlineModel/rejuvenated(_:)``): the same predictions at the fork, `1/√rejuvenation`
+        /// times faster adaptation afterwards.
+        case warmStart(rejuvenation: Double)
+        /// A new model trained on the recent labelled window (``RetrainingPolicy/recentExamples``).
+        case fresh
+    }
+
     /// When and how a challenger is forked, promoted or rolled back.
     public struct RetrainingPolicy: Sendable {
         /// Share of entities the challenger serves. Default: 0.2.
@@ -45,7 +55,9 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         public var margin = 0.0
         /// One-sided z threshold. Default: 2.33 (1 %).
         public var zCritical = 2.33
-        /// Recent labelled examples the fresh challenger is trained on. Default: 5 000.
+        /// How the challenger starts. Default: ``ForkStrategy/warmStart(rejuvenation:)`` with 0.01.
+        public var fork: ForkStrategy = .warmStart(rejuvenation: 0.01)
+        /// Recent labelled examples kept for ``ForkStrategy/fresh``. Default: 5 000.
         public var recentExamples = 5_000
         /// Drift reports this soon after a fork are ignored (event time). Default: 2 h.
         public var coolDown: Duration = .hours(2)
@@ -210,13 +222,17 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         }
     }
 
-    /// Every version that scored the prediction learns the served features with `label` and
-    /// evaluates the score it gave; then the champion/challenger test is updated.
+    /// Every active version learns the served features with `label`; a version that scored the
+    /// prediction when it was served also evaluates that score (a challenger forked later learns
+    /// from the example but is not evaluated on it: its score now would have seen newer labels).
+    /// Then the champion/challenger test is updated.
     func learn(_ p: PendingPrediction, label: Double, byHorizon: Bool, key: String, context: KeyedProcessContext<String, OnlineLearningOutput>) {
-        for (v, score) in zip(p.versions, p.scores) {
-            guard var model = models[v], var window = windows[v] else { continue }   // a version retired since
+        for v in versions() {
+            guard var model = models[v], var window = windows[v] else { continue }
             models[v] = nil; windows[v] = nil     // drop the state's references: the weights mutate in place
             model.learn(p.features, label: label)
+            guard let i = p.versions.firstIndex(of: v) else { models[v] = model; windows[v] = window; continue }
+            let score = p.scores[i]
             window.add(score: score, label: label >= 0.5)
             if configuration.emitUpdates {
                 context.emit(.update(ModelUpdate(modelVersion: v, requestID: p.requestID, labelKey: key, score: score, label: label,
@@ -228,13 +244,13 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             }
             models[v] = model; windows[v] = window
         }
-        if configuration.retraining != nil {
-            var r = recent.value ?? RecentExamples(capacity: configuration.retraining!.recentExamples)
+        if let policy = configuration.retraining, policy.fork == .fresh {
+            var r = recent.value ?? RecentExamples(capacity: policy.recentExamples)
             recent.clear()
             r.add(LabelledExample(features: p.features, label: label))
             recent.update(r)
-            compare(p, label: label, context: context)
         }
+        if configuration.retraining != nil { compare(p, label: label, context: context) }
     }
 
     /// Forks a challenger on drift (unless one is running or the last fork is too recent).
@@ -242,9 +258,17 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         guard let policy = configuration.retraining, var route = routing.value, route.challenger == nil,
               context.timestamp - route.lastFork >= policy.coolDown.milliseconds else { return }
         let version = String(route.nextVersion)
-        var model = makeModel(version)
-        let warm = recent.value?.inOrder ?? []
-        for e in warm { model.learn(e.features, label: e.label) }
+        var model: Model
+        var warm: [LabelledExample] = []
+        switch policy.fork {
+        case let .warmStart(rejuvenation):
+            guard let champion = models[route.champion] else { return }
+            model = champion.rejuvenated(rejuvenation)
+        case .fresh:
+            model = makeModel(version)
+            warm = recent.value?.inOrder ?? []
+            for e in warm { model.learn(e.features, label: e.label) }
+        }
         models[version] = model
         windows[version] = PrequentialWindow(capacity: configuration.windowCapacity)
         versionList.update([route.champion, version])

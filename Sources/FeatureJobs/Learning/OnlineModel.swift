@@ -16,4 +16,9 @@ public protocol OnlineModel: Sendable, StateCodable {
     /// Learns from `(x, label)` and returns the prediction made *before* the update (what a
     /// prequential evaluation scores).
     @discardableResult mutating func learn(_ x: SparseFeatures, label: Double) -> Double
+    /// The same predictions with the per-coordinate learning rates raised: the accumulated
+    /// squared gradients are multiplied by `factor` (< 1) and the weights kept exactly. An
+    /// adaptive learner's rates decay as `1/√n` for ever; a challenger forked this way adapts to a
+    /// changed concept like a young model while starting from everything the champion knew.
+    func rejuvenated(_ factor: Double) -> Self
 }
