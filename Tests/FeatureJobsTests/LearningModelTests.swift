@@ -169,3 +169,23 @@ import StreamKit
         #expect(h.index(field: f, value: 7) != h.index(field: FeatureHasher.fieldID("user"), value: 7))
     }
 }
+
+extension LearningModelTests {
+    @Test func rejuvenationKeepsPredictionsAndRaisesLearningRates() {
+        var model = FTRLLogisticRegression(dimension: 1 << 12, parameters: FTRLParameters(alpha: 0.1, l1: 0.2, l2: 0.5))
+        let data = Self.logisticExamples(5_000, seed: 8)
+        for (x, y, _) in data { model.learn(x, label: y) }
+        let young = model.rejuvenated(0.01)
+        for (x, _, _) in data.prefix(500) { #expect(abs(young.predict(x) - model.predict(x)) < 1e-12) }
+        for i in 0..<8 { #expect(abs(young.weight(i) - model.weight(i)) < 1e-12) }
+        // The same new example moves the rejuvenated model's weights further.
+        var old = model, fresh = young
+        let x = data[0].0
+        old.learn(x, label: 1); fresh.learn(x, label: 1)
+        #expect(abs(fresh.weight(1) - young.weight(1)) > 3 * abs(old.weight(1) - model.weight(1)))
+        var ada = AdaGradLinearRegression(dimension: 8)
+        ada.learn(SparseFeatures([(0, 1), (1, 2)]), label: 3)
+        let r = ada.rejuvenated(0.25)
+        #expect(r.predict(SparseFeatures([(0, 1), (1, 2)])) == ada.predict(SparseFeatures([(0, 1), (1, 2)])))
+    }
+}
