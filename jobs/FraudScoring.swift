@@ -39,6 +39,8 @@ public struct FraudScoringJob: ExampleJob {
         JobParameter("l1", "FTRL L1", default: "0.5"),
         JobParameter("predictions", "write prediction lines (true/false)", default: "true"),
         JobParameter("inference-topic", "produce predictions as inference requests to this topic"),
+        JobParameter("registry", "mirror versions, aliases and live metrics into the Redis model registry with this key prefix"),
+        JobParameter("model-events-topic", "with --registry: produce every registry change to this Kafka topic", default: "model-events"),
         JobParameter("dead-letters", "file for malformed events"),
     ]
 
@@ -85,6 +87,7 @@ public struct FraudScoringJob: ExampleJob {
     let model: String, horizon: Duration, driftWindow: Duration, canaryShare: Double, minExamples: Int, margin: Double
     let reportEvery: Int, bits: Int, alpha: Double, l1: Double, writePredictions: Bool
     let inferenceTopic: String?, deadLetters: String?
+    let registryPrefix: String?, modelEventsTopic: String
 
     public init(arguments a: JobArguments) throws {
         model = a.string("model", default: "fraud")
@@ -105,6 +108,7 @@ public struct FraudScoringJob: ExampleJob {
         l1 = try a.double("l1", default: 0.5)
         writePredictions = try a.bool("predictions", default: true)
         inferenceTopic = a.string("inference-topic"); deadLetters = a.string("dead-letters")
+        registryPrefix = a.string("registry"); modelEventsTopic = a.string("model-events-topic", default: "model-events")
         guard (0...1).contains(canaryShare) else { throw StreamKitError(.configuration, "\(Self.name): --canary-share must be in [0, 1]") }
         guard (4...26).contains(bits) else { throw StreamKitError(.configuration, "\(Self.name): --bits must be in 4...26") }
         guard minExamples > 0, reportEvery > 0, alpha > 0, l1 >= 0 else {
@@ -134,6 +138,9 @@ public struct FraudScoringJob: ExampleJob {
         drift.thresholds.ksPValue = 0.001
         let driftConfiguration = drift
         let model = self.model, deadLetters = self.deadLetters, inferenceTopic = self.inferenceTopic, writePredictions = self.writePredictions
+        let registryPrefix = self.registryPrefix, modelEventsTopic = self.modelEventsTopic
+        let registryParameters = ["alpha": String(alpha), "beta": "1", "l1": String(l1), "l2": "1", "bits": String(bits),
+                                  "horizon": "\(horizon)", "learn_at": learnAtHorizon ? "horizon" : "label"]
         return Job(Self.name) { env in
             let changes: DataStream<DebeziumRecord<Row>>
             switch io.input {
@@ -173,6 +180,12 @@ public struct FraudScoringJob: ExampleJob {
             switch io.output {
             case let .file(path): Self.writeOutputs(outputs, to: path, predictions: writePredictions)
             case .redis: Self.writeOutputs(outputs, to: "-", predictions: false)
+            }
+            if let prefix = registryPrefix {
+                outputs.sink("model-registry", parallelism: 1) {
+                    ModelRegistrySink(redis: io.redis, kafka: io.kafka, prefix: prefix, eventsTopic: modelEventsTopic,
+                                      model: model, parameters: registryParameters)
+                }
             }
             if let topic = inferenceTopic {
                 outputs.flatMap("predictions") { (o: OnlineLearningOutput, emit: (ServedPrediction) -> Void) in
