@@ -136,3 +136,19 @@ extension OnlineLearnerTests {
         #expect(u.map(\.label) == [0, 1, 1] && u.map(\.byHorizon) == [true, false, false])
     }
 }
+
+extension OnlineLearnerTests {
+    @Test func rulesOnFeatureValuesRouteBeforeTheCanarySplit() throws {
+        var c = Learner.Configuration(versions: ["1"], horizon: .seconds(60))
+        var policy = Learner.RetrainingPolicy()
+        policy.canaryShare = 1          // the challenger would serve everyone…
+        c.retraining = policy
+        c.rules = [TrafficSplit.Rule(slot: 1, atLeast: 2, version: "champion")]   // …but large slot-1 values stay on the champion
+        let h = try OperatorTestHarness(KeyedProcessOperator(Learner(c) { _ in FTRLLogisticRegression(dimension: 64) }, key: { _ in "m" }))
+        try h.processElement(.drift(RetrainTrigger(feature: "amount", description: "test")), timestamp: 1)
+        #expect(h.outputValues.compactMap(\.decision).map(\.kind) == [.fork])
+        try h.processElement(.score(ScoreRequest(labelKey: "a", requestID: "a", entity: "u1", features: SparseFeatures([(0, 1), (1, 5)]))), timestamp: 2)
+        try h.processElement(.score(ScoreRequest(labelKey: "b", requestID: "b", entity: "u1", features: SparseFeatures([(0, 1), (1, 1)]))), timestamp: 3)
+        #expect(h.outputValues.compactMap(\.prediction).map(\.modelVersion) == ["1", "2"])
+    }
+}

@@ -3,7 +3,8 @@ public import StreamKit
 /// Online learning with delayed labels, champion/challenger routing and drift-triggered
 /// retraining, as one keyed operator (key: the model's name).
 ///
-/// - `.score(request)`: the request is routed — to the version it names, else to the challenger
+/// - `.score(request)`: the request is routed — to the version it names, else by the first
+///   matching rule on its feature values (``Configuration/rules``), else to the challenger
 ///   for the canary share of entities (a sticky hash of the entity, ``TrafficSplit/point(entity:)``),
 ///   else to the champion. Every active version scores the features (one serves, the other
 ///   shadow-scores, so both are compared on the same examples); the prediction is emitted and
@@ -95,6 +96,10 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         public var retraining: RetrainingPolicy? = nil
         /// Salt of the sticky canary split.
         public var salt: UInt64 = 0x5EED
+        /// Routing rules on live feature values, checked before the canary split; a rule's
+        /// version is a version name or the alias `champion` / `challenger` (a rule naming an
+        /// inactive version is skipped). Default: none.
+        public var rules: [TrafficSplit.Rule] = []
         public init(versions: [String], horizon: Duration) {
             precondition(!versions.isEmpty, "at least one model version")
             precondition(horizon.milliseconds > 0, "horizon must be positive")
@@ -152,6 +157,8 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             let served: String
             if let named = request.modelVersion {
                 served = named
+            } else if let ruled = routedByRule(request.features, route: route, active: versions) {
+                served = ruled
             } else if let challenger = route.challenger,
                       TrafficSplit.point(entity: request.entity, salt: configuration.salt) < route.canaryShare {
                 served = challenger
@@ -198,6 +205,18 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         case let .drift(trigger):
             fork(trigger, context: context)
         }
+    }
+
+    /// The version of the first rule the features match, if it is active.
+    func routedByRule(_ x: SparseFeatures, route: ModelRouting, active: [String]) -> String? {
+        for rule in configuration.rules {
+            var matches = false
+            for k in 0..<x.count where x.indices[k] == rule.slot && x.values[k] >= rule.atLeast { matches = true; break }
+            guard matches else { continue }
+            let version = rule.version == "champion" ? route.champion : rule.version == "challenger" ? route.challenger : rule.version
+            if let v = version, active.contains(v) { return v }
+        }
+        return nil
     }
 
     func schedule(_ labelKey: String, at time: Int64, context: KeyedProcessContext<String, OnlineLearningOutput>) {
