@@ -17,7 +17,8 @@ public import StreamKitRedis
 ///     (no chargeback → negative), FTRL updates, prequential evaluation, fork / promote / rollback.
 ///
 /// Output (`--out FILE`): one JSON line per served prediction
-/// (`{"type":"prediction","request_id":…,"entity":…,"model_version":…,"score":…,"event_time":…}`),
+/// (`{"type":"prediction","request_id":…,"label_key":…,"entity":…,"model_version":…,"score":…,"event_time":…,"features":{"0":1,…}}`,
+/// the feature vector exactly as served),
 /// evaluation (`"type":"evaluation"`: log-loss, AUC, count per version) and decision
 /// (`"type":"decision"`, with its numbers). `--inference-topic` also produces the predictions to
 /// Kafka, with the request id in the `streamkit.request.id` header.
@@ -214,6 +215,10 @@ public struct FraudScoringJob: ExampleJob {
         case let .prediction(p):
             w.field("type", "prediction"); w.field("request_id", p.requestID); w.field("label_key", p.labelKey); w.field("entity", p.entity)
             w.field("model_version", p.modelVersion); w.field("score", p.score); w.field("event_time", p.eventTime)
+            // The feature vector exactly as served (hashed index → value): what the model learns from.
+            w.key("features"); w.beginObject()
+            for k in 0..<p.features.count { w.key(String(p.features.indices[k])); w.value(p.features.values[k]) }
+            w.endObject()
         case let .update(u):
             w.field("type", "update"); w.field("model_version", u.modelVersion); w.field("request_id", u.requestID)
             w.field("score", u.score); w.field("label", u.label); w.field("by_horizon", u.byHorizon)

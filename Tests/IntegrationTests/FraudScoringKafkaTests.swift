@@ -55,6 +55,8 @@ struct FraudScoringKafkaTests {
             let header = try #require(r.headers.first { $0.name == InferenceRequestID.header }?.stringValue)
             let body = try #require(try JSONSerialization.jsonObject(with: Data(r.value!)) as? [String: Any])
             #expect(body["request_id"] as? String == header && header.count == 32)
+            let features = try #require(body["features"] as? [String: Double], "the served feature vector is logged")
+            #expect(features["0"] == 1 && features.count >= 7)
             let score = try #require(body["score"] as? Double)
             #expect(score > 0 && score < 1)
             versions[body["model_version"] as! String, default: 0] += 1
