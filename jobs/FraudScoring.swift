@@ -182,6 +182,7 @@ public struct FraudScoringJob: ExampleJob {
             case let .file(path): Self.writeOutputs(outputs, to: path, predictions: writePredictions)
             case .redis: Self.writeOutputs(outputs, to: "-", predictions: false)
             }
+            outputs.sink("model-metrics", parallelism: 1) { ModelMetricsSink() }
             if let prefix = registryPrefix {
                 outputs.sink("model-registry", parallelism: 1) {
                     ModelRegistrySink(redis: io.redis, kafka: io.kafka, prefix: prefix, eventsTopic: modelEventsTopic,
