@@ -156,6 +156,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
                 "StreamKitQuery", "FeatureJobs",
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "jobs",
             swiftSettings: strict

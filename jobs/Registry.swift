@@ -147,6 +147,7 @@ public enum ExampleJobs {
         UserFeaturesJob.self,
         SessionFeaturesJob.self,
         DriftMonitorJob.self,
+        FraudScoringJob.self,
     ] }
 
     public static var names: [String] { all.map { $0.name } }

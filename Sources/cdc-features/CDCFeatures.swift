@@ -14,7 +14,7 @@ struct CDCFeatures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cdc-features",
         abstract: "StreamKit: real-time ML features from change data capture.",
-        subcommands: [Generate.self, Window.self, Run.self, Jobs.self, Pipeline.self, Features.self, Kafka.self, Capture.self, Serve.self, Bench.self])
+        subcommands: [Generate.self, Window.self, Run.self, Jobs.self, Pipeline.self, Features.self, Kafka.self, Capture.self, Serve.self, Bench.self, Models.self])
 }
 
 struct Generate: ParsableCommand {
@@ -22,9 +22,17 @@ struct Generate: ParsableCommand {
     @Option(help: "Number of events.") var events: Int
     @Option(help: "Output file.") var out: String
     @Option(help: "PRNG seed.") var seed: UInt64 = 42
+    @Option(help: "standard, or fraud (transactions and delayed chargebacks with a concept drift; --events counts transactions).") var workload: String = "standard"
 
     func run() throws {
         let start = MonotonicClock.nanos()
+        if workload == "fraud" {
+            let w = try FraudWorkload.writeFile(path: out, configuration: FraudWorkload.Configuration(transactions: events, seed: seed))
+            let s = Double(MonotonicClock.nanos() - start) / 1e9
+            FileHandle.standardError.write("wrote \(w.transactions) transactions and \(w.chargebacks) chargebacks, \(w.bytes) bytes to \(out) in \(String(format: "%.2f", s)) s\n".data(using: .utf8)!)
+            return
+        }
+        guard workload == "standard" else { throw ValidationError("--workload must be standard or fraud") }
         let bytes = try WorkloadGenerator.writeFile(path: out, events: events, seed: seed)
         let s = Double(MonotonicClock.nanos() - start) / 1e9
         FileHandle.standardError.write("wrote \(events) events, \(bytes) bytes to \(out) in \(String(format: "%.2f", s)) s\n".data(using: .utf8)!)
@@ -79,7 +87,7 @@ struct Window: AsyncParsableCommand {
 }
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self, BenchCapture.self, BenchEncoder.self, BenchDecoder.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self, BenchCapture.self, BenchEncoder.self, BenchDecoder.self, BenchModel.self])
 }
 
 struct BenchWindow: ParsableCommand {

@@ -1,0 +1,339 @@
+public import StreamKit
+
+/// Online learning with delayed labels, champion/challenger routing and drift-triggered
+/// retraining, as one keyed operator (key: the model's name).
+///
+/// - `.score(request)`: the request is routed — to the version it names, else by the first
+///   matching rule on its feature values (``Configuration/rules``), else to the challenger
+///   for the canary share of entities (a sticky hash of the entity, ``TrafficSplit/point(entity:)``),
+///   else to the champion. Every active version scores the features (one serves, the other
+///   shadow-scores, so both are compared on the same examples); the prediction is emitted and
+///   kept, with the features **exactly as served**, under its label key until `time + horizon`.
+/// - `.label(event)`: joins the pending prediction by label key; every version learns from the
+///   served features — never from features computed later — and its prequential window scores
+///   the score it gave *before* learning. A label for an unknown key waits (its prediction may
+///   come later) until its horizon.
+/// - horizon timer: a prediction without a label becomes a negative
+///   (``Configuration/negativeOnHorizon``) or is dropped.
+/// - `.drift(trigger)` (with a ``RetrainingPolicy``): a challenger is forked — a fresh model
+///   trained on the recent labelled window — and gets the canary share. After each label both
+///   versions scored, a ``PairedComparison`` decides: promote (the challenger's log-loss beats
+///   the champion's by the margin, significantly, over at least `minExamples`), roll back
+///   (significantly worse), or wait. Each decision is emitted with its numbers.
+///
+/// Weights, pending predictions, windows, routing and the recent examples are keyed state: a
+/// checkpoint holds them with the source offsets, so after a restore the job continues with
+/// exactly the weights and metrics of a run that never failed.
+///
+/// ```swift
+/// events.keyBy { _ in "fraud" }
+///       .process(OnlineLearner(OnlineLearner.Configuration(versions: ["1"], horizon: .hours(3))) { _ in
+///           FTRLLogisticRegression(dimension: 1 << 18)
+///       })
+/// ```
+public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
+    public typealias Key = String
+    public typealias Input = LearningEvent
+    public typealias Output = OnlineLearningOutput
+
+    /// How a challenger starts.
+    public enum ForkStrategy: Sendable, Hashable {
+        /// A copy of the champion with its accumulated squared gradients scaled by `rejuvenation`
+        /// (``OnlineModel/rejuvenated(_:)``): the same predictions at the fork, `1/√rejuvenation`
+        /// times faster adaptation afterwards.
+        case warmStart(rejuvenation: Double)
+        /// A new model trained on the recent labelled window (``RetrainingPolicy/recentExamples``).
+        case fresh
+    }
+
+    /// When and how a challenger is forked, promoted or rolled back.
+    public struct RetrainingPolicy: Sendable {
+        /// Share of entities the challenger serves. Default: 0.2.
+        public var canaryShare = 0.2
+        /// Paired labelled examples before any promotion or rollback. Default: 2 000.
+        public var minExamples = 2_000
+        /// Log-loss improvement (per example) the challenger must show. Default: 0.
+        public var margin = 0.0
+        /// One-sided z threshold. Default: 2.33 (1 %).
+        public var zCritical = 2.33
+        /// How the challenger starts. Default: ``ForkStrategy/warmStart(rejuvenation:)`` with 0.01.
+        public var fork: ForkStrategy = .warmStart(rejuvenation: 0.01)
+        /// Recent labelled examples kept for ``ForkStrategy/fresh``. Default: 5 000.
+        public var recentExamples = 5_000
+        /// Drift reports this soon after a fork are ignored (event time). Default: 2 h.
+        public var coolDown: Duration = .hours(2)
+        public init() {}
+    }
+
+    /// When a prediction is learned from.
+    public enum LabelTiming: Sendable, Hashable {
+        /// As soon as its label arrives (negatives when the horizon closes). Freshest, but when
+        /// positives arrive sooner than the horizon the model sees them hours before the
+        /// negatives of the same time: a biased, time-varying label mix (Chapelle, KDD 2014).
+        case labelArrival
+        /// When its horizon closes, with the label it has then (a positive if one arrived):
+        /// every example is learned after the same delay, so the label mix is unbiased.
+        case horizon
+    }
+
+    public struct Configuration: Sendable {
+        /// Versions every key starts with; the first is the champion.
+        public var versions: [String]
+        /// How long a prediction waits for its label (event time).
+        public var horizon: Duration
+        /// Whether a prediction whose horizon closes without a label is learned as a negative
+        /// (label 0). Default: true (chargebacks, clicks: silence means no).
+        public var negativeOnHorizon = true
+        /// Labelled predictions per evaluation window and version. Default: 5 000.
+        public var windowCapacity = 5_000
+        /// Emit a ``ModelEvaluation`` every this many labels per version. Default: 1 000.
+        public var reportEvery = 1_000
+        /// Emit a ``ModelUpdate`` per learned example. Default: false.
+        public var emitUpdates = false
+        /// When a labelled prediction is learned. Default: ``LabelTiming/labelArrival``.
+        public var learnAt: LabelTiming = .labelArrival
+        /// Drift-triggered retraining. Default: nil (drift events are ignored).
+        public var retraining: RetrainingPolicy? = nil
+        /// Salt of the sticky canary split.
+        public var salt: UInt64 = 0x5EED
+        /// Routing rules on live feature values, checked before the canary split; a rule's
+        /// version is a version name or the alias `champion` / `challenger` (a rule naming an
+        /// inactive version is skipped). Default: none.
+        public var rules: [TrafficSplit.Rule] = []
+        public init(versions: [String], horizon: Duration) {
+            precondition(!versions.isEmpty, "at least one model version")
+            precondition(horizon.milliseconds > 0, "horizon must be positive")
+            self.versions = versions; self.horizon = horizon
+        }
+    }
+
+    public let configuration: Configuration
+    @usableFromInline let makeModel: @Sendable (String) -> Model
+    var models: MapState<String, String, Model>!
+    var windows: MapState<String, String, PrequentialWindow>!
+    var pending: MapState<String, String, PendingPrediction>!
+    var deadlines: MapState<String, Int64, [String]>!
+    var versionList: ValueState<String, [String]>!
+    var routing: ValueState<String, ModelRouting>!
+    var recent: ValueState<String, RecentExamples>!
+
+    /// A learner creating each version's initial model with `makeModel(version)`.
+    public init(_ configuration: Configuration, makeModel: @escaping @Sendable (String) -> Model) {
+        self.configuration = configuration; self.makeModel = makeModel
+    }
+
+    public mutating func open(state: KeyedStateStore<String>) throws {
+        models = state.mapState("learner.models", of: (String, Model).self)
+        windows = state.mapState("learner.windows", of: (String, PrequentialWindow).self)
+        pending = state.mapState("learner.pending", of: (String, PendingPrediction).self)
+        deadlines = state.mapState("learner.deadlines", of: (Int64, [String]).self)
+        versionList = state.valueState("learner.versions", of: [String].self)
+        routing = state.valueState("learner.routing", of: ModelRouting.self)
+        recent = state.valueState("learner.recent", of: RecentExamples.self)
+    }
+
+    /// The active versions of the current key (created on first use).
+    func versions() -> [String] {
+        if let v = versionList.value { return v }
+        for v in configuration.versions {
+            models[v] = makeModel(v)
+            windows[v] = PrequentialWindow(capacity: configuration.windowCapacity)
+        }
+        versionList.update(configuration.versions)
+        let numeric = configuration.versions.compactMap { Int64($0) }.max() ?? 0
+        routing.update(ModelRouting(champion: configuration.versions[0], nextVersion: numeric + 1))
+        return configuration.versions
+    }
+
+    public func processElement(_ event: LearningEvent, context: KeyedProcessContext<String, OnlineLearningOutput>) throws {
+        let ts = context.timestamp
+        guard ts != Watermark.none else {
+            throw StreamKitError(.configuration, "OnlineLearner needs event time: call assignTimestamps before it")
+        }
+        let versions = versions()
+        switch event {
+        case let .score(request):
+            let route = routing.value!
+            let served: String
+            if let named = request.modelVersion {
+                served = named
+            } else if let ruled = routedByRule(request.features, route: route, active: versions) {
+                served = ruled
+            } else if let challenger = route.challenger,
+                      TrafficSplit.point(entity: request.entity, salt: configuration.salt) < route.canaryShare {
+                served = challenger
+            } else {
+                served = route.champion
+            }
+            guard versions.contains(served) else {
+                throw StreamKitError(.configuration, "request \(request.requestID) routed to unknown model version '\(served)' (active: \(versions.joined(separator: ", ")))")
+            }
+            var scores: [Double] = []
+            scores.reserveCapacity(versions.count)
+            for v in versions { scores.append(models[v]!.predict(request.features)) }
+            let score = scores[versions.firstIndex(of: served)!]
+            context.emit(.prediction(ServedPrediction(requestID: request.requestID, labelKey: request.labelKey, entity: request.entity,
+                                                      modelVersion: served, score: score, eventTime: ts, features: request.features)))
+            let existing = pending[request.labelKey]
+            let early = existing?.isPlaceholder == true ? existing!.label : nil
+            let deadline = ts + configuration.horizon.milliseconds
+            let p = PendingPrediction(requestID: request.requestID, servedBy: served, eventTime: ts, features: request.features,
+                                      versions: versions, scores: scores, label: early, deadline: deadline)
+            if let label = early, configuration.learnAt == .labelArrival {
+                pending[request.labelKey] = nil
+                learn(p, label: label, byHorizon: false, key: request.labelKey, context: context)
+            } else {
+                pending[request.labelKey] = p
+                schedule(request.labelKey, at: deadline, context: context)
+            }
+        case let .label(event):
+            if var p = pending[event.labelKey], !p.isPlaceholder {
+                if configuration.learnAt == .labelArrival {
+                    pending[event.labelKey] = nil
+                    learn(p, label: event.label, byHorizon: false, key: event.labelKey, context: context)
+                } else {
+                    p.label = event.label           // learned when the horizon closes
+                    pending[event.labelKey] = p
+                }
+            } else {
+                // The prediction has not been seen yet: keep the label until the horizon.
+                let deadline = ts + configuration.horizon.milliseconds
+                pending[event.labelKey] = PendingPrediction(requestID: "", servedBy: "", eventTime: ts, features: SparseFeatures(capacity: 0),
+                                                            versions: [], scores: [], label: event.label, deadline: deadline)
+                schedule(event.labelKey, at: deadline, context: context)
+            }
+        case let .drift(trigger):
+            fork(trigger, context: context)
+        }
+    }
+
+    /// The version of the first rule the features match, if it is active.
+    func routedByRule(_ x: SparseFeatures, route: ModelRouting, active: [String]) -> String? {
+        for rule in configuration.rules {
+            var matches = false
+            for k in 0..<x.count where x.indices[k] == rule.slot && x.values[k] >= rule.atLeast { matches = true; break }
+            guard matches else { continue }
+            let version = rule.version == "champion" ? route.champion : rule.version == "challenger" ? route.challenger : rule.version
+            if let v = version, active.contains(v) { return v }
+        }
+        return nil
+    }
+
+    func schedule(_ labelKey: String, at time: Int64, context: KeyedProcessContext<String, OnlineLearningOutput>) {
+        var keys = deadlines[time] ?? []
+        keys.append(labelKey)
+        deadlines[time] = keys
+        context.registerEventTimeTimer(time)
+    }
+
+    public func onTimer(_ time: Int64, domain: TimeDomain, context: KeyedProcessContext<String, OnlineLearningOutput>) throws {
+        guard domain == .eventTime, let keys = deadlines[time] else { return }
+        deadlines[time] = nil
+        for key in keys {
+            guard let p = pending[key], p.deadline == time else { continue }   // learned already, or another timer's
+            pending[key] = nil
+            if p.isPlaceholder { continue }                       // a label whose prediction never came
+            if let label = p.label {
+                learn(p, label: label, byHorizon: false, key: key, context: context)
+            } else if configuration.negativeOnHorizon {
+                learn(p, label: 0, byHorizon: true, key: key, context: context)
+            }
+        }
+    }
+
+    /// Every active version learns the served features with `label`; a version that scored the
+    /// prediction when it was served also evaluates that score (a challenger forked later learns
+    /// from the example but is not evaluated on it: its score now would have seen newer labels).
+    /// Then the champion/challenger test is updated.
+    func learn(_ p: PendingPrediction, label: Double, byHorizon: Bool, key: String, context: KeyedProcessContext<String, OnlineLearningOutput>) {
+        for v in versions() {
+            guard var model = models[v], var window = windows[v] else { continue }
+            models[v] = nil; windows[v] = nil     // drop the state's references: the weights mutate in place
+            model.learn(p.features, label: label)
+            guard let i = p.versions.firstIndex(of: v) else { models[v] = model; windows[v] = window; continue }
+            let score = p.scores[i]
+            window.add(score: score, label: label >= 0.5)
+            if configuration.emitUpdates {
+                context.emit(.update(ModelUpdate(modelVersion: v, requestID: p.requestID, labelKey: key, score: score, label: label,
+                                                 byHorizon: byHorizon, predictionTime: p.eventTime)))
+            }
+            if window.total % Int64(configuration.reportEvery) == 0 {
+                context.emit(.evaluation(ModelEvaluation(model: context.key, modelVersion: v, eventTime: context.timestamp,
+                                                         updates: model.updates, metrics: window.metrics())))
+            }
+            models[v] = model; windows[v] = window
+        }
+        if let policy = configuration.retraining, policy.fork == .fresh {
+            var r = recent.value ?? RecentExamples(capacity: policy.recentExamples)
+            recent.clear()
+            r.add(LabelledExample(features: p.features, label: label))
+            recent.update(r)
+        }
+        if configuration.retraining != nil { compare(p, label: label, context: context) }
+    }
+
+    /// Forks a challenger on drift (unless one is running or the last fork is too recent).
+    func fork(_ trigger: RetrainTrigger, context: KeyedProcessContext<String, OnlineLearningOutput>) {
+        guard let policy = configuration.retraining, var route = routing.value, route.challenger == nil,
+              context.timestamp - route.lastFork >= policy.coolDown.milliseconds else { return }
+        let version = String(route.nextVersion)
+        var model: Model
+        var warm: [LabelledExample] = []
+        switch policy.fork {
+        case let .warmStart(rejuvenation):
+            guard let champion = models[route.champion] else { return }
+            model = champion.rejuvenated(rejuvenation)
+        case .fresh:
+            model = makeModel(version)
+            warm = recent.value?.inOrder ?? []
+            for e in warm { model.learn(e.features, label: e.label) }
+        }
+        models[version] = model
+        windows[version] = PrequentialWindow(capacity: configuration.windowCapacity)
+        versionList.update([route.champion, version])
+        route.challenger = version; route.nextVersion += 1; route.canaryShare = policy.canaryShare
+        route.comparison = PairedComparison(); route.lastFork = context.timestamp
+        routing.update(route)
+        context.emit(.decision(ModelDecision(kind: .fork, model: context.key, champion: route.champion, challenger: version,
+                                             eventTime: context.timestamp, reason: trigger.description, examples: 0,
+                                             meanLogLossDifference: 0, standardError: 0,
+                                             championLogLoss: windows[route.champion]?.logLoss, challengerLogLoss: nil,
+                                             warmStartExamples: warm.count)))
+    }
+
+    /// Adds a labelled example both versions scored to the paired test and acts on its verdict.
+    func compare(_ p: PendingPrediction, label: Double, context: KeyedProcessContext<String, OnlineLearningOutput>) {
+        guard let policy = configuration.retraining, var route = routing.value, let challenger = route.challenger,
+              let ci = p.versions.firstIndex(of: route.champion), let xi = p.versions.firstIndex(of: challenger) else { return }
+        route.comparison.add(championScore: p.scores[ci], challengerScore: p.scores[xi], label: label >= 0.5)
+        let verdict = route.comparison.decision(minExamples: policy.minExamples, margin: policy.margin, zCritical: policy.zCritical)
+        let c = route.comparison
+        let numbers = "paired n=\(c.count), mean logloss difference \(c.meanDifference) ± \(c.standardError) (margin \(policy.margin), z > \(policy.zCritical))"
+        let decision = ModelDecision(kind: .fork, model: context.key, champion: route.champion, challenger: challenger,
+                                     eventTime: context.timestamp, reason: "", examples: c.count,
+                                     meanLogLossDifference: c.meanDifference, standardError: c.standardError,
+                                     championLogLoss: windows[route.champion]?.logLoss, challengerLogLoss: windows[challenger]?.logLoss,
+                                     warmStartExamples: 0)
+        switch verdict {
+        case .wait:
+            routing.update(route)
+        case .promote:
+            var d = decision; d.kind = .promote; d.reason = "challenger better: " + numbers
+            retire(route.champion)
+            route.champion = challenger; route.challenger = nil; route.canaryShare = 0
+            routing.update(route); versionList.update([challenger])
+            context.emit(.decision(d))
+        case .rollback:
+            var d = decision; d.kind = .rollback; d.reason = "challenger worse: " + numbers
+            retire(challenger)
+            route.challenger = nil; route.canaryShare = 0
+            routing.update(route); versionList.update([route.champion])
+            context.emit(.decision(d))
+        }
+    }
+
+    func retire(_ version: String) { models[version] = nil; windows[version] = nil }
+
+    /// The champion/challenger state of the current key (tests and inspection).
+    public func currentRouting() -> ModelRouting? { routing.value }
+}

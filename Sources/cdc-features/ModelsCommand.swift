@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import StreamKit
+import StreamKitKafka
+import StreamKitRedis
+
+/// `cdc-features models list|show|register|promote|rollback`: the model registry in Redis; every
+/// change is also produced to the `model-events` topic (the audit trail).
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Model versions and aliases (champion, challenger) in Redis; changes go to the model-events topic.",
+        subcommands: [ModelsList.self, ModelsShow.self, ModelsRegister.self, ModelsPromote.self, ModelsRollback.self])
+}
+
+/// Options every `models` subcommand shares.
+struct ModelRegistryOptions: ParsableArguments {
+    @OptionGroup var redisOptions: RedisOptions
+    @OptionGroup var kafkaOptions: KafkaOptions
+    @Option(help: "Redis key prefix of the registry.") var prefix: String = "models"
+    @Option(name: .customLong("events-topic"), help: "Kafka topic of the registry's change events.") var eventsTopic: String = "model-events"
+
+    func registry() throws -> ModelVersionRegistry { try ModelVersionRegistry(redis: redisOptions.configuration(), prefix: prefix) }
+
+    /// Produces `event` to the events topic and waits for the broker's acknowledgement.
+    func publish(_ event: ModelEvent) throws {
+        let producer = try KafkaProducer(configuration: kafkaOptions.configuration())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try producer.send(topic: eventsTopic, key: Array(event.model.utf8), value: Array(try encoder.encode(event)))
+        try producer.flush(timeout: .seconds(30))
+        try producer.checkDeliveries()
+        print(String(decoding: try encoder.encode(event), as: UTF8.self))
+    }
+}
+
+struct ModelsList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Models, or the versions of --model, with their aliases.")
+    @OptionGroup var options: ModelRegistryOptions
+    @Option(help: "List this model's versions.") var model: String?
+    func run() throws {
+        let registry = try options.registry()
+        guard let model else {
+            for m in try registry.models() {
+                let aliases = try registry.aliases(of: m).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                print("\(m)\t\(try registry.versions(of: m).count) versions\t\(aliases)")
+            }
+            return
+        }
+        let aliases = try registry.aliases(of: model)
+        for v in try registry.versions(of: model) {
+            let names = aliases.filter { $0.value == v.version }.keys.sorted().joined(separator: ",")
+            let metrics = v.metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4f", $0.value))" }.joined(separator: " ")
+            print("\(v.version)\t\(names.isEmpty ? "-" : names)\tparent=\(v.parent ?? "-")\t\(metrics)")
+        }
+    }
+}
+
+struct ModelsShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "One model (aliases, history) or one version as JSON.")
+    @OptionGroup var options: ModelRegistryOptions
+    @Argument(help: "Model name.") var model: String
+    @Argument(help: "Version (default: the model's aliases, history and versions).") var version: String?
+    func run() throws {
+        let registry = try options.registry()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        if let version {
+            guard let record = try registry.version(model, version) else { throw ValidationError("model \(model) has no version \(version)") }
+            print(String(decoding: try encoder.encode(record), as: UTF8.self))
+            return
+        }
+        struct Summary: Encodable { var model: String; var aliases: [String: String]; var champion_history: [String]; var versions: [ModelVersionRecord] }
+        print(String(decoding: try encoder.encode(Summary(model: model, aliases: try registry.aliases(of: model),
+                                                          champion_history: try registry.championHistory(of: model),
+                                                          versions: try registry.versions(of: model))), as: UTF8.self))
+    }
+}
+
+struct ModelsRegister: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "register", abstract: "Register a version (parameters as name=value).")
+    @OptionGroup var options: ModelRegistryOptions
+    @Argument(help: "Model name.") var model: String
+    @Argument(help: "Version.") var version: String
+    @Option(help: "The version it was forked from.") var parent: String?
+    @Option(name: .customLong("param"), help: "A parameter as name=value (repeatable).") var params: [String] = []
+    func run() throws {
+        var parameters: [String: String] = [:]
+        for p in params {
+            let kv = p.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else { throw ValidationError("--param takes name=value, got '\(p)'") }
+            parameters[String(kv[0])] = String(kv[1])
+        }
+        let record = ModelVersionRecord(model: model, version: version, parameters: parameters, parent: parent,
+                                        createdMs: Int64(Date().timeIntervalSince1970 * 1000))
+        try options.publish(try options.registry().register(record))
+    }
+}
+
+struct ModelsPromote: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "promote", abstract: "Make a version the champion (or --alias challenger).")
+    @OptionGroup var options: ModelRegistryOptions
+    @Argument(help: "Model name.") var model: String
+    @Argument(help: "Version.") var version: String
+    @Option(help: "champion (keeps a history for rollback) or another alias, e.g. challenger.") var alias: String = "champion"
+    @Option(help: "Why (logged in the event).") var reason: String?
+    func run() throws {
+        let registry = try options.registry()
+        do {
+            let event = alias == ModelVersionRegistry.champion
+                ? try registry.promote(model, version: version, reason: reason)
+                : try registry.setAlias(model, alias: alias, version: version, reason: reason)
+            try options.publish(event)
+        } catch let e as StreamKitError { throw ValidationError(e.description) }
+    }
+}
+
+struct ModelsRollback: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Make the previous champion the champion again.")
+    @OptionGroup var options: ModelRegistryOptions
+    @Argument(help: "Model name.") var model: String
+    @Option(help: "Why (logged in the event).") var reason: String?
+    func run() throws {
+        do { try options.publish(try options.registry().rollback(model, reason: reason)) }
+        catch let e as StreamKitError { throw ValidationError(e.description) }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+import FeatureJobs
+import StreamKit
+import StreamKitTesting
+
+/// ``OnlineLearner``: delayed labels join the features as served, silence becomes a negative at
+/// the horizon, and a snapshot/restore in the middle changes nothing.
+@Suite struct OnlineLearnerTests {
+    typealias Learner = OnlineLearner<FTRLLogisticRegression>
+
+    static func make(versions: [String] = ["1"], emitUpdates: Bool = true) -> KeyedProcessOperator<Learner> {
+        var c = Learner.Configuration(versions: versions, horizon: .seconds(60))
+        c.reportEvery = 100; c.windowCapacity = 500; c.emitUpdates = emitUpdates
+        return KeyedProcessOperator(Learner(c) { _ in FTRLLogisticRegression(dimension: 64, parameters: FTRLParameters(alpha: 0.2)) },
+                                    key: { _ in "fraud" })
+    }
+
+    /// Transactions every second; a positive's label arrives 5–30 s later; y ~ σ(−1 + 2·x1).
+    static func events(_ n: Int, seed: UInt64 = 1) -> [(LearningEvent, Int64)] {
+        var rng = SplitMix64(seed: seed)
+        func uniform() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
+        var out: [(LearningEvent, Int64)] = []
+        var labels: [(Int64, String)] = []
+        for i in 0..<n {
+            let t = Int64(i) * 1_000
+            while let first = labels.first, first.0 <= t { out.append((.label(LabelEvent(labelKey: first.1, label: 1)), first.0)); labels.removeFirst() }
+            let x1 = uniform() * 2 - 1
+            let x = SparseFeatures([(0, 1), (1, x1), (UInt32(2 + rng.next() % 8), 1)])
+            out.append((.score(ScoreRequest(labelKey: "tx:\(i)", requestID: "req-\(i)", entity: "u\(i % 7)", features: x)), t))
+            if uniform() < 1 / (1 + exp(-(-1 + 2 * x1))) {
+                labels.append((t + 5_000 + Int64(rng.next() % 25_000), "tx:\(i)"))
+                labels.sort { $0.0 < $1.0 }
+            }
+        }
+        for l in labels { out.append((.label(LabelEvent(labelKey: l.1, label: 1)), l.0)) }
+        return out
+    }
+
+    static func feed(_ h: OperatorTestHarness<KeyedProcessOperator<Learner>>, _ events: ArraySlice<(LearningEvent, Int64)>) throws {
+        for (e, t) in events {
+            try h.processElement(e, timestamp: t)
+            try h.processWatermark(t - 1)
+        }
+    }
+
+    @Test func labelsJoinServedFeaturesAndHorizonMakesNegatives() throws {
+        let h = try OperatorTestHarness(Self.make())
+        let x = SparseFeatures([(0, 1), (3, 0.5)])
+        try h.processElement(.score(ScoreRequest(labelKey: "a", requestID: "r-a", entity: "u1", features: x)), timestamp: 1_000)
+        try h.processElement(.score(ScoreRequest(labelKey: "b", requestID: "r-b", entity: "u2", features: x)), timestamp: 2_000)
+        // A label before its prediction waits for it.
+        try h.processElement(.label(LabelEvent(labelKey: "c", label: 1)), timestamp: 2_500)
+        try h.processElement(.score(ScoreRequest(labelKey: "c", requestID: "r-c", entity: "u3", features: x)), timestamp: 3_000)
+        try h.processElement(.label(LabelEvent(labelKey: "a", label: 1)), timestamp: 10_000)
+        let predictions = h.outputValues.compactMap(\.prediction)
+        #expect(predictions.map(\.requestID) == ["r-a", "r-b", "r-c"])
+        #expect(predictions.allSatisfy { $0.score == 0.5 && $0.features == x && $0.modelVersion == "1" })
+        var updates = h.outputValues.compactMap(\.update)
+        #expect(updates.map(\.labelKey) == ["c", "a"] && updates.allSatisfy { $0.label == 1 && !$0.byHorizon && $0.score == 0.5 })
+        // b's horizon (2 000 + 60 000) closes: a negative, scored with the score it was served.
+        try h.processWatermark(61_999)
+        #expect(h.outputValues.compactMap(\.update).count == 2)
+        try h.processWatermark(62_000)
+        updates = h.outputValues.compactMap(\.update)
+        #expect(updates.count == 3 && updates[2].labelKey == "b" && updates[2].label == 0 && updates[2].byHorizon && updates[2].score == 0.5)
+        // A late label for b finds nothing; a's and c's timers are no-ops.
+        try h.processElement(.label(LabelEvent(labelKey: "b", label: 1)), timestamp: 70_000)
+        try h.processWatermark(.max)
+        #expect(h.outputValues.compactMap(\.update).count == 3)
+    }
+
+    @Test func versionsShadowScoreAndRoutingPicksTheServer() throws {
+        let h = try OperatorTestHarness(Self.make(versions: ["1", "2"]))
+        let x = SparseFeatures([(0, 1)])
+        try h.processElement(.score(ScoreRequest(labelKey: "a", requestID: "r", entity: "u", modelVersion: "2", features: x)), timestamp: 1)
+        try h.processElement(.label(LabelEvent(labelKey: "a", label: 1)), timestamp: 2)
+        #expect(h.outputValues.compactMap(\.prediction).map(\.modelVersion) == ["2"])
+        #expect(h.outputValues.compactMap(\.update).map(\.modelVersion) == ["1", "2"])   // both learn the example
+        #expect(throws: StreamKitError.self) {
+            try h.processElement(.score(ScoreRequest(labelKey: "b", requestID: "r2", entity: "u", modelVersion: "9", features: x)), timestamp: 3)
+        }
+    }
+
+    @Test func learnsAndEvaluatesPrequentially() throws {
+        let h = try OperatorTestHarness(Self.make(emitUpdates: false))
+        try Self.feed(h, Self.events(6_000)[...])
+        try h.processWatermark(.max)
+        let evals = h.outputValues.compactMap(\.evaluation)
+        #expect(evals.count == 60)
+        let last = evals.last!
+        #expect(last.updates == 6_000 && last.metrics.total == 6_000 && last.metrics.count == 500)
+        // σ(−1 + 2·x1) over uniform x1 has an AUC of about 0.75; the learned model approaches it.
+        #expect(last.metrics.auc > 0.68, "window AUC \(last.metrics.auc)")
+        #expect(evals.first!.metrics.logLoss > last.metrics.logLoss - 0.2)
+    }
+
+    @Test func snapshotAndRestoreInTheMiddleChangeNothing() throws {
+        let events = Self.events(3_000, seed: 5)
+        let straight = try OperatorTestHarness(Self.make())
+        try Self.feed(straight, events[...])
+        try straight.processWatermark(.max)
+
+        let cut = events.count / 2
+        let first = try OperatorTestHarness(Self.make())
+        try Self.feed(first, events[..<cut])
+        let before = first.takeOutput().map(\.value)
+        let bytes = try first.snapshot()
+        let restored = try OperatorTestHarness.restore(from: [bytes]) { Self.make() }
+        try restored.processWatermark(events[cut - 1].1 - 1)
+        try Self.feed(restored, events[cut...])
+        try restored.processWatermark(.max)
+        let whole = straight.outputValues
+        #expect(before + restored.outputValues == whole, "predictions, updates and evaluations equal a run without the restore")
+        #expect(whole.compactMap(\.update).count == 3_000)
+    }
+}
+
+extension OnlineLearnerTests {
+    @Test func learningAtTheHorizonWaitsForEveryLabel() throws {
+        var c = Learner.Configuration(versions: ["1"], horizon: .seconds(60))
+        c.learnAt = .horizon; c.emitUpdates = true
+        let h = try OperatorTestHarness(KeyedProcessOperator(Learner(c) { _ in FTRLLogisticRegression(dimension: 64) }, key: { _ in "m" }))
+        let x = SparseFeatures([(0, 1)])
+        try h.processElement(.score(ScoreRequest(labelKey: "a", requestID: "r-a", entity: "u", features: x)), timestamp: 1_000)
+        try h.processElement(.score(ScoreRequest(labelKey: "b", requestID: "r-b", entity: "u", features: x)), timestamp: 2_000)
+        try h.processElement(.label(LabelEvent(labelKey: "b", label: 1)), timestamp: 5_000)
+        try h.processElement(.label(LabelEvent(labelKey: "c", label: 1)), timestamp: 6_000)    // before its prediction
+        try h.processElement(.score(ScoreRequest(labelKey: "c", requestID: "r-c", entity: "u", features: x)), timestamp: 7_000)
+        #expect(h.outputValues.compactMap(\.update).isEmpty, "nothing is learned before a horizon closes")
+        try h.processWatermark(61_000)
+        #expect(h.outputValues.compactMap(\.update).map(\.labelKey) == ["a"])
+        try h.processWatermark(.max)
+        let u = h.outputValues.compactMap(\.update)
+        #expect(u.map(\.labelKey) == ["a", "b", "c"])
+        #expect(u.map(\.label) == [0, 1, 1] && u.map(\.byHorizon) == [true, false, false])
+    }
+}
+
+extension OnlineLearnerTests {
+    @Test func rulesOnFeatureValuesRouteBeforeTheCanarySplit() throws {
+        var c = Learner.Configuration(versions: ["1"], horizon: .seconds(60))
+        var policy = Learner.RetrainingPolicy()
+        policy.canaryShare = 1          // the challenger would serve everyone…
+        c.retraining = policy
+        c.rules = [TrafficSplit.Rule(slot: 1, atLeast: 2, version: "champion")]   // …but large slot-1 values stay on the champion
+        let h = try OperatorTestHarness(KeyedProcessOperator(Learner(c) { _ in FTRLLogisticRegression(dimension: 64) }, key: { _ in "m" }))
+        try h.processElement(.drift(RetrainTrigger(feature: "amount", description: "test")), timestamp: 1)
+        #expect(h.outputValues.compactMap(\.decision).map(\.kind) == [.fork])
+        try h.processElement(.score(ScoreRequest(labelKey: "a", requestID: "a", entity: "u1", features: SparseFeatures([(0, 1), (1, 5)]))), timestamp: 2)
+        try h.processElement(.score(ScoreRequest(labelKey: "b", requestID: "b", entity: "u1", features: SparseFeatures([(0, 1), (1, 1)]))), timestamp: 3)
+        #expect(h.outputValues.compactMap(\.prediction).map(\.modelVersion) == ["1", "2"])
+    }
+}
