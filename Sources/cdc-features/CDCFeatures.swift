@@ -14,7 +14,7 @@ struct CDCFeatures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cdc-features",
         abstract: "StreamKit: real-time ML features from change data capture.",
-        subcommands: [Generate.self, Window.self, Run.self, Jobs.self, Pipeline.self, Features.self, Kafka.self, Capture.self, Serve.self, Bench.self])
+        subcommands: [Generate.self, Window.self, Run.self, Jobs.self, Pipeline.self, Features.self, Kafka.self, Capture.self, Serve.self, Bench.self, BackfillCommand.self])
 }
 
 struct Generate: ParsableCommand {
