@@ -80,7 +80,7 @@ public struct FileRangeSource<Decoder: LineDecoder>: Source {
                     try fill()
                 }
             }
-            reported = offset - rangeStart
+            reported = 0     // the skipped partial line counts as read (poll adds it)
         }
 
         @usableFromInline
