@@ -79,7 +79,7 @@ struct Window: AsyncParsableCommand {
 }
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self, BenchCapture.self, BenchEncoder.self, BenchDecoder.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self, BenchCapture.self, BenchEncoder.self, BenchDecoder.self, BenchBackfill.self])
 }
 
 struct BenchWindow: ParsableCommand {
