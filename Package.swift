@@ -144,7 +144,8 @@ let package = Package(
         .target(
             name: "StreamKitBackfill",
             dependencies: [
-                "StreamKit", "StreamKitJSON", "StreamKitKafka", "StreamKitRedis", "FeatureJobs",
+                "StreamKit", "StreamKitJSON", "StreamKitKafka", "StreamKitRedis",
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -2,7 +2,6 @@ public import StreamKit
 public import StreamKitKafka
 public import StreamKitRedis
 public import Logging
-import FeatureJobs
 import Glibc
 
 /// Point-in-time-correct training sets from a feature job's own definition.
@@ -21,9 +20,9 @@ import Glibc
 /// try await backfill.write(input: .file("events.ndjson"), to: "train.csv", format: .csv, parallelism: 2)
 /// ```
 ///
-/// Memory: the job's state (windows, the join's newest row per entity) and the labels — the
-/// history itself streams. Labels are read first and sorted by time; the rows are returned (and
-/// written) in label-time order.
+/// Memory: the job's state (windows, the join's newest row per labelled entity) and the labels —
+/// the history itself streams. Labels are read first, sorted by time and shared by the join's
+/// subtasks; the rows are returned (and written) in label-time order.
 public struct Backfill<J: BackfillableJob>: Sendable {
     /// Where the history comes from.
     public enum Input: Sendable {
@@ -66,7 +65,6 @@ public struct Backfill<J: BackfillableJob>: Sendable {
                     progress: (@Sendable (BackfillProgress) -> Void)? = nil) async throws -> Result {
         var deadLetters: [DeadLetter<String>] = []
         let labelEvents = try loadLabels(deadLetters: &deadLetters)
-        let entities = Set(labelEvents.map(\.entity))
         let view = job.featureView
         let job = self.job
         let rows = CollectedOutput<TrainingRow>()
@@ -100,13 +98,10 @@ public struct Backfill<J: BackfillableJob>: Sendable {
             }
         }
 
+        let index = LabelIndex(labelEvents)
         let graph = Job("backfill-\(view.name)") { env in
-            let served = job.features(try events(env), idleness: nil)
-                .filter("labelled-entities") { entities.contains($0.entity) }
-            let labelStream = env.source(CollectionSource(labelEvents), name: "labels")
-                .assignTimestamps({ $0.time }, watermark: .boundedOutOfOrderness(.zero))
-            served.connect(labelStream, leftKey: { $0.entity }, rightKey: { $0.entity }, name: "point-in-time")
-                .process(PointInTimeJoin(view: view), name: "point-in-time-join")
+            job.features(try events(env), idleness: nil)
+                .transform("point-in-time-join") { PointInTimeJoin(labels: index, view: view) }
                 .collect(into: rows, name: "training-rows")
         }
         var options = Job.RunOptions(parallelism: parallelism)
@@ -114,14 +109,14 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         let started = MonotonicClock.nanos()
         let running = try graph.start(options)
         let reporter: Task<Void, Never>? = progress.map { report in
-            let interval = progressInterval, labels = Int64(labelEvents.count)
+            let interval = progressInterval
             let fileProgress = fileProgress, kafkaMetrics = kafkaMetrics
             return Task { @Sendable in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     if Task.isCancelled || running.isFinished { return }
                     let seconds = Double(MonotonicClock.nanos() &- started) / 1e9
-                    let read = Swift.max(0, Int64(running.metrics.sourceRecords.current) - labels)
+                    let read = Int64(running.metrics.sourceRecords.current)
                     var fraction: Double? = nil
                     if let p = fileProgress, p.total > 0 { fraction = Double(p.completed) / Double(p.total) }
                     if let m = kafkaMetrics {
@@ -136,9 +131,14 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         defer { reporter?.cancel() }
         let result = try await running.result()
         let seconds = Double(MonotonicClock.nanos() &- started) / 1e9
-        let sorted = rows.values.sorted(by: TrainingRow.precedes)
+        // Labels of entities that never produced a row were not answered by the join: missing.
+        var answered = [Bool](repeating: false, count: labelEvents.count)
+        var all = rows.values
+        for r in all { answered[Int(r.label.sequence)] = true }
+        for (i, l) in labelEvents.enumerated() where !answered[i] { all.append(TrainingRow(label: l, features: nil, featureEventTime: nil)) }
+        let sorted = all.sorted(by: TrainingRow.precedes)
         deadLetters += badInput.values
-        let read = Swift.max(0, Int64(result.metrics.sourceRecords.current) - Int64(labelEvents.count))
+        let read = Int64(result.metrics.sourceRecords.current)
         return Result(rows: sorted, events: read, deadLetters: deadLetters, seconds: seconds)
     }
 
@@ -216,6 +216,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
             if a.sequence != b.sequence { return a.sequence < b.sequence }
             return a.label < b.label
         }
+        for i in labels.indices { labels[i].sequence = Int64(i) }     // identifies a label in the join
         return labels
     }
 }

@@ -1,9 +1,9 @@
 public import StreamKit
 public import StreamKitRedis
-public import FeatureJobs
+public import HeapModule
 
-/// The point-in-time join of a feature job's output with labels, keyed by entity: for a label
-/// `(entity, t)` it emits the vector the online job would have served at `t`.
+/// The point-in-time join of a feature job's output with labels: for a label `(entity, t)` it
+/// emits the vector the online job would have served at `t`.
 ///
 /// **Served at `t`** — among the rows the job produced for the entity, the *visible* ones are
 /// those with `servedAt ≤ t` (see ``ServedFeatures``: a row on time is visible from its event
@@ -13,59 +13,105 @@ public import FeatureJobs
 /// (`t − eventTime > ttl`, the online reader's freshness rule) the features are missing, and so
 /// they are when no row is visible.
 ///
-/// A label is answered when the watermark passes `t` (a timer at `t + 1`): by then every row
-/// with `servedAt ≤ t` has arrived, because rows travel ahead of the watermark that produced
-/// them. Nothing produced later can reach the answer.
+/// A label is answered when the watermark passes `t` (reaches `t + 1`): by then every row with
+/// `servedAt ≤ t` has arrived, because a row travels ahead of the watermark that made it fire
+/// and a late update carries the watermark it arrived at. Nothing produced later can reach it.
 ///
-/// State per entity: the newest row visible to every future label (`servedAt ≤ watermark`) plus
-/// the rows not yet visible to all of them, and the labels waiting for their time: bounded by
-/// the entities, not by the input.
-public struct PointInTimeJoin: KeyedProcessFunction {
-    public typealias Key = String
-    public typealias Input = Either<ServedFeatures, LabelEvent>
+/// The operator runs chained right after the job's feature rows (no exchange): the rows of one
+/// entity must come from one subtask in production order, as a keyed window or process function
+/// on the entity emits them. Labels come from a shared ``LabelIndex``; state per entity seen:
+/// the newest row visible to every future label, the rows not yet visible to all of them, and the
+/// next unanswered label — bounded by the entities, not by the history. Labels of entities that
+/// never produce a row are not emitted here (the ``Backfill`` adds them as missing). It takes no
+/// part in checkpoints (a backfill is rerun, not restored).
+public struct PointInTimeJoin: StreamOperator {
+    public typealias Input = ServedFeatures
     public typealias Output = TrainingRow
 
+    @usableFromInline struct EntityState {
+        @usableFromInline var labels: [LabelEvent]
+        @usableFromInline var next = 0
+        @usableFromInline var rows: [ServedFeatures] = []
+        @usableFromInline init(labels: [LabelEvent]) { self.labels = labels }
+    }
+
+    @usableFromInline struct Due: Comparable {
+        @usableFromInline var time: EventTime
+        @usableFromInline var entity: String
+        @usableFromInline init(time: EventTime, entity: String) { self.time = time; self.entity = entity }
+        @usableFromInline static func < (a: Due, b: Due) -> Bool { a.time < b.time }
+    }
+
+    @usableFromInline let labels: LabelIndex
     @usableFromInline let ttlMillis: Int64
-    @usableFromInline var rows: ValueState<String, [ServedFeatures]>!
-    @usableFromInline var labels: ValueState<String, [LabelEvent]>!
+    @usableFromInline var watermark: EventTime = Watermark.none
+    @usableFromInline var entities: [String: EntityState] = [:]
+    @usableFromInline var due = Heap<Due>()
 
-    public init(view: FeatureView) { ttlMillis = view.ttl.milliseconds }
+    public init(labels: LabelIndex, view: FeatureView) { self.labels = labels; ttlMillis = view.ttl.milliseconds }
 
-    public mutating func open(state: KeyedStateStore<String>) throws {
-        rows = state.valueState("rows")
-        labels = state.valueState("labels")
-    }
-
-    public func processElement(_ value: Input, context: KeyedProcessContext<String, TrainingRow>) throws {
-        switch value {
-        case let .left(row):
-            var list = rows.value ?? []
-            list.append(row)
-            Self.prune(&list, watermark: context.currentWatermark)
-            rows.update(list)
-        case let .right(label):
-            var pending = labels.value ?? []
-            pending.append(label)
-            labels.update(pending)
-            context.registerEventTimeTimer(label.time &+ 1)
+    @inlinable
+    public mutating func processBatch(_ input: inout Batch<ServedFeatures>, into output: inout Batch<TrainingRow>,
+                                      side: inout Batch<Never>, context: OperatorContext) throws {
+        for i in 0..<input.count {
+            let wm = input.watermarks[i]
+            if wm > watermark { advance(to: wm, output: &output) }
+            add(input.values[i], output: &output)
         }
     }
 
-    public func onTimer(_ time: Int64, domain: TimeDomain, context: KeyedProcessContext<String, TrainingRow>) throws {
-        guard domain == .eventTime, let pending = labels.value else { return }
-        let t = time &- 1
-        let list = rows.value ?? []
-        var waiting: [LabelEvent] = []
-        for label in pending {
-            guard label.time == t else { waiting.append(label); continue }
-            context.emit(Self.answer(label, rows: list, ttlMillis: ttlMillis), timestamp: t)
+    @inlinable
+    public mutating func processWatermark(_ watermark: EventTime, into output: inout Batch<TrainingRow>,
+                                          side: inout Batch<Never>, context: OperatorContext) throws {
+        if watermark > self.watermark { advance(to: watermark, output: &output) }
+    }
+
+    public mutating func finish(into output: inout Batch<TrainingRow>, side: inout Batch<Never>, context: OperatorContext) throws {
+        advance(to: .max, output: &output)
+    }
+
+    @inlinable
+    mutating func add(_ row: ServedFeatures, output: inout Batch<TrainingRow>) {
+        let wm = watermark
+        if let i = entities.index(forKey: row.entity) {
+            if entities.values[i].next >= entities.values[i].labels.count { return }     // every label answered
+            entities.values[i].rows.append(row)
+            Self.prune(&entities.values[i].rows, watermark: wm)
+            return
         }
-        if waiting.isEmpty { labels.clear() } else { labels.update(waiting) }
-        if !list.isEmpty {
-            var pruned = list
-            Self.prune(&pruned, watermark: time)
-            if pruned.count != list.count { rows.update(pruned) }
+        guard let list = labels.byEntity[row.entity] else { return }     // never asked for
+        var state = EntityState(labels: list)
+        // Labels whose time the watermark passed before the entity's first row saw nothing.
+        while state.next < list.count && list[state.next].time < wm {
+            output.append(TrainingRow(label: list[state.next], features: nil, featureEventTime: nil),
+                          timestamp: list[state.next].time, watermark: wm)
+            state.next += 1
         }
+        if state.next < list.count {
+            due.insert(Due(time: list[state.next].time, entity: row.entity))
+            state.rows.append(row)
+        }
+        entities[row.entity] = state
+    }
+
+    /// Answers every label with time < `wm` (its time + 1 ≤ `wm`).
+    @inlinable
+    mutating func advance(to wm: EventTime, output: inout Batch<TrainingRow>) {
+        let before = watermark
+        while let d = due.min, d.time < wm {
+            _ = due.popMin()
+            guard let i = entities.index(forKey: d.entity) else { continue }
+            let list = entities.values[i].labels
+            var next = entities.values[i].next
+            while next < list.count && list[next].time < wm {
+                output.append(Self.answer(list[next], rows: entities.values[i].rows, ttlMillis: ttlMillis),
+                              timestamp: list[next].time, watermark: before)
+                next += 1
+            }
+            entities.values[i].next = next
+            if next < list.count { due.insert(Due(time: list[next].time, entity: d.entity)) } else { entities.values[i].rows = [] }
+        }
+        watermark = wm
     }
 
     /// The vector served at `label.time` from `rows` (in production order).
@@ -87,13 +133,15 @@ public struct PointInTimeJoin: KeyedProcessFunction {
     static func prune(_ list: inout [ServedFeatures], watermark: EventTime) {
         guard list.count > 1 else { return }
         var best = -1
-        for (i, r) in list.enumerated() where r.servedAt <= watermark {
-            if best < 0 || r.eventTime >= list[best].eventTime { best = i }
+        for i in list.indices where list[i].servedAt <= watermark {
+            if best < 0 || list[i].eventTime >= list[best].eventTime { best = i }
         }
         guard best >= 0 else { return }
-        var kept: [ServedFeatures] = []
-        kept.reserveCapacity(list.count)
-        for (i, r) in list.enumerated() where i == best || r.servedAt > watermark { kept.append(r) }
-        if kept.count != list.count { list = kept }
+        var kept = 0
+        for i in list.indices where i == best || list[i].servedAt > watermark {
+            if kept != i { list[kept] = list[i] }
+            kept += 1
+        }
+        list.removeLast(list.count - kept)
     }
 }
