@@ -74,7 +74,8 @@ public struct PointInTimeJoin: StreamOperator {
     mutating func add(_ row: ServedFeatures, output: inout Batch<TrainingRow>) {
         let wm = watermark
         if let i = entities.index(forKey: row.entity) {
-            if entities.values[i].next >= entities.values[i].labels.count { return }     // every label answered
+            // Every label answered, or the row becomes servable after the entity's last label.
+            if entities.values[i].next >= entities.values[i].labels.count || row.servedAt > entities.values[i].labels.last!.time { return }
             entities.values[i].rows.append(row)
             Self.prune(&entities.values[i].rows, watermark: wm)
             return
@@ -89,7 +90,7 @@ public struct PointInTimeJoin: StreamOperator {
         }
         if state.next < list.count {
             due.insert(Due(time: list[state.next].time, entity: row.entity))
-            state.rows.append(row)
+            if row.servedAt <= list[list.count - 1].time { state.rows.append(row) }
         }
         entities[row.entity] = state
     }

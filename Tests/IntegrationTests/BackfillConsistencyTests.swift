@@ -13,7 +13,8 @@ import StreamKitRedis
 /// the same events from a file, with labels at the logged `served_at` times and at one probe time
 /// after the end. Every backfilled vector equals the served one bit for bit (the doubles' shortest
 /// round-trip text is compared), and at the probe time exactly the entities whose stored features
-/// are older than the 5-minute TTL are missing.
+/// are older than the 5-minute TTL are missing. Reading the history and the labels from Kafka
+/// instead of files gives the same rows.
 @Suite(.enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up, KAFKA_BROKERS)"))
 struct BackfillConsistencyTests {
     typealias K = KafkaTestSupport
@@ -136,6 +137,22 @@ struct BackfillConsistencyTests {
             if got == expected[key] { equal += 1 } else { Issue.record("\(key): backfill \(got ?? "missing"), served \(expected[key] ?? "?")") }
         }
         #expect(compared == labels.count - entities.count && equal == compared, "\(equal) of \(compared) vectors equal")
+
+        // The same backfill reading the history and the labels from Kafka gives the same rows.
+        let labelTopic = K.unique("backfill-labels")
+        try K.createTopic(labelTopic, partitions: 2)
+        defer { _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([labelTopic]) }
+        let producer = try KafkaProducer(configuration: K.kafka)
+        for l in labels {
+            try producer.send(topic: labelTopic, message: KafkaMessage(key: l.entity, value: #"{"entity":"\#(l.entity)","label_time":\#(l.time),"label":\#(l.label)}"#))
+        }
+        try producer.flush()
+        let fromKafka = try await Backfill(job: job, labels: .kafka(topic: labelTopic, configuration: K.kafka))
+            .run(input: .kafka(topic: topic, configuration: K.kafka), parallelism: 1)
+        #expect(fromKafka.events == result.events)
+        #expect(fromKafka.rows.map(\.features) == result.rows.map(\.features))
+        #expect(fromKafka.rows.map(\.featureEventTime) == result.rows.map(\.featureEventTime))
+        #expect(fromKafka.rows.map(\.label.time) == result.rows.map(\.label.time))
 
         let client = FeatureClient(configuration: redis, now: { probe })
         let stored = try await client.getMany(view: job.featureView, entities: entities)
