@@ -28,8 +28,9 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     public enum Input: Sendable {
         /// An NDJSON file of the job's input events (what it reads from Kafka, one per line).
         case file(String)
-        /// A Kafka topic, read to its end: from the first record at or after `from` (ms; nil: the
-        /// beginning), keeping events whose event time is ≤ `to` (nil: all).
+        /// A Kafka topic, read to its end: each partition from its first record whose Kafka
+        /// timestamp is at or after `from` (ms; nil: the beginning), keeping events whose event
+        /// time is ≤ `to` (nil: all).
         case kafka(topic: String, configuration: KafkaConfiguration, from: EventTime? = nil, to: EventTime? = nil)
     }
 

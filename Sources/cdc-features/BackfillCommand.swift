@@ -20,7 +20,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @Argument(help: "Job name (see `cdc-features jobs`).") var job: String
     @Option(help: "History: an NDJSON file of the job's input events.") var input: String?
     @Option(help: "History: a Kafka topic, read to its end.") var topic: String?
-    @Option(help: "With --topic: start at the first record at or after this time (ms since the epoch or ISO-8601).") var from: String?
+    @Option(help: "With --topic: start each partition at its first record whose Kafka timestamp is at or after this time (ms since the epoch or ISO-8601).") var from: String?
     @Option(help: "With --topic: keep events whose event time is at or before this time (ms since the epoch or ISO-8601).") var to: String?
     @Option(help: "Labels: an NDJSON file.") var labels: String?
     @Option(name: .customLong("labels-topic"), help: "Labels: a Kafka topic (read to its end).") var labelsTopic: String?
