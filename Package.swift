@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "FeatureJobs", targets: ["FeatureJobs"]),
         .library(name: "StreamKitObservability", targets: ["StreamKitObservability"]),
         .library(name: "StreamKitServer", targets: ["StreamKitServer"]),
+        .library(name: "StreamKitBackfill", targets: ["StreamKitBackfill"]),
         .executable(name: "cdc-features", targets: ["cdc-features"]),
     ],
     dependencies: [
@@ -150,12 +151,22 @@ let package = Package(
         .target(name: "StreamKitTesting", dependencies: ["StreamKit"], swiftSettings: strict),
         // The ML feature library (aggregates, sketches, sessions, drift, anomaly, joins).
         .target(name: "FeatureJobs", dependencies: ["StreamKit", "StreamKitDebezium"], swiftSettings: strict),
+        // Training sets: a job's own feature definition over history, point-in-time joined with labels.
+        .target(
+            name: "StreamKitBackfill",
+            dependencies: [
+                "StreamKit", "StreamKitJSON", "StreamKitKafka", "StreamKitRedis",
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Example jobs, one file each, and their registry.
         .target(
             name: "StreamKitJobs",
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
-                "StreamKitQuery", "FeatureJobs",
+                "StreamKitQuery", "FeatureJobs", "StreamKitBackfill",
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "jobs",
@@ -166,7 +177,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
                 "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitObservability",
-                "StreamKitServer", "StreamKitMySQL",
+                "StreamKitServer", "StreamKitMySQL", "StreamKitBackfill",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -182,7 +193,7 @@ let package = Package(
                 "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
                 "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs", "StreamKitRedis", "CZstd",
                 "StreamKitMySQL",
-                "StreamKitObservability",
+                "StreamKitObservability", "StreamKitBackfill",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -207,7 +218,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitTesting", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka",
                 "StreamKitRedis", "StreamKitCapture", "StreamKitPostgres", "StreamKitWorkload", "StreamKitQuery", "FeatureJobs", "StreamKitJobs",
-                "cdc-features", "StreamKitMySQL",
+                "cdc-features", "StreamKitMySQL", "StreamKitBackfill",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -4,6 +4,7 @@ public import StreamKitDebezium
 public import StreamKitKafka
 public import StreamKitRedis
 public import StreamKitQuery
+public import StreamKitBackfill
 
 /// A row of the `user_interactions` table, as Debezium captures it.
 public struct Interaction: Decodable, Sendable {
@@ -28,16 +29,19 @@ public struct UserActivityFeatures: ExampleJob {
         JobParameter("inference-topic", "produce inference requests to this topic (Kafka input)"),
         JobParameter("model", "model whose registered version inference requests carry", default: "fraud-scorer"),
         JobParameter("namespace", "Redis key namespace of the feature view", default: "feature"),
+        JobParameter("watermark-delay", "bounded out-of-orderness of the events (Kafka → Redis and backfill)", default: "2s"),
+        JobParameter("allowed-lateness", "how long fired windows accept late events (Kafka → Redis and backfill; file → file keeps 10s)", default: "0s"),
+        JobParameter("ttl", "TTL of the feature view: older features count as missing", default: "2h"),
     ]
 
     /// The feature view the job writes and `cdc-features features get user_activity_5m <user>` reads.
     public static let view = view(namespace: "feature")
 
     /// The view under another key namespace (benchmarks use their own, so they never touch the demo's features).
-    public static func view(namespace: String) -> FeatureView {
+    public static func view(namespace: String, ttl: Duration = .hours(2)) -> FeatureView {
         FeatureView(name: "user_activity_5m", entityKey: "user_id",
                     features: [.int("count"), .double("sum"), .double("avg"), .double("max")],
-                    ttl: .hours(2), version: 1, namespace: namespace)
+                    ttl: ttl, version: 1, namespace: namespace)
     }
 
     /// The features of one user and window.
@@ -96,6 +100,8 @@ public struct UserActivityFeatures: ExampleJob {
         public var heartbeatInterval: Duration = .milliseconds(1500)
         /// Redis key namespace of the feature view. Default: `feature`.
         public var namespace = "feature"
+        /// TTL of the feature view (Redis expiry; older features count as missing). Default: 2 h.
+        public var ttl: Duration = .hours(2)
         /// Sets the Redis sink to mini-batches of at most 250 ms (coalescing per user) unless configured.
         public init(kafka: KafkaConfiguration, topic: String, groupID: String, redis: RedisFeatureSinkConfiguration) {
             self.kafka = kafka; self.topic = topic; self.groupID = groupID
@@ -120,6 +126,9 @@ public struct UserActivityFeatures: ExampleJob {
     let inferenceTopic: String?
     let model: String
     let namespace: String
+    let watermarkDelay: Duration
+    let allowedLateness: Duration
+    let ttl: Duration
 
     public init(arguments: JobArguments) throws {
         late = arguments.string("late", default: "late.ndjson")
@@ -127,6 +136,9 @@ public struct UserActivityFeatures: ExampleJob {
         inferenceTopic = arguments.string("inference-topic")
         model = arguments.string("model", default: "fraud-scorer")
         namespace = arguments.string("namespace", default: "feature")
+        watermarkDelay = try arguments.duration("watermark-delay", default: .seconds(2))
+        allowedLateness = try arguments.duration("allowed-lateness", default: .zero)
+        ttl = try arguments.duration("ttl", default: .hours(2))
     }
 
     public func job(_ context: JobContext) throws -> Job {
@@ -137,6 +149,7 @@ public struct UserActivityFeatures: ExampleJob {
             var o = Options(kafka: context.kafka, topic: topic, groupID: context.groupID,
                             redis: RedisFeatureSinkConfiguration(redis: context.redis))
             o.startFrom = context.startFrom; o.bounded = context.bounded; o.inferenceTopic = inferenceTopic; o.namespace = namespace
+            o.watermarkDelay = watermarkDelay; o.allowedLateness = allowedLateness; o.ttl = ttl
             if inferenceTopic != nil {
                 o.modelVersion = try ModelRegistry.currentVersion(of: model, redis: context.redis, fallback: "unregistered")
             }
@@ -186,7 +199,7 @@ public struct UserActivityFeatures: ExampleJob {
         source.parallelism = o.sourceParallelism
         source.sessionTimeout = o.sessionTimeout
         source.heartbeatInterval = o.heartbeatInterval
-        let view = Self.view(namespace: o.namespace)
+        let view = Self.view(namespace: o.namespace, ttl: o.ttl)
         let sourceConfiguration = source
         return Job("user-activity-features") { env in
             let raw = env.source(KafkaSource(kafka: o.kafka, sourceConfiguration, decoder: decoder, metrics: metrics.source), name: "kafka")
@@ -209,16 +222,15 @@ public struct UserActivityFeatures: ExampleJob {
                         .writeDeadLetters(toKafka: kafka, topic: lateTopic, name: "kafka-late-events", deadLetters: counts, payload: eventJSON)
                 }
             }
-            let windows = activity(events, key: \.key, time: \.time, amount: \.v0, watermarkDelay: o.watermarkDelay, idleness: o.idleness,
-                                   allowedLateness: o.allowedLateness, late: late)
-            windows.sink("redis-features") {
+            let served = servedFeatures(events, watermarkDelay: o.watermarkDelay, idleness: o.idleness,
+                                        allowedLateness: o.allowedLateness, late: late)
+            served.sink("redis-features") {
                 RedisFeatureSink(view: view, configuration: o.redis, metrics: metrics.redis) { r in
-                    FeatureUpdate(entity: String(r.key), eventTime: r.windowEnd - 1, values: features(r))
+                    FeatureUpdate(entity: r.entity, eventTime: r.eventTime, values: r.values)
                 }
             }
             if let topic = o.inferenceTopic {
-                windows.writeInferenceRequests(to: o.kafka, topic: topic, view: view, modelVersion: o.modelVersion,
-                                               metrics: metrics.inference) { r in (String(r.key), r.windowEnd - 1, features(r)) }
+                served.writeInferenceRequests(to: o.kafka, topic: topic, view: view, modelVersion: o.modelVersion, metrics: metrics.inference)
             }
         }
     }
@@ -232,7 +244,32 @@ public struct UserActivityFeatures: ExampleJob {
         return w.bytes
     }
 
+    /// The feature definition shared by the online job (Kafka → Redis) and the backfill: the
+    /// windows of ``activity(_:key:time:amount:watermarkDelay:idleness:allowedLateness:late:)``
+    /// as the rows written to the view (event time = window end − 1), stamped with when they
+    /// became servable.
+    public static func servedFeatures(_ events: DataStream<FieldRecord<Int64>>, watermarkDelay: Duration, idleness: Duration?,
+                                      allowedLateness: Duration, late: (@Sendable (DataStream<FieldRecord<Int64>>) -> Void)? = nil)
+    -> DataStream<ServedFeatures> {
+        activity(events, key: \.key, time: \.time, amount: \.v0, watermarkDelay: watermarkDelay, idleness: idleness,
+                 allowedLateness: allowedLateness, late: late)
+            .servedFeatures { r in (String(r.key), r.windowEnd - 1, features(r)) }
+    }
+
     static func features(_ r: WindowResult<Int64, Activity>) -> [FeatureValue?] {
         [.int(r.count), .double(r.sum), .double(r.avg), .double(r.max)]
+    }
+}
+
+/// The backfill runs the same feature definition as the Kafka → Redis job, with the job's
+/// `watermark-delay`, `allowed-lateness` and `ttl` (`cdc-features backfill user-activity …`).
+extension UserActivityFeatures: BackfillableJob {
+    public var featureView: FeatureView { Self.view(namespace: namespace, ttl: ttl) }
+    public func eventDecoder() throws -> StrictFieldRecordDecoder<Int64> {
+        try StrictFieldRecordDecoder<Int64>(keyPath: "after.user_id", timePath: "after.ts_ms", valuePaths: ["after.amount"])
+    }
+    public func eventTime(_ event: FieldRecord<Int64>) -> EventTime { event.time }
+    public func features(_ events: DataStream<FieldRecord<Int64>>, idleness: Duration?) -> DataStream<ServedFeatures> {
+        Self.servedFeatures(events, watermarkDelay: watermarkDelay, idleness: idleness, allowedLateness: allowedLateness)
     }
 }

@@ -14,7 +14,7 @@ struct CDCFeatures: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cdc-features",
         abstract: "StreamKit: real-time ML features from change data capture.",
-        subcommands: [Generate.self, Window.self, Run.self, Jobs.self, Pipeline.self, Features.self, Kafka.self, Capture.self, Serve.self, Bench.self, Models.self])
+        subcommands: [Generate.self, Window.self, Run.self, Jobs.self, Pipeline.self, Features.self, Kafka.self, Capture.self, Serve.self, Bench.self, Models.self, BackfillCommand.self])
 }
 
 struct Generate: ParsableCommand {
@@ -87,7 +87,7 @@ struct Window: AsyncParsableCommand {
 }
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self, BenchCapture.self, BenchEncoder.self, BenchDecoder.self, BenchModel.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (use a release build).", subcommands: [BenchWindow.self, BenchPipeline.self, BenchPricing.self, BenchCapture.self, BenchEncoder.self, BenchDecoder.self, BenchModel.self, BenchBackfill.self])
 }
 
 struct BenchWindow: ParsableCommand {
