@@ -154,7 +154,7 @@ struct PostgresCaptureRecoveryTests {
     /// the capture's position is the commit LSN plus the index within the transaction, so the
     /// restarted capture publishes only the part Kafka had not acknowledged — not the whole
     /// transaction again.
-    @Test(.timeLimit(.minutes(4)))
+    @Test(.timeLimit(.minutes(6)))
     func killInsideATransactionResumesWithinIt() async throws {
         let n = Names()
         defer {

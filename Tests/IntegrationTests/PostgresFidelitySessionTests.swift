@@ -22,7 +22,7 @@ struct PostgresFidelitySessionTests {
             """)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(6)))
     func everyConnectionIsPinnedWhateverTheRoleSets() throws {
         let n = FidelityNames()
         defer { n.cleanUp() }
@@ -41,7 +41,7 @@ struct PostgresFidelitySessionTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(6)))
     func aHostileRoleCapturesWhatAPinnedSessionReads() async throws {
         let n = FidelityNames()
         defer { n.cleanUp() }

@@ -9,7 +9,7 @@ import StreamKitPostgres
 /// every committed row is in the topic → the status page in headless Chromium → stop → delete.
 @Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct ServerEndToEndTests {
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(6)))
     func sourceSurvivesKill9AndDeliversEveryCommittedRow() async throws {
         let n = PostgresCaptureTests.Names()
         let server = try ServerProcess()
@@ -115,7 +115,7 @@ extension ServerEndToEndTests {
     /// A source whose table does not exist yet fails at start-up: the supervisor restarts it with
     /// backoff (restarts and the redacted last error in its status) until the table appears, then
     /// it runs. /metrics (behind the token) carries its capture metrics.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(6)))
     func failingSourceRestartsWithBackoffUntilItCanRun() async throws {
         let n = PostgresCaptureTests.Names()
         let server = try ServerProcess()
@@ -160,7 +160,7 @@ extension ServerEndToEndTests {
 extension ServerEndToEndTests {
     /// A consumer keeps a derived topic with exactly the changes its filters select: operations,
     /// a row filter over `after`, and only the projected columns.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(6)))
     func consumerTopicHoldsExactlyTheFilteredChanges() async throws {
         let n = PostgresCaptureTests.Names()
         let server = try ServerProcess()
@@ -228,7 +228,7 @@ extension ServerEndToEndTests {
 
 extension ServerEndToEndTests {
     /// A replay of a time range re-publishes exactly the source's changes committed in it.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(6)))
     func replayOfATimeRangeHoldsExactlyThatRange() async throws {
         let n = PostgresCaptureTests.Names()
         let server = try ServerProcess()

@@ -102,7 +102,10 @@ import StreamKitWorkload
         options.restartStrategy = .fixedDelay(attempts: 2, delay: .zero)
         let result = try await Self.run(input, crashed, options: options)
         #expect(result.restarts == 1 && result.restoredCheckpoint != nil)
-        #expect(try String(contentsOfFile: crashed, encoding: .utf8) == String(contentsOfFile: clean, encoding: .utf8),
-                "weights, metrics, decisions and predictions equal the clean run's, line for line")
+        let crashedLines = try String(contentsOfFile: crashed, encoding: .utf8).split(separator: "\n")
+        let cleanLines = try String(contentsOfFile: clean, encoding: .utf8).split(separator: "\n")
+        let onlyClean = Set(cleanLines).subtracting(crashedLines), onlyCrashed = Set(crashedLines).subtracting(cleanLines)
+        #expect(crashedLines == cleanLines,
+                "weights, metrics, decisions and predictions equal the clean run's, line for line (\(cleanLines.count) vs \(crashedLines.count) lines; \(onlyClean.count) only in the clean run, e.g. \(onlyClean.first ?? ""); \(onlyCrashed.count) only after the restore, e.g. \(onlyCrashed.first ?? ""))")
     }
 }
