@@ -299,12 +299,20 @@ struct MySQLCaptureTests {
             try sql.execute("INSERT INTO \(n.table) VALUES (\(id), 1)")
             gtidOf[id] = (try sql.query("SELECT @@last_gtid").first?.first ?? nil).flatMap { BinlogGTID($0) }
             if id == 1_500 {
-                try await waitUntil(timeout: .seconds(60), every: .milliseconds(5)) { (try ids()).count >= 1_000 }
+                func saved() -> BinlogGTID? {
+                    let state = FileManager.default.contents(atPath: n.stateFile).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+                    return (state?["gtids"] as? String)?.split(separator: ",").compactMap { BinlogGTID($0) }.first { $0.domain == 0 }
+                }
+                // Kill once rows are published and the state file has saved a position past some
+                // of them (it is written on the confirm interval, after Kafka's acknowledgements).
+                let firstRow = gtidOf[1]?.sequence ?? .max
+                try await waitUntil(timeout: .seconds(60), every: .milliseconds(5)) {
+                    (try ids()).count >= 1_000 && (saved()?.sequence ?? 0) >= firstRow
+                }
                 kill(first.processIdentifier, SIGKILL)
                 first.waitUntilExit()
                 killedAt = try ids().count
-                let state = FileManager.default.contents(atPath: n.stateFile).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-                acknowledged = (state?["gtids"] as? String)?.split(separator: ",").compactMap { BinlogGTID($0) }.first { $0.domain == 0 }
+                acknowledged = saved()
             }
         }
         let second = try S.startProcess(n)
