@@ -46,7 +46,7 @@ struct BadInputMetricsTests {
         #expect(scrape.sum("streamkit_source_records_total") == Double(good.count), "every good event was read")
         // The dead letters were counted when handed to the producer; wait for their delivery before stopping.
         var dead: [KafkaRecord] = []
-        try await waitUntil(timeout: .seconds(30), every: .milliseconds(200)) {
+        try await waitUntil(timeout: .seconds(120), every: .milliseconds(200)) {
             dead = try KafkaTopicReader.readAll(topic: dlq, configuration: KafkaTestSupport.kafka)
             return dead.count >= 3
         }

@@ -28,7 +28,7 @@ struct CaptureRepeatDeduplicationTests {
             return (o["lsn"] as? Int) ?? 0
         }
         let first = try startCaptureProcess(n)
-        try await waitFor(.seconds(30)) { try PostgresCaptureTests.slotIsConsistent(n) }
+        try await waitFor(.seconds(120)) { try PostgresCaptureTests.slotIsConsistent(n) }
         let transactions = 400, perTransaction = 50, rows = transactions * perTransaction
         let writer = Task.detached {
             for t in 0..<transactions {

@@ -81,7 +81,7 @@ struct MySQLCaptureRecoveryTests {
         defer { S.cleanUp(n) }
         try db.admin().execute("CREATE TABLE \(n.table)(id INT PRIMARY KEY, v INT)")
         let running = CaptureRun<MySQLCapture>(try Self.configuration(n, db))
-        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
+        try await waitUntil(timeout: .seconds(120), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         let sql = try db.admin()
         for i in 1...500 { try sql.execute("INSERT INTO \(n.table) VALUES (\(i), 1)") }
         try await waitFor(.seconds(60), running) { try Self.ids(n).count == 500 }
@@ -106,16 +106,16 @@ struct MySQLCaptureRecoveryTests {
         let sql = try db.admin()
         try sql.execute("CREATE TABLE \(n.table)(id INT PRIMARY KEY, v INT)")
         let first = CaptureRun<MySQLCapture>(try Self.configuration(n, db))
-        try await waitUntil(timeout: .seconds(30), failed: { first.failed }) { first.capture.lifecycle.state == .streaming }
+        try await waitUntil(timeout: .seconds(120), failed: { first.failed }) { first.capture.lifecycle.state == .streaming }
         try sql.execute("INSERT INTO \(n.table) VALUES (1, 1)")
-        try await waitFor(.seconds(30), first) { try Self.ids(n).count == 1 }
+        try await waitFor(.seconds(120), first) { try Self.ids(n).count == 1 }
         try first.stop()
         // Changes while the capture is down, then their binlog is purged.
         try sql.execute("INSERT INTO \(n.table) VALUES (2, 1)")
         try sql.execute("FLUSH BINARY LOGS")
         let current = try sql.query("SHOW BINARY LOGS").last?.first.flatMap { $0 } ?? ""
         // A binlog can be purged once InnoDB checkpointed its transactions: retry until it is gone.
-        try await waitUntil(timeout: .seconds(30), every: .milliseconds(200)) {
+        try await waitUntil(timeout: .seconds(120), every: .milliseconds(200)) {
             try sql.execute("PURGE BINARY LOGS TO '\(current)'")
             return try sql.query("SHOW BINARY LOGS").count == 1
         }
@@ -123,7 +123,7 @@ struct MySQLCaptureRecoveryTests {
         c.reconnectAttempts = 0
         let second = CaptureRun<MySQLCapture>(c)
         let error = try #require(await {
-            try await waitUntil(timeout: .seconds(30)) { second.failed != nil }
+            try await waitUntil(timeout: .seconds(120)) { second.failed != nil }
             return second.failed
         }())
         let message = "\(error)"
@@ -163,9 +163,9 @@ struct MySQLCaptureSecretsTests {
                                                   stateFile: n.stateFile)
         right.tables = [n.table]; right.serverID = n.serverID
         let running = CaptureRun(MySQLCapture(configuration: right, kafka: KafkaTestSupport.kafka, logger: logger))
-        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
+        try await waitUntil(timeout: .seconds(120), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         try admin.execute("INSERT INTO \(n.table) VALUES (1)")
-        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 1 }
+        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 1 }
         try running.stop()
         let text = store.all
         #expect(text.contains("***") && text.contains(user), "the DSN is logged redacted")

@@ -189,7 +189,7 @@ struct MySQLCaptureTests {
         let sql = try S.admin()
         try sql.execute("CREATE TABLE \(n.table)(id INT PRIMARY KEY, a VARCHAR(10))")
         let running = Running(try S.configuration(n, snapshot: .never, tables: [n.table, renamed]))
-        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
+        try await waitUntil(timeout: .seconds(120), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         try sql.execute("INSERT INTO \(n.table) VALUES (1, 'x')")
         try sql.execute("ALTER TABLE \(n.table) ADD COLUMN b INT DEFAULT 5")
         try sql.execute("INSERT INTO \(n.table) VALUES (2, 'y', 6)")
@@ -198,7 +198,7 @@ struct MySQLCaptureTests {
         try sql.execute("TRUNCATE TABLE \(n.table)")
         try sql.execute("RENAME TABLE \(n.table) TO \(renamed)")
         try sql.execute("INSERT INTO \(renamed) VALUES (4, 8)")
-        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 4 && (try? captureEvents(renamedTopic).count) == 1 }
+        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 4 && (try? captureEvents(renamedTopic).count) == 1 }
         try running.stop()
         var events = try captureEvents(n.topic)
         let truncate = try #require(events.first { $0.op == "t" }, "TRUNCATE TABLE is a t event")
@@ -257,11 +257,11 @@ struct MySQLCaptureTests {
         c.skippedOperations = ["d"]
         c.transactionMetadata = true
         let running = Running(c)
-        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
+        try await waitUntil(timeout: .seconds(120), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         try sql.execute("INSERT INTO \(n.table) VALUES (1, 's', '4111', 1), (2, 's', NULL, 2)")
         try sql.execute("DELETE FROM \(n.table) WHERE id = 1")
         try sql.execute("UPDATE \(n.table) SET v = 3 WHERE id = 2")
-        try await waitFor(.seconds(30), running) { (try? captureEvents(n.topic).count) == 3 }
+        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 3 }
         try running.stop()
         let events = try captureEvents(n.topic)
         #expect(events.map(\.label) .sorted() == ["c", "c", "u"], "deletes skipped (and so their tombstones)")
@@ -289,7 +289,7 @@ struct MySQLCaptureTests {
             }
         }
         let first = try S.startProcess(n)
-        try await waitUntil(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: n.stateFile) }
+        try await waitUntil(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: n.stateFile) }
         // The writer records each row's GTID (other suites may write to the server at the same time).
         var gtidOf: [Int: BinlogGTID] = [:]
         let total = 3_000
@@ -355,9 +355,9 @@ struct MySQLCaptureTests {
             return (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:]
         }
         let first = try start()
-        try await waitUntil(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: n.stateFile) }
+        try await waitUntil(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: n.stateFile) }
         try sql.execute("INSERT INTO \(n.table) VALUES (1, 0)")   // a first transaction, fully acknowledged
-        try await waitUntil(timeout: .seconds(30)) { (try ids()).count == 1 }
+        try await waitUntil(timeout: .seconds(120)) { (try ids()).count == 1 }
         let rows = 100_000
         try sql.execute("INSERT INTO \(n.table) SELECT seq, 1 FROM seq_2_to_\(rows + 1)")
         try await waitUntil(timeout: .seconds(60), every: .milliseconds(5)) { (state()["partialEvents"] as? Int ?? 0) >= 5_000 }

@@ -27,7 +27,7 @@ struct MySQLRealtimePricingTests {
         var c = try MySQLTestSupport.configuration(n, snapshot: .never)
         c.messageKeyColumns = try MessageKeyColumns(parsing: "app.\(n.table):listing_id", defaultSchema: "app")
         let running = CaptureRun<MySQLCapture>(c)
-        try await waitUntil(timeout: .seconds(30), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
+        try await waitUntil(timeout: .seconds(120), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
 
         // 3,000 changes over ~70 minutes of event time for 40 listings; 5 % cancel an earlier booking.
         var rng = WorkloadGenerator.SplitMix64(seed: 23)

@@ -180,7 +180,7 @@ struct PostgresCaptureRecoveryTests {
             return (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:]
         }
         let first = try start()
-        try await waitFor(.seconds(30)) { try PostgresCaptureTests.slotIsConsistent(n) }
+        try await waitFor(.seconds(120)) { try PostgresCaptureTests.slotIsConsistent(n) }
         let rows = 150_000
         _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, 1 FROM generate_series(1, \(rows)) g")
         // Kill once the state file records part of the transaction as acknowledged.

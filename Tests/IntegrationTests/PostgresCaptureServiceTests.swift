@@ -63,7 +63,7 @@ struct PostgresCaptureServiceTests {
         try await waitFor(.seconds(60)) { capture.lifecycle.state == .streaming }
         try await waitFor(.seconds(60)) { try PostgresCaptureTests.slotIsConsistent(n) }
         _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) VALUES (1, 1), (2, 2)")
-        try await waitFor(.seconds(30)) { (try? captureEvents(n.topic).count) == 2 }
+        try await waitFor(.seconds(120)) { (try? captureEvents(n.topic).count) == 2 }
         await group.triggerGracefulShutdown()
         try await running.value
         #expect(capture.lifecycle.state == .stopped)

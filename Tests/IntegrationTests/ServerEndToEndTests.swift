@@ -253,7 +253,7 @@ extension ServerEndToEndTests {
 
         // Three batches committed at separate times (PostgreSQL's clock, which stamps source.ts_ms).
         func clock() throws -> Int64 { Int64(try PostgresCaptureTests.sql("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint").rows[0][0] ?? "") ?? 0 }
-        func pause() async throws { let t = try clock(); try await waitUntil(timeout: .seconds(10), every: .milliseconds(50)) { try clock() > t + 300 } }
+        func pause() async throws { let t = try clock(); try await waitUntil(timeout: .seconds(120), every: .milliseconds(50)) { try clock() > t + 300 } }
         _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(1, 10) g")
         try await pause()
         let t1 = try clock()
