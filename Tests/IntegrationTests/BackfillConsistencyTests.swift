@@ -101,7 +101,7 @@ struct BackfillConsistencyTests {
         defer { _ = try? RedisConnection(redis).deleteKeys(matching: "\(o.namespace):*") }
         let online = try await UserActivityFeatures.job(o).run(parallelism: 2)
         #expect(online.metrics.lateRecords > 0, "some events were dropped as too late")
-        let requests = try KafkaTopicReader.readAll(topic: inference, configuration: K.kafka, timeout: .seconds(30)).map(Self.parse)
+        let requests = try KafkaTopicReader.readAll(topic: inference, configuration: K.kafka, timeout: .seconds(180)).map(Self.parse)
         #expect(requests.count > 1_000)
         #expect(requests.contains { $0.servedAt > $0.eventTime }, "late updates were served after their event time")
 

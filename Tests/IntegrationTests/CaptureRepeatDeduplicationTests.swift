@@ -38,9 +38,9 @@ struct CaptureRepeatDeduplicationTests {
         }
         // Kill once the saved position moved twice: Kafka has acknowledged past it by then.
         let lsn0 = stateLSN()
-        try await waitUntil(timeout: .seconds(60), every: .milliseconds(5)) { stateLSN() > lsn0 }
+        try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) { stateLSN() > lsn0 }
         let lsn1 = stateLSN()
-        try await waitUntil(timeout: .seconds(60), every: .milliseconds(5)) { stateLSN() > lsn1 }
+        try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) { stateLSN() > lsn1 }
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         try await writer.value

@@ -63,7 +63,7 @@ struct ExactlyOnceKafkaTests {
         // checkpoint 1 (whose transaction had committed), not 2.
         #expect(result.restoredCheckpoint == 1)
 
-        let records = try KafkaTopicReader.readAll(topic: output, configuration: K.kafka, isolation: .readCommitted, timeout: .seconds(30))
+        let records = try KafkaTopicReader.readAll(topic: output, configuration: K.kafka, isolation: .readCommitted, timeout: .seconds(180))
         func attempt(_ r: KafkaRecord) -> String? { r.headers.first { $0.name == "attempt" }?.stringValue }
         let first = records.filter { attempt($0) == "1" }.map { index[String(decoding: $0.value!, as: UTF8.self)]! }
         let second = records.filter { attempt($0) == "2" }.map { index[String(decoding: $0.value!, as: UTF8.self)]! }

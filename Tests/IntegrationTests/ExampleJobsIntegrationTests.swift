@@ -114,7 +114,7 @@ import StreamKitQuery
         let alerted = reports.filter { !(($0["signals"] as? [Any]) ?? []).isEmpty }.map { $0["windowStart"] as! Int64 }
         // Each window is compared with the previous one: only the first shifted window differs from its reference.
         #expect(alerted == [1_700_000_220_000], "alerts in windows \(alerted)")
-        let onTopic = try KafkaTopicReader.readAll(topic: alerts, configuration: KafkaTestSupport.kafka, timeout: .seconds(15))
+        let onTopic = try KafkaTopicReader.readAll(topic: alerts, configuration: KafkaTestSupport.kafka, timeout: .seconds(180))
         #expect(onTopic.count == alerted.count && onTopic.count > 0, "every alert went to the alert topic")
     }
 

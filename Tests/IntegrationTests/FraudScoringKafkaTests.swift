@@ -47,7 +47,7 @@ struct FraudScoringKafkaTests {
                                                                           "registry": prefix, "model-events-topic": events], context: io)
         _ = try await job.run()
 
-        let records = try KafkaTopicReader.readAll(topic: inference, configuration: K.kafka, timeout: .seconds(60))
+        let records = try KafkaTopicReader.readAll(topic: inference, configuration: K.kafka, timeout: .seconds(180))
         #expect(records.count == transactions, "one inference request per transaction")
         var versions: [String: Int] = [:]
         var ids = Set<String>()
@@ -78,7 +78,7 @@ struct FraudScoringKafkaTests {
         let v2 = try #require(try registry.version("fraud", "2"))
         #expect(v2.parent == "1" && v2.trainedFrom != nil && (v2.metrics["auc"] ?? 0) > 0.6 && v2.parameters["alpha"] == "0.5")
         #expect((try registry.version("fraud", "1")?.metrics["count"] ?? 0) > 0)
-        let audit = try KafkaTopicReader.readAll(topic: events, configuration: K.kafka, timeout: .seconds(30))
+        let audit = try KafkaTopicReader.readAll(topic: events, configuration: K.kafka, timeout: .seconds(180))
             .map { try JSONDecoder().decode(ModelEvent.self, from: Data($0.value!)) }
         #expect(audit.map { "\($0.type) \($0.version)" } == ["registered 1", "promoted 1", "registered 2", "alias_set 2", "promoted 2"])
         #expect(audit.last?.reason?.contains("paired n=") == true, "the promotion carries its numbers")

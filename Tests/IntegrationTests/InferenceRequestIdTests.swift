@@ -31,7 +31,7 @@ struct InferenceRequestIdTests {
         o.modelVersion = "v7"
         defer { _ = try? RedisConnection(redis).deleteKeys(matching: "\(o.namespace):*") }
         let result = try await UserActivityFeatures.job(o).run(options)
-        return (result, try KafkaTopicReader.readAll(topic: inference, configuration: K.kafka, timeout: .seconds(30)))
+        return (result, try KafkaTopicReader.readAll(topic: inference, configuration: K.kafka, timeout: .seconds(180)))
     }
 
     static func ids(_ records: [KafkaRecord]) throws -> [String] {

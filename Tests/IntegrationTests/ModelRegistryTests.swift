@@ -48,7 +48,7 @@ struct ModelRegistryTests {
         #expect(try registry.aliases(of: "fraud")["champion"] == "1")
 
         // The audit trail: one event per change, in order.
-        let records = try KafkaTopicReader.readAll(topic: topic, configuration: K.kafka, timeout: .seconds(30))
+        let records = try KafkaTopicReader.readAll(topic: topic, configuration: K.kafka, timeout: .seconds(180))
         let events = try records.map { try JSONDecoder().decode(ModelEvent.self, from: Data($0.value!)) }
         #expect(events.map(\.type) == ["registered", "registered", "promoted", "alias_set", "promoted", "rolled_back"])
         #expect(events[4].version == "2" && events[4].previous == "1" && events[4].reason == "drift: challenger better")

@@ -84,7 +84,7 @@ struct MySQLCaptureRecoveryTests {
         try await waitUntil(timeout: .seconds(120), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         let sql = try db.admin()
         for i in 1...500 { try sql.execute("INSERT INTO \(n.table) VALUES (\(i), 1)") }
-        try await waitFor(.seconds(60), running) { try Self.ids(n).count == 500 }
+        try await waitFor(.seconds(180), running) { try Self.ids(n).count == 500 }
         try db.services("restart", "mariadb")
         let again = try db.admin()
         for i in 501...1000 { try again.execute("INSERT INTO \(n.table) VALUES (\(i), 2)") }

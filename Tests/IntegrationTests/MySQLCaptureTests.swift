@@ -98,14 +98,14 @@ struct MySQLCaptureTests {
         try sql.execute("CREATE TABLE \(n.table)(\(Self.columns)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
         for (k, v) in Self.values.enumerated() { try sql.execute("INSERT INTO \(n.table) VALUES (\(k + 1), \(v))") }
         let running = Running(try S.configuration(n))
-        try await waitFor(.seconds(60), running) { (try? captureEvents(n.topic).count) == 3 }
+        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) == 3 }
         // The same rows again through the binlog.
         for (k, v) in Self.values.enumerated() { try sql.execute("INSERT INTO \(n.table) VALUES (\(k + 11), \(v))") }
         try sql.execute("UPDATE \(n.table) SET id = 100, vc = 'moved' WHERE id = 11")   // key change: delete + create
         try sql.execute("UPDATE \(n.table) SET i = 7 WHERE id = 12")
         try sql.execute("DELETE FROM \(n.table) WHERE id = 13")
         // 3 r + 3 c + (d, tombstone, c) + u + (d, tombstone)
-        try await waitFor(.seconds(60), running) { (try? captureEvents(n.topic).count) == 12 }
+        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) == 12 }
         try running.stop()
         let events = try captureEvents(n.topic)
         func after(_ op: String, _ id: Int) -> [String: Any]? {
@@ -306,7 +306,7 @@ struct MySQLCaptureTests {
                 // Kill once rows are published and the state file has saved a position past some
                 // of them (it is written on the confirm interval, after Kafka's acknowledgements).
                 let firstRow = gtidOf[1]?.sequence ?? .max
-                try await waitUntil(timeout: .seconds(60), every: .milliseconds(5)) {
+                try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) {
                     (try ids()).count >= 1_000 && (saved()?.sequence ?? 0) >= firstRow
                 }
                 kill(first.processIdentifier, SIGKILL)
@@ -360,7 +360,7 @@ struct MySQLCaptureTests {
         try await waitUntil(timeout: .seconds(120)) { (try ids()).count == 1 }
         let rows = 100_000
         try sql.execute("INSERT INTO \(n.table) SELECT seq, 1 FROM seq_2_to_\(rows + 1)")
-        try await waitUntil(timeout: .seconds(60), every: .milliseconds(5)) { (state()["partialEvents"] as? Int ?? 0) >= 5_000 }
+        try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) { (state()["partialEvents"] as? Int ?? 0) >= 5_000 }
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         let saved = state()["partialEvents"] as? Int ?? 0

@@ -78,7 +78,7 @@ import StreamKitQuery
         #expect(try connection.command(["GET", view.latestKey(entity: users[0])]).string == "1")
 
         // Inference requests: one per fired (user, window), keyed by user, with the model version.
-        let requests = try KafkaTopicReader.readAll(topic: inference, configuration: KafkaTestSupport.kafka, timeout: .seconds(20))
+        let requests = try KafkaTopicReader.readAll(topic: inference, configuration: KafkaTestSupport.kafka, timeout: .seconds(180))
         #expect(requests.count == rows.count)
         let sample = try #require(requests.first)
         let json = try JSONSerialization.jsonObject(with: Data(sample.value!)) as! [String: Any]

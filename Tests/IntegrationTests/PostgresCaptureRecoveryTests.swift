@@ -184,7 +184,7 @@ struct PostgresCaptureRecoveryTests {
         let rows = 150_000
         _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, 1 FROM generate_series(1, \(rows)) g")
         // Kill once the state file records part of the transaction as acknowledged.
-        try await waitUntil(timeout: .seconds(60), every: .milliseconds(5)) { (state()["partialEvents"] as? Int ?? 0) >= 5_000 }
+        try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) { (state()["partialEvents"] as? Int ?? 0) >= 5_000 }
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         let saved = state()["partialEvents"] as? Int ?? 0

@@ -131,7 +131,7 @@ struct PostgresCaptureTests {
             }
             return (latest, creations)
         }
-        try await waitFor(.seconds(90), running) {
+        try await waitFor(.seconds(180), running) {
             let latest = try replay().latest
             return latest.count == expected.count && expected.allSatisfy { latest[$0.0] == $0.1 }
         }
@@ -154,7 +154,7 @@ struct PostgresCaptureTests {
     /// Waits until changes committed from now on are captured (with `snapshot: .never`, earlier
     /// ones are not).
     static func waitUntilStreaming(_ n: Names, _ running: Running) async throws {
-        try await waitFor(.seconds(60), running) { try slotIsConsistent(n) }
+        try await waitFor(.seconds(180), running) { try slotIsConsistent(n) }
     }
 
     @Test(.timeLimit(.minutes(6)))
@@ -259,7 +259,7 @@ struct PostgresCaptureTests {
             }
         }
         try await writer.value
-        try await waitFor(.seconds(60), second) {
+        try await waitFor(.seconds(180), second) {
             second.capture.metrics.incrementalTablesPending.load(ordering: .relaxed) == 0
                 && second.capture.metrics.incrementalRows.load(ordering: .relaxed) > 0
         }
@@ -271,7 +271,7 @@ struct PostgresCaptureTests {
             }
             return state
         }
-        try await waitFor(.seconds(60), second) { try replay() == expected }
+        try await waitFor(.seconds(180), second) { try replay() == expected }
         try await Task.sleep(for: .milliseconds(300))
         try second.stop()
 
@@ -438,7 +438,7 @@ struct PostgresCaptureTests {
         let second = try start()
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
         let total = transactions * rows
-        try await waitFor(.seconds(90)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
+        try await waitFor(.seconds(180)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
         let ev = try captureEvents(n.topic)
         let ids = ev.compactMap { $0.after?["id"] as? Int }
         #expect(Set(ids) == Set(1...total), "every committed change delivered")

@@ -151,7 +151,7 @@ struct PostgresFallbackCaptureTests {
         #expect(try Self.logRows(n) > 0)
         let second = CaptureRun(TriggerCapture(configuration: config, kafka: K.kafka))
         let expected = try Self.tableState(n)
-        try await waitFor(.seconds(60), second) { Self.replay(try captureEvents(n.topic)) == expected }
+        try await waitFor(.seconds(180), second) { Self.replay(try captureEvents(n.topic)) == expected }
         try await waitFor(.seconds(120), second) { try Self.logRows(n) == 0 }
         try second.stop()
         let ev = try captureEvents(n.topic)
@@ -202,7 +202,7 @@ struct PostgresFallbackCaptureTests {
         }
         for w in writers { try await w.value }
         let expected = try Self.tableState(n)
-        try await waitFor(.seconds(60), running) { Self.replay(try captureEvents(n.topic)) == expected }
+        try await waitFor(.seconds(180), running) { Self.replay(try captureEvents(n.topic)) == expected }
         try await waitFor(.seconds(120), running) { try Self.logRows(n) == 0 }
         try running.stop()
         let latest = Self.replay(try captureEvents(n.topic))
@@ -244,7 +244,7 @@ struct PostgresFallbackCaptureTests {
         let second = try start()
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
         let total = transactions * rows
-        try await waitFor(.seconds(90)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
+        try await waitFor(.seconds(180)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
         try await waitFor(.seconds(120)) { try Self.logRows(n) == 0 }
         let ids = try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }
         #expect(Set(ids) == Set(1...total), "every committed change delivered")
@@ -273,7 +273,7 @@ struct PostgresFallbackCaptureTests {
         let terminated = try Self.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '\(application)'")
         #expect(terminated.rows[0][0] == "1", "the capture's one connection")
         _ = try Self.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(51, 100) g")
-        try await waitFor(.seconds(60), running) { (try? Self.replay(captureEvents(n.topic)).count) == 100 }
+        try await waitFor(.seconds(180), running) { (try? Self.replay(captureEvents(n.topic)).count) == 100 }
         try await waitFor(.seconds(120), running) { try Self.logRows(n) == 0 }
         try running.stop()
         #expect(capture.metrics.reconnects.load(ordering: .relaxed) >= 1)

@@ -133,7 +133,7 @@ struct PostgresFidelityPropertyTests {
             try insert(0..<half)   // read by the snapshot
             let running = CaptureRun(PostgresCapture(configuration: n.configuration(), kafka: KafkaTestSupport.kafka))
             stop = running.stop; failed = { running.failed }
-            try await waitUntil(timeout: .seconds(90), every: .milliseconds(100), failed: failed) { (try? captureEvents(n.topic).count) == half }
+            try await waitUntil(timeout: .seconds(180), every: .milliseconds(100), failed: failed) { (try? captureEvents(n.topic).count) == half }
         case .trigger:
             var c = TriggerCaptureConfiguration(dsn: Services.postgresDSN, tables: [n.table], topicPrefix: n.prefix)
             c.changeLog = "public." + n.changeLog
@@ -146,7 +146,7 @@ struct PostgresFidelityPropertyTests {
         }
         // The rest streamed, in a few transactions.
         for start in stride(from: half, to: rows, by: 50) { try insert(start..<min(start + 50, rows)) }
-        try await waitUntil(timeout: .seconds(90), every: .milliseconds(100), failed: failed) { (try? captureEvents(n.topic).count) == rows }
+        try await waitUntil(timeout: .seconds(180), every: .milliseconds(100), failed: failed) { (try? captureEvents(n.topic).count) == rows }
         try stop()
         let mismatches = try PostgresFidelityValuesTests.compare(n, columns: cols.map { ($0.name, $0.rule) })
         #expect(mismatches.isEmpty, "seed \(seed): \(mismatches.count) differences\n\(mismatches.prefix(20).joined(separator: "\n"))")

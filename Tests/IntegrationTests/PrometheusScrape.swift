@@ -96,7 +96,7 @@ func fetchMetrics(port: Int, host: String = "127.0.0.1", timeout: Duration = .se
 /// Scrapes `/metrics` until `ready` holds (or `timeout`), checks the last body with
 /// `promtool check metrics` (exit 0 and no lint output expected) and returns it parsed.
 /// Reusable by any test that runs a command with `--metrics-port`.
-func scrapeAndCheckMetrics(port: Int, timeout: Duration = .seconds(60), process: Process? = nil,
+func scrapeAndCheckMetrics(port: Int, timeout: Duration = .seconds(180), process: Process? = nil,
                            until ready: (MetricsScrape) -> Bool) async throws -> MetricsScrape {
     let deadline = ContinuousClock.now + timeout
     var last: MetricsScrape? = nil

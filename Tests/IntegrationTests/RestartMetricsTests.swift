@@ -25,7 +25,7 @@ import StreamKit
         // After the first restart, during the 20 s wait before the second: one restart, two failures.
         let scrape: MetricsScrape
         do {
-            scrape = try await scrapeAndCheckMetrics(port: port, timeout: .seconds(60), process: p) { s in
+            scrape = try await scrapeAndCheckMetrics(port: port, timeout: .seconds(180), process: p) { s in
                 s.sum("streamkit_job_restarts_total") >= 1 && s.sum("streamkit_job_failures_total") >= 2
             }
         } catch {

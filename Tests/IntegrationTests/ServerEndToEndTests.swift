@@ -75,14 +75,14 @@ struct ServerEndToEndTests {
         try await poll("the source resumes after kill -9") { try await status()["status"] as? String == "RUNNING" }
         let topic = "\(n.prefix).public.\(n.table)"
         var ids = Set<Int>()
-        try await poll("every committed row is in \(topic)", timeout: .seconds(90)) {
+        try await poll("every committed row is in \(topic)", timeout: .seconds(180)) {
             ids = Set(try captureEvents(topic).compactMap { ($0.after?["id"] as? NSNumber)?.intValue })
             return ids.count >= rows
         }
         #expect(ids == Set(1...rows), "missing: \(Set(1...rows).subtracting(ids).sorted().prefix(20))")
         // The subscription resumed by itself and holds every selected row (at least once).
         var selected = Set<Int>()
-        try await poll("the consumer topic holds rows 100...\(rows) after kill -9", timeout: .seconds(90)) {
+        try await poll("the consumer topic holds rows 100...\(rows) after kill -9", timeout: .seconds(180)) {
             selected = Set(try captureEvents(consumerTopic).compactMap { ($0.after?["id"] as? NSNumber)?.intValue })
             return selected.count >= rows - 99
         }
@@ -204,7 +204,7 @@ extension ServerEndToEndTests {
         for i in 1...15 where i % 5 != 0 { expected.insert("u\(i)") }
 
         var seen: [CaptureEvent] = []
-        try await poll("the consumer topic holds the selected changes", timeout: .seconds(90)) {
+        try await poll("the consumer topic holds the selected changes", timeout: .seconds(180)) {
             seen = (try? captureEvents(topic)) ?? []
             return seen.count >= expected.count
         }
@@ -277,7 +277,7 @@ extension ServerEndToEndTests {
         let replayID = try #require(replay.json?["replay_id"] as? String)
         let topic = try #require(replay.json?["kafka_topic"] as? String)
         outputTopic = topic
-        try await poll("the replay is done", timeout: .seconds(90)) { try await server.get("/api/v1/replays/\(replayID)")["done"] as? Bool == true }
+        try await poll("the replay is done", timeout: .seconds(180)) { try await server.get("/api/v1/replays/\(replayID)")["done"] as? Bool == true }
         let status = try await server.get("/api/v1/replays/\(replayID)")
         #expect(status["status"] as? String == "FINISHED", "\(status)")
         let events = try captureEvents(topic)
@@ -291,7 +291,7 @@ extension ServerEndToEndTests {
 }
 
 /// Polls an async condition every 200 ms until it holds (or fails after `timeout`).
-func poll(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+func poll(_ what: String, timeout: Duration = .seconds(180), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while true {
         if (try? await condition()) == true { return }

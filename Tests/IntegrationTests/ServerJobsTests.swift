@@ -37,7 +37,7 @@ struct ServerJobsTests {
         #expect(running["restarts"] as? Int == 0)
         #expect(running["watermark"] is NSNumber, "\(running)")
         // The consumer lag is the Kafka source's: every event read, so it settles at 0 (not null).
-        try await poll("the job's consumer lag reaches 0", timeout: .seconds(60)) { (try await job()["consumer_lag"] as? Int) == 0 }
+        try await poll("the job's consumer lag reaches 0", timeout: .seconds(180)) { (try await job()["consumer_lag"] as? Int) == 0 }
 
         let savepoint = try await server.request("POST", "/api/v1/jobs/\(id)/savepoint")
         #expect(savepoint.status == 200, "\(savepoint.text)")
