@@ -45,7 +45,7 @@ public struct FeatureVector: Sendable, Equatable {
 ///
 /// The async methods run Redis I/O on the client's own serial `DispatchQueue` (one connection),
 /// never on the Swift concurrency pool; the `…Blocking` variants are for dedicated threads.
-/// `getMany` pipelines: one round trip for the latest pointers, one for the hashes.
+/// `getMany` is one round trip: a script reads the latest pointers and the hashes they name atomically.
 ///
 /// ```swift
 /// let client = try FeatureClient(url: "redis://127.0.0.1:6379")
@@ -81,7 +81,7 @@ public final class FeatureClient: @unchecked Sendable {
         try await getMany(view: view, entities: [entity], version: version)[0]
     }
 
-    /// The features of each of `entities`, in order (nil where missing), in two pipelined round trips.
+    /// The features of each of `entities`, in order (nil where missing), in one round trip.
     public func getMany(view: FeatureView, entities: [String], version: Int? = nil) async throws -> [FeatureVector?] {
         try await onQueue { try self.read(view, typed: true, entities: entities, version: version) }
     }
@@ -148,34 +148,37 @@ public final class FeatureClient: @unchecked Sendable {
     private func read(_ view: FeatureView, typed: Bool, entities: [String], version: Int?) throws -> [FeatureVector?] {
         if connection == nil { connection = try RedisConnection(configuration) }
         let redis = connection!
-        var commands = RedisCommandBuffer(capacity: entities.count * 64 + 64)
+        // One round trip: the script reads each entity's latest pointer (unless a version is
+        // given) and the hash it names in one atomic step, so a vector is never assembled from a
+        // pointer and a hash of different moments.
+        var commands = RedisCommandBuffer(capacity: entities.count * 48 + 64 + view.features.count * 16)
+        commands.arg("EVALSHA"); commands.arg(FeatureRead.script.sha1); commands.arg(entities.count)
+        for e in entities { FeatureUpsert.appendKeyPrefix(view, e, to: &commands); commands.endArg() }
+        if let version { commands.arg(version) } else { commands.arg("") }
+        if typed {
+            commands.arg(FeatureView.eventTimeField); commands.arg(FeatureView.updatedField)
+            for f in view.features { commands.arg(f.name) }
+        }
+        commands.endCommand()
         var replies: [RedisReply] = []
-        // 1. Which version of each entity (the latest pointer, unless a version is given).
-        var versions = [Int?](repeating: version, count: entities.count)
-        if version == nil {
-            for e in entities { commands.arg("GET"); commands.arg(view.latestKey(entity: e)); commands.endCommand() }
-            try redis.pipeline(commands, into: &replies)
-            for (i, r) in replies.enumerated() {
-                if case .error(let e) = r { throw StreamKitError(.connector, "GET \(view.latestKey(entity: entities[i])): \(e)") }
-                versions[i] = r.integer.map { Int($0) }
-            }
+        try redis.pipeline(commands, into: &replies, scripts: [FeatureRead.script])
+        if case .error(let e) = replies[0] { throw StreamKitError(.connector, "reading \(entities.count) entities of \(view.name): \(e)") }
+        let perEntity = replies[0].elements
+        guard perEntity.count == entities.count else {
+            throw StreamKitError(.connector, "reading \(view.name): \(perEntity.count) replies for \(entities.count) entities")
         }
-        // 2. The hashes.
-        commands.removeAll()
+        var versions = [Int?](repeating: nil, count: entities.count)
+        var hashes: [RedisReply] = []
+        hashes.reserveCapacity(entities.count)
         var asked: [Int] = []
-        for (i, e) in entities.enumerated() {
-            guard let v = versions[i] else { continue }
+        for (i, r) in perEntity.enumerated() {
+            let pair = r.elements
+            guard pair.count == 2, let v = pair[0].integer else { continue }
+            versions[i] = Int(v)
             asked.append(i)
-            if typed {
-                commands.arg("HMGET"); commands.arg(view.versionKey(entity: e, version: v))
-                commands.arg(FeatureView.eventTimeField); commands.arg(FeatureView.updatedField)
-                for f in view.features { commands.arg(f.name) }
-            } else {
-                commands.arg("HGETALL"); commands.arg(view.versionKey(entity: e, version: v))
-            }
-            commands.endCommand()
+            hashes.append(pair[1])
         }
-        try redis.pipeline(commands, into: &replies)
+        replies = hashes
         let now = self.now()
         let ttl = view.ttl.milliseconds
         var out = [FeatureVector?](repeating: nil, count: entities.count)

@@ -11,6 +11,7 @@ import StreamKit
 enum APIRoutes {
     static func router(plane: ControlPlane, tokens: AccessTokens, metrics: PrometheusCollectorRegistry?, logger: Logger) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: APIErrorMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(tokens: tokens))
 

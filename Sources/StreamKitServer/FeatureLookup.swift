@@ -3,7 +3,7 @@ import StreamKitJSON
 import StreamKitRedis
 
 /// Feature reads over HTTP for model servers (Feast's get-online-features in spirit): one entity
-/// or a batch of a view, straight from the Redis feature store in two pipelined round trips,
+/// or a batch of a view, straight from the Redis feature store in one round trip (one script reads the pointers and the hashes atomically),
 /// written with `JSONWriter` (no Foundation JSON on this path).
 struct FeatureLookup: Sendable {
     let client: FeatureClient

@@ -197,6 +197,13 @@ struct RedisFeatureStoreTests {
         #expect(try await client.get(view: view, entity: "fresh", version: 1) == nil)
         // Blocking variant (dedicated threads).
         #expect(try client.getManyBlocking(view: view, entities: ["fresh"])[0] == v)
+        // The read script survives a server that lost its script cache (NOSCRIPT → SCRIPT LOAD).
+        let redis = try RedisConnection(try Self.config())
+        #expect(try redis.command(["SCRIPT", "FLUSH"]) == .status("OK"))
+        #expect(try await client.getMany(view: view, entities: ["old", "missing", "fresh"]) == many)
+        // A pointer whose hash expired reads as missing, not as an empty vector.
+        _ = try redis.command(["DEL", view.versionKey(entity: "old")])
+        #expect(try await client.getMany(view: view, entities: ["old", "fresh"]) == [nil, v])
     }
 
     @Test func featuresGetJSON() async throws {

@@ -152,6 +152,17 @@ extension ServerEndToEndTests {
         #expect(metrics.status == 200)
         #expect(metrics.text.contains("streamkit_capture_changes_total"), "\(metrics.text.prefix(1500))")
         #expect(metrics.text.contains("source=\"\(n.prefix)\""))
+        // The API's own request metrics (Hummingbird's middleware under StreamKit's names): the
+        // status route answered, with its latency histogram; promtool-clean with help texts.
+        let statusSeries = try #require(metrics.text.split(separator: "\n").first {
+            $0.hasPrefix("streamkit_http_requests_total{") && $0.contains("/status") && $0.contains("http_response_status_code=\"200\"")
+        }, "no request counter for the status route:\n\(metrics.text.prefix(3000))")
+        #expect((Double(statusSeries.split(separator: " ").last ?? "") ?? 0) >= 3, "\(statusSeries)")
+        #expect(metrics.text.contains("streamkit_http_request_duration_seconds_bucket{"), "\(metrics.text.prefix(3000))")
+        if Promtool.runnable {
+            let check = try Promtool.checkMetrics(metrics.text)
+            #expect(check.status == 0 && check.output.isEmpty, "promtool: \(check.output)")
+        }
         #expect(try await server.request("GET", "/metrics", token: nil).status == 401)
         #expect(server.terminate() == 0)
     }

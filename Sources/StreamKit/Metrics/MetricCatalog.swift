@@ -25,6 +25,11 @@ public enum MetricCatalog {
         "streamkit_job_failures_total": "Failures of the job's runs, by error code (restarted or not).",
         "streamkit_job_last_failure_timestamp_seconds": "Wall-clock time of the job's newest failure (seconds since the epoch).",
         "streamkit_end_to_end_latency_seconds": "Time from input entering the job to the result reaching a sink (one observation per sink batch).",
+        // Control API (labels: http_route, http_request_method, http_response_status_code).
+        "streamkit_http_requests_total": "HTTP requests the control API answered.",
+        "streamkit_http_request_errors_total": "HTTP requests the control API answered with an error.",
+        "streamkit_http_request_duration_seconds": "Time the control API took to answer a request (handler and middleware, not the network).",
+        "streamkit_http_active_requests": "HTTP requests the control API is answering now.",
         // Change capture (label: source = the topic prefix).
         "streamkit_capture_changes_total": "Change events the capture published and Kafka acknowledged.",
         "streamkit_capture_transactions_total": "Source transactions the capture published.",
