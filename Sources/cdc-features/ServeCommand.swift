@@ -19,6 +19,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(name: .customLong("data-dir"), help: "Directory of the registry, capture positions and job checkpoints.") var dataDir: String
     @Option(name: .customLong("token-file"), help: "Bearer tokens: '<token> <role>' per line (admin or read).") var tokenFile: String
+    @Option(name: .customLong("checkpoint-interval"),
+            help: "Time between checkpoints of the jobs, consumers and replays the server runs.") var checkpointInterval: Duration = .seconds(5)
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var redisOptions: RedisOptions
     @OptionGroup var observability: ObservabilityOptions
@@ -34,6 +36,8 @@ struct Serve: AsyncParsableCommand {
         var c = ServerConfiguration(port: port, dataDirectory: dataDir, tokens: tokens, kafka: try kafkaOptions.configuration(),
                                     redis: try redisOptions.configuration())
         c.host = host
+        guard checkpointInterval > .zero else { throw ValidationError("--checkpoint-interval must be positive") }
+        c.jobCheckpointInterval = checkpointInterval
         let address = host
         let server = try ControlServer(configuration: c, metrics: registry, metricsPort: observability.metricsPort, logger: logger) { bound in
             // One line on stdout for scripts and tests that start the server with --port 0.

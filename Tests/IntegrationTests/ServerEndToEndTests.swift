@@ -301,12 +301,75 @@ extension ServerEndToEndTests {
     }
 }
 
-/// Polls an async condition every 200 ms until it holds (or fails after `timeout`).
-func poll(_ what: String, timeout: Duration = .seconds(180), _ condition: () async throws -> Bool) async throws {
+/// Polls an async condition every `interval` (200 ms) until it holds (or fails after `timeout`).
+func poll(_ what: String, timeout: Duration = .seconds(180), every interval: Duration = .milliseconds(200),
+          _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while true {
         if (try? await condition()) == true { return }
         if ContinuousClock.now > deadline { throw StreamKitError(.cancelled, "\(what): not within \(timeout)") }
-        try await Task.sleep(for: .milliseconds(200))
+        try await Task.sleep(for: interval)
+    }
+}
+
+extension ServerEndToEndTests {
+    /// A replay survives kill -9 of the server: the restarted server resumes it (from its last
+    /// checkpoint, 200 ms apart here) and the topic ends up with every change of the range — at
+    /// least once, nothing outside it. Without `end_timestamp` the range ends at the request, so
+    /// changes committed after it (and after the restart) stay out.
+    @Test(.timeLimit(.minutes(6)))
+    func replayResumesAfterKill9WithEveryChangeOfItsRange() async throws {
+        let n = PostgresCaptureTests.Names()
+        let server = try ServerProcess(extraArguments: ["--checkpoint-interval", "200ms"])
+        var sourceID: String?
+        var outputTopic: String?
+        defer {
+            server.cleanUp()
+            PostgresCaptureTests.cleanUp(n)
+            _ = try? PostgresCaptureTests.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'streamkit_\(sourceID?.dropFirst(4) ?? "none")'")
+            _ = try? PostgresCaptureTests.sql("DROP PUBLICATION IF EXISTS streamkit_\(sourceID?.dropFirst(4) ?? "none")")
+            if let outputTopic { _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([outputTopic]) }
+        }
+        _ = try PostgresCaptureTests.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int)")
+        try await server.start()
+        let created = try await server.request("POST", "/api/v1/sources", body: """
+            {"db_type":"postgresql","connection_string":"\(Services.postgresDSN)","tables":["\(n.table)"],"options":{"topic_prefix":"\(n.prefix)","snapshot":"never"}}
+            """)
+        let id = try #require(created.json?["source_id"] as? String)
+        sourceID = id
+        #expect(try await server.request("POST", "/api/v1/sources/\(id)/start").status == 200)
+        func status() async throws -> [String: Any] { try await server.get("/api/v1/sources/\(id)/status") }
+        try await poll("the source streams") { try await status()["status"] as? String == "RUNNING" }
+        let rows = 60_000
+        for k in 0..<6 {
+            _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(\(k * 10_000 + 1), \((k + 1) * 10_000)) g")
+        }
+        try await poll("all \(rows) changes captured", timeout: .seconds(180)) { (try await status()["changes_total"] as? Int) == rows }
+        // No end_timestamp: the range ends at the request, so the row inserted after it stays out.
+        let replay = try await server.request("POST", "/api/v1/sources/\(id)/replay", body: #"{"start_timestamp":"2020-01-01T00:00:00Z"}"#)
+        #expect(replay.status == 202, "\(replay.text)")
+        let replayID = try #require(replay.json?["replay_id"] as? String)
+        let topic = try #require(replay.json?["kafka_topic"] as? String)
+        outputTopic = topic
+        _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) VALUES (\(rows + 1), 0)")
+
+        // Kill as soon as the replay has read something (it may already be done on a fast machine:
+        // then the restart must not lose or add anything either).
+        var readAtKill = 0
+        try await poll("the replay reads", every: .milliseconds(10)) {
+            let s = try? await server.get("/api/v1/replays/\(replayID)")
+            readAtKill = (s?["records_read"] as? Int) ?? 0
+            return readAtKill > 0 || s?["done"] as? Bool == true
+        }
+        server.kill9()
+        try await server.start()
+        try await poll("the resumed replay is done", timeout: .seconds(180)) { try await server.get("/api/v1/replays/\(replayID)")["done"] as? Bool == true }
+        let final = try await server.get("/api/v1/replays/\(replayID)")
+        #expect(final["status"] as? String == "FINISHED", "\(final)")
+        #expect(final["end_timestamp"] is String, "the effective end is reported: \(final)")
+        let ids = try captureEvents(topic).compactMap { ($0.after?["id"] as? NSNumber)?.intValue }
+        #expect(Set(ids) == Set(1...rows), "missing \(Set(1...rows).subtracting(ids).count), extra \(Set(ids).subtracting(1...rows).sorted().prefix(5)) (read \(readAtKill) before the kill)")
+        #expect(ids.count >= rows)
+        #expect(server.terminate() == 0)
     }
 }

@@ -16,8 +16,11 @@ final class ServerProcess: @unchecked Sendable {
     let logFile: String
     private(set) var process: Process?
     private(set) var port = 0
+    /// More `serve` options (e.g. `--checkpoint-interval`).
+    let extraArguments: [String]
 
-    init() throws {
+    init(extraArguments: [String] = []) throws {
+        self.extraArguments = extraArguments
         let dir = NSTemporaryDirectory() + "streamkit-serve-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         dataDirectory = dir + "/data"
@@ -31,7 +34,7 @@ final class ServerProcess: @unchecked Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)
         p.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory, "--token-file", tokenFile,
-                       "--brokers", Services.kafkaBrokers, "--redis", Services.redisURL, "--log-level", "debug"]
+                       "--brokers", Services.kafkaBrokers, "--redis", Services.redisURL, "--log-level", "debug"] + extraArguments
         let out = Pipe()
         p.standardOutput = out
         if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }
