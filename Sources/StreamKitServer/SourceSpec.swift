@@ -28,6 +28,9 @@ struct SourceSpec: Codable, Sendable, Equatable {
         guard db_type == "postgresql" || db_type == "mysql" else { throw ServerError.invalid("db_type", "must be postgresql or mysql") }
         let dsn = connection_string.trimmingCharacters(in: .whitespaces)
         guard !dsn.isEmpty else { throw ServerError.invalid("connection_string", "must not be empty") }
+        guard !dsn.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw ServerError.invalid("connection_string", "must not contain control characters")
+        }
         if isMySQL {
             do { _ = try MySQLDSN(parsing: dsn) } catch {
                 throw ServerError.invalid("connection_string", "must be a mysql://user:password@host:port/database URL")

@@ -76,6 +76,7 @@ struct ServerAPITests {
             ("/api/v1/sources", #"{"db_type":"mysql","connection_string":"\#(dsn)"}"#, "connection_string"),
             ("/api/v1/sources", #"{"db_type":"sqlserver","connection_string":"\#(dsn)"}"#, "db_type"),
             ("/api/v1/sources", #"{"db_type":"postgresql","connection_string":7}"#, "connection_string"),
+            ("/api/v1/sources", #"{"db_type":"postgresql","connection_string":"postgresql://h\u0001ost/db"}"#, "connection_string"),
             ("/api/v1/sources", #"{"db_type":"postgresql","connection_string":"\#(dsn)","tables":"t"}"#, "tables"),
             ("/api/v1/sources", #"{"db_type":"postgresql","connection_string":"\#(dsn)","tables":["a b"]}"#, "tables"),
             ("/api/v1/sources", #"{"db_type":"postgresql","connection_string":"\#(dsn)","options":{"snapshot":"sometimes"}}"#, "options.snapshot"),
