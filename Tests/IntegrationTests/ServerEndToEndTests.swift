@@ -100,6 +100,11 @@ struct ServerEndToEndTests {
         let shown = StatusPageBrowser.cell("changes-total", in: row).flatMap { Int($0) }
         #expect(shown != nil && shown! >= total2, "changes shown \(shown as Any), status had \(total2)")
         #expect(row.contains("data-points"), "no sparkline: \(row)")
+        // The subscription's row: running, with the records it has written.
+        let consumerID = try #require(consumers?.first?["consumer_id"] as? String)
+        let consumerRow = try #require(StatusPageBrowser.row(of: consumerID, in: dom, kind: "consumer"), "no row for \(consumerID):\n\(dom.prefix(3000))")
+        #expect(consumerRow.contains("st-RUNNING") && consumerRow.contains(consumerTopic), "\(consumerRow)")
+        #expect((StatusPageBrowser.cell("records-total", in: consumerRow).flatMap { Int($0) } ?? 0) >= rows - 99, "\(consumerRow)")
 
         let stopped = try await server.request("POST", "/api/v1/sources/\(id)/stop")
         #expect(stopped.json?["status"] as? String == "STOPPED")

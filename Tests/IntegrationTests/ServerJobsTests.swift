@@ -39,6 +39,12 @@ struct ServerJobsTests {
         // The consumer lag is the Kafka source's: every event read, so it settles at 0 (not null).
         try await poll("the job's consumer lag reaches 0", timeout: .seconds(180)) { (try await job()["consumer_lag"] as? Int) == 0 }
 
+        // The status page in a real headless Chromium shows the job running with its record count.
+        let dom = try StatusPageBrowser.dumpDOM(port: server.port, token: ServerProcess.readToken, screenshot: nil)
+        let row = try #require(StatusPageBrowser.row(of: id, in: dom, kind: "job"), "no row for \(id):\n\(dom.prefix(3000))")
+        #expect(row.contains("st-RUNNING") && row.contains("user-activity"), "\(row)")
+        #expect(StatusPageBrowser.cell("records-total", in: row).flatMap { Int($0) } == lines.count, "\(row)")
+
         let savepoint = try await server.request("POST", "/api/v1/jobs/\(id)/savepoint")
         #expect(savepoint.status == 200, "\(savepoint.text)")
         let cp = try #require((savepoint.json?["checkpoint"] as? NSNumber)?.int64Value)
@@ -113,6 +119,12 @@ struct ServerJobsTests {
             let j = try await job()
             return j["status"] as? String == "RUNNING" && (j["records_total"] as? Int) == lines.count
         }
+        // The status page in a real headless Chromium shows the job running with its record count.
+        let dom = try StatusPageBrowser.dumpDOM(port: server.port, token: ServerProcess.readToken, screenshot: nil)
+        let row = try #require(StatusPageBrowser.row(of: id, in: dom, kind: "job"), "no row for \(id):\n\(dom.prefix(3000))")
+        #expect(row.contains("st-RUNNING") && row.contains("user-activity"), "\(row)")
+        #expect(StatusPageBrowser.cell("records-total", in: row).flatMap { Int($0) } == lines.count, "\(row)")
+
         let savepoint = try await server.request("POST", "/api/v1/jobs/\(id)/savepoint")
         let cp = try #require((savepoint.json?["checkpoint"] as? NSNumber)?.int64Value, "\(savepoint.text)")
 

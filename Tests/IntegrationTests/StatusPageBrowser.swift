@@ -19,8 +19,11 @@ enum StatusPageBrowser {
     static func dumpDOM(port: Int, token: String, screenshot: String?, budgetMillis: Int = 6000) throws -> String {
         guard let chromium else { throw StreamKitError(.configuration, "chromium is not installed (scripts/setup installs it)") }
         let url = "http://127.0.0.1:\(port)/#token=\(token)"
+        // A profile of its own per call: suites run in parallel, and Chromium locks its profile.
+        let profile = NSTemporaryDirectory() + "streamkit-chromium-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: profile) }
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                      "--user-data-dir=" + NSTemporaryDirectory() + "streamkit-chromium-\(getpid())",
+                      "--user-data-dir=" + profile,
                       "--virtual-time-budget=\(budgetMillis)"]
         let dom = try run(chromium, common + ["--dump-dom", url])
         if let screenshot {
@@ -44,8 +47,8 @@ enum StatusPageBrowser {
     }
 
     /// The `<tr data-source-id="id">…</tr>` of the DOM.
-    static func row(of id: String, in dom: String) -> String? {
-        guard let start = dom.range(of: "<tr data-source-id=\"\(id)\"") else { return nil }
+    static func row(of id: String, in dom: String, kind: String = "source") -> String? {
+        guard let start = dom.range(of: "<tr data-\(kind)-id=\"\(id)\"") else { return nil }
         guard let end = dom.range(of: "</tr>", range: start.upperBound..<dom.endIndex) else { return nil }
         return String(dom[start.lowerBound..<end.upperBound])
     }
