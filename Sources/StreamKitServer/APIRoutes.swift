@@ -90,7 +90,7 @@ enum APIRoutes {
         }
         api.post("features/:view/batch-get") { request, context in
             let namespace = try FeatureLookup.namespace(request.uri.queryParameters.get("namespace"))
-            let body = try await RequestBody.decode(BatchGetRequest.self, from: request)
+            let body = try await RequestBody.decodeFast(BatchGetRequest.self, from: request)
             return RawJSONResponse(bytes: try await features.batch(view: try context.parameters.require("view"), entities: body.entities,
                                                                    namespace: namespace))
         }

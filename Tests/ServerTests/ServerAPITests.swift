@@ -93,6 +93,8 @@ struct ServerAPITests {
             ("/api/v1/features/v/batch-get", #"{"entities":"u1"}"#, "entities"),
             ("/api/v1/features/v/batch-get", #"{"entities":[]}"#, "entities"),
             ("/api/v1/features/v/batch-get", #"{"entities":["a:b"]}"#, "entities[0]"),
+            ("/api/v1/features/v/batch-get", #"{"entities":["a",7]}"#, "entities[1]"),
+            ("/api/v1/features/v/batch-get", #"{"entities":["a"#, "body"),
         ]
         for (path, body, field) in cases {
             let r = try await server.request("POST", path, body: body)
