@@ -15,14 +15,15 @@ import StreamKit
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)
         p.arguments = ["run", "user-activity", "--input", "\(dir)/missing.jsonl", "--out", "\(dir)/out.ndjson",
-                       "--restart-strategy", "fixed-delay:attempts=2,delay=20s", "--metrics-port", String(port)]
+                       "--restart-strategy", "exponential-delay:initial=2s,max=45s,multiplier=22.5,jitter=0,attempts=2", "--metrics-port", String(port)]
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
         p.standardError = err
         try p.run()
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         let started = Date()
-        // After the first restart, during the 20 s wait before the second: one restart, two failures.
+        // After the first restart, during the 45 s wait before the second (2 s, then 45 s: the
+        // scrape needs a window a loaded machine cannot miss): one restart, two failures.
         let scrape: MetricsScrape
         do {
             scrape = try await scrapeAndCheckMetrics(port: port, timeout: .seconds(180), process: p) { s in
@@ -38,8 +39,15 @@ import StreamKit
         #expect(scrape.series("streamkit_job_failures_total").allSatisfy { $0.labels["code"] != nil })
         let last = try #require(scrape.series("streamkit_job_last_failure_timestamp_seconds", ["job": "user-activity"]).first)
         #expect(last.value >= started.timeIntervalSince1970 - 1 && last.value <= Date().timeIntervalSince1970 + 1)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        // The process exits after the second restart fails; wait on a thread of its own, not the
+        // concurrency pool's (the other suites run there).
+        let stderr: String = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                p.waitUntilExit()
+                continuation.resume(returning: text)
+            }
+        }
         #expect(p.terminationStatus != 0)
         #expect(stderr.contains("exhausted after 2 restarts") && stderr.contains("missing.jsonl"), "\(stderr.suffix(2000))")
     }
