@@ -99,8 +99,21 @@ public final class FeatureClient: @unchecked Sendable {
     /// a missing entity is `{"entity":…,"found":false}`.
     public func lookupJSON(viewNamed name: String, namespace: String = "feature", entities: [String],
                            version: Int? = nil) async throws -> String {
-        let vectors = try await getMany(viewNamed: name, namespace: namespace, entities: entities, version: version)
-        return Self.json(view: name, entities: entities, vectors: vectors)
+        String(decoding: try await lookupJSONBytes(viewNamed: name, namespace: namespace, entities: entities, version: version),
+               as: UTF8.self)
+    }
+
+    /// ``lookupJSON(viewNamed:namespace:entities:version:)`` as UTF-8 bytes, rendered straight from
+    /// the reply (no ``FeatureVector`` or `String` per value): the control API's batch-get.
+    package func lookupJSONBytes(viewNamed name: String, namespace: String = "feature", entities: [String],
+                                 version: Int? = nil) async throws -> [UInt8] {
+        try await onQueue { try self.render(viewNamed: name, namespace: namespace, entities: entities, version: version, single: false)! }
+    }
+
+    /// One entity as `{"view":…,"entity":…,"found":true,"version":…,"event_time":…,"age_ms":…,"features":{…}}`,
+    /// nil when missing or expired (the control API's single-entity read).
+    package func lookupOneJSONBytes(viewNamed name: String, namespace: String = "feature", entity: String) async throws -> [UInt8]? {
+        try await onQueue { try self.render(viewNamed: name, namespace: namespace, entities: [entity], version: nil, single: true) }
     }
 
     // MARK: Blocking
@@ -137,6 +150,42 @@ public final class FeatureClient: @unchecked Sendable {
     }
 
     // MARK: Internals
+
+    /// Runs under `lock`: the read script's reply rendered as JSON in place.
+    private func render(viewNamed name: String, namespace: String, entities: [String], version: Int?, single: Bool) throws -> [UInt8]? {
+        if connection == nil { connection = try RedisConnection(configuration) }
+        let view = FeatureView(name: name, entityKey: "", features: [], ttl: .zero, version: version ?? 0, namespace: namespace)
+        var commands = RedisCommandBuffer(capacity: entities.count * 48 + 64)
+        commands.arg("EVALSHA"); commands.arg(FeatureRead.script.sha1); commands.arg(entities.count)
+        for e in entities { FeatureUpsert.appendKeyPrefix(view, e, to: &commands); commands.endArg() }
+        if let version { commands.arg(version) } else { commands.arg("") }
+        commands.endCommand()
+        let now = self.now()
+        return try connection!.withReply(commands, scripts: [FeatureRead.script]) { reply -> [UInt8]? in
+            if reply.isError { throw StreamKitError(.connector, "reading \(entities.count) entities of \(name): \(reply.copied)") }
+            guard reply.count == entities.count else {
+                throw StreamKitError(.connector, "reading \(name): \(reply.count) replies for \(entities.count) entities")
+            }
+            var w = JSONWriter(capacity: 64 + entities.count * 192)
+            w.beginObject()
+            w.field("view", name)
+            if single {
+                guard StoredFeatureJSON.write(entity: entities[0], reply: reply[0], now: now, into: &w) else { return nil }
+            } else {
+                w.key("entities"); w.beginArray()
+                for (i, entity) in entities.enumerated() {
+                    w.beginObject()
+                    if !StoredFeatureJSON.write(entity: entity, reply: reply[i], now: now, into: &w) {
+                        w.field("entity", entity); w.field("found", false)
+                    }
+                    w.endObject()
+                }
+                w.endArray()
+            }
+            w.endObject()
+            return w.bytes
+        }
+    }
 
     private func onQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

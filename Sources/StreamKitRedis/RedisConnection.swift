@@ -268,6 +268,45 @@ public final class RedisConnection {
         guard let ctx = context else { throw StreamKitError(.connector, "not connected", retriable: true) }
         replies.removeAll(keepingCapacity: true)
         replies.reserveCapacity(commands.count)
+        try append(commands, to: ctx)
+        for _ in 0..<commands.count {
+            var raw: UnsafeMutableRawPointer? = nil
+            guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
+            replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+    }
+
+    /// Sends the one command in `command` and lets `body` read its reply in place (no copy into
+    /// ``RedisReply``): for hot reads that render the reply straight into their output. Reconnects
+    /// and re-sends on I/O errors (idempotent commands only); a `NOSCRIPT` error loads `scripts`
+    /// and sends the command once more.
+    package func withReply<T>(_ command: RedisCommandBuffer, scripts: [RedisScript] = [],
+                              _ body: (RedisReplyView) throws -> T) throws -> T {
+        precondition(command.count == 1, "withReply sends exactly one command")
+        var result: T? = nil
+        var loaded = false
+        while result == nil {
+            var noScript = false
+            try withReconnects {
+                guard let ctx = context else { throw StreamKitError(.connector, "not connected", retriable: true) }
+                try append(command, to: ctx)
+                var raw: UnsafeMutableRawPointer? = nil
+                guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
+                defer { freeReplyObject(raw) }
+                let view = RedisReplyView(raw.assumingMemoryBound(to: redisReply.self))
+                if !loaded, !scripts.isEmpty, view.isError, view.bytes.starts(with: "NOSCRIPT".utf8) { noScript = true; return }
+                result = try body(view)
+            }
+            if noScript {
+                for s in scripts { try load(s) }
+                loaded = true
+            }
+        }
+        return result!
+    }
+
+    private func append(_ commands: RedisCommandBuffer, to ctx: UnsafeMutablePointer<redisContext>) throws {
         var maxArgs = 0
         var previous = 0
         for end in commands.commandEnds { maxArgs = max(maxArgs, end - previous); previous = end }
@@ -296,12 +335,6 @@ public final class RedisConnection {
             return true
         }
         guard appended else { throw ioError(ctx, "append") }
-        for _ in 0..<commands.count {
-            var raw: UnsafeMutableRawPointer? = nil
-            guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
-            replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
-            freeReplyObject(raw)
-        }
     }
 
     private func ioError(_ ctx: UnsafeMutablePointer<redisContext>, _ what: String) -> StreamKitError {

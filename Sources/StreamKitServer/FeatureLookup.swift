@@ -4,7 +4,7 @@ import StreamKitRedis
 
 /// Feature reads over HTTP for model servers (Feast's get-online-features in spirit): one entity
 /// or a batch of a view, straight from the Redis feature store in one round trip (one script reads the pointers and the hashes atomically),
-/// written with `JSONWriter` (no Foundation JSON on this path).
+/// rendered from the reply's bytes with `JSONWriter` (no Foundation JSON, no value per feature).
 struct FeatureLookup: Sendable {
     let client: FeatureClient
     static let maxEntities = 1000
@@ -35,14 +35,7 @@ struct FeatureLookup: Sendable {
     func one(view: String, entity: String, namespace: String) async throws -> [UInt8]? {
         try Self.checkView(view)
         try Self.checkEntity(entity, field: "entity")
-        let vectors = try await read(view: view, entities: [entity], namespace: namespace)
-        guard let v = vectors[0] else { return nil }
-        var w = JSONWriter(capacity: 512)
-        w.beginObject()
-        w.field("view", view)
-        Self.write(entity: entity, vector: v, into: &w)
-        w.endObject()
-        return w.bytes
+        return try await upstream { try await client.lookupOneJSONBytes(viewNamed: view, namespace: namespace, entity: entity) }
     }
 
     /// `{"view","entities":[{"entity","found",…},…]}` in the order asked.
@@ -51,35 +44,14 @@ struct FeatureLookup: Sendable {
         guard !entities.isEmpty else { throw ServerError.invalid("entities", "must list at least one entity") }
         guard entities.count <= Self.maxEntities else { throw ServerError.invalid("entities", "at most \(Self.maxEntities) entities per request") }
         for (i, e) in entities.enumerated() { try Self.checkEntity(e, field: "entities[\(i)]") }
-        let vectors = try await read(view: view, entities: entities, namespace: namespace)
-        var w = JSONWriter(capacity: 256 + entities.count * 160)
-        w.beginObject()
-        w.field("view", view)
-        w.key("entities"); w.beginArray()
-        for (entity, vector) in zip(entities, vectors) {
-            w.beginObject()
-            if let v = vector { Self.write(entity: entity, vector: v, into: &w) } else { w.field("entity", entity); w.field("found", false) }
-            w.endObject()
-        }
-        w.endArray()
-        w.endObject()
-        return w.bytes
+        return try await upstream { try await client.lookupJSONBytes(viewNamed: view, namespace: namespace, entities: entities) }
     }
 
-    private func read(view: String, entities: [String], namespace: String) async throws -> [FeatureVector?] {
+    private func upstream<T>(_ read: () async throws -> T) async throws -> T {
         do {
-            return try await client.getMany(viewNamed: view, namespace: namespace, entities: entities)
+            return try await read()
         } catch {
             throw ServerError(.upstream, "the feature store did not answer: \(LogRedaction.connectionString("\(error)"))")
         }
-    }
-
-    private static func write(entity: String, vector v: FeatureVector, into w: inout JSONWriter) {
-        w.field("entity", entity)
-        w.field("found", true)
-        w.field("version", v.version)
-        w.field("event_time", v.eventTime)
-        w.field("age_ms", v.ageMillis)
-        w.key("features"); v.writeFeatures(into: &w)
     }
 }

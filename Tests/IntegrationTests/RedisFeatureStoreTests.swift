@@ -226,6 +226,29 @@ struct RedisFeatureStoreTests {
         #expect(v1.contains("\"found\":false"))
     }
 
+    /// The lookup JSON rendered from the reply's bytes equals the one built from `FeatureVector`s,
+    /// for every kind of stored text (integers with signs, doubles, nan/inf, strings, non-ASCII,
+    /// quotes), a missing entity, an expired hash and a name order that is not the stored one.
+    @Test func lookupJSONFromTheReplyEqualsTheVectorRendering() async throws {
+        let view = Self.view("render")
+        defer { try? Self.cleanUp(view) }
+        let redis = try RedisConnection(try Self.config())
+        let values = ["12", "+5", "-0", "-17", "3.0", "1e3", "2.5E-3", "nan", "inf", "-inf", "abc", "ünï", "a \"q\" \\ b",
+                      "", "9223372036854775808", "0x1p3", "1.2.3", " 4", "12abc"]
+        var args = ["HSET", view.versionKey(entity: "e1"), "__event_time", "1000", "__updated", "2000"]
+        for (i, v) in values.enumerated() { args += ["f\(String(format: "%02d", values.count - i))", v] }
+        _ = try redis.command(args)
+        _ = try redis.command(["SET", view.latestKey(entity: "e1"), String(view.version)])
+        _ = try redis.command(["SET", view.latestKey(entity: "gone"), String(view.version)])   // pointer without a hash
+        let client = FeatureClient(configuration: try Self.config(), now: { 5_000 })
+        let entities = ["e1", "missing", "gone"]
+        let fast = try await client.lookupJSON(viewNamed: view.name, namespace: view.namespace, entities: entities)
+        let vectors = try await client.getMany(viewNamed: view.name, namespace: view.namespace, entities: entities)
+        #expect(fast == FeatureClient.json(view: view.name, entities: entities, vectors: vectors))
+        #expect(try JSONSerialization.jsonObject(with: Data(fast.utf8)) is [String: Any], "valid JSON: \(fast)")
+        #expect(vectors[0]?.features.count == values.count && vectors[1] == nil && vectors[2] == nil)
+    }
+
     @Test func rawRateHelperWritesAndCleansUp() throws {
         let c = try Self.config()
         let ns = Self.unique("bench")
