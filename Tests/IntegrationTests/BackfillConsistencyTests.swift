@@ -76,7 +76,7 @@ struct BackfillConsistencyTests {
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func backfilledVectorsEqualTheServedOnes() async throws {
         let lines = Self.events()
         let topic = K.unique("backfill-interactions"), inference = K.unique("backfill-inference")

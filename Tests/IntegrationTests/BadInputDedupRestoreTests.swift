@@ -9,7 +9,7 @@ import StreamKitQuery
 @Suite(.serialized) struct BadInputDedupRestoreTests {
     typealias B = BadInput
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func duplicateOfAnEventBeforeTheCheckpointIsCaughtAfterRestore() async throws {
         try #require(KafkaTestSupport.reachable, "no Kafka broker at \(Services.kafkaBrokers)")
         let topic = KafkaTestSupport.unique("badinput-dedup"), group = KafkaTestSupport.unique("g")

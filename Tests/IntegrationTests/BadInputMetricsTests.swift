@@ -9,7 +9,7 @@ import StreamKitRedis
 /// (`streamkit_dead_letters_total{reason}` on /metrics), and the job keeps reading.
 @Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct BadInputMetricsTests {
-    @Test(.timeLimit(.minutes(6)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
+    @Test(.timeLimit(.minutes(15)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
     func pipelineCountsDeadLettersPerReasonOnTheMetricsEndpoint() async throws {
         let topic = KafkaTestSupport.unique("badinput-cli"), dlq = topic + ".dlq"
         try KafkaTestSupport.createTopic(topic, partitions: 1)

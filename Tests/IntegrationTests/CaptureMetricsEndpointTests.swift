@@ -8,7 +8,7 @@ import StreamKitPostgres
 /// `promtool check metrics` and carries the capture's changes and slot lag.
 @Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct CaptureMetricsEndpointTests {
-    @Test(.timeLimit(.minutes(6)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
+    @Test(.timeLimit(.minutes(15)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
     func capturePostgresServesPrometheusMetrics() async throws {
         let n = PostgresCaptureTests.Names()
         defer { PostgresCaptureTests.cleanUp(n) }

@@ -14,7 +14,7 @@ import StreamKitKafka
 struct CaptureRepeatDeduplicationTests {
     struct IdRow: Decodable, Sendable { let id: Int }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func repeatsAfterAKillCarryTheirSequenceAndAreDropped() async throws {
         let n = PostgresCaptureTests.Names()
         defer {

@@ -20,7 +20,7 @@ struct ExactlyOnceKafkaTests {
 
     final class Attempts: Sendable { let current = Atomic<Int>(0) }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func crashBetweenCheckpointCompletionAndCommitLosesNothing() async throws {
         let input = K.unique("eo-in"), output = K.unique("eo-out"), group = K.unique("eo-g")
         try K.createTopic(input, partitions: 1)

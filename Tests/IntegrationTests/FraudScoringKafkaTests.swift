@@ -17,7 +17,7 @@ import StreamKitWorkload
 struct FraudScoringKafkaTests {
     typealias K = KafkaTestSupport
 
-    @Test(.timeLimit(.minutes(8)))
+    @Test(.timeLimit(.minutes(15)))
     func inferenceRequestsCarryVersionScoreAndIdAndTheChallengerIsPromoted() async throws {
         let transactions = 120_000
         let topic = K.unique("fraud-cdc"), inference = K.unique("fraud-inference"), events = K.unique("model-events")

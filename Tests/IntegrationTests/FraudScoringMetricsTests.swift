@@ -10,7 +10,7 @@ import StreamKitWorkload
 struct FraudScoringMetricsTests {
     typealias K = KafkaTestSupport
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func modelMetricsAndDecisionsAreServed() async throws {
         let topic = K.unique("fraud-metrics")
         try K.createTopic(topic, partitions: 2)

@@ -44,7 +44,7 @@ struct InferenceRequestIdTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func idsAfterACrashAndRestoreEqualACleanRun() async throws {
         let topic = K.unique("ids-interactions")
         try K.createTopic(topic, partitions: 2)

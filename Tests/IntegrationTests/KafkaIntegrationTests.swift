@@ -38,7 +38,7 @@ struct KafkaIntegrationTests {
         return out.values.sorted()
     }
 
-    @Test(.timeLimit(.minutes(6)), arguments: [KafkaPartitionAssignment.readers, .group])
+    @Test(.timeLimit(.minutes(15)), arguments: [KafkaPartitionAssignment.readers, .group])
     func windowJobOverKafkaEqualsTheFileRun(assignment: KafkaPartitionAssignment) async throws {
         let topic = K.unique("win"), group = K.unique("g")
         try K.createTopic(topic)
@@ -67,7 +67,7 @@ struct KafkaIntegrationTests {
         #expect(age >= 1 && age < 3_600_000, "message age p50 \(age) ms")
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func failureThenRestoreResumesFromCheckpointedOffsets() async throws {
         let topic = K.unique("restore"), group = K.unique("g")
         try K.createTopic(topic)
@@ -107,7 +107,7 @@ struct KafkaIntegrationTests {
         #expect(got == expected, "no loss, no duplicates: \(difference(got, expected))")
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func offsetsAreCommittedOnlyAfterACheckpointCompletes() async throws {
         let topic = K.unique("commit"), group = K.unique("g")
         try K.createTopic(topic)
@@ -132,7 +132,7 @@ struct KafkaIntegrationTests {
         running.stop(checkpoint: false)
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func replayFromATimestamp() async throws {
         let topic = K.unique("replay"), group = K.unique("g")
         try K.createTopic(topic, partitions: 2)
@@ -148,7 +148,7 @@ struct KafkaIntegrationTests {
         #expect(out.values.compactMap(Int.init).sorted() == Array(60..<100))
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func malformedMessagesGoToTheDeadLetterTopicAndTheJobContinues() async throws {
         let topic = K.unique("dlq-in"), dlq = K.unique("dlq"), group = K.unique("g")
         try K.createTopic(topic, partitions: 2)
@@ -191,7 +191,7 @@ struct KafkaIntegrationTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func backPressurePausesThePartitions() async throws {
         let topic = K.unique("bp"), group = K.unique("g")
         try K.createTopic(topic, partitions: 2)
@@ -209,7 +209,7 @@ struct KafkaIntegrationTests {
         #expect(source.metrics.resumes.current > 0)
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func sinkProducesKeyedRecordsThatReadBack() async throws {
         let topic = K.unique("sink")
         try K.createTopic(topic)
@@ -233,7 +233,7 @@ struct KafkaIntegrationTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func openTransactionsAreHiddenAndCommittedOnesVisible() async throws {
         let topic = K.unique("txn")
         try K.createTopic(topic, partitions: 1)
@@ -251,7 +251,7 @@ struct KafkaIntegrationTests {
     /// Kafka → map → transactional KafkaSink linked to the source: the output is invisible to
     /// read_committed readers until the checkpoint completes, then visible with the source offsets
     /// committed in the same transaction.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func transactionalSinkCommitsOnCheckpointWithTheSourceOffsets() async throws {
         let input = K.unique("tx-in"), output = K.unique("tx-out"), group = K.unique("g")
         try K.createTopic(input, partitions: 2)

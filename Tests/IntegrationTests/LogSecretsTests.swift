@@ -40,7 +40,7 @@ struct LogSecretsTests {
     static let kafkaSecret = "sasl-S3cr3t-\(UInt32.random(in: 0...UInt32.max))"
     static let keySecret = "sslkey-S3cr3t-\(UInt32.random(in: 0...UInt32.max))"
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func redisPasswordNeverLogged() throws {
         let store = CapturingLogHandlerStore()
         let base = try RedisConfiguration(url: Services.redisURL)
@@ -62,7 +62,7 @@ struct LogSecretsTests {
         #expect(!text.contains(Self.redisSecret), "\(text)")
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func kafkaSecretsNeverLogged() throws {
         let store = CapturingLogHandlerStore()
         var kafka = KafkaConfiguration(bootstrapServers: Services.kafkaBrokers)

@@ -7,7 +7,7 @@ import StreamKitKafka
 /// passes `promtool check metrics`, and carries consumer lag and records-processed series.
 @Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct MetricsEndpointTests {
-    @Test(.timeLimit(.minutes(6)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
+    @Test(.timeLimit(.minutes(15)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
     func pipelineServesPrometheusMetrics() async throws {
         let topic = KafkaTestSupport.unique("metrics")
         let group = topic + "-job"

@@ -16,7 +16,7 @@ struct ModelRegistryTests {
         try command.run()
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func registerPromoteRollbackAreStoredAndAudited() throws {
         let prefix = K.unique("models"), topic = K.unique("model-events")
         try K.createTopic(topic, partitions: 1)

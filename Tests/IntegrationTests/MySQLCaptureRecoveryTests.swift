@@ -73,7 +73,7 @@ struct MySQLCaptureRecoveryTests {
         try captureEvents(n.topic).compactMap { ($0.after?["id"] as? NSNumber)?.intValue }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func mariadbRestartIsRetriedWithoutLossOrDuplicates() async throws {
         let db = try Instance()
         defer { db.remove() }
@@ -97,7 +97,7 @@ struct MySQLCaptureRecoveryTests {
         #expect(running.capture.metrics.reconnects.load(ordering: .relaxed) >= 1, "the capture reconnected")
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func purgedBinlogPositionIsAClearError() async throws {
         let db = try Instance()
         defer { db.remove() }
@@ -136,7 +136,7 @@ struct MySQLCaptureRecoveryTests {
 /// logged at trace level.
 @Suite(.serialized, .enabled(if: MySQLTestSupport.runnable, "no MariaDB or Kafka reachable (scripts/services up)"))
 struct MySQLCaptureSecretsTests {
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func passwordNeverLoggedOrThrown() async throws {
         let secret = "my-S3cr3t-\(UInt32.random(in: 0...UInt32.max))"
         let n = MySQLTestSupport.Names()

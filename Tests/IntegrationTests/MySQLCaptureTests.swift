@@ -90,7 +90,7 @@ struct MySQLCaptureTests {
         """,
     ]
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func everyColumnTypeSnapshotAndBinlogAgree() async throws {
         let n = S.Names()
         defer { S.cleanUp(n) }
@@ -178,7 +178,7 @@ struct MySQLCaptureTests {
 
     /// ALTER TABLE mid-stream: each row image is decoded with the columns the table had when it
     /// was written, and every column list is a version in the schema registry.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func schemaChangeMidStream() async throws {
         let n = S.Names()
         let renamed = n.table + "_r", renamedTopic = "\(n.prefix).app.\(n.table)_r"
@@ -219,7 +219,7 @@ struct MySQLCaptureTests {
     }
 
     /// The initial snapshot while a writer commits rows: snapshot rows + binlog rows = every row exactly once.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func snapshotUnderConcurrentWriterLosesAndDuplicatesNothing() async throws {
         let n = S.Names()
         defer { S.cleanUp(n) }
@@ -245,7 +245,7 @@ struct MySQLCaptureTests {
     }
 
     /// Column filters and skipped operations at the source.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func filtersAndTransactionMetadata() async throws {
         let n = S.Names()
         defer { S.cleanUp(n); _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics(["\(n.prefix).transaction"]) }
@@ -276,7 +276,7 @@ struct MySQLCaptureTests {
     /// kill -9 of the capture process while single-row transactions commit, then a restart: every
     /// row whose transaction the state file recorded as acknowledged is published exactly once,
     /// every other row at least once and at most twice (the unacknowledged tail).
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func killMidStreamPublishesOnlyTheUnacknowledgedTailAgain() async throws {
         let n = S.Names()
         defer { S.cleanUp(n) }
@@ -332,7 +332,7 @@ struct MySQLCaptureTests {
 
     /// kill -9 of the capture process inside a 100,000-row transaction, then a restart: the
     /// restarted capture publishes only the part Kafka had not acknowledged.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func killInsideALargeTransactionResumesWithinIt() async throws {
         let n = S.Names()
         defer { S.cleanUp(n) }

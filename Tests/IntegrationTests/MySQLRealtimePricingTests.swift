@@ -15,7 +15,7 @@ import StreamKitMySQL
 /// its demand features equal a batch recomputation over the same changes.
 @Suite(.serialized, .enabled(if: MySQLTestSupport.runnable, "no MariaDB or Kafka reachable (scripts/services up)"))
 struct MySQLRealtimePricingTests {
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func demandFeaturesFromMariaDBEqualABatchRecomputation() async throws {
         let n = MySQLTestSupport.Names()
         defer { MySQLTestSupport.cleanUp(n) }

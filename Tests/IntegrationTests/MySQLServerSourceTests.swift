@@ -8,7 +8,7 @@ import StreamKitMySQL
 /// → status → kill -9 of the server → restart (the source resumes by itself) → every row once.
 @Suite(.serialized, .enabled(if: MySQLTestSupport.runnable, "no MariaDB or Kafka reachable (scripts/services up)"))
 struct MySQLServerSourceTests {
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func mysqlSourceStreamsAndSurvivesKill9() async throws {
         let n = MySQLTestSupport.Names()
         let server = try ServerProcess()

@@ -92,7 +92,7 @@ struct PostgresCaptureRecoveryTests {
     /// The known trap: after a crash the slot's confirmed LSN goes back (it is persisted only at
     /// checkpoints) and PostgreSQL would re-deliver confirmed transactions. The capture restarts
     /// from its own position, so every committed row is published exactly once.
-    @Test(.timeLimit(.minutes(8)))
+    @Test(.timeLimit(.minutes(15)))
     func postgresCrashAndRestartLosesAndDuplicatesNothing() async throws {
         let pg = try PrivatePostgres()
         defer { pg.remove() }
@@ -154,7 +154,7 @@ struct PostgresCaptureRecoveryTests {
     /// the capture's position is the commit LSN plus the index within the transaction, so the
     /// restarted capture publishes only the part Kafka had not acknowledged — not the whole
     /// transaction again.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func killInsideATransactionResumesWithinIt() async throws {
         let n = Names()
         defer {

@@ -48,7 +48,7 @@ struct PostgresCaptureServiceTests {
 
     /// A capture run by a `ServiceGroup`: graceful shutdown stops streaming, flushes Kafka and
     /// confirms the position; no log line carries the DSN's password.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func serviceStopsGracefullyAndNeverLogsThePassword() async throws {
         let n = Names()
         defer { PostgresCaptureTests.cleanUp(n) }
@@ -79,7 +79,7 @@ struct PostgresCaptureServiceTests {
 
     /// A capture that cannot reach PostgreSQL fails with a stable, retriable code after its
     /// reconnects; neither its log nor its error shows the password (keyword DSN form).
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func unreachableDatabaseFailsWithACodeAndNoPassword() async throws {
         let n = Names()
         defer { PostgresCaptureTests.cleanUp(n) }

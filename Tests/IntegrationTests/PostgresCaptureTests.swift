@@ -41,7 +41,7 @@ struct PostgresCaptureTests {
         return c
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func changesLandAsDebeziumEnvelopes() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -105,7 +105,7 @@ struct PostgresCaptureTests {
         #expect(running.capture.metrics.latency.count == 2, "commit → acknowledged latency per transaction (one multi-statement query is one transaction)")
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func snapshotWithConcurrentWritesLosesAndDuplicatesNothing() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -157,7 +157,7 @@ struct PostgresCaptureTests {
         try await waitFor(.seconds(180), running) { try slotIsConsistent(n) }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func schemaChangeMidStreamProducesANewVersion() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -188,7 +188,7 @@ struct PostgresCaptureTests {
         #expect(last?.source?["streamkit_schema_version"] as? Int == 4)
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func columnAndOperationFilters() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -219,7 +219,7 @@ struct PostgresCaptureTests {
     /// snapshotted in chunks between watermarks while streaming goes on (DBLog, as Debezium's
     /// incremental snapshots): with concurrent updates, inserts and deletes of that table, the
     /// topic replayed per key ends equal to the table, and rows nobody touched are read once.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func tableAddedLaterIsSnapshottedWhileStreamingContinues() async throws {
         let n = Names()
         let b = "cap_b_\(n.suffix)", topicB = "\(n.prefix).public.cap_b_\(n.suffix)"
@@ -293,7 +293,7 @@ struct PostgresCaptureTests {
 
     /// `cdc-features capture snapshot` asks a running capture to read a table again (an
     /// `execute-snapshot` signal), while changes keep streaming.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func snapshotSignalReadsATableAgain() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -335,7 +335,7 @@ struct PostgresCaptureTests {
     /// Debezium's transaction metadata (BEGIN/END on `<prefix>.transaction`, a `transaction` block
     /// in each change) and heartbeats (records on `__debezium-heartbeat.<prefix>`, plus the
     /// heartbeat action query).
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func transactionMetadataAndHeartbeats() async throws {
         let n = Names()
         let other = "cap_other_\(n.suffix)", beat = "cap_beat_\(n.suffix)"
@@ -404,7 +404,7 @@ struct PostgresCaptureTests {
 
     /// kill -9 of a real `cdc-features capture postgres` process mid-stream, then a restart:
     /// every committed change arrives (at least once), none is skipped, the slot moves on.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func killNineMidStreamThenRestartDeliversEveryCommittedChange() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -455,7 +455,7 @@ struct PostgresCaptureTests {
 /// PostgreSQL → capture → Kafka → realtime-pricing job → Redis, as the demo runs it.
 @Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct PostgresToFeaturesTests {
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func committedRowsBecomeFeaturesInRedis() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)

@@ -66,7 +66,7 @@ struct PostgresFallbackCaptureTests {
 
     // MARK: trigger
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func triggerChangesLandAsDebeziumEnvelopesInOrderAndTheLogEmpties() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -133,7 +133,7 @@ struct PostgresFallbackCaptureTests {
     }
 
     /// A stop mid-stream, writes while stopped, a restart: every change arrives, the log empties.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func triggerRestartAfterStopContinuesWithoutLoss() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -164,7 +164,7 @@ struct PostgresFallbackCaptureTests {
     /// Concurrent writers on three connections with interleaved long and short transactions: a
     /// long transaction takes low change-log ids and commits after higher ids were published and
     /// deleted; nothing may be skipped.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func triggerConcurrentLongAndShortTransactionsLoseNothing() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -212,7 +212,7 @@ struct PostgresFallbackCaptureTests {
 
     /// kill -9 of a real `cdc-features capture trigger` process mid-stream, then a restart: every
     /// committed change arrives, at most the unacknowledged batch twice, and the change log empties.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func triggerKillNineThenRestartDeliversEveryCommittedChange() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -256,7 +256,7 @@ struct PostgresFallbackCaptureTests {
 
     /// The capture's connection is terminated by the server (an administrator, a failover):
     /// the trigger capture reconnects and publishes what the log still holds, nothing lost.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func triggerCaptureReconnectsAfterItsConnectionIsTerminated() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -282,7 +282,7 @@ struct PostgresFallbackCaptureTests {
 
     // MARK: polling
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func pollingInsertsAndUpdatesArriveButDeletesAreNotSeen() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -324,7 +324,7 @@ struct PostgresFallbackCaptureTests {
 
     /// A transaction whose `updated_at` (its start time) is older than rows already published
     /// commits later: the overlap window still finds it.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func pollingSeesALateCommitWithAnOlderTimestamp() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -342,7 +342,7 @@ struct PostgresFallbackCaptureTests {
         #expect(Self.replay(try captureEvents(n.topic)) == [1: 1, 2: 2])
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func pollingRestartResumesFromTheStateFile() async throws {
         let n = Names()
         defer { Self.cleanUp(n) }
@@ -378,7 +378,7 @@ struct PostgresFallbackCaptureTests {
     }
 
     /// An integer version column drawn from a sequence (the overlap is in version units).
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func pollingOnAnIntegerVersionColumn() async throws {
         let n = Names()
         defer { Self.cleanUp(n); _ = try? Self.sql("DROP SEQUENCE IF EXISTS \(n.table)_seq") }

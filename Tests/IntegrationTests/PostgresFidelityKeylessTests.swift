@@ -192,20 +192,20 @@ struct PostgresFidelityKeylessTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func logCaptureOfAKeylessTableHasNullKeysAndUpdates() async throws { try await run(.log, keyed: false) }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func logCaptureWithConfiguredKeyColumnsReplaysPerKeyWithTOAST() async throws { try await run(.log, keyed: true) }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func triggerCaptureOfAKeylessTableHasNullKeysAndUpdates() async throws { try await run(.trigger, keyed: false) }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func triggerCaptureWithConfiguredKeyColumnsReplaysPerKey() async throws { try await run(.trigger, keyed: true) }
 
     /// The command line: `--message-key-columns` reaches the capture; a malformed value is refused naming the flag.
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func captureCommandTakesMessageKeyColumns() async throws {
         let n = FidelityNames()
         defer { n.cleanUp() }
@@ -236,7 +236,7 @@ struct PostgresFidelityKeylessTests {
 
     /// Polling on a timestamptz column holding ±infinity, BC and year-294276 values: every row
     /// published, and a later change still seen (infinity never becomes the position).
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func pollingCaptureReadsExtremeTimestamps() async throws {
         let n = FidelityNames()
         defer { n.cleanUp() }
@@ -260,7 +260,7 @@ struct PostgresFidelityKeylessTests {
                          4: "+294276-12-31T23:59:59.999999Z", 5: "infinity"])
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func pollingCaptureOfAKeylessTableReadsEveryRowWithNullKeys() async throws {
         let n = FidelityNames()
         defer { n.cleanUp() }

@@ -152,12 +152,12 @@ struct PostgresFidelityPropertyTests {
         #expect(mismatches.isEmpty, "seed \(seed): \(mismatches.count) differences\n\(mismatches.prefix(20).joined(separator: "\n"))")
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func randomRowsOfEveryTypeRoundTripThroughTheLogCapture() async throws {
         try await run(.log, seed: 20_261_205, rows: 300)
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func randomRowsOfEveryTypeRoundTripThroughTheTriggerCapture() async throws {
         try await run(.trigger, seed: 12, rows: 300)
     }

@@ -22,7 +22,7 @@ struct PostgresFidelitySessionTests {
             """)
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func everyConnectionIsPinnedWhateverTheRoleSets() throws {
         let n = FidelityNames()
         defer { n.cleanUp() }
@@ -41,7 +41,7 @@ struct PostgresFidelitySessionTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func aHostileRoleCapturesWhatAPinnedSessionReads() async throws {
         let n = FidelityNames()
         defer { n.cleanUp() }

@@ -22,7 +22,7 @@ struct PostgresFidelityValuesTests {
         "(9, '1970-01-01', '1969-12-31 23:59:59.999999', '1900-01-01 00:00:00-03:30:52', 2.2250738585072014e-308, 16777217, '-0.5')",
     ]
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func extremeValuesRoundTripThroughTheDocumentedRules() async throws {
         let n = FidelityNames()
         defer { n.cleanUp() }
@@ -38,7 +38,7 @@ struct PostgresFidelityValuesTests {
         #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func aValueTheMappingCannotRepresentStopsTheCaptureNamingTheColumn() async throws {
         let n = FidelityNames()
         defer { n.cleanUp() }

@@ -6,7 +6,7 @@ import StreamKit
 /// every attempt fails (its input is missing), scraped while it waits before a restart, and its
 /// non-zero exit once the strategy is exhausted.
 @Suite struct RestartMetricsTests {
-    @Test(.timeLimit(.minutes(6)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
+    @Test(.timeLimit(.minutes(15)), .enabled(if: Promtool.runnable, "promtool not installed (scripts/setup installs prometheus)"))
     func restartsAndTheLastFailureAreMetrics() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("streamkit-restart-metrics-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -10,7 +10,7 @@ import StreamKitWorkload
 /// values as the feature store's own client), stop it with a final checkpoint.
 @Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up)"))
 struct ServerJobsTests {
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func jobRunsSavepointsServesFeaturesAndStops() async throws {
         let topic = KafkaTestSupport.unique("serve-jobs"), namespace = KafkaTestSupport.unique("servejobs")
         try KafkaTestSupport.createTopic(topic, partitions: 2)
@@ -95,7 +95,7 @@ struct ServerJobsTests {
     /// (restarts and the last error in its status) until the topic exists, then it reads every
     /// event; after kill -9 of the server it is running again by itself, restored from its
     /// checkpoint (its restore counts as the start, not a restart).
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func failingJobRestartsAndResumesAfterKill9() async throws {
         let topic = KafkaTestSupport.unique("serve-late-topic"), namespace = KafkaTestSupport.unique("servelate")
         defer { _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([topic]) }
@@ -139,7 +139,7 @@ struct ServerJobsTests {
 
     /// `SERVER_BENCH=1`: 100-entity batch-get over HTTP with the user-activity job's features,
     /// next to the same reads through `FeatureClient` directly (the floor), in one run.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["SERVER_BENCH"] != nil, "set SERVER_BENCH=1"), .timeLimit(.minutes(6)))
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SERVER_BENCH"] != nil, "set SERVER_BENCH=1"), .timeLimit(.minutes(15)))
     func batchGetLatency() async throws {
         let topic = KafkaTestSupport.unique("serve-bench"), namespace = KafkaTestSupport.unique("servebench")
         try KafkaTestSupport.createTopic(topic, partitions: 2)

@@ -30,7 +30,7 @@ struct ServerAPITests {
         ("GET", "/metrics", false),
     ]
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func authMatrix() async throws {
         let server = try await TestServer.start()
         defer { try? FileManager.default.removeItem(atPath: server.dataDirectory) }
@@ -61,7 +61,7 @@ struct ServerAPITests {
         try await server.stop()
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func badBodiesAre400sNamingTheField() async throws {
         let server = try await TestServer.start()
         defer { try? FileManager.default.removeItem(atPath: server.dataDirectory) }
@@ -107,7 +107,7 @@ struct ServerAPITests {
         try await server.stop()
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func sourcesAreStoredRedactedAndSurviveARestart() async throws {
         let server = try await TestServer.start()
         let dir = server.dataDirectory

@@ -40,7 +40,7 @@ import StreamKitTesting
         }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func aCheckpointTriggeredBeforeASubtaskStartedCompletes() async throws {
         let dir = TempDir("streamkit-late-source")
         defer { dir.cleanup() }

@@ -38,7 +38,7 @@ import StreamKitQuery
         return try sortedLines(reference)
     }
 
-    @Test(.timeLimit(.minutes(6)), arguments: [(1, 1), (2, 2), (1, 2)])
+    @Test(.timeLimit(.minutes(15)), arguments: [(1, 1), (2, 2), (1, 2)])
     func failureThenRestoreGivesTheUninterruptedOutput(before: Int, after: Int) async throws {
         let expected = try Self.expectedLines.get()
         #expect(expected.count > 10_000)
@@ -113,7 +113,7 @@ import StreamKitQuery
         }
     }
 
-    @Test(.timeLimit(.minutes(6)), arguments: [1, 2])
+    @Test(.timeLimit(.minutes(15)), arguments: [1, 2])
     func stopWithCheckpointThenRestore(parallelism: Int) throws {
         let dir = TempDir("streamkit-stop")
         defer { dir.cleanup() }

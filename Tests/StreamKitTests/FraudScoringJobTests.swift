@@ -44,7 +44,7 @@ import StreamKitWorkload
         ROCAUC.exact(scores: p.map(\.score), labels: p.map(\.fraud))
     }
 
-    @Test(.timeLimit(.minutes(8)))
+    @Test(.timeLimit(.minutes(15)))
     func driftForksAChallengerThatIsPromotedAndRestoreChangesNothing() async throws {
         let dir = TempDir("fraud-scoring")
         defer { dir.cleanup() }

@@ -6,7 +6,7 @@ import StreamKit
 /// with `--restore`: the output (every prediction, evaluation and decision — so the weights and
 /// metrics behind them) equals a run that was never killed, byte for byte.
 @Suite(.serialized) struct FraudScoringKillTests {
-    @Test(.timeLimit(.minutes(8)))
+    @Test(.timeLimit(.minutes(15)))
     func killNineAndRestoreEqualACleanRun() throws {
         #expect(FileManager.default.isExecutableFile(atPath: CLITests.binary), "build the package first (swift build --build-tests)")
         let dir = TempDir("fraud-kill")

@@ -25,7 +25,7 @@ import StreamKit
         }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func cancellingTheWaitingTaskStopsTheJob() async throws {
         let probe = EndlessSource.Probe()
         let out = CollectedOutput<Int>()

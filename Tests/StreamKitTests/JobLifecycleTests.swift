@@ -85,7 +85,7 @@ import StreamKitTesting
             logger: Logger(label: "test")))
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func gracefulShutdownOfTheGroupTakesAFinalCheckpoint() async throws {
         let dir = TempDir("streamkit-service")
         defer { dir.cleanup() }
@@ -109,7 +109,7 @@ import StreamKitTesting
         #expect(service.running?.isFinished == true)
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func aBoundedJobEndsItsServiceAndTheGroup() async throws {
         let out = CollectedOutput<Int>()
         let service = JobService(Job("bounded") { env in
@@ -121,7 +121,7 @@ import StreamKitTesting
         #expect(result.metrics.sourceRecords.current == 10_000)
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func aFailingJobFailsTheGroupWithItsError() async throws {
         let service = JobService(Job("failing") { _ in
             throw StreamKitError(.configuration, "bad job")

@@ -54,7 +54,7 @@ import StreamKitQuery
         }
     }
 
-    @Test(.timeLimit(.minutes(6)), arguments: [1, 2])
+    @Test(.timeLimit(.minutes(15)), arguments: [1, 2])
     func slowSinkPausesTheSource(parallelism: Int) async throws {
         let probe = Probe()
         let count = 3_000, batch = 10
@@ -85,7 +85,7 @@ import StreamKitQuery
 
 /// Malformed input goes to the dead-letter file and the job keeps running.
 @Suite struct DeadLetterTests {
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func malformedLinesBecomeDeadLetters() async throws {
         let dir = TempDir("streamkit-dead")
         defer { dir.cleanup() }
@@ -166,7 +166,7 @@ import StreamKitQuery
 
     static func fixed(_ v: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", v) }
 
-    @Test(.timeLimit(.minutes(6)), arguments: [1, 2])
+    @Test(.timeLimit(.minutes(15)), arguments: [1, 2])
     func hop100k(parallelism: Int) async throws {
         let s = try await Self.run(.sliding(size: .minutes(5), slide: .minutes(1)), parallelism: parallelism)
         #expect(s.rows == 330_323)
@@ -179,7 +179,7 @@ import StreamKitQuery
     /// Expected numbers: `python3 /work/shared/gen_events.py 100000 events.jsonl`, then a plain
     /// Python loop applying WORKLOAD.md §2 (tumble 60 s, watermark max - 2 s, sums in integer
     /// cents); the same loop reproduces the published hop row above.
-    @Test(.timeLimit(.minutes(6)), arguments: [1, 2])
+    @Test(.timeLimit(.minutes(15)), arguments: [1, 2])
     func tumble100k(parallelism: Int) async throws {
         let s = try await Self.run(.tumbling(size: .minutes(1)), parallelism: parallelism)
         #expect(s.rows == 78_061)

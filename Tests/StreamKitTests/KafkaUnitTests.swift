@@ -17,7 +17,7 @@ import StreamKitKafka
         #expect(error?.message.contains("no.such.property") == true)
     }
 
-    @Test(.timeLimit(.minutes(6))) func producerDeliversToTheMockCluster() throws {
+    @Test(.timeLimit(.minutes(15))) func producerDeliversToTheMockCluster() throws {
         let kafka = KafkaConfiguration(bootstrapServers: "", properties: ["test.mock.num.brokers": "3"])
         let producer = try KafkaProducer(configuration: kafka)
         for i in 0..<100 { try producer.send(topic: "mock", message: KafkaMessage(key: "k\(i % 5)", value: "v\(i)")) }

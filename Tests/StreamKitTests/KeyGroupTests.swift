@@ -49,7 +49,7 @@ import StreamKitWorkload
         var ts: EventTime
     }
 
-    @Test(.timeLimit(.minutes(6)), arguments: [1, 2])
+    @Test(.timeLimit(.minutes(15)), arguments: [1, 2])
     func slidingAggregatePipeline(parallelism: Int) async throws {
         var data: [Purchase] = []
         var rng = WorkloadGenerator.SplitMix64(seed: 3)

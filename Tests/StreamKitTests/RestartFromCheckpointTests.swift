@@ -20,7 +20,7 @@ import StreamKitQuery
         return o
     }
 
-    @Test(.timeLimit(.minutes(6)), arguments: [1, 2])
+    @Test(.timeLimit(.minutes(15)), arguments: [1, 2])
     func failedRunRestartsFromItsCheckpointAndMatchesACleanRun(parallelism: Int) async throws {
         let expected = try CheckpointRestoreTests.expectedLines.get()
         let dir = TempDir("streamkit-restart")
@@ -44,7 +44,7 @@ import StreamKitQuery
         #expect(got == expected, "restarts from checkpoints give the clean run's output")
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(15)))
     func exhaustedStrategyFailsWithTheCause() async throws {
         let dir = TempDir("streamkit-restart-exhausted")
         defer { dir.cleanup() }
@@ -121,7 +121,7 @@ import StreamKitQuery
         }
     }
 
-    @Test(.timeLimit(.minutes(6)), arguments: [1, 2, 3])
+    @Test(.timeLimit(.minutes(15)), arguments: [1, 2, 3])
     func crashBetweenCheckpointCompletionAndCommitLosesNothing(crashAfterCheckpoint n: Int) async throws {
         let dir = TempDir("streamkit-2pc")
         defer { dir.cleanup() }

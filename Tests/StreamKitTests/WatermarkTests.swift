@@ -180,7 +180,7 @@ import StreamKit
         }
     }
 
-    @Test(.timeLimit(.minutes(6)), arguments: [1, 2])
+    @Test(.timeLimit(.minutes(15)), arguments: [1, 2])
     func unionHoldsTheWatermarkAtTheSlowerInput(parallelism: Int) async throws {
         let progress = Progress()
         let out = CollectedOutput<WindowResult<Int, (Int64, Double)>>()
