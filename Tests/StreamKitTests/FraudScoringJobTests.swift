@@ -110,10 +110,13 @@ import StreamKitWorkload
                 "weights, metrics, decisions and predictions equal the clean run's, line for line (\(cleanLines.count) vs \(crashedLines.count) lines; \(onlyClean.count) only in the clean run, e.g. \(onlyClean.first ?? ""); \(onlyCrashed.count) only after the restore, e.g. \(onlyCrashed.first ?? ""))")
     }
 
-    /// Two runs whose inputs reach the learner interleaved differently — one subtask reading
-    /// 4 096-record batches, and three subtasks (the user features split over them, so requests,
-    /// labels and drift triggers come through different channels) reading 97-record batches —
-    /// give the same output, every score bit for bit.
+    /// Runs whose inputs reach the learner interleaved differently give the same output, every
+    /// score bit for bit: one subtask reading 4 096-record batches against one reading 97-record
+    /// batches (the union of requests, labels and drift triggers is cut at other places), and
+    /// against three subtasks (user features split over them, so the three inputs arrive
+    /// through different channels in a different order). With three subtasks the DriftMonitor's
+    /// reservoir sees the amounts in another order, so only the PSI/KS numbers quoted in the
+    /// fork's reason may differ there (README, "Online learning", not finished).
     @Test(.timeLimit(.minutes(8)))
     func scoresAreIdenticalWhateverTheInterleaving() async throws {
         let dir = TempDir("fraud-interleave")
@@ -121,16 +124,32 @@ import StreamKitWorkload
         let input = dir.file("fraud.jsonl")
         try FraudWorkload.writeFile(path: input, configuration: FraudWorkload.Configuration(transactions: 40_000, seed: 7))
         let arguments = ["min-examples": "300", "report-every": "500"]
-        let first = dir.file("first.ndjson"), second = dir.file("second.ndjson")
-        _ = try await Self.run(input, first, arguments: arguments)
-        var options = Job.RunOptions()
-        options.parallelism = 3; options.batchSize = 97
-        _ = try await Self.run(input, second, arguments: arguments, options: options)
-        let a = try String(contentsOfFile: first, encoding: .utf8).split(separator: "\n")
-        let b = try String(contentsOfFile: second, encoding: .utf8).split(separator: "\n")
+        func run(parallelism: Int, batchSize: Int) async throws -> [Substring] {
+            let out = dir.file("out-\(parallelism)-\(batchSize).ndjson")
+            var options = Job.RunOptions()
+            options.parallelism = parallelism; options.batchSize = batchSize
+            _ = try await Self.run(input, out, arguments: arguments, options: options)
+            return try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        }
+        func differences(_ a: [Substring], _ b: [Substring]) -> String {
+            let onlyA = Set(a).subtracting(b), onlyB = Set(b).subtracting(a)
+            return "\(a.count) vs \(b.count) lines; \(onlyA.count) only in the first run, e.g. \(onlyA.first ?? ""); \(onlyB.count) only in the second, e.g. \(onlyB.first ?? "")"
+        }
+        let a = try await run(parallelism: 1, batchSize: 4_096)
         #expect(a.filter { $0.contains("\"type\":\"prediction\"") }.count == 40_000)
         #expect(a.contains { $0.contains("\"type\":\"decision\"") }, "the runs include a retraining decision")
-        let onlyA = Set(a).subtracting(b), onlyB = Set(b).subtracting(a)
-        #expect(a == b, "\(a.count) vs \(b.count) lines; \(onlyA.count) only in the first run, e.g. \(onlyA.first ?? ""); \(onlyB.count) only in the second, e.g. \(onlyB.first ?? "")")
+        let b = try await run(parallelism: 1, batchSize: 97)
+        let sameSmallBatches = a == b
+        #expect(sameSmallBatches, "97-record batches: \(differences(a, b))")
+        // The drift statistics quoted in a fork's reason ("PSI …, KS … over") are masked.
+        func masked(_ lines: [Substring]) -> [String] {
+            lines.map { line in
+                guard let r = line.range(of: ": PSI "), let e = line.range(of: " over [", range: r.upperBound..<line.endIndex) else { return String(line) }
+                return String(line[..<r.upperBound]) + "…" + String(line[e.lowerBound...])
+            }
+        }
+        let c = try await run(parallelism: 3, batchSize: 97)
+        let sameParallel = masked(a) == masked(c)
+        #expect(sameParallel, "three subtasks: \(differences(a, c))")
     }
 }
