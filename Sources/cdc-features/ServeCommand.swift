@@ -19,6 +19,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(name: .customLong("data-dir"), help: "Directory of the registry, capture positions and job checkpoints.") var dataDir: String
     @Option(name: .customLong("token-file"), help: "Bearer tokens: '<token> <role>' per line (admin or read).") var tokenFile: String
+    @Option(name: .customLong("model-registry-prefix"), help: "Redis key prefix of the model registry (/api/v1/models).") var modelRegistryPrefix: String = "models"
+    @Option(name: .customLong("model-events-topic"), help: "Kafka topic of the model registry's change events.") var modelEventsTopic: String = "model-events"
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var redisOptions: RedisOptions
     @OptionGroup var observability: ObservabilityOptions
@@ -34,6 +36,7 @@ struct Serve: AsyncParsableCommand {
         var c = ServerConfiguration(port: port, dataDirectory: dataDir, tokens: tokens, kafka: try kafkaOptions.configuration(),
                                     redis: try redisOptions.configuration())
         c.host = host
+        c.modelRegistryPrefix = modelRegistryPrefix; c.modelEventsTopic = modelEventsTopic
         let address = host
         let server = try ControlServer(configuration: c, metrics: registry, metricsPort: observability.metricsPort, logger: logger) { bound in
             // One line on stdout for scripts and tests that start the server with --port 0.
