@@ -60,6 +60,18 @@ import StreamKitWorkload
         _ = try await Self.run(input, clean)
         let o = try Self.read(clean, frauds: frauds)
         #expect(o.predictions.count == Self.transactions, "one served prediction per transaction")
+        // Each evaluation carries its window's calibration: the buckets hold the window's labelled
+        // predictions, and predicted and observed rates are probabilities.
+        var evaluations = 0
+        for line in o.lines where line.contains("\"type\":\"evaluation\"") {
+            let j = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let buckets = try #require(j["calibration"] as? [[String: Any]])
+            let counts = buckets.map { ($0["count"] as! NSNumber).intValue }
+            #expect(counts.reduce(0, +) == (j["count"] as! NSNumber).intValue, "\(line)")
+            #expect(buckets.allSatisfy { b in ["mean_predicted", "observed_rate"].allSatisfy { (0...1).contains((b[$0] as! NSNumber).doubleValue) } })
+            evaluations += 1
+        }
+        #expect(evaluations > 10)
 
         // The decisions: one fork after the drift (within two DriftMonitor windows), then a promotion.
         let kinds = o.decisions.map { $0["kind"] as! String }
