@@ -227,6 +227,15 @@ public struct FraudScoringJob: ExampleJob {
             w.field("type", "evaluation"); w.field("model", e.model); w.field("model_version", e.modelVersion)
             w.field("event_time", e.eventTime); w.field("updates", e.updates); w.field("count", e.metrics.count)
             w.field("positives", e.metrics.positives); w.field("log_loss", e.metrics.logLoss); w.field("auc", e.metrics.auc)
+            // Calibration of the window: predicted against observed per probability bucket.
+            w.key("calibration"); w.beginArray()
+            for b in e.metrics.calibration where b.count > 0 {
+                w.beginObject()
+                w.field("lower", b.lower); w.field("upper", b.upper); w.field("count", b.count)
+                w.field("mean_predicted", b.meanPredicted ?? 0); w.field("observed_rate", b.observedRate ?? 0)
+                w.endObject()
+            }
+            w.endArray()
         case let .decision(d):
             w.field("type", "decision"); w.field("kind", d.kind.rawValue); w.field("model", d.model)
             w.field("champion", d.champion); w.field("challenger", d.challenger); w.field("event_time", d.eventTime)

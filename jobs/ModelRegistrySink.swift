@@ -48,9 +48,7 @@ public struct ModelRegistrySink: StreamOperator {
 
     func publish(_ event: ModelEvent?) throws {
         guard let event, let producer else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        try producer.send(topic: eventsTopic, key: Array(event.model.utf8), value: Array(try encoder.encode(event)))
+        try producer.send(topic: eventsTopic, key: Array(event.model.utf8), value: AuditedModelRegistry.json(event))
     }
 
     public mutating func processBatch(_ input: inout Batch<OnlineLearningOutput>, into output: inout Batch<Never>,

@@ -249,3 +249,63 @@ struct ReplayStatus: Codable, Sendable {
         try c.encode(last_error, forKey: .last_error)
     }
 }
+
+// MARK: Models (`/api/v1/models`)
+
+struct ModelSummary: Codable, Sendable {
+    var name: String
+    var versions: [String]
+    /// Alias (`champion`, `challenger`) → version.
+    var aliases: [String: String]
+}
+
+struct ModelList: Codable, Sendable {
+    var models: [ModelSummary]
+}
+
+struct ModelVersionView: Codable, Sendable {
+    var version: String
+    /// The aliases pointing at this version.
+    var aliases: [String]
+    /// Lineage: the version it was forked from, and the event-time range it was trained on.
+    var parent: String?
+    var trained_from: Int64?
+    var trained_to: Int64?
+    var created_ms: Int64
+    var parameters: [String: String]
+    /// Live metrics (`auc`, `log_loss`, `count`, `updates`), as the running job last wrote them.
+    var metrics: [String: Double]
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(aliases, forKey: .aliases)
+        try c.encode(parent, forKey: .parent)
+        try c.encode(trained_from, forKey: .trained_from)
+        try c.encode(trained_to, forKey: .trained_to)
+        try c.encode(created_ms, forKey: .created_ms)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(metrics, forKey: .metrics)
+    }
+}
+
+struct ModelDetail: Codable, Sendable {
+    var name: String
+    var aliases: [String: String]
+    /// Earlier champions, newest first (what a rollback returns to).
+    var champion_history: [String]
+    var versions: [ModelVersionView]
+}
+
+/// `POST /api/v1/models/{name}/promote`.
+struct ModelPromotion: Codable, Sendable {
+    var version: String
+    /// Default `champion`; another alias (e.g. `challenger`) is pointed at the version instead.
+    var alias: String?
+    var reason: String?
+}
+
+/// `POST /api/v1/models/{name}/rollback` (the body is optional).
+struct ModelRollback: Codable, Sendable {
+    var reason: String?
+}

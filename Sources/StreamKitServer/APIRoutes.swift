@@ -78,6 +78,19 @@ enum APIRoutes {
             return Response(status: .noContent)
         }
 
+        // Models: the registry (versions, lineage, aliases, live metrics); promote and rollback
+        // are the `cdc-features models` operations, each with its model-events record.
+        api.get("models") { _, _ in JSONResponse(try await plane.models.list()) }
+        api.get("models/:name") { _, context in JSONResponse(try await plane.models.model(try context.parameters.require("name"))) }
+        api.post("models/:name/promote") { request, context in
+            let body = try await RequestBody.decode(ModelPromotion.self, from: request)
+            return JSONResponse(try await plane.models.promote(try context.parameters.require("name"), body))
+        }
+        api.post("models/:name/rollback") { request, context in
+            let body = try await RequestBody.decodeIfPresent(ModelRollback.self, from: request) ?? ModelRollback()
+            return JSONResponse(try await plane.models.rollback(try context.parameters.require("name"), body))
+        }
+
         // Features.
         let features = FeatureLookup(client: plane.features)
         api.get("features/:view/:entity") { request, context -> RawJSONResponse in

@@ -19,6 +19,7 @@ final class ControlPlane: Service, Sendable {
     let registry: Registry
     let logger: Logger
     let features: FeatureClient
+    let models: ModelRegistryAccess
     private let sources = Mutex<[String: SupervisedCapture]>([:])
     private let jobs = Mutex<[String: SupervisedJob]>([:])
     private let consumers = Mutex<[String: SupervisedJob]>([:])
@@ -34,6 +35,8 @@ final class ControlPlane: Service, Sendable {
         self.logger = logger
         registry = try Registry(directory: configuration.dataDirectory)
         features = FeatureClient(configuration: configuration.redis)
+        models = ModelRegistryAccess(redis: configuration.redis, kafka: configuration.kafka,
+                                     prefix: configuration.modelRegistryPrefix, eventsTopic: configuration.modelEventsTopic)
     }
 
     var isReady: Bool { ready.load(ordering: .relaxed) }

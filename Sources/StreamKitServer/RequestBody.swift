@@ -36,6 +36,17 @@ enum RequestBody {
         }
     }
 
+    /// The body decoded as `T`, or nil when the request has no body (optional bodies).
+    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T? {
+        let buffer = try await request.body.collect(upTo: limit)
+        guard buffer.readableBytes > 0 else { return nil }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let e as DecodingError {
+            throw Self.error(e)
+        }
+    }
+
     static func error(_ e: DecodingError) -> ServerError {
         func path(_ keys: [any CodingKey]) -> String {
             var s = ""

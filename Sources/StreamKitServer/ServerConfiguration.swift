@@ -31,6 +31,11 @@ public struct ServerConfiguration: Sendable {
     /// How often source and job rates are sampled for status and the status page. Default: 1 s.
     public var sampleInterval: Duration = .seconds(1)
 
+    /// Redis key prefix of the model registry (`/api/v1/models`). Default: `models`.
+    public var modelRegistryPrefix = "models"
+    /// Topic of the model registry's change events. Default: `model-events`.
+    public var modelEventsTopic = "model-events"
+
     public init(port: Int, dataDirectory: String, tokens: AccessTokens, kafka: KafkaConfiguration, redis: RedisConfiguration) {
         self.port = port; self.dataDirectory = dataDirectory; self.tokens = tokens; self.kafka = kafka; self.redis = redis
     }

@@ -3,6 +3,7 @@ import Foundation
 import StreamKit
 import StreamKitKafka
 import StreamKitRedis
+import StreamKitJobs
 
 /// `cdc-features models list|show|register|promote|rollback`: the model registry in Redis; every
 /// change is also produced to the `model-events` topic (the audit trail).
@@ -21,15 +22,14 @@ struct ModelRegistryOptions: ParsableArguments {
 
     func registry() throws -> ModelVersionRegistry { try ModelVersionRegistry(redis: redisOptions.configuration(), prefix: prefix) }
 
-    /// Produces `event` to the events topic and waits for the broker's acknowledgement.
-    func publish(_ event: ModelEvent) throws {
-        let producer = try KafkaProducer(configuration: kafkaOptions.configuration())
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        try producer.send(topic: eventsTopic, key: Array(event.model.utf8), value: Array(try encoder.encode(event)))
-        try producer.flush(timeout: .seconds(30))
-        try producer.checkDeliveries()
-        print(String(decoding: try encoder.encode(event), as: UTF8.self))
+    /// The registry whose changes go to the events topic (the same code as `/api/v1/models`).
+    func audited() throws -> AuditedModelRegistry {
+        AuditedModelRegistry(registry: try registry(), kafka: try kafkaOptions.configuration(), eventsTopic: eventsTopic)
+    }
+
+    /// Prints the change's event (it is on the events topic, acknowledged).
+    func print(_ event: ModelEvent) throws {
+        Swift.print(String(decoding: try AuditedModelRegistry.json(event), as: UTF8.self))
     }
 }
 
@@ -92,7 +92,7 @@ struct ModelsRegister: ParsableCommand {
         }
         let record = ModelVersionRecord(model: model, version: version, parameters: parameters, parent: parent,
                                         createdMs: Int64(Date().timeIntervalSince1970 * 1000))
-        try options.publish(try options.registry().register(record))
+        try options.print(try options.audited().register(record))
     }
 }
 
@@ -104,13 +104,8 @@ struct ModelsPromote: ParsableCommand {
     @Option(help: "champion (keeps a history for rollback) or another alias, e.g. challenger.") var alias: String = "champion"
     @Option(help: "Why (logged in the event).") var reason: String?
     func run() throws {
-        let registry = try options.registry()
-        do {
-            let event = alias == ModelVersionRegistry.champion
-                ? try registry.promote(model, version: version, reason: reason)
-                : try registry.setAlias(model, alias: alias, version: version, reason: reason)
-            try options.publish(event)
-        } catch let e as StreamKitError { throw ValidationError(e.description) }
+        do { try options.print(try options.audited().promote(model, version: version, alias: alias, reason: reason)) }
+        catch let e as StreamKitError { throw ValidationError(e.description) }
     }
 }
 
@@ -120,7 +115,7 @@ struct ModelsRollback: ParsableCommand {
     @Argument(help: "Model name.") var model: String
     @Option(help: "Why (logged in the event).") var reason: String?
     func run() throws {
-        do { try options.publish(try options.registry().rollback(model, reason: reason)) }
+        do { try options.print(try options.audited().rollback(model, reason: reason)) }
         catch let e as StreamKitError { throw ValidationError(e.description) }
     }
 }

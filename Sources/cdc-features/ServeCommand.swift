@@ -21,6 +21,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("token-file"), help: "Bearer tokens: '<token> <role>' per line (admin or read).") var tokenFile: String
     @Option(name: .customLong("checkpoint-interval"),
             help: "Time between checkpoints of the jobs, consumers and replays the server runs.") var checkpointInterval: Duration = .seconds(5)
+    @Option(name: .customLong("model-registry-prefix"), help: "Redis key prefix of the model registry (/api/v1/models).") var modelRegistryPrefix: String = "models"
+    @Option(name: .customLong("model-events-topic"), help: "Kafka topic of the model registry's change events.") var modelEventsTopic: String = "model-events"
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var redisOptions: RedisOptions
     @OptionGroup var observability: ObservabilityOptions
@@ -38,6 +40,7 @@ struct Serve: AsyncParsableCommand {
         c.host = host
         guard checkpointInterval > .zero else { throw ValidationError("--checkpoint-interval must be positive") }
         c.jobCheckpointInterval = checkpointInterval
+        c.modelRegistryPrefix = modelRegistryPrefix; c.modelEventsTopic = modelEventsTopic
         let address = host
         let server = try ControlServer(configuration: c, metrics: registry, metricsPort: observability.metricsPort, logger: logger) { bound in
             // One line on stdout for scripts and tests that start the server with --port 0.

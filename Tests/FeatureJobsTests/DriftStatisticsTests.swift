@@ -248,6 +248,35 @@ import StreamKit
         #expect(m1.values.allSatisfy { ($0 >= 0 && $0 < 300) || ($0 >= 1_000 && $0 < 1_100) })
     }
 
+    @Test func prioritySampleIgnoresArrivalOrderAndIsUniform() throws {
+        // The same (value, identity) pairs in three orders: the same sample.
+        var rng = SplitMix64(seed: 9)
+        let items = (0..<10_000).map { i in (Double(rng.next() % 1_000) / 10, Int64(i / 3)) }   // repeated values and times
+        var orders = [items, items.reversed(), items]
+        for i in stride(from: orders[2].count - 1, to: 0, by: -1) { orders[2].swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        let samples = orders.map { order -> [Double] in
+            var s = PrioritySample(capacity: 256, seed: 42)
+            for (x, t) in order { s.add(x, identity: t) }
+            #expect(s.seen == 10_000 && s.values.count == 256)
+            return s.values.sorted()
+        }
+        #expect(samples[0] == samples[1] && samples[0] == samples[2])
+        // Snapshot mid-stream and continue: identical to never stopping; merging halves equals the whole.
+        var whole = PrioritySample(capacity: 256, seed: 42), first = PrioritySample(capacity: 256, seed: 42), second = PrioritySample(capacity: 256, seed: 42)
+        for (i, (x, t)) in items.enumerated() { whole.add(x, identity: t); if i < 5_000 { first.add(x, identity: t) } else { second.add(x, identity: t) } }
+        var restored = try PrioritySample(stateBytes: first.encodedStateBytes())
+        restored.merge(second)
+        #expect(restored.values.sorted() == whole.values.sorted() && restored.seen == whole.seen)
+        // Uniformity: the mean of many samples' means is close to the stream mean (4999.5 ± ~30).
+        var total = 0.0
+        for seed in 0..<200 as Range<UInt64> {
+            var s = PrioritySample(capacity: 100, seed: seed)
+            for i in 0..<10_000 { s.add(Double(i), identity: Int64(i)) }
+            total += s.values.reduce(0, +) / 100
+        }
+        #expect(Swift.abs(total / 200 - 4999.5) < 100)
+    }
+
     // MARK: Baseline files
 
     @Test func baselineFromNDJSONAndArray() throws {

@@ -53,15 +53,17 @@ import StreamKitTesting
         try h.processElement(.label(LabelEvent(labelKey: "c", label: 1)), timestamp: 2_500)
         try h.processElement(.score(ScoreRequest(labelKey: "c", requestID: "r-c", entity: "u3", features: x)), timestamp: 3_000)
         try h.processElement(.label(LabelEvent(labelKey: "a", label: 1)), timestamp: 10_000)
+        #expect(h.outputValues.isEmpty, "nothing is applied before the watermark passes it")
+        try h.processWatermark(10_001)
         let predictions = h.outputValues.compactMap(\.prediction)
         #expect(predictions.map(\.requestID) == ["r-a", "r-b", "r-c"])
         #expect(predictions.allSatisfy { $0.score == 0.5 && $0.features == x && $0.modelVersion == "1" })
         var updates = h.outputValues.compactMap(\.update)
         #expect(updates.map(\.labelKey) == ["c", "a"] && updates.allSatisfy { $0.label == 1 && !$0.byHorizon && $0.score == 0.5 })
         // b's horizon (2 000 + 60 000) closes: a negative, scored with the score it was served.
-        try h.processWatermark(61_999)
+        try h.processWatermark(62_000)     // a record at the watermark is still on time
         #expect(h.outputValues.compactMap(\.update).count == 2)
-        try h.processWatermark(62_000)
+        try h.processWatermark(62_001)
         updates = h.outputValues.compactMap(\.update)
         #expect(updates.count == 3 && updates[2].labelKey == "b" && updates[2].label == 0 && updates[2].byHorizon && updates[2].score == 0.5)
         // A late label for b finds nothing; a's and c's timers are no-ops.
@@ -75,11 +77,11 @@ import StreamKitTesting
         let x = SparseFeatures([(0, 1)])
         try h.processElement(.score(ScoreRequest(labelKey: "a", requestID: "r", entity: "u", modelVersion: "2", features: x)), timestamp: 1)
         try h.processElement(.label(LabelEvent(labelKey: "a", label: 1)), timestamp: 2)
+        try h.processWatermark(3)
         #expect(h.outputValues.compactMap(\.prediction).map(\.modelVersion) == ["2"])
         #expect(h.outputValues.compactMap(\.update).map(\.modelVersion) == ["1", "2"])   // both learn the example
-        #expect(throws: StreamKitError.self) {
-            try h.processElement(.score(ScoreRequest(labelKey: "b", requestID: "r2", entity: "u", modelVersion: "9", features: x)), timestamp: 3)
-        }
+        try h.processElement(.score(ScoreRequest(labelKey: "b", requestID: "r2", entity: "u", modelVersion: "9", features: x)), timestamp: 3)
+        #expect(throws: StreamKitError.self) { try h.processWatermark(4) }
     }
 
     @Test func learnsAndEvaluatesPrequentially() throws {
@@ -127,8 +129,9 @@ extension OnlineLearnerTests {
         try h.processElement(.label(LabelEvent(labelKey: "b", label: 1)), timestamp: 5_000)
         try h.processElement(.label(LabelEvent(labelKey: "c", label: 1)), timestamp: 6_000)    // before its prediction
         try h.processElement(.score(ScoreRequest(labelKey: "c", requestID: "r-c", entity: "u", features: x)), timestamp: 7_000)
-        #expect(h.outputValues.compactMap(\.update).isEmpty, "nothing is learned before a horizon closes")
         try h.processWatermark(61_000)
+        #expect(h.outputValues.compactMap(\.update).isEmpty, "nothing is learned before a horizon closes")
+        try h.processWatermark(61_001)
         #expect(h.outputValues.compactMap(\.update).map(\.labelKey) == ["a"])
         try h.processWatermark(.max)
         let u = h.outputValues.compactMap(\.update)
@@ -146,9 +149,70 @@ extension OnlineLearnerTests {
         c.rules = [TrafficSplit.Rule(slot: 1, atLeast: 2, version: "champion")]   // …but large slot-1 values stay on the champion
         let h = try OperatorTestHarness(KeyedProcessOperator(Learner(c) { _ in FTRLLogisticRegression(dimension: 64) }, key: { _ in "m" }))
         try h.processElement(.drift(RetrainTrigger(feature: "amount", description: "test")), timestamp: 1)
+        try h.processWatermark(2)
         #expect(h.outputValues.compactMap(\.decision).map(\.kind) == [.fork])
         try h.processElement(.score(ScoreRequest(labelKey: "a", requestID: "a", entity: "u1", features: SparseFeatures([(0, 1), (1, 5)]))), timestamp: 2)
         try h.processElement(.score(ScoreRequest(labelKey: "b", requestID: "b", entity: "u1", features: SparseFeatures([(0, 1), (1, 1)]))), timestamp: 3)
+        try h.processWatermark(4)
         #expect(h.outputValues.compactMap(\.prediction).map(\.modelVersion) == ["1", "2"])
+    }
+}
+
+extension OnlineLearnerTests {
+    /// The same requests, labels and drift trigger, delivered once merged in event-time order
+    /// and once as three streams in random chunks (inputs at equal time in reverse, the
+    /// watermark the minimum of the three, records at the watermark): every prediction, score,
+    /// update, evaluation and decision is identical — the learner applies inputs in event-time
+    /// order, not arrival order.
+    @Test func scoresDoNotDependOnHowInputsInterleave() throws {
+        func make() -> KeyedProcessOperator<Learner> {
+            var c = Learner.Configuration(versions: ["1"], horizon: .seconds(60))
+            c.reportEvery = 100; c.windowCapacity = 500; c.emitUpdates = true; c.learnAt = .horizon
+            var policy = Learner.RetrainingPolicy()
+            policy.minExamples = 200; policy.coolDown = .seconds(1)
+            c.retraining = policy
+            return KeyedProcessOperator(Learner(c) { _ in FTRLLogisticRegression(dimension: 64, parameters: FTRLParameters(alpha: 0.2)) },
+                                        key: { _ in "fraud" })
+        }
+        // Coarse times: several requests (and labels) share each millisecond value.
+        var channels: [[(LearningEvent, Int64)]] = [[], [], []]
+        for (e, t) in Self.events(3_000, seed: 11) {
+            let coarse = t / 4_000 * 4_000
+            if case .score = e { channels[0].append((e, coarse)) } else { channels[1].append((e, coarse)) }
+        }
+        channels[1].sort { $0.1 < $1.1 }
+        for t: Int64 in [800_000, 1_600_000] {
+            channels[2].append((.drift(RetrainTrigger(feature: "x1", description: "test drift at \(t)")), t))
+        }
+
+        let merged = try OperatorTestHarness(make())
+        let inOrder = (channels[0] + channels[1] + channels[2]).enumerated().sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }.map(\.element)
+        try Self.feed(merged, inOrder[...])
+        try merged.processWatermark(.max)
+
+        let chunked = try OperatorTestHarness(make())
+        var rng = SplitMix64(seed: 3)
+        // Inputs at equal time arrive in reverse order within each stream.
+        var queues = channels.map { ch in
+            Dictionary(grouping: ch, by: \.1).sorted { $0.key < $1.key }.flatMap { $0.value.reversed() }[...]
+        }
+        var watermarks = [Int64](repeating: Watermark.none, count: 3)
+        while queues.contains(where: { !$0.isEmpty }) {
+            let c = Int(rng.next() % 3)
+            guard !queues[c].isEmpty else { continue }
+            let n = 1 + Int(rng.next() % 40)
+            let chunk = Array(queues[c].prefix(n))
+            queues[c] = queues[c].dropFirst(n)
+            try chunked.processElements(chunk.map { ($0.0, $0.1) })
+            watermarks[c] = queues[c].isEmpty ? .max : chunk.last!.1     // later records of this stream are at or after it
+            try chunked.processWatermark(watermarks.min()!)
+        }
+        try chunked.processWatermark(.max)
+
+        let a = merged.outputValues, b = chunked.outputValues
+        #expect(a.compactMap(\.prediction).count == channels[0].count)
+        #expect(a.compactMap(\.decision).contains { $0.kind == .fork }, "the test covers a fork")
+        #expect(a.compactMap(\.prediction).map(\.score) == b.compactMap(\.prediction).map(\.score), "scores, bit for bit")
+        #expect(a == b, "predictions, updates, evaluations and decisions, in the same order")
     }
 }

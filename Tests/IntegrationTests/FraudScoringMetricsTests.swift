@@ -47,6 +47,13 @@ struct FraudScoringMetricsTests {
             let auc = scrape.series("streamkit_model_auc", ["model": "fraud", "version": version])
             #expect(auc.count == 1 && auc.allSatisfy { $0.value > 0.5 && $0.value <= 1 }, "\(auc)")
             #expect(scrape.series("streamkit_model_log_loss", ["model": "fraud", "version": version]).allSatisfy { $0.value > 0 })
+            // Calibration per probability bucket: labelled predictions, mean predicted, observed rate.
+            let labels = scrape.series("streamkit_model_calibration_labels", ["model": "fraud", "version": version])
+            #expect(labels.count == 10 && Set(labels.compactMap { $0.labels["bucket"] }).isSuperset(of: ["0.1", "0.5", "1"]), "\(labels)")
+            for name in ["streamkit_model_calibration_predicted", "streamkit_model_calibration_observed"] {
+                let values = scrape.series(name, ["model": "fraud", "version": version])
+                #expect(!values.isEmpty && values.allSatisfy { (0...1).contains($0.value) }, "\(name): \(values)")
+            }
         }
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()

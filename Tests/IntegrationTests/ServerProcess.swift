@@ -29,12 +29,16 @@ final class ServerProcess: @unchecked Sendable {
         try "\(Self.adminToken) admin\n\(Self.readToken) read\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
     }
 
+    /// The model registry's Redis prefix of this server (unique: tests share one Redis).
+    let modelRegistryPrefix = "it-models-\(UInt32.random(in: 0...UInt32.max))"
+
     /// Starts the server and waits until it printed its port.
-    func start() async throws {
+    func start(arguments extra: [String] = []) async throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)
         p.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory, "--token-file", tokenFile,
-                       "--brokers", Services.kafkaBrokers, "--redis", Services.redisURL, "--log-level", "debug"] + extraArguments
+                       "--brokers", Services.kafkaBrokers, "--redis", Services.redisURL, "--log-level", "debug",
+                       "--model-registry-prefix", modelRegistryPrefix] + extraArguments + extra
         let out = Pipe()
         p.standardOutput = out
         if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }

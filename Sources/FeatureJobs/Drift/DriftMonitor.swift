@@ -8,7 +8,7 @@ public import Glibc
 /// Key the stream by feature name; the monitor keeps per feature and open window:
 /// - a ``Histogram`` over the reference's cut points (exact counts → PSI, Jensen–Shannon),
 /// - ``RunningMoments`` (exact mean and variance → z-test, F-ratio),
-/// - a ``Reservoir`` of at most ``Configuration/reservoirCapacity`` values (→ two-sample KS),
+/// - a ``PrioritySample`` of at most ``Configuration/reservoirCapacity`` values (→ two-sample KS),
 ///
 /// so its state is bounded per window whatever the rate. At the window end (an event-time timer
 /// at `end − 1`, when the watermark passes it, like window operators) the report is emitted with
@@ -32,9 +32,10 @@ public import Glibc
 ///
 /// **Late records** (their window already fired: `end − 1 ≤ watermark`) are dropped.
 ///
-/// **Determinism.** Each window's reservoir is seeded from ``Configuration/seed``, the feature's
-/// stable hash and the window end, so results do not depend on parallelism, and the generator
-/// state is checkpointed with the sample.
+/// **Determinism.** Each window's sample is seeded from ``Configuration/seed``, the feature's
+/// stable hash and the window end, and keeps the values of lowest hash priority (of value and
+/// event time), so it holds the same values whatever order they arrive in — the reports do not
+/// depend on parallelism or on how upstream subtasks interleave — and it is checkpointed.
 public struct DriftMonitor<Input: Sendable>: KeyedProcessFunction {
     public typealias Key = String
     public typealias Output = DriftReport
@@ -67,12 +68,13 @@ public struct DriftMonitor<Input: Sendable>: KeyedProcessFunction {
         /// Nil while a trailing-reference feature has no cut points yet (its first window).
         public var histogram: Histogram?
         public var moments: RunningMoments
-        public var reservoir: Reservoir
+        /// Sample of the window's values, independent of their arrival order.
+        public var reservoir: PrioritySample
         public func encode(to w: inout ByteWriter) { histogram.encode(to: &w); moments.encode(to: &w); reservoir.encode(to: &w) }
         public init(from r: inout ByteReader) throws {
-            histogram = try Histogram?(from: &r); moments = try RunningMoments(from: &r); reservoir = try Reservoir(from: &r)
+            histogram = try Histogram?(from: &r); moments = try RunningMoments(from: &r); reservoir = try PrioritySample(from: &r)
         }
-        init(histogram: Histogram?, reservoir: Reservoir) { self.histogram = histogram; moments = RunningMoments(); self.reservoir = reservoir }
+        init(histogram: Histogram?, reservoir: PrioritySample) { self.histogram = histogram; moments = RunningMoments(); self.reservoir = reservoir }
     }
 
     /// The previous window of a trailing-reference feature.
@@ -125,13 +127,13 @@ public struct DriftMonitor<Input: Sendable>: KeyedProcessFunction {
             let cuts = configuration.baselines[feature]?.cutPoints ?? trailingCuts.value
             var seeder = SplitMix64(seed: configuration.seed ^ feature.stableHash ^ UInt64(bitPattern: end))
             acc = WindowAccumulator(histogram: cuts.map { Histogram(cutPoints: $0) },
-                                    reservoir: Reservoir(capacity: configuration.reservoirCapacity, seed: seeder.next()))
+                                    reservoir: PrioritySample(capacity: configuration.reservoirCapacity, seed: seeder.next()))
             context.registerEventTimeTimer(end - 1)
         }
         let x = value(record)
         acc.histogram?.add(x)
         acc.moments.add(x)
-        acc.reservoir.add(x)
+        acc.reservoir.add(x, identity: ts)
         windows[end] = acc
     }
 

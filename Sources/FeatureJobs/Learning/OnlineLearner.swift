@@ -21,9 +21,20 @@ public import StreamKit
 ///   the champion's by the margin, significantly, over at least `minExamples`), roll back
 ///   (significantly worse), or wait. Each decision is emitted with its numbers.
 ///
-/// Weights, pending predictions, windows, routing and the recent examples are keyed state: a
-/// checkpoint holds them with the source offsets, so after a restore the job continues with
-/// exactly the weights and metrics of a run that never failed.
+/// **Event-time order.** Inputs are not applied when they arrive: each waits in keyed state
+/// (``LearningInputQueue``) until the watermark passes its event time, and then every waiting
+/// input and horizon close before the watermark is applied in ``QueuedLearningInput`` order
+/// (event time; at equal time labels, horizon closes, drift triggers, then requests; then by
+/// label key / request id). A score therefore depends only on the inputs, not on how the
+/// request, label and drift streams interleaved, how the upstream was parallelised or where a
+/// restore happened: scores, weights, metrics and decisions are identical across runs. The
+/// price is latency: a request is scored when the watermark passes it, i.e. after the slowest
+/// input's out-of-orderness bound (plus its idleness timeout when it is idle). An input that
+/// arrives behind the watermark (late) is applied at the next watermark advance.
+///
+/// Weights, pending predictions, waiting inputs, windows, routing and the recent examples are
+/// keyed state: a checkpoint holds them with the source offsets, so after a restore the job
+/// continues with exactly the weights and metrics of a run that never failed.
 ///
 /// ```swift
 /// events.keyBy { _ in "fraud" }
@@ -112,7 +123,7 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
     var models: MapState<String, String, Model>!
     var windows: MapState<String, String, PrequentialWindow>!
     var pending: MapState<String, String, PendingPrediction>!
-    var deadlines: MapState<String, Int64, [String]>!
+    var queue: ValueState<String, LearningInputQueue>!
     var versionList: ValueState<String, [String]>!
     var routing: ValueState<String, ModelRouting>!
     var recent: ValueState<String, RecentExamples>!
@@ -126,7 +137,7 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         models = state.mapState("learner.models", of: (String, Model).self)
         windows = state.mapState("learner.windows", of: (String, PrequentialWindow).self)
         pending = state.mapState("learner.pending", of: (String, PendingPrediction).self)
-        deadlines = state.mapState("learner.deadlines", of: (Int64, [String]).self)
+        queue = state.valueState("learner.queue", of: LearningInputQueue.self)
         versionList = state.valueState("learner.versions", of: [String].self)
         routing = state.valueState("learner.routing", of: ModelRouting.self)
         recent = state.valueState("learner.recent", of: RecentExamples.self)
@@ -145,13 +156,46 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         return configuration.versions
     }
 
+    /// Queues the input until the watermark passes its event time (see ``QueuedLearningInput``
+    /// for the order inputs are applied in).
     public func processElement(_ event: LearningEvent, context: KeyedProcessContext<String, OnlineLearningOutput>) throws {
         let ts = context.timestamp
         guard ts != Watermark.none else {
             throw StreamKitError(.configuration, "OnlineLearner needs event time: call assignTimestamps before it")
         }
+        var q = queue.value ?? LearningInputQueue()
+        queue.clear()                       // drop the state's reference: the heap grows in place
+        let earliest = q.earliestTime
+        q.insert(QueuedLearningInput(event, time: ts))
+        queue.update(q)
+        // One timer, just after the earliest waiting input: it fires once no input at or
+        // before that time can still arrive (a record at the watermark is on time, one before
+        // it is late), and then everything the watermark has passed is applied in order.
+        if earliest == nil || ts < earliest! { context.registerEventTimeTimer(ts &+ 1) }
+    }
+
+    /// Applies, in ``QueuedLearningInput`` order, every waiting input and horizon close before
+    /// the watermark.
+    public func onTimer(_ time: Int64, domain: TimeDomain, context: KeyedProcessContext<String, OnlineLearningOutput>) throws {
+        guard domain == .eventTime, var q = queue.value else { return }
+        queue.clear()
+        let watermark = context.currentWatermark
+        defer {
+            if let next = q.earliestTime {
+                queue.update(q)
+                context.registerEventTimeTimer(next &+ 1)
+            }
+        }
+        while let input = q.popFirst(before: watermark) {
+            try apply(input, queue: &q, context: context)
+        }
+    }
+
+    /// One input at its event time: score a request, record a label, close a horizon, or fork.
+    func apply(_ input: QueuedLearningInput, queue q: inout LearningInputQueue, context: KeyedProcessContext<String, OnlineLearningOutput>) throws {
+        let ts = input.time
         let versions = versions()
-        switch event {
+        switch input.payload {
         case let .score(request):
             let route = routing.value!
             let served: String
@@ -173,7 +217,8 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             for v in versions { scores.append(models[v]!.predict(request.features)) }
             let score = scores[versions.firstIndex(of: served)!]
             context.emit(.prediction(ServedPrediction(requestID: request.requestID, labelKey: request.labelKey, entity: request.entity,
-                                                      modelVersion: served, score: score, eventTime: ts, features: request.features)))
+                                                      modelVersion: served, score: score, eventTime: ts, features: request.features)),
+                         timestamp: ts)
             let existing = pending[request.labelKey]
             let early = existing?.isPlaceholder == true ? existing!.label : nil
             let deadline = ts + configuration.horizon.milliseconds
@@ -181,16 +226,16 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
                                       versions: versions, scores: scores, label: early, deadline: deadline)
             if let label = early, configuration.learnAt == .labelArrival {
                 pending[request.labelKey] = nil
-                learn(p, label: label, byHorizon: false, key: request.labelKey, context: context)
+                learn(p, label: label, byHorizon: false, key: request.labelKey, at: ts, context: context)
             } else {
                 pending[request.labelKey] = p
-                schedule(request.labelKey, at: deadline, context: context)
+                q.insert(QueuedLearningInput(time: deadline, payload: .horizonClose(labelKey: request.labelKey)))
             }
         case let .label(event):
             if var p = pending[event.labelKey], !p.isPlaceholder {
                 if configuration.learnAt == .labelArrival {
                     pending[event.labelKey] = nil
-                    learn(p, label: event.label, byHorizon: false, key: event.labelKey, context: context)
+                    learn(p, label: event.label, byHorizon: false, key: event.labelKey, at: ts, context: context)
                 } else {
                     p.label = event.label           // learned when the horizon closes
                     pending[event.labelKey] = p
@@ -200,10 +245,19 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
                 let deadline = ts + configuration.horizon.milliseconds
                 pending[event.labelKey] = PendingPrediction(requestID: "", servedBy: "", eventTime: ts, features: SparseFeatures(capacity: 0),
                                                             versions: [], scores: [], label: event.label, deadline: deadline)
-                schedule(event.labelKey, at: deadline, context: context)
+                q.insert(QueuedLearningInput(time: deadline, payload: .horizonClose(labelKey: event.labelKey)))
+            }
+        case let .horizonClose(key):
+            guard let p = pending[key], p.deadline == ts else { return }   // learned already, or another close's
+            pending[key] = nil
+            if p.isPlaceholder { return }                          // a label whose prediction never came
+            if let label = p.label {
+                learn(p, label: label, byHorizon: false, key: key, at: ts, context: context)
+            } else if configuration.negativeOnHorizon {
+                learn(p, label: 0, byHorizon: true, key: key, at: ts, context: context)
             }
         case let .drift(trigger):
-            fork(trigger, context: context)
+            fork(trigger, at: ts, context: context)
         }
     }
 
@@ -219,33 +273,11 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         return nil
     }
 
-    func schedule(_ labelKey: String, at time: Int64, context: KeyedProcessContext<String, OnlineLearningOutput>) {
-        var keys = deadlines[time] ?? []
-        keys.append(labelKey)
-        deadlines[time] = keys
-        context.registerEventTimeTimer(time)
-    }
-
-    public func onTimer(_ time: Int64, domain: TimeDomain, context: KeyedProcessContext<String, OnlineLearningOutput>) throws {
-        guard domain == .eventTime, let keys = deadlines[time] else { return }
-        deadlines[time] = nil
-        for key in keys {
-            guard let p = pending[key], p.deadline == time else { continue }   // learned already, or another timer's
-            pending[key] = nil
-            if p.isPlaceholder { continue }                       // a label whose prediction never came
-            if let label = p.label {
-                learn(p, label: label, byHorizon: false, key: key, context: context)
-            } else if configuration.negativeOnHorizon {
-                learn(p, label: 0, byHorizon: true, key: key, context: context)
-            }
-        }
-    }
-
     /// Every active version learns the served features with `label`; a version that scored the
     /// prediction when it was served also evaluates that score (a challenger forked later learns
     /// from the example but is not evaluated on it: its score now would have seen newer labels).
     /// Then the champion/challenger test is updated.
-    func learn(_ p: PendingPrediction, label: Double, byHorizon: Bool, key: String, context: KeyedProcessContext<String, OnlineLearningOutput>) {
+    func learn(_ p: PendingPrediction, label: Double, byHorizon: Bool, key: String, at time: EventTime, context: KeyedProcessContext<String, OnlineLearningOutput>) {
         for v in versions() {
             guard var model = models[v], var window = windows[v] else { continue }
             models[v] = nil; windows[v] = nil     // drop the state's references: the weights mutate in place
@@ -255,11 +287,11 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             window.add(score: score, label: label >= 0.5)
             if configuration.emitUpdates {
                 context.emit(.update(ModelUpdate(modelVersion: v, requestID: p.requestID, labelKey: key, score: score, label: label,
-                                                 byHorizon: byHorizon, predictionTime: p.eventTime)))
+                                                 byHorizon: byHorizon, predictionTime: p.eventTime)), timestamp: time)
             }
             if window.total % Int64(configuration.reportEvery) == 0 {
-                context.emit(.evaluation(ModelEvaluation(model: context.key, modelVersion: v, eventTime: context.timestamp,
-                                                         updates: model.updates, metrics: window.metrics())))
+                context.emit(.evaluation(ModelEvaluation(model: context.key, modelVersion: v, eventTime: time,
+                                                         updates: model.updates, metrics: window.metrics())), timestamp: time)
             }
             models[v] = model; windows[v] = window
         }
@@ -269,13 +301,13 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             r.add(LabelledExample(features: p.features, label: label))
             recent.update(r)
         }
-        if configuration.retraining != nil { compare(p, label: label, context: context) }
+        if configuration.retraining != nil { compare(p, label: label, at: time, context: context) }
     }
 
     /// Forks a challenger on drift (unless one is running or the last fork is too recent).
-    func fork(_ trigger: RetrainTrigger, context: KeyedProcessContext<String, OnlineLearningOutput>) {
+    func fork(_ trigger: RetrainTrigger, at time: EventTime, context: KeyedProcessContext<String, OnlineLearningOutput>) {
         guard let policy = configuration.retraining, var route = routing.value, route.challenger == nil,
-              context.timestamp - route.lastFork >= policy.coolDown.milliseconds else { return }
+              time - route.lastFork >= policy.coolDown.milliseconds else { return }
         let version = String(route.nextVersion)
         var model: Model
         var warm: [LabelledExample] = []
@@ -292,17 +324,17 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         windows[version] = PrequentialWindow(capacity: configuration.windowCapacity)
         versionList.update([route.champion, version])
         route.challenger = version; route.nextVersion += 1; route.canaryShare = policy.canaryShare
-        route.comparison = PairedComparison(); route.lastFork = context.timestamp
+        route.comparison = PairedComparison(); route.lastFork = time
         routing.update(route)
         context.emit(.decision(ModelDecision(kind: .fork, model: context.key, champion: route.champion, challenger: version,
-                                             eventTime: context.timestamp, reason: trigger.description, examples: 0,
+                                             eventTime: time, reason: trigger.description, examples: 0,
                                              meanLogLossDifference: 0, standardError: 0,
                                              championLogLoss: windows[route.champion]?.logLoss, challengerLogLoss: nil,
-                                             warmStartExamples: warm.count)))
+                                             warmStartExamples: warm.count)), timestamp: time)
     }
 
     /// Adds a labelled example both versions scored to the paired test and acts on its verdict.
-    func compare(_ p: PendingPrediction, label: Double, context: KeyedProcessContext<String, OnlineLearningOutput>) {
+    func compare(_ p: PendingPrediction, label: Double, at time: EventTime, context: KeyedProcessContext<String, OnlineLearningOutput>) {
         guard let policy = configuration.retraining, var route = routing.value, let challenger = route.challenger,
               let ci = p.versions.firstIndex(of: route.champion), let xi = p.versions.firstIndex(of: challenger) else { return }
         route.comparison.add(championScore: p.scores[ci], challengerScore: p.scores[xi], label: label >= 0.5)
@@ -310,7 +342,7 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         let c = route.comparison
         let numbers = "paired n=\(c.count), mean logloss difference \(c.meanDifference) ± \(c.standardError) (margin \(policy.margin), z > \(policy.zCritical))"
         let decision = ModelDecision(kind: .fork, model: context.key, champion: route.champion, challenger: challenger,
-                                     eventTime: context.timestamp, reason: "", examples: c.count,
+                                     eventTime: time, reason: "", examples: c.count,
                                      meanLogLossDifference: c.meanDifference, standardError: c.standardError,
                                      championLogLoss: windows[route.champion]?.logLoss, challengerLogLoss: windows[challenger]?.logLoss,
                                      warmStartExamples: 0)
@@ -322,13 +354,13 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             retire(route.champion)
             route.champion = challenger; route.challenger = nil; route.canaryShare = 0
             routing.update(route); versionList.update([challenger])
-            context.emit(.decision(d))
+            context.emit(.decision(d), timestamp: time)
         case .rollback:
             var d = decision; d.kind = .rollback; d.reason = "challenger worse: " + numbers
             retire(challenger)
             route.challenger = nil; route.canaryShare = 0
             routing.update(route); versionList.update([route.champion])
-            context.emit(.decision(d))
+            context.emit(.decision(d), timestamp: time)
         }
     }
 
