@@ -16,7 +16,7 @@ struct CaptureMetricsEndpointTests {
         let port = freeLocalPort()
         let p = try startCaptureProcess(n, extraArguments: ["--metrics-port", String(port), "--log-level", "debug"])
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        try await waitFor(.seconds(120)) { try PostgresCaptureTests.slotIsConsistent(n) }
+        try await waitFor(.seconds(300)) { try PostgresCaptureTests.slotIsConsistent(n) }
         let rows = 500
         _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(1, \(rows)) g")
 

@@ -28,7 +28,7 @@ struct CaptureRepeatDeduplicationTests {
             return (o["lsn"] as? Int) ?? 0
         }
         let first = try startCaptureProcess(n)
-        try await waitFor(.seconds(120)) { try PostgresCaptureTests.slotIsConsistent(n) }
+        try await waitFor(.seconds(300)) { try PostgresCaptureTests.slotIsConsistent(n) }
         let transactions = 400, perTransaction = 50, rows = transactions * perTransaction
         let writer = Task.detached {
             for t in 0..<transactions {
@@ -48,7 +48,7 @@ struct CaptureRepeatDeduplicationTests {
         let second = try startCaptureProcess(n)
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
         var records: [KafkaRecord] = []
-        try await waitFor(.seconds(120)) {
+        try await waitFor(.seconds(300)) {
             records = try KafkaTopicReader.readAll(topic: n.topic, configuration: KafkaTestSupport.kafka)
             return Set(records.compactMap { r in r.value.flatMap { _ in r.key } }).count >= rows
         }

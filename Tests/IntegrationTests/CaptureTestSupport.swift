@@ -66,7 +66,7 @@ func captureEvents(_ topic: String) throws -> [CaptureEvent] {
 }
 
 /// Polls `condition` every `interval` for up to `timeout`; throws `failed()` as soon as it is non-nil.
-func waitUntil(timeout: Duration = .seconds(120), every interval: Duration = .milliseconds(20),
+func waitUntil(timeout: Duration = .seconds(300), every interval: Duration = .milliseconds(20),
                failed: () -> (any Error)? = { nil }, _ condition: () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while try !condition() {
@@ -77,12 +77,12 @@ func waitUntil(timeout: Duration = .seconds(120), every interval: Duration = .mi
 }
 
 /// ``waitUntil(timeout:every:failed:_:)`` for the capture tests: every 50 ms (each poll reads the topic).
-func waitFor(_ timeout: Duration = .seconds(120), _ condition: () throws -> Bool) async throws {
+func waitFor(_ timeout: Duration = .seconds(300), _ condition: () throws -> Bool) async throws {
     try await waitUntil(timeout: timeout, every: .milliseconds(50), condition)
 }
 
 /// ``waitFor(_:_:)`` that fails as soon as `running`'s capture failed.
-func waitFor<C>(_ timeout: Duration = .seconds(120), _ running: CaptureRun<C>, _ condition: () throws -> Bool) async throws {
+func waitFor<C>(_ timeout: Duration = .seconds(300), _ running: CaptureRun<C>, _ condition: () throws -> Bool) async throws {
     try await waitUntil(timeout: timeout, every: .milliseconds(50), failed: { running.failed }, condition)
 }
 

@@ -84,11 +84,11 @@ struct MySQLCaptureRecoveryTests {
         try await waitUntil(timeout: .seconds(120), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         let sql = try db.admin()
         for i in 1...500 { try sql.execute("INSERT INTO \(n.table) VALUES (\(i), 1)") }
-        try await waitFor(.seconds(180), running) { try Self.ids(n).count == 500 }
+        try await waitFor(.seconds(300), running) { try Self.ids(n).count == 500 }
         try db.services("restart", "mariadb")
         let again = try db.admin()
         for i in 501...1000 { try again.execute("INSERT INTO \(n.table) VALUES (\(i), 2)") }
-        try await waitFor(.seconds(120), running) { Set(try Self.ids(n)).count == 1000 }
+        try await waitFor(.seconds(300), running) { Set(try Self.ids(n)).count == 1000 }
         try await Task.sleep(for: .milliseconds(300))
         try running.stop()
         let ids = try Self.ids(n)
@@ -108,7 +108,7 @@ struct MySQLCaptureRecoveryTests {
         let first = CaptureRun<MySQLCapture>(try Self.configuration(n, db))
         try await waitUntil(timeout: .seconds(120), failed: { first.failed }) { first.capture.lifecycle.state == .streaming }
         try sql.execute("INSERT INTO \(n.table) VALUES (1, 1)")
-        try await waitFor(.seconds(120), first) { try Self.ids(n).count == 1 }
+        try await waitFor(.seconds(300), first) { try Self.ids(n).count == 1 }
         try first.stop()
         // Changes while the capture is down, then their binlog is purged.
         try sql.execute("INSERT INTO \(n.table) VALUES (2, 1)")
@@ -165,7 +165,7 @@ struct MySQLCaptureSecretsTests {
         let running = CaptureRun(MySQLCapture(configuration: right, kafka: KafkaTestSupport.kafka, logger: logger))
         try await waitUntil(timeout: .seconds(120), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         try admin.execute("INSERT INTO \(n.table) VALUES (1)")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 1 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 1 }
         try running.stop()
         let text = store.all
         #expect(text.contains("***") && text.contains(user), "the DSN is logged redacted")

@@ -98,14 +98,14 @@ struct MySQLCaptureTests {
         try sql.execute("CREATE TABLE \(n.table)(\(Self.columns)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
         for (k, v) in Self.values.enumerated() { try sql.execute("INSERT INTO \(n.table) VALUES (\(k + 1), \(v))") }
         let running = Running(try S.configuration(n))
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) == 3 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 3 }
         // The same rows again through the binlog.
         for (k, v) in Self.values.enumerated() { try sql.execute("INSERT INTO \(n.table) VALUES (\(k + 11), \(v))") }
         try sql.execute("UPDATE \(n.table) SET id = 100, vc = 'moved' WHERE id = 11")   // key change: delete + create
         try sql.execute("UPDATE \(n.table) SET i = 7 WHERE id = 12")
         try sql.execute("DELETE FROM \(n.table) WHERE id = 13")
         // 3 r + 3 c + (d, tombstone, c) + u + (d, tombstone)
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) == 12 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 12 }
         try running.stop()
         let events = try captureEvents(n.topic)
         func after(_ op: String, _ id: Int) -> [String: Any]? {
@@ -198,7 +198,7 @@ struct MySQLCaptureTests {
         try sql.execute("TRUNCATE TABLE \(n.table)")
         try sql.execute("RENAME TABLE \(n.table) TO \(renamed)")
         try sql.execute("INSERT INTO \(renamed) VALUES (4, 8)")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 4 && (try? captureEvents(renamedTopic).count) == 1 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 4 && (try? captureEvents(renamedTopic).count) == 1 }
         try running.stop()
         var events = try captureEvents(n.topic)
         let truncate = try #require(events.first { $0.op == "t" }, "TRUNCATE TABLE is a t event")
@@ -234,7 +234,7 @@ struct MySQLCaptureTests {
         writer.start()
         let running = Running(try S.configuration(n))
         let total = 20_000 + writes
-        try await waitFor(.seconds(120), running) { Set(try captureEvents(n.topic).compactMap { ($0.after?["id"] as? NSNumber)?.intValue }).count == total }
+        try await waitFor(.seconds(300), running) { Set(try captureEvents(n.topic).compactMap { ($0.after?["id"] as? NSNumber)?.intValue }).count == total }
         try await Task.sleep(for: .milliseconds(300))
         try running.stop()
         let ids = try captureEvents(n.topic).compactMap { ($0.after?["id"] as? NSNumber)?.intValue }
@@ -261,7 +261,7 @@ struct MySQLCaptureTests {
         try sql.execute("INSERT INTO \(n.table) VALUES (1, 's', '4111', 1), (2, 's', NULL, 2)")
         try sql.execute("DELETE FROM \(n.table) WHERE id = 1")
         try sql.execute("UPDATE \(n.table) SET v = 3 WHERE id = 2")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 3 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 3 }
         try running.stop()
         let events = try captureEvents(n.topic)
         #expect(events.map(\.label) .sorted() == ["c", "c", "u"], "deletes skipped (and so their tombstones)")
@@ -317,7 +317,7 @@ struct MySQLCaptureTests {
         }
         let second = try S.startProcess(n)
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
-        try await waitFor(.seconds(120)) { Set(try ids()).count == total }
+        try await waitFor(.seconds(300)) { Set(try ids()).count == total }
         try await Task.sleep(for: .milliseconds(300))
         second.terminate()
         second.waitUntilExit()
@@ -368,7 +368,7 @@ struct MySQLCaptureTests {
         try sql.execute("INSERT INTO \(n.table) VALUES (\(rows + 2), 2)")   // written while the capture is down
         let second = try start()
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
-        try await waitFor(.seconds(120)) { Set(try ids()).count == rows + 2 }
+        try await waitFor(.seconds(300)) { Set(try ids()).count == rows + 2 }
         try await Task.sleep(for: .milliseconds(300))
         second.terminate()
         second.waitUntilExit()

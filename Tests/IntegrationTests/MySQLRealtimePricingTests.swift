@@ -58,7 +58,7 @@ struct MySQLRealtimePricingTests {
             for s in statements[k..<min(k + 50, statements.count)] { try sql.execute(s) }
             try sql.execute("COMMIT")
         }
-        try await waitFor(.seconds(180), running) { running.capture.metrics.changes.load(ordering: .relaxed) == 3_000 }
+        try await waitFor(.seconds(300), running) { running.capture.metrics.changes.load(ordering: .relaxed) == 3_000 }
         try running.stop()
 
         let redis = try RedisConfiguration(url: Services.redisURL)

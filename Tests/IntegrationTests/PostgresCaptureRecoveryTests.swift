@@ -100,7 +100,7 @@ struct PostgresCaptureRecoveryTests {
         defer { Self.cleanUp(n) }
         try PostgresConnection(dsn: pg.dsn).execute("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int)")
         let running = Running(Self.configuration(n, dsn: pg.dsn))
-        try await waitFor(.seconds(180), running) { try Self.confirmedFlush(pg.dsn, n.slot) > 0 }
+        try await waitFor(.seconds(300), running) { try Self.confirmedFlush(pg.dsn, n.slot) > 0 }
 
         // Transactions of 50 rows; a failed one is retried (ON CONFLICT: a commit whose answer was
         // lost is not written twice). The table itself says what was committed.
@@ -124,7 +124,7 @@ struct PostgresCaptureRecoveryTests {
         }
         // Generous bounds: alone this takes seconds, but under the whole suite on 2 cores (a private
         // PostgreSQL, Chromium, schemathesis and 90 other suites at once) it took over 60 s.
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) ?? 0 >= 60 * 50 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) ?? 0 >= 60 * 50 }
         try await Task.sleep(for: .milliseconds(300))   // the capture confirms what Kafka acknowledged
         let confirmedBeforeCrash = running.capture.metrics.confirmedLSN.load(ordering: .relaxed)
         try pg.services("crash", "postgres")
@@ -134,7 +134,7 @@ struct PostgresCaptureRecoveryTests {
 
         let committed = try PostgresConnection(dsn: pg.dsn).execute("SELECT count(*) FROM \(n.table)").rows[0][0].flatMap { Int($0) } ?? 0
         #expect(committed == 120 * 50)
-        try await waitFor(.seconds(180), running) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == committed }
+        try await waitFor(.seconds(300), running) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == committed }
         try await Task.sleep(for: .milliseconds(500))
         try running.stop()
         let ids = try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }
@@ -180,7 +180,7 @@ struct PostgresCaptureRecoveryTests {
             return (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:]
         }
         let first = try start()
-        try await waitFor(.seconds(120)) { try PostgresCaptureTests.slotIsConsistent(n) }
+        try await waitFor(.seconds(300)) { try PostgresCaptureTests.slotIsConsistent(n) }
         let rows = 150_000
         _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) SELECT g, 1 FROM generate_series(1, \(rows)) g")
         // Kill once the state file records part of the transaction as acknowledged.
@@ -192,7 +192,7 @@ struct PostgresCaptureRecoveryTests {
 
         let second = try start()
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
-        try await waitFor(.seconds(120)) { Set(try ids()).count == rows }
+        try await waitFor(.seconds(300)) { Set(try ids()).count == rows }
         try await Task.sleep(for: .milliseconds(300))
         second.terminate()   // graceful: prints its metrics
         second.waitUntilExit()

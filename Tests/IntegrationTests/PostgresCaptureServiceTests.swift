@@ -60,10 +60,10 @@ struct PostgresCaptureServiceTests {
         let capture = PostgresCapture(configuration: c, kafka: KafkaTestSupport.kafka, logger: logs.logger)
         let group = ServiceGroup(configuration: .init(services: [CaptureService(capture, logger: logs.logger)], logger: logs.logger))
         let running = Task { try await group.run() }
-        try await waitFor(.seconds(180)) { capture.lifecycle.state == .streaming }
-        try await waitFor(.seconds(180)) { try PostgresCaptureTests.slotIsConsistent(n) }
+        try await waitFor(.seconds(300)) { capture.lifecycle.state == .streaming }
+        try await waitFor(.seconds(300)) { try PostgresCaptureTests.slotIsConsistent(n) }
         _ = try PostgresCaptureTests.sql("INSERT INTO \(n.table) VALUES (1, 1), (2, 2)")
-        try await waitFor(.seconds(120)) { (try? captureEvents(n.topic).count) == 2 }
+        try await waitFor(.seconds(300)) { (try? captureEvents(n.topic).count) == 2 }
         await group.triggerGracefulShutdown()
         try await running.value
         #expect(capture.lifecycle.state == .stopped)

@@ -53,7 +53,7 @@ struct PostgresCaptureTests {
                                           (2, 'bob', 3, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
             """)
         let running = Running(Self.configuration(n))
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 2 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 2 }
         _ = try Self.sql("""
             INSERT INTO \(n.table)(id, name, amount, blob) VALUES (3, 'cy', -0.5, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 400)));
             UPDATE \(n.table) SET name = 'cyd' WHERE id = 3;
@@ -61,7 +61,7 @@ struct PostgresCaptureTests {
             """)
         _ = try Self.sql("TRUNCATE \(n.table)")
         // 2 snapshot rows + create + update + delete + tombstone + truncate
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 7 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 7 }
         try running.stop()
         let ev = try captureEvents(n.topic)   // one partition per key; all of this table's topic
         let byOp = Dictionary(grouping: ev.filter { !$0.tombstone }, by: { $0.op ?? "?" })
@@ -131,7 +131,7 @@ struct PostgresCaptureTests {
             }
             return (latest, creations)
         }
-        try await waitFor(.seconds(180), running) {
+        try await waitFor(.seconds(300), running) {
             let latest = try replay().latest
             return latest.count == expected.count && expected.allSatisfy { latest[$0.0] == $0.1 }
         }
@@ -154,7 +154,7 @@ struct PostgresCaptureTests {
     /// Waits until changes committed from now on are captured (with `snapshot: .never`, earlier
     /// ones are not).
     static func waitUntilStreaming(_ n: Names, _ running: Running) async throws {
-        try await waitFor(.seconds(180), running) { try slotIsConsistent(n) }
+        try await waitFor(.seconds(300), running) { try slotIsConsistent(n) }
     }
 
     @Test(.timeLimit(.minutes(15)))
@@ -167,7 +167,7 @@ struct PostgresCaptureTests {
         _ = try Self.sql("INSERT INTO \(n.table) VALUES (1, 'x')")
         _ = try Self.sql("ALTER TABLE \(n.table) ADD COLUMN b int; INSERT INTO \(n.table) VALUES (2, 'y', 7)")
         _ = try Self.sql("ALTER TABLE \(n.table) DROP COLUMN a; INSERT INTO \(n.table) VALUES (3, 8)")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 3 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 3 }
         try running.stop()
         let ev = try captureEvents(n.topic).sorted { ($0.after?["id"] as? Int ?? 0) < ($1.after?["id"] as? Int ?? 0) }
         #expect(ev.map { $0.source?["streamkit_schema_version"] as? Int } == [1, 2, 3])
@@ -182,7 +182,7 @@ struct PostgresCaptureTests {
         let again = Running(Self.configuration(n, snapshot: .never))
         try await Self.waitUntilStreaming(n, again)
         _ = try Self.sql("ALTER TABLE \(n.table) ADD COLUMN c int; INSERT INTO \(n.table) VALUES (4, 9, 10)")
-        try await waitFor(.seconds(120), again) { (try? captureEvents(n.topic).count) == 4 }
+        try await waitFor(.seconds(300), again) { (try? captureEvents(n.topic).count) == 4 }
         try again.stop()
         let last = try captureEvents(n.topic).first { $0.after?["id"] as? Int == 4 }
         #expect(last?.source?["streamkit_schema_version"] as? Int == 4)
@@ -202,7 +202,7 @@ struct PostgresCaptureTests {
         _ = try Self.sql("INSERT INTO \(n.table) VALUES (1, 'a@x', '123-45', 'n1'), (2, 'b@x', NULL, 'n2')")
         _ = try Self.sql("UPDATE \(n.table) SET email = 'c@x' WHERE id = 1")
         _ = try Self.sql("DELETE FROM \(n.table) WHERE id = 2")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 4 }   // 2 creates, delete, tombstone
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 4 }   // 2 creates, delete, tombstone
         try await Task.sleep(for: .milliseconds(300))
         try running.stop()
         let ev = try captureEvents(n.topic)
@@ -232,7 +232,7 @@ struct PostgresCaptureTests {
         var c = Self.configuration(n)
         c.incrementalChunkSize = 300
         let first = Running(c)
-        try await waitFor(.seconds(120), first) { (try? captureEvents(n.topic).count) == 10 }
+        try await waitFor(.seconds(300), first) { (try? captureEvents(n.topic).count) == 10 }
         try first.stop()
 
         let rows = 3_000
@@ -259,7 +259,7 @@ struct PostgresCaptureTests {
             }
         }
         try await writer.value
-        try await waitFor(.seconds(180), second) {
+        try await waitFor(.seconds(300), second) {
             second.capture.metrics.incrementalTablesPending.load(ordering: .relaxed) == 0
                 && second.capture.metrics.incrementalRows.load(ordering: .relaxed) > 0
         }
@@ -271,7 +271,7 @@ struct PostgresCaptureTests {
             }
             return state
         }
-        try await waitFor(.seconds(180), second) { try replay() == expected }
+        try await waitFor(.seconds(300), second) { try replay() == expected }
         try await Task.sleep(for: .milliseconds(300))
         try second.stop()
 
@@ -301,13 +301,13 @@ struct PostgresCaptureTests {
         let running = Running(Self.configuration(n, snapshot: .never))
         try await Self.waitUntilStreaming(n, running)
         _ = try Self.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(1, 5) g")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 5 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 5 }
         // The update lands before the signal: had it committed while a chunk's window was open
         // (between the open and close markers) the window would rightly drop row 5 from the chunk
         // (the streamed update is newer, DBLog), leaving 4 reads — the race that made this test
         // flaky under load. Overlapping writes are tested deterministically with `afterChunkRead`.
         _ = try Self.sql("UPDATE \(n.table) SET v = 50 WHERE id = 5")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).filter { $0.op == "u" }.count) == 1 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).filter { $0.op == "u" }.count) == 1 }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)
         p.arguments = ["capture", "snapshot", "--dsn", Services.postgresDSN, "--tables", n.table]
@@ -315,7 +315,7 @@ struct PostgresCaptureTests {
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).filter { $0.op == "r" }.count) == 5 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).filter { $0.op == "r" }.count) == 5 }
         try running.stop()
         let ev = try captureEvents(n.topic)
         #expect(ev.filter { $0.op == "c" }.count == 5 && ev.filter { $0.op == "u" }.count == 1)
@@ -362,7 +362,7 @@ struct PostgresCaptureTests {
             UPDATE \(n.table) SET v = 3 WHERE id = 1; DELETE FROM \(n.table) WHERE id = 2; COMMIT;
             """)
         _ = try Self.sql("INSERT INTO \(n.table) VALUES (5, 5)")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(txTopic).count) == 4 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(txTopic).count) == 4 }
         try await Task.sleep(for: .milliseconds(400))
         try running.stop()
 
@@ -411,10 +411,10 @@ struct PostgresCaptureTests {
         _ = try Self.sql("CREATE TABLE \(n.table)(id int PRIMARY KEY, v int)")
         func start() throws -> Process { try startCaptureProcess(n) }
         let first = try start()
-        try await waitFor(.seconds(120)) { try Self.slotIsConsistent(n) }
+        try await waitFor(.seconds(300)) { try Self.slotIsConsistent(n) }
         // The position the capture saved when it created the slot.
         func savedLSN() -> UInt64 { (Self.stateFile(n)["lsn"] as? NSNumber)?.uint64Value ?? 0 }
-        try await waitFor(.seconds(120)) { savedLSN() > 0 }
+        try await waitFor(.seconds(300)) { savedLSN() > 0 }
         let startLSN = savedLSN()
         let conn = try PostgresConnection(dsn: Services.postgresDSN)
         let transactions = 40, rows = 250
@@ -425,7 +425,7 @@ struct PostgresCaptureTests {
                 // (as soon as the first event was visible, before the first confirm tick), every
                 // one of the 21 transactions was unconfirmed and re-sent — 5250 > total/2, the
                 // flaky failure under load. The bound asserted below is about the unconfirmed tail.
-                try await waitFor(.seconds(120)) { (try? captureEvents(n.topic).count) ?? 0 > 0 && savedLSN() > startLSN }
+                try await waitFor(.seconds(300)) { (try? captureEvents(n.topic).count) ?? 0 > 0 && savedLSN() > startLSN }
                 kill(first.processIdentifier, SIGKILL)
                 first.waitUntilExit()
             }
@@ -438,12 +438,12 @@ struct PostgresCaptureTests {
         let second = try start()
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
         let total = transactions * rows
-        try await waitFor(.seconds(180)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
+        try await waitFor(.seconds(300)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
         let ev = try captureEvents(n.topic)
         let ids = ev.compactMap { $0.after?["id"] as? Int }
         #expect(Set(ids) == Set(1...total), "every committed change delivered")
         #expect(ids.count - total <= total / 2, "re-sent at most the unconfirmed tail (\(ids.count - total) duplicates)")
-        try await waitFor(.seconds(120)) {
+        try await waitFor(.seconds(300)) {
             try confirmedLSN() > confirmedBefore
         }
         second.terminate()   // SIGTERM: graceful stop

@@ -89,10 +89,10 @@ struct PostgresFallbackCaptureTests {
         #expect(try Self.logRows(n) == 5, "the triggers logged every change in the writing transactions")
         let running = CaptureRun(capture)
         // c, c, u, d + tomb, (d + tomb, c)
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 8 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 8 }
         _ = try Self.sql("TRUNCATE \(n.table)")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 9 }
-        try await waitFor(.seconds(120), running) { try Self.logRows(n) == 0 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 9 }
+        try await waitFor(.seconds(300), running) { try Self.logRows(n) == 0 }
         try running.stop()
         #expect(capture.metrics.changes.load(ordering: .relaxed) == 7, "c, c, u, d, then the key change as d + c, then t")
         #expect(capture.metrics.logRowsDeleted.load(ordering: .relaxed) == 6)
@@ -143,7 +143,7 @@ struct PostgresFallbackCaptureTests {
         let conn = try PostgresConnection(dsn: Services.postgresDSN)
         let first = CaptureRun(TriggerCapture(configuration: config, kafka: K.kafka))
         for t in 0..<20 { try conn.execute("INSERT INTO \(n.table) SELECT g, \(t) FROM generate_series(\(t * 50 + 1), \((t + 1) * 50)) g") }
-        try await waitFor(.seconds(120), first) { (try? captureEvents(n.topic).count) ?? 0 > 0 }
+        try await waitFor(.seconds(300), first) { (try? captureEvents(n.topic).count) ?? 0 > 0 }
         try first.stop()
         // Written while no capture runs: kept in the change log.
         for t in 20..<40 { try conn.execute("INSERT INTO \(n.table) SELECT g, \(t) FROM generate_series(\(t * 50 + 1), \((t + 1) * 50)) g") }
@@ -151,8 +151,8 @@ struct PostgresFallbackCaptureTests {
         #expect(try Self.logRows(n) > 0)
         let second = CaptureRun(TriggerCapture(configuration: config, kafka: K.kafka))
         let expected = try Self.tableState(n)
-        try await waitFor(.seconds(180), second) { Self.replay(try captureEvents(n.topic)) == expected }
-        try await waitFor(.seconds(120), second) { try Self.logRows(n) == 0 }
+        try await waitFor(.seconds(300), second) { Self.replay(try captureEvents(n.topic)) == expected }
+        try await waitFor(.seconds(300), second) { try Self.logRows(n) == 0 }
         try second.stop()
         let ev = try captureEvents(n.topic)
         let creates = Dictionary(grouping: ev.filter { $0.op == "c" }, by: { $0.key?["id"] as? Int ?? -1 })
@@ -181,7 +181,7 @@ struct PostgresFallbackCaptureTests {
         try long.execute("BEGIN; INSERT INTO \(n.table) SELECT g, 1 FROM generate_series(1001, 1050) g; UPDATE \(n.table) SET v = v + 10 WHERE id <= 20")
         let short = try PostgresConnection(dsn: Services.postgresDSN)
         for i in 0..<20 { try short.execute("INSERT INTO \(n.table) VALUES (\(2000 + i), \(i)); UPDATE \(n.table) SET v = v + 1 WHERE id = \(100 + i)") }
-        try await waitFor(.seconds(120), running) { Self.replay(try captureEvents(n.topic))[2019] == 19 }
+        try await waitFor(.seconds(300), running) { Self.replay(try captureEvents(n.topic))[2019] == 19 }
         #expect(Self.replay(try captureEvents(n.topic))[1001] == nil, "the long transaction is not visible yet")
         try long.execute("UPDATE \(n.table) SET v = v + 5 WHERE id = 1001; COMMIT")
 
@@ -202,8 +202,8 @@ struct PostgresFallbackCaptureTests {
         }
         for w in writers { try await w.value }
         let expected = try Self.tableState(n)
-        try await waitFor(.seconds(180), running) { Self.replay(try captureEvents(n.topic)) == expected }
-        try await waitFor(.seconds(120), running) { try Self.logRows(n) == 0 }
+        try await waitFor(.seconds(300), running) { Self.replay(try captureEvents(n.topic)) == expected }
+        try await waitFor(.seconds(300), running) { try Self.logRows(n) == 0 }
         try running.stop()
         let latest = Self.replay(try captureEvents(n.topic))
         #expect(latest[1001] == 6 && latest[1050] == 1, "the long transaction's rows (lower ids, committed last) were published")
@@ -236,7 +236,7 @@ struct PostgresFallbackCaptureTests {
         for t in 0..<transactions {
             try conn.execute("INSERT INTO \(n.table) SELECT g, \(t) FROM generate_series(\(t * rows + 1), \((t + 1) * rows)) g")
             if t == transactions / 2 {
-                try await waitFor(.seconds(120)) { (try? captureEvents(n.topic).count) ?? 0 > 0 }
+                try await waitFor(.seconds(300)) { (try? captureEvents(n.topic).count) ?? 0 > 0 }
                 kill(first.processIdentifier, SIGKILL)
                 first.waitUntilExit()
             }
@@ -244,8 +244,8 @@ struct PostgresFallbackCaptureTests {
         let second = try start()
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
         let total = transactions * rows
-        try await waitFor(.seconds(180)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
-        try await waitFor(.seconds(120)) { try Self.logRows(n) == 0 }
+        try await waitFor(.seconds(300)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
+        try await waitFor(.seconds(300)) { try Self.logRows(n) == 0 }
         let ids = try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }
         #expect(Set(ids) == Set(1...total), "every committed change delivered")
         #expect(ids.count - total <= batchSize, "re-sent at most the unacknowledged batch (\(ids.count - total) duplicates)")
@@ -268,13 +268,13 @@ struct PostgresFallbackCaptureTests {
         try capture.install()
         _ = try Self.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(1, 50) g")
         let running = CaptureRun(capture)
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 50 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 50 }
 
         let terminated = try Self.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '\(application)'")
         #expect(terminated.rows[0][0] == "1", "the capture's one connection")
         _ = try Self.sql("INSERT INTO \(n.table) SELECT g, g FROM generate_series(51, 100) g")
-        try await waitFor(.seconds(180), running) { (try? Self.replay(captureEvents(n.topic)).count) == 100 }
-        try await waitFor(.seconds(120), running) { try Self.logRows(n) == 0 }
+        try await waitFor(.seconds(300), running) { (try? Self.replay(captureEvents(n.topic)).count) == 100 }
+        try await waitFor(.seconds(300), running) { try Self.logRows(n) == 0 }
         try running.stop()
         #expect(capture.metrics.reconnects.load(ordering: .relaxed) >= 1)
         #expect(try Self.replay(captureEvents(n.topic)) == Self.tableState(n))
@@ -292,13 +292,13 @@ struct PostgresFallbackCaptureTests {
             """)
         let capture = PollingCapture(configuration: Self.pollingConfiguration(n), kafka: K.kafka)
         let running = CaptureRun(capture)
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 120 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 120 }
         _ = try Self.sql("INSERT INTO \(n.table)(id, v) VALUES (121, 7), (122, 8)")
         _ = try Self.sql("UPDATE \(n.table) SET v = v + 1, updated_at = clock_timestamp() WHERE id <= 10")
         _ = try Self.sql("UPDATE \(n.table) SET v = v + 1, updated_at = clock_timestamp() WHERE id = 5")
         _ = try Self.sql("DELETE FROM \(n.table) WHERE id IN (50, 51)")
         let expected = try Self.tableState(n)
-        try await waitFor(.seconds(120), running) {
+        try await waitFor(.seconds(300), running) {
             let latest = Self.replay(try captureEvents(n.topic))
             return expected.allSatisfy { latest[$0.key] == $0.value }
         }
@@ -334,10 +334,10 @@ struct PostgresFallbackCaptureTests {
         try slow.execute("BEGIN; INSERT INTO \(n.table)(id, v) VALUES (1, 1)")   // updated_at = now(): this transaction's start
         try await Task.sleep(for: .milliseconds(300))
         _ = try Self.sql("INSERT INTO \(n.table)(id, v) VALUES (2, 2)")
-        try await waitFor(.seconds(120), running) { Self.replay(try captureEvents(n.topic))[2] == 2 }
+        try await waitFor(.seconds(300), running) { Self.replay(try captureEvents(n.topic))[2] == 2 }
         try await Task.sleep(for: .milliseconds(500))    // several polls past row 2
         try slow.execute("COMMIT")
-        try await waitFor(.seconds(120), running) { Self.replay(try captureEvents(n.topic))[1] == 1 }
+        try await waitFor(.seconds(300), running) { Self.replay(try captureEvents(n.topic))[1] == 1 }
         try running.stop()
         #expect(Self.replay(try captureEvents(n.topic)) == [1: 1, 2: 2])
     }
@@ -353,7 +353,7 @@ struct PostgresFallbackCaptureTests {
             """)
         let config = Self.pollingConfiguration(n, margin: .seconds(5))
         let first = CaptureRun(PollingCapture(configuration: config, kafka: K.kafka))
-        try await waitFor(.seconds(120), first) { (try? captureEvents(n.topic).count) == 60 }
+        try await waitFor(.seconds(300), first) { (try? captureEvents(n.topic).count) == 60 }
         try first.stop()
         let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: n.stateFile))) as? [String: Any]
         #expect(saved?["position"] as? String == "2024-01-01 01:00:00", "the position of the last acknowledged row")
@@ -365,7 +365,7 @@ struct PostgresFallbackCaptureTests {
             """)
         let second = CaptureRun(PollingCapture(configuration: config, kafka: K.kafka))
         let expected = try Self.tableState(n)
-        try await waitFor(.seconds(120), second) { Self.replay(try captureEvents(n.topic)) == expected }
+        try await waitFor(.seconds(300), second) { Self.replay(try captureEvents(n.topic)) == expected }
         try await Task.sleep(for: .milliseconds(400))
         try second.stop()
         let ev = try captureEvents(n.topic)
@@ -391,10 +391,10 @@ struct PostgresFallbackCaptureTests {
         config.column = "version"
         config.versionSafetyMargin = 10
         let running = CaptureRun(PollingCapture(configuration: config, kafka: K.kafka))
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 30 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 30 }
         _ = try Self.sql("UPDATE \(n.table) SET v = -v, version = nextval('\(n.table)_seq') WHERE id % 3 = 0; INSERT INTO \(n.table)(id, v) VALUES (31, 31)")
         let expected = try Self.tableState(n)
-        try await waitFor(.seconds(120), running) { Self.replay(try captureEvents(n.topic)) == expected }
+        try await waitFor(.seconds(300), running) { Self.replay(try captureEvents(n.topic)) == expected }
         try await Task.sleep(for: .milliseconds(300))
         try running.stop()
         let ev = try captureEvents(n.topic)

@@ -229,7 +229,7 @@ struct PostgresFidelityKeylessTests {
         #expect(refused.terminationStatus != 0 && message.contains("--message-key-columns"), "\(message)")
         let p = try launch("public.\(n.table):a")
         defer { if p.isRunning { p.terminate(); p.waitUntilExit() } }
-        try await waitFor(.seconds(180)) { (try? captureEvents(n.topic).count) == 3 }
+        try await waitFor(.seconds(300)) { (try? captureEvents(n.topic).count) == 3 }
         let keys = try captureEvents(n.topic).compactMap { $0.key?["a"] as? Int }.sorted()
         #expect(keys == [1, 2, 3], "keyed by the configured column")
     }
@@ -249,10 +249,10 @@ struct PostgresFidelityKeylessTests {
         c.batchSize = 2
         c.interval = .milliseconds(100)
         let running = CaptureRun(PollingCapture(configuration: c, kafka: KafkaTestSupport.kafka))
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) ?? 0 >= 5 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) ?? 0 >= 5 }
         // A later change still moves past the infinity row: the position stays finite.
         try FidelityNames.sql("UPDATE \(n.table) SET updated_at = '2026-06-01 00:00:00+00' WHERE id = 3")
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) ?? 0 >= 6 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) ?? 0 >= 6 }
         try running.stop()
         var seen: [Int: String] = [:]
         for e in try captureEvents(n.topic) { if let id = e.after?["id"] as? Int { seen[id] = e.after?["updated_at"] as? String } }
@@ -274,7 +274,7 @@ struct PostgresFidelityKeylessTests {
         c.batchSize = 100
         c.interval = .milliseconds(100)
         let running = CaptureRun(PollingCapture(configuration: c, kafka: KafkaTestSupport.kafka))
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) ?? 0 >= 250 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) ?? 0 >= 250 }
         try running.stop()
         let records = try KafkaTopicReader.readAll(topic: n.topic, configuration: KafkaTestSupport.kafka)
         #expect(records.count == 250 && records.allSatisfy { $0.key == nil })

@@ -64,9 +64,9 @@ struct PostgresFidelitySessionTests {
         ]
         try FidelityNames.sql("INSERT INTO \(n.table) VALUES \(rows.joined(separator: ", "))")
         let running = CaptureRun(PostgresCapture(configuration: n.configuration(dsn: FidelityNames.dsn(user: n.role)), kafka: KafkaTestSupport.kafka))
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) == 2 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 2 }
         try FidelityNames.sql("INSERT INTO \(n.table) VALUES \(streamed.joined(separator: ", ")); UPDATE \(n.table) SET f8 = f8 * 3, iv = iv * 2 WHERE id = 1")
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) == 6 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 6 }
         try running.stop()
 
         // What a pinned session reads, in the mapping's terms.

@@ -30,9 +30,9 @@ struct PostgresFidelityValuesTests {
         // Half read by the snapshot, half streamed: both paths.
         try FidelityNames.sql("INSERT INTO \(n.table) VALUES \(Self.extremes.prefix(5).joined(separator: ", "))")
         let running = CaptureRun(PostgresCapture(configuration: n.configuration(), kafka: KafkaTestSupport.kafka))
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) == 5 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 5 }
         try FidelityNames.sql("INSERT INTO \(n.table) VALUES \(Self.extremes.dropFirst(5).joined(separator: ", "))")
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) == Self.extremes.count }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == Self.extremes.count }
         try running.stop()
         let mismatches = try Self.compare(n, columns: [("d", .date), ("ts", .timestamp), ("tz", .timestamptz), ("f8", .float), ("f4", .float), ("nu", .numeric)])
         #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")
@@ -47,7 +47,7 @@ struct PostgresFidelityValuesTests {
             INSERT INTO \(n.table) VALUES (1, '2024-01-01 00:00:00');
             """)
         let running = CaptureRun(PostgresCapture(configuration: n.configuration(), kafka: KafkaTestSupport.kafka))
-        try await waitFor(.seconds(180), running) { (try? captureEvents(n.topic).count) == 1 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 1 }
         // 294276 AD: PostgreSQL holds it; as µs since the epoch it is past the infinity value.
         try FidelityNames.sql("INSERT INTO \(n.table) VALUES (2, '294276-12-31 23:59:59.999999')")
         try await waitUntil(timeout: .seconds(180), every: .milliseconds(50)) { running.failed != nil }

@@ -96,20 +96,29 @@ func fetchMetrics(port: Int, host: String = "127.0.0.1", timeout: Duration = .se
 /// Scrapes `/metrics` until `ready` holds (or `timeout`), checks the last body with
 /// `promtool check metrics` (exit 0 and no lint output expected) and returns it parsed.
 /// Reusable by any test that runs a command with `--metrics-port`.
-func scrapeAndCheckMetrics(port: Int, timeout: Duration = .seconds(180), process: Process? = nil,
-                           until ready: (MetricsScrape) -> Bool) async throws -> MetricsScrape {
-    let deadline = ContinuousClock.now + timeout
-    var last: MetricsScrape? = nil
-    while ContinuousClock.now < deadline {
-        if let process, !process.isRunning {
-            throw StreamKitError(.cancelled, "the process serving /metrics exited with status \(process.terminationStatus)")
+func scrapeAndCheckMetrics(port: Int, timeout: Duration = .seconds(300), process: Process? = nil,
+                           until ready: @escaping @Sendable (MetricsScrape) -> Bool) async throws -> MetricsScrape {
+    // Polled on a thread of its own: a window the condition holds in (e.g. between two restarts)
+    // must not be missed because the concurrency pool is busy with other suites.
+    nonisolated(unsafe) let watched = process
+    let last: MetricsScrape? = try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            let deadline = ContinuousClock.now + timeout
+            var last: MetricsScrape? = nil
+            while ContinuousClock.now < deadline {
+                if let watched, !watched.isRunning {
+                    continuation.resume(throwing: StreamKitError(.cancelled, "the process serving /metrics exited with status \(watched.terminationStatus)"))
+                    return
+                }
+                if let body = fetchMetrics(port: port) {
+                    let scrape = MetricsScrape(body: body)
+                    last = scrape
+                    if ready(scrape) { break }
+                }
+                usleep(250_000)
+            }
+            continuation.resume(returning: last)
         }
-        if let body = fetchMetrics(port: port) {
-            let scrape = MetricsScrape(body: body)
-            last = scrape
-            if ready(scrape) { break }
-        }
-        try await Task.sleep(for: .milliseconds(250))
     }
     let scrape = try #require(last, "nothing answered at http://127.0.0.1:\(port)/metrics within \(timeout)")
     #expect(ready(scrape), "the scraped metrics never became ready:\n\(scrape.body.prefix(4000))")
