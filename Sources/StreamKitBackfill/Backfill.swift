@@ -132,7 +132,9 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         let events: @Sendable (StreamEnvironment) throws -> DataStream<J.Decoder.Output>
         switch input {
         case let .file(path):
-            let source = try FileRangeSource(path: path, decoder: try job.eventDecoder(), splits: parallelism)
+            // Interleaved blocks, no reader more than 2 rounds ahead: the splits stay close in event
+            // time, so the job's state does not grow with the file (see FileRangeSource).
+            let source = try FileRangeSource(path: path, decoder: try job.eventDecoder(), splits: parallelism, maxAheadRounds: 2)
             fileProgress = source.progress
             events = { env in
                 let raw = job.history(env, file: source)
