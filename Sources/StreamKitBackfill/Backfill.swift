@@ -20,9 +20,14 @@ import Glibc
 /// try await backfill.write(input: .file("events.ndjson"), to: "train.csv", format: .csv, parallelism: 2)
 /// ```
 ///
-/// Memory: the job's state (windows, the join's newest row per labelled entity) and the labels —
-/// the history itself streams. Labels are read first, sorted by time and shared by the join's
-/// subtasks; the rows are returned (and written) in label-time order.
+/// Memory: the job's state (windows, the join's newest rows per entity) and fixed-size buffers —
+/// neither the history nor the labels nor the output is held. Labels are sorted by time in
+/// bounded memory (``ExternalLabelSort``: runs of ``labelBufferSize`` spilled to temporary files
+/// and merged) and streamed by every join subtask; each subtask writes its answers to a
+/// temporary file as it produces them, and a final merge (``TrainingSetMerge``) streams the
+/// training set out in label-time order. ``run(input:parallelism:progress:)`` collects that
+/// stream in memory (for small sets); ``write(input:to:format:parallelism:progress:)`` and
+/// ``forEachRow(input:parallelism:progress:_:)`` do not.
 public struct Backfill<J: BackfillableJob>: Sendable {
     /// Where the history comes from.
     public enum Input: Sendable {
@@ -49,26 +54,77 @@ public struct Backfill<J: BackfillableJob>: Sendable {
 
     public init(job: J, labels: Labels) { self.job = job; self.labels = labels }
 
-    /// The training rows of a backfill, in label-time order.
+    /// Labels held in memory at most while sorting (more are spilled to sorted runs on disk).
+    public var labelBufferSize: Int = 1 << 18
+    /// Where temporary files go (sorted label runs, the join's answers); default `$TMPDIR` or `/tmp`.
+    public var temporaryDirectory: String? = nil
+
+    /// What a backfill produced.
     public struct Result: Sendable {
+        /// The training rows in label-time order — only from ``Backfill/run(input:parallelism:progress:)``
+        /// (empty from `write` and `forEachRow`, which stream them).
         public var rows: [TrainingRow]
+        /// Rows produced (one per label) and those with missing features.
+        public var rowCount: Int
+        public var missing: Int
         /// Events of the history the job read.
         public var events: Int64
         /// Input lines that could not be decoded (events and labels), with the reason.
         public var deadLetters: [DeadLetter<String>]
+        /// Seconds of the whole backfill (sorting the labels, the history, the training set).
         public var seconds: Double
+        /// Seconds of the history pass alone (the job and the join).
+        public var historySeconds: Double
+        /// Sorted label runs spilled to disk (0: the labels fitted in ``Backfill/labelBufferSize``)
+        /// and the most labels held in memory at once.
+        public var labelRuns: Int
+        public var peakLabelsInMemory: Int
         public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
     }
 
     /// Runs the backfill with `parallelism` splits (byte ranges of a file, Kafka readers) and
-    /// keyed subtasks; `progress` is called every ``progressInterval`` on a background task.
+    /// keyed subtasks and returns the rows in memory; `progress` is called every
+    /// ``progressInterval`` while the history is read and once at the end (``BackfillProgress/finished``).
     public func run(input: Input, parallelism: Int = 1,
                     progress: (@Sendable (BackfillProgress) -> Void)? = nil) async throws -> Result {
+        var rows: [TrainingRow] = []
+        var result = try await forEachRow(input: input, parallelism: parallelism, progress: progress) { rows.append($0) }
+        result.rows = rows
+        return result
+    }
+
+    /// Runs the backfill and writes the training set to `path` (`-`: standard output, see
+    /// ``TrainingSetFormat``) as it is produced.
+    @discardableResult
+    public func write(input: Input, to path: String, format: TrainingSetFormat = .ndjson, parallelism: Int = 1,
+                      progress: (@Sendable (BackfillProgress) -> Void)? = nil) async throws -> Result {
+        let writer = try TrainingSetWriter(path: path, view: job.featureView, format: format)
+        let result = try await forEachRow(input: input, parallelism: parallelism, progress: progress) { try writer.write($0) }
+        try writer.close()
+        return result
+    }
+
+    /// Writes rows to `path` (`-`: standard output).
+    public static func write(_ rows: [TrainingRow], view: FeatureView, to path: String, format: TrainingSetFormat) throws {
+        let writer = try TrainingSetWriter(path: path, view: view, format: format)
+        for row in rows { try writer.write(row) }
+        try writer.close()
+    }
+
+    /// Runs the backfill and hands each training row to `body` in label-time order, holding
+    /// none of them (see the memory note on ``Backfill``).
+    public func forEachRow(input: Input, parallelism: Int = 1,
+                           progress: (@Sendable (BackfillProgress) -> Void)? = nil,
+                           _ body: (TrainingRow) throws -> Void) async throws -> Result {
+        let started = MonotonicClock.nanos()
+        let directory = try Self.makeTemporaryDirectory(temporaryDirectory)
+        defer { Self.removeTemporaryDirectory(directory) }
         var deadLetters: [DeadLetter<String>] = []
-        let labelEvents = try loadLabels(deadLetters: &deadLetters)
+        let sorter = ExternalLabelSort(directory: directory, runSize: labelBufferSize)
+        try loadLabels(into: sorter, deadLetters: &deadLetters)
+        let sortedLabels = try sorter.finish()
         let view = job.featureView
         let job = self.job
-        let rows = CollectedOutput<TrainingRow>()
         let badInput = CollectedOutput<DeadLetter<String>>()
         var fileProgress: ReadProgress? = nil
         var kafkaMetrics: KafkaSourceMetrics? = nil
@@ -76,10 +132,12 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         let events: @Sendable (StreamEnvironment) throws -> DataStream<J.Decoder.Output>
         switch input {
         case let .file(path):
-            let source = try FileRangeSource(path: path, decoder: try job.eventDecoder(), splits: parallelism)
+            // Interleaved blocks, no reader more than 2 rounds ahead: the splits stay close in event
+            // time, so the job's state does not grow with the file (see FileRangeSource).
+            let source = try FileRangeSource(path: path, decoder: try job.eventDecoder(), splits: parallelism, maxAheadRounds: 2)
             fileProgress = source.progress
             events = { env in
-                let raw = env.source(source, name: "history")
+                let raw = job.history(env, file: source)
                 raw.sideOutput(DeadLetter<String>.self).collect(into: badInput, name: "history-dead-letters")
                 return raw
             }
@@ -92,106 +150,104 @@ public struct Backfill<J: BackfillableJob>: Sendable {
             kafkaMetrics = metrics
             let source = KafkaSource(kafka: configuration, c, decoder: try job.eventDecoder(), metrics: metrics)
             events = { env in
-                let raw = env.source(source, name: "history")
+                let raw = job.history(env, kafka: source)
                 raw.sideOutput(DeadLetter<String>.self).collect(into: badInput, name: "history-dead-letters")
                 guard let to else { return raw }
                 return raw.filter("until") { job.eventTime($0) <= to }
             }
         }
 
-        let index = LabelIndex(labelEvents)
         let graph = Job("backfill-\(view.name)") { env in
             job.features(try events(env), idleness: nil)
-                .transform("point-in-time-join") { PointInTimeJoin(labels: index, view: view) }
-                .collect(into: rows, name: "training-rows")
+                .transform("point-in-time-join") { PointInTimeJoin(labels: sortedLabels, view: view) }
+                .sink("training-row-spill") { AnswerSpillSink(directory: directory) }
         }
         var options = Job.RunOptions(parallelism: parallelism)
         options.logger = logger
-        let started = MonotonicClock.nanos()
+        let historyStarted = MonotonicClock.nanos()
         let running = try graph.start(options)
+        let snapshot: @Sendable () -> BackfillProgress = { [fileProgress, kafkaMetrics] in
+            let seconds = Double(MonotonicClock.nanos() &- started) / 1e9
+            let read = Int64(running.metrics.sourceRecords.current)
+            var fraction: Double? = nil
+            if let p = fileProgress, p.total > 0 { fraction = Double(p.completed) / Double(p.total) }
+            if let m = kafkaMetrics {
+                let lags = m.partitionLags
+                let end = lags.reduce(Int64(0)) { $0 + $1.highWatermark }
+                if end > 0 { fraction = 1 - Double(lags.reduce(Int64(0)) { $0 + $1.lag }) / Double(end) }
+            }
+            return BackfillProgress(events: read, fraction: fraction, seconds: seconds)
+        }
         let reporter: Task<Void, Never>? = progress.map { report in
             let interval = progressInterval
-            let fileProgress = fileProgress, kafkaMetrics = kafkaMetrics
             return Task { @Sendable in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     if Task.isCancelled || running.isFinished { return }
-                    let seconds = Double(MonotonicClock.nanos() &- started) / 1e9
-                    let read = Int64(running.metrics.sourceRecords.current)
-                    var fraction: Double? = nil
-                    if let p = fileProgress, p.total > 0 { fraction = Double(p.completed) / Double(p.total) }
-                    if let m = kafkaMetrics {
-                        let lags = m.partitionLags
-                        let end = lags.reduce(Int64(0)) { $0 + $1.highWatermark }
-                        if end > 0 { fraction = 1 - Double(lags.reduce(Int64(0)) { $0 + $1.lag }) / Double(end) }
-                    }
-                    report(BackfillProgress(events: read, fraction: fraction, seconds: seconds))
+                    report(snapshot())
                 }
             }
         }
-        defer { reporter?.cancel() }
-        let result = try await running.result()
-        let seconds = Double(MonotonicClock.nanos() &- started) / 1e9
-        // Labels of entities that never produced a row were not answered by the join: missing.
-        var answered = [Bool](repeating: false, count: labelEvents.count)
-        var all = rows.values
-        for r in all { answered[Int(r.label.sequence)] = true }
-        for (i, l) in labelEvents.enumerated() where !answered[i] { all.append(TrainingRow(label: l, features: nil, featureEventTime: nil)) }
-        let sorted = all.sorted(by: TrainingRow.precedes)
+        let result: JobResult
+        do { result = try await running.result() } catch { reporter?.cancel(); throw error }
+        reporter?.cancel()
+        _ = await reporter?.value
+        let historySeconds = Double(MonotonicClock.nanos() &- historyStarted) / 1e9
+
+        // The training set: labels and every subtask's answers, merged in label order.
+        let files = (0..<parallelism).map { AnswerSpillSink.path(directory: directory, subtask: $0) }
+        var merge = try TrainingSetMerge(labels: sortedLabels, answerFiles: files.filter { access($0, F_OK) == 0 })
+        var count = 0, missing = 0
+        while let row = try merge.next() {
+            count += 1
+            if row.features == nil { missing += 1 }
+            try body(row)
+        }
         deadLetters += badInput.values
         let read = Int64(result.metrics.sourceRecords.current)
-        return Result(rows: sorted, events: read, deadLetters: deadLetters, seconds: seconds)
-    }
-
-    /// Runs the backfill and writes the training set to `path` (see ``TrainingSetFormat``).
-    @discardableResult
-    public func write(input: Input, to path: String, format: TrainingSetFormat = .ndjson, parallelism: Int = 1,
-                      progress: (@Sendable (BackfillProgress) -> Void)? = nil) async throws -> Result {
-        let result = try await run(input: input, parallelism: parallelism, progress: progress)
-        try Self.write(result.rows, view: job.featureView, to: path, format: format)
-        return result
-    }
-
-    /// Writes rows to `path` (`-`: standard output).
-    public static func write(_ rows: [TrainingRow], view: FeatureView, to path: String, format: TrainingSetFormat) throws {
-        let fd = path == "-" ? 1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { throw StreamKitError(.io, "cannot open \(path) for writing: \(String(cString: strerror(errno)))") }
-        defer { if fd != 1 { close(fd) } }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 20)
-        func flush() throws {
-            var done = 0
-            while done < buffer.count {
-                let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-                if n < 0 { if errno == EINTR { continue }; throw StreamKitError(.io, "write \(path): \(String(cString: strerror(errno)))") }
-                done += n
-            }
-            buffer.removeAll(keepingCapacity: true)
+        let seconds = Double(MonotonicClock.nanos() &- started) / 1e9
+        if let progress {
+            var last = snapshot()
+            last.fraction = 1; last.events = read; last.seconds = seconds; last.finished = true
+            progress(last)
         }
-        if let header = format.header(view: view) { buffer += Array(header.utf8); buffer.append(0x0A) }
-        for row in rows {
-            buffer += Array(format.line(row, view: view).utf8); buffer.append(0x0A)
-            if buffer.count >= 1 << 20 { try flush() }
-        }
-        try flush()
+        return Result(rows: [], rowCount: count, missing: missing, events: read, deadLetters: deadLetters, seconds: seconds,
+                      historySeconds: historySeconds, labelRuns: sortedLabels.runs, peakLabelsInMemory: sorter.peakBuffered)
     }
 
-    /// The labels, sorted by time (then entity, then input order), with bad lines dead-lettered.
-    func loadLabels(deadLetters: inout [DeadLetter<String>]) throws -> [LabelEvent] {
-        var labels: [LabelEvent]
+    static func makeTemporaryDirectory(_ parent: String?) throws -> String {
+        let base = parent ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array((base + "/streamkit-backfill-XXXXXX").utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw StreamKitError(.io, "cannot create a temporary directory in \(base): \(String(cString: strerror(errno)))")
+        }
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func removeTemporaryDirectory(_ path: String) {
+        guard let dir = opendir(path) else { return }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { unlink(path + "/" + name) }
+        }
+        closedir(dir)
+        rmdir(path)
+    }
+
+    /// Reads the labels into `sorter`, with bad lines dead-lettered.
+    func loadLabels(into sorter: ExternalLabelSort, deadLetters: inout [DeadLetter<String>]) throws {
         switch self.labels {
         case let .events(list):
-            labels = list
+            for l in list { try sorter.add(l) }
         case let .file(path):
             let source = try FileRangeSource(path: path, decoder: LabelDecoder(), splits: 1)
             var reader = try source.makeReader(subtask: 0)
             try reader.open(context: SourceContext(subtask: 0, parallelism: 1, metrics: OperatorMetrics(name: "labels"), jobMetrics: JobMetrics()))
             defer { reader.close() }
             var batch = Batch<LabelEvent>()
-            labels = []
             while true {
-                let status = try reader.poll(into: &batch, deadLetters: &deadLetters, maxRecords: 65_536)
-                labels += batch.values
+                let status = try reader.poll(into: &batch, deadLetters: &deadLetters, maxRecords: 4096)
+                for l in batch.values { try sorter.add(l) }
                 batch.removeAll()
                 if status == .finished { break }
             }
@@ -200,24 +256,14 @@ public struct Backfill<J: BackfillableJob>: Sendable {
                                              startFrom: .earliest)
             c.bounded = true
             let labelSource = KafkaSource(kafka: configuration, c, decoder: LabelDecoder())
-            let collected = CollectedOutput<LabelEvent>()
             let bad = CollectedOutput<DeadLetter<String>>()
             let read = Job("backfill-labels") { env in
                 let raw = env.source(labelSource, name: "labels")
                 raw.sideOutput(DeadLetter<String>.self).collect(into: bad, name: "label-dead-letters")
-                raw.collect(into: collected, name: "labels")
+                raw.sink("label-sort") { LabelSortSink(sorter) }
             }
             _ = try read.start(Job.RunOptions(parallelism: 1)).waitUntilFinished()
-            labels = collected.values
             deadLetters += bad.values
         }
-        labels.sort { a, b in
-            if a.time != b.time { return a.time < b.time }
-            if a.entity != b.entity { return a.entity < b.entity }
-            if a.sequence != b.sequence { return a.sequence < b.sequence }
-            return a.label < b.label
-        }
-        for i in labels.indices { labels[i].sequence = Int64(i) }     // identifies a label in the join
-        return labels
     }
 }

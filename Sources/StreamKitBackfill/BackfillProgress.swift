@@ -6,6 +6,8 @@ public struct BackfillProgress: Sendable {
     public var fraction: Double?
     /// Seconds since the start.
     public var seconds: Double
+    /// The last report of a run: the training set is written (`fraction` 1, ETA 0).
+    public var finished = false
     /// Events per second so far.
     public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
     /// Estimated seconds left (from the fraction read and the elapsed time); nil when unknown.
@@ -23,7 +25,7 @@ public struct BackfillProgress: Sendable {
         var s = "backfill: "
         if let f = fraction { s += String(Int(f * 1000) / 10) + "." + String(Int(f * 1000) % 10) + "% (" } else { s += "(" }
         s += "\(events) events, \(Int(eventsPerSecond)) events/s"
-        if let eta = etaSeconds { s += ", ETA \(Int(eta.rounded())) s" }
+        if finished { s += ", done" } else if let eta = etaSeconds { s += ", ETA \(Int(eta.rounded())) s" }
         return s + ")"
     }
 }

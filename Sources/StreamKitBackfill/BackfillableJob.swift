@@ -1,5 +1,6 @@
 public import StreamKit
 public import StreamKitRedis
+public import StreamKitKafka
 
 /// A feature job whose feature definition the backfill can run over history: the *same* code
 /// the online job runs, from decoded events to the rows it writes to the feature store.
@@ -36,4 +37,21 @@ public protocol BackfillableJob: Sendable {
     /// them): the backfill's join runs chained after them. `idleness` is the watermark idleness of
     /// the sources (a processing-time notion: the backfill passes nil).
     func features(_ events: DataStream<Decoder.Output>, idleness: Duration?) -> DataStream<ServedFeatures>
+    /// The history as a stream: the source node over a file's byte ranges or a topic. Leave the
+    /// defaults: they are `@inlinable`, so the conformance's witness is compiled for the job's
+    /// concrete decoder and the reader loop (parse, batch) runs specialized — built inside the
+    /// generic ``Backfill`` it would look types up per record.
+    func history(_ env: StreamEnvironment, file: FileRangeSource<Decoder>) -> DataStream<Decoder.Output>
+    func history(_ env: StreamEnvironment, kafka: KafkaSource<Decoder>) -> DataStream<Decoder.Output>
+}
+
+extension BackfillableJob {
+    @inlinable
+    public func history(_ env: StreamEnvironment, file: FileRangeSource<Decoder>) -> DataStream<Decoder.Output> {
+        env.source(file, name: "history")
+    }
+    @inlinable
+    public func history(_ env: StreamEnvironment, kafka: KafkaSource<Decoder>) -> DataStream<Decoder.Output> {
+        env.source(kafka, name: "history")
+    }
 }

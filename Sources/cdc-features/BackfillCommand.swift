@@ -15,7 +15,9 @@ struct BackfillCommand: AsyncParsableCommand {
             (entity, label_time, label, <the view's features…>, feature_event_time); features are null (CSV: empty) when \
             nothing was servable at label_time or the newest servable row is older than the view's TTL. \
             Job parameters follow as --name value (or --param name=value), e.g. --allowed-lateness 10s --ttl 30m. \
-            Progress with an ETA goes to stderr every 2 s.
+            Progress with an ETA goes to stderr every --progress-interval. \
+            Memory holds the job's state, not the input: labels are sorted in runs of --label-buffer spilled to \
+            temporary files ($TMPDIR) and rows are written as they are produced.
             """)
     @Argument(help: "Job name (see `cdc-features jobs`).") var job: String
     @Option(help: "History: an NDJSON file of the job's input events.") var input: String?
@@ -27,6 +29,8 @@ struct BackfillCommand: AsyncParsableCommand {
     @Option(help: "Training set file (- for standard output).") var out: String
     @Option(help: "ndjson or csv.") var format: String = "ndjson"
     @Option(help: "Parallel splits (file byte ranges, Kafka readers) and keyed subtasks.") var parallelism: Int = 1
+    @Option(name: .customLong("progress-interval"), help: "How often progress goes to stderr (0s: only at the end).") var progressInterval: Duration = .seconds(2)
+    @Option(name: .customLong("label-buffer"), help: "Labels held in memory while sorting them; more are spilled to sorted runs on disk.") var labelBuffer: Int = 1 << 18
     @OptionGroup var kafkaOptions: KafkaOptions
     @Option(name: .customLong("param"), help: "A job parameter as name=value (repeatable).") var params: [String] = []
     @Argument(parsing: .allUnrecognized, help: "Job parameters as --name value.") var jobArguments: [String] = []
@@ -37,6 +41,7 @@ struct BackfillCommand: AsyncParsableCommand {
         }
         guard let format = TrainingSetFormat(rawValue: format) else { throw ValidationError("--format must be ndjson or csv") }
         guard parallelism >= 1 else { throw ValidationError("--parallelism must be at least 1") }
+        guard labelBuffer >= 1 else { throw ValidationError("--label-buffer must be at least 1") }
         let arguments = try Run.arguments(params: params, passThrough: jobArguments)
         let instance: any ExampleJob
         do { instance = try example.init(arguments: JobArguments(arguments, parameters: example.parameters, job: example.name)) }
@@ -85,15 +90,17 @@ extension BackfillableJob {
         case let .file(p): input = .file(p)
         case let .topic(t, from, to): input = .kafka(topic: t, configuration: kafka, from: from, to: to)
         }
-        let backfill = Backfill(job: job, labels: labelInput)
+        var backfill = Backfill(job: job, labels: labelInput)
+        backfill.labelBufferSize = command.labelBuffer
+        let everyInterval = command.progressInterval > .zero
+        if everyInterval { backfill.progressInterval = command.progressInterval }
         let result: Backfill<Self>.Result
         do {
             result = try await backfill.write(input: input, to: out, format: format, parallelism: parallelism) { p in
-                FileHandle.standardError.write((p.line + "\n").data(using: .utf8)!)
+                if everyInterval && !p.finished { FileHandle.standardError.write((p.line + "\n").data(using: .utf8)!) }
             }
         } catch let e as StreamKitError { throw ValidationError(e.description) }
-        let missing = result.rows.filter { $0.features == nil }.count
-        var summary = "backfill: \(result.rows.count) rows (\(missing) with missing features) from \(result.events) events in "
+        var summary = "backfill: \(result.rowCount) rows (\(result.missing) with missing features) from \(result.events) events in "
             + String(format: "%.2f s (%.0f events/s)", result.seconds, result.eventsPerSecond)
         if !result.deadLetters.isEmpty {
             let path = out == "-" ? "backfill-dead-letters.ndjson" : out + ".dead-letters.ndjson"

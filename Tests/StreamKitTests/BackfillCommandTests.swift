@@ -31,6 +31,15 @@ import Testing
         let dead = try String(contentsOfFile: dir + "/train.csv.dead-letters.ndjson", encoding: .utf8)
         #expect(dead.contains("label_time") && dead.contains(#"\"label\":0"#), "\(dead)")
         #expect(stderr.contains("2 rows (1 with missing features) from 3 events"), "\(stderr)")
+
+        // Labels sorted one per spilled run and one split: the same training set.
+        let spilled = try CLITests.run(["backfill", "user-activity", "--input", dir + "/events.ndjson", "--labels", dir + "/labels.ndjson",
+                                        "--out", dir + "/train-1.csv", "--format", "csv", "--label-buffer", "1", "--ttl", "1h",
+                                        "--progress-interval", "0s"])
+        #expect(spilled.status == 0, "\(spilled.stderr)")
+        #expect(try String(contentsOfFile: dir + "/train-1.csv", encoding: .utf8).split(separator: "\n").map(String.init) == lines)
+        let zero = try CLITests.run(["backfill", "user-activity", "--input", "a", "--labels", "l", "--out", "o", "--label-buffer", "0"])
+        #expect(zero.status != 0 && zero.stderr.contains("--label-buffer must be at least 1"), "\(zero.stderr)")
     }
 
     @Test func rejectsWrongCombinations() throws {

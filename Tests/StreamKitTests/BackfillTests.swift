@@ -136,6 +136,40 @@ import StreamKitWorkload
         return true
     }
 
+    @Test func interleavedBlocksKeepReadersWithinTheirRounds() throws {
+        let lines = (0..<2_000).map { "line-\($0)" }
+        let path = NSTemporaryDirectory() + "rounds-\(getpid()).txt"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let source = try FileRangeSource(path: path, decoder: StringLines(), splits: 2, blockSize: 100, maxAheadRounds: 1)
+        var readers = try (0..<2).map { s in
+            var r = try source.makeReader(subtask: s)
+            try r.open(context: SourceContext(subtask: s, parallelism: 2, metrics: OperatorMetrics(name: "r"), jobMetrics: JobMetrics()))
+            return r
+        }
+        var read: [[String]] = [[], []], finished = [false, false], idle = 0
+        // Reader 0 alone runs until it is a round ahead of reader 1, which has not moved.
+        var batch = Batch<String>(), dead: [DeadLetter<String>] = []
+        while try readers[0].poll(into: &batch, deadLetters: &dead, maxRecords: 3) == .more {}
+        #expect(!batch.isEmpty && batch.count < lines.count / 4, "stopped after its first blocks: \(batch.count) lines")
+        read[0] = batch.values
+        // Then both alternate to the end.
+        while !(finished[0] && finished[1]) {
+            for s in 0..<2 where !finished[s] {
+                var b = Batch<String>()
+                let status = try readers[s].poll(into: &b, deadLetters: &dead, maxRecords: 7)
+                read[s] += b.values
+                if status == .finished { finished[s] = true }
+                if status == .idle { idle += 1 }
+            }
+        }
+        #expect((read[0] + read[1]).sorted() == lines.sorted())
+        #expect(read[0].count > 500 && read[1].count > 500)
+        #expect(source.progress.completed == source.progress.total)
+        for s in 0..<2 { readers[s].close() }
+        _ = idle
+    }
+
     @Test func byteRangesReadEveryLineOnce() throws {
         let lines = (0..<997).map { i in i % 10 == 3 ? "" : String(repeating: "x", count: i % 37) + "\(i)" }
         for trailingNewline in [true, false] {
@@ -144,7 +178,8 @@ import StreamKitWorkload
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: path) }
             for splits in [1, 2, 3, 7, 64] {
-                let source = try FileRangeSource(path: path, decoder: StringLines(), splits: splits)
+              for blockSize: Int64 in [4 << 20, 50, 1] {
+                let source = try FileRangeSource(path: path, decoder: StringLines(), splits: splits, blockSize: blockSize)
                 var read: [String] = []
                 for s in 0..<splits {
                     var reader = try source.makeReader(subtask: s)
@@ -154,8 +189,10 @@ import StreamKitWorkload
                     read += batch.values
                     reader.close()
                 }
-                #expect(read == lines.filter { !$0.isEmpty }, "splits \(splits)")
+                #expect(read.sorted() == lines.filter { !$0.isEmpty }.sorted(), "splits \(splits), blocks of \(blockSize)")
+                if blockSize > Int64(text.utf8.count) { #expect(read == lines.filter { !$0.isEmpty }, "one range per split: file order") }
                 #expect(source.progress.completed == source.progress.total)
+              }
             }
         }
     }
