@@ -108,7 +108,7 @@ struct MySQLRealtimePricingTests {
                 try w.execute("START TRANSACTION")
                 for s in statements[k..<min(k + 50, statements.count)] { try w.execute(s) }
                 try w.execute("COMMIT")
-                try await Task.sleep(for: .milliseconds(10))
+                try await Task.sleep(for: .milliseconds(25))
             }
             return (try w.query("SELECT @@last_gtid").first?.first ?? nil) ?? ""
         }
@@ -118,9 +118,10 @@ struct MySQLRealtimePricingTests {
         try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) { saved() != s0 && !saved().hasPrefix("#") }
         let s1 = saved()
         try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) { saved() != s1 }
-        try await Task.sleep(for: .milliseconds(30))
+        try await Task.sleep(for: .milliseconds(100))
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
+        let killedWith = (saved(), try KafkaTopicReader.readAll(topic: n.topic, configuration: KafkaTestSupport.kafka).count)
         let lastGTID = try #require(BinlogGTID(try await writer.value))
 
         let second = try MySQLTestSupport.startProcess(n, extraArguments: keyed)
@@ -133,7 +134,7 @@ struct MySQLRealtimePricingTests {
         second.waitUntilExit()
         let records = try KafkaTopicReader.readAll(topic: n.topic, configuration: KafkaTestSupport.kafka).filter { $0.value != nil }
         let repeats = records.count - changes.count
-        #expect(repeats > 0, "the restarted capture published its unsaved tail again (\(records.count) events for \(changes.count) changes)")
+        #expect(repeats > 0, "the restarted capture published its unsaved tail again (\(records.count) events for \(changes.count) changes; killed at \(killedWith.1) events, state \(killedWith.0))")
 
         let redis = try RedisConfiguration(url: Services.redisURL)
         let namespace = KafkaTestSupport.unique("mypricing")
