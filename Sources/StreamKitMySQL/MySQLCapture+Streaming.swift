@@ -129,6 +129,9 @@ extension MySQLCapture {
 
     func publish(_ rows: BinlogRows, _ m: MappedTable, _ header: BinlogEventHeader) throws {
         var r = BinlogBytes(rows.data)
+        // One clock read per rows event (tens of rows), not per row: the envelopes' `ts_ms`.
+        stream.processingMillis = WallClock.millis()
+        defer { stream.processingMillis = nil }
         // `pos` + `row`: the rows event's place in the binlog and the row's index in it (Debezium's
         // fields), unique per row and the same after a restart: the deduplicator's position.
         var source = MySQLSourceFields(tsMillis: Int64(commitSeconds) * 1000, snapshot: "false", serverID: header.serverID,
