@@ -58,11 +58,18 @@ public struct DebeziumSource: Sendable, Hashable, Decodable {
     public var lsn: Int64?
     /// PostgreSQL `xmin`, when enabled.
     public var xmin: Int64?
+    /// MySQL: the binlog file of the change (`binlog.000003`).
+    public var file: String?
+    /// MySQL: the position of the change's event in its binlog file.
+    public var pos: Int64?
+    /// MySQL: the row's index in its rows event.
+    public var row: Int64?
 
     /// Creates a source block.
     public init(version: String, connector: String, name: String, tsMs: Int64, snapshot: String? = nil,
                 db: String, sequence: String? = nil, schema: String? = nil, table: String? = nil,
-                txId: Int64? = nil, lsn: Int64? = nil, xmin: Int64? = nil, tsUs: Int64? = nil, tsNs: Int64? = nil) {
+                txId: Int64? = nil, lsn: Int64? = nil, xmin: Int64? = nil, tsUs: Int64? = nil, tsNs: Int64? = nil,
+                file: String? = nil, pos: Int64? = nil, row: Int64? = nil) {
         self.version = version
         self.connector = connector
         self.name = name
@@ -77,10 +84,13 @@ public struct DebeziumSource: Sendable, Hashable, Decodable {
         self.xmin = xmin
         self.tsUs = tsUs
         self.tsNs = tsNs
+        self.file = file
+        self.pos = pos
+        self.row = row
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, connector, name, snapshot, db, sequence, schema, table, txId, lsn, xmin
+        case version, connector, name, snapshot, db, sequence, schema, table, txId, lsn, xmin, file, pos, row
         case tsMs = "ts_ms", tsUs = "ts_us", tsNs = "ts_ns"
     }
 
@@ -105,6 +115,9 @@ public struct DebeziumSource: Sendable, Hashable, Decodable {
         txId = try c.decodeIfPresent(Int64.self, forKey: .txId)
         lsn = try c.decodeIfPresent(Int64.self, forKey: .lsn)
         xmin = try c.decodeIfPresent(Int64.self, forKey: .xmin)
+        file = try c.decodeIfPresent(String.self, forKey: .file)
+        pos = try c.decodeIfPresent(Int64.self, forKey: .pos)
+        row = try c.decodeIfPresent(Int64.self, forKey: .row)
     }
 }
 

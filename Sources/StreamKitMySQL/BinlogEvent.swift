@@ -27,6 +27,11 @@ public struct BinlogEventHeader: Sendable {
     public var serverID: UInt32
     /// Position of the next event in the current binlog file (0 for artificial events).
     public var nextPosition: UInt32
+    /// The event's size in bytes (header, body and checksum).
+    public var length: UInt32 = 0
+
+    /// Where the event starts in its binlog file.
+    public var position: UInt64 { UInt64(nextPosition) >= UInt64(length) ? UInt64(nextPosition) - UInt64(length) : 0 }
 }
 
 /// A MariaDB global transaction id: `domain-server-sequence`.

@@ -75,7 +75,7 @@ public final class BinlogReader: @unchecked Sendable {
         }
         event = e
         let p = e.pointee
-        let header = BinlogEventHeader(timestamp: p.timestamp, serverID: p.server_id, nextPosition: p.next_event_pos)
+        let header = BinlogEventHeader(timestamp: p.timestamp, serverID: p.server_id, nextPosition: p.next_event_pos, length: p.event_length)
         let type = UInt8(truncatingIfNeeded: p.event_type.rawValue)
         switch type {
         case 162:   // GTID

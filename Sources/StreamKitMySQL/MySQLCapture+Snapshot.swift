@@ -34,24 +34,12 @@ extension MySQLCapture {
         }
         for t in tableRows {
             guard let database = t[0], let name = t[1], isCaptured(database: database, table: name) else { continue }
-            let cols = try sql.query("""
-                SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLUMN_KEY
-                FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = \(sql.quoteLiteral(database)) AND TABLE_NAME = \(sql.quoteLiteral(name))
-                ORDER BY ORDINAL_POSITION
-                """)
-            let columns = cols.map { c in
-                MySQLTextValue.column(name: c[0] ?? "", dataType: c[1] ?? "", columnType: c[2] ?? "", precision: c[3].flatMap { Int($0) },
-                                      scale: c[4].flatMap { Int($0) }, datetimePrecision: c[5].flatMap { Int($0) }, characterSet: c[6])
-            }
-            let keys = cols.indices.filter { cols[$0][7] == "PRI" }
-            let map = BinlogTableMap(tableID: 0, database: database, table: name, columns: columns, primaryKey: keys)
+            guard let map = try MySQLSnapshotReader.tableMap(sql, database: database, table: name) else { continue }
+            let columns = map.columns
             let decoder = MySQLRowDecoder(map: map, decimalHandling: configuration.decimalHandling)
-            let table = try prepared(CapturedTable(schema: database, name: name, columns: decoder.columns(), keyColumns: keys))
+            let table = try prepared(CapturedTable(schema: database, name: name, columns: decoder.columns(), keyColumns: map.primaryKey))
             let topic = "\(configuration.topicPrefix).\(database).\(name)"
-            let list = columns.map { c in
-                let q = MySQLConnection.quoteIdentifier(c.name)
-                return MySQLTextValue.selectsHex(c) ? "HEX(\(q))" : q
-            }.joined(separator: ", ")
+            let list = MySQLSnapshotReader.selectList(map)
             var n = 0
             try sql.stream("SELECT \(list) FROM \(MySQLConnection.quoteIdentifier(database)).\(MySQLConnection.quoteIdentifier(name))") { row in
                 try emit(last: false)

@@ -17,6 +17,10 @@ extension MySQLCapture {
                 savePosition(force: false)
                 metrics.report(to: reporter)
             }
+            try deleteMarkers()
+            if stream.window == nil && !stream.inTransaction && !stream.incremental.isIdle && signalsEnabled {
+                try openWindow()
+            }
             if duties.contains(.heartbeat) { try heartbeat() }
             if duties.contains(.measureLag) { measureBinlogLag() }
         }
@@ -47,15 +51,22 @@ extension MySQLCapture {
             if let (db, name) = Self.truncatedTable(statement, database: database), let m = byName[db + "." + name],
                isCaptured(database: db, table: name), stream.inTransaction {
                 let source = MySQLSourceFields(tsMillis: Int64(commitSeconds) * 1000, snapshot: "false", serverID: header.serverID,
-                                               gtid: currentGTID?.description, file: file, position: transactionStart?.position ?? 0, row: 0)
+                                               gtid: currentGTID?.description, file: file, position: header.position, row: 0)
                 try stream.truncate(m.table, topic: m.topic, source: source, producer: producer)
             }
             // DDL (a standalone event group): the tables it changes get new TABLE_MAPs (and so
             // new schema versions) with their next change; cached maps are dropped.
             tables.removeAll()
+            signalMap = nil
             logger.info("DDL in the binlog", metadata: [LogMetadataKey.table: "\(database)", "statement": "\(statement.prefix(200))"])
             try commit(header)
         case let .tableMap(map):
+            if isSignalTable(database: map.database, table: map.table) {
+                guard map.hasNames else { return }
+                let find = { (n: String, d: Int) in map.columns.firstIndex { $0.name == n } ?? d }
+                signalMap = (map.tableID, MySQLRowDecoder(map: map, decimalHandling: configuration.decimalHandling), (find("id", 0), find("type", 1), find("data", 2)))
+                return
+            }
             if let known = tables[map.tableID], known?.map == map || (known == nil && !isCaptured(database: map.database, table: map.table)) { return }
             guard isCaptured(database: map.database, table: map.table) else { tables[map.tableID] = .some(nil); return }
             guard map.hasNames else {
@@ -67,6 +78,10 @@ extension MySQLCapture {
             tables[map.tableID] = mapped
             byName[map.qualifiedName] = mapped
         case let .rows(rows):
+            if let s = signalMap, s.tableID == rows.tableID {
+                try signalRows(rows, s.decoder, columns: s.columns, header)
+                return
+            }
             guard let entry = tables[rows.tableID] else {
                 throw CaptureError(.malformedLog, "rows of table id \(rows.tableID) before its TABLE_MAP")
             }
@@ -114,8 +129,13 @@ extension MySQLCapture {
 
     func publish(_ rows: BinlogRows, _ m: MappedTable, _ header: BinlogEventHeader) throws {
         var r = BinlogBytes(rows.data)
+        // One clock read per rows event (tens of rows), not per row: the envelopes' `ts_ms`.
+        stream.processingMillis = WallClock.millis()
+        defer { stream.processingMillis = nil }
+        // `pos` + `row`: the rows event's place in the binlog and the row's index in it (Debezium's
+        // fields), unique per row and the same after a restart: the deduplicator's position.
         var source = MySQLSourceFields(tsMillis: Int64(commitSeconds) * 1000, snapshot: "false", serverID: header.serverID,
-                                       gtid: currentGTID?.description, file: file, position: transactionStart?.position ?? 0, row: 0)
+                                       gtid: currentGTID?.description, file: file, position: header.position, row: 0)
         while r.remaining > 0 {
             switch rows.kind {
             case .write:

@@ -35,6 +35,10 @@ public final class MySQLCapture: ChangeCapture, @unchecked Sendable {
     /// writer knows it. MariaDB's event times have one-second resolution, so without it commit →
     /// acknowledged latency is measured from the moment the capture read the commit.
     public var commitTime: (@Sendable (String) -> Int64?)? = nil
+    /// Called after each incremental-snapshot chunk was read and before its close marker is
+    /// written, with the table and the chunk's first key (SQL text). For tests: a write made here
+    /// lands inside the window, the case the watermarks exist for.
+    public var afterChunkRead: (@Sendable (_ table: String, _ firstKey: [String?]) throws -> Void)? = nil
 
     let reporter: CaptureMetricsReporter
     var producer: KafkaProducer!
@@ -58,6 +62,10 @@ public final class MySQLCapture: ChangeCapture, @unchecked Sendable {
     var file = ""
     var confirmed: MySQLPosition?
     var received = ""
+    /// The signal table's last TABLE_MAP: its table id, decoder and where `id`, `type`, `data` are.
+    var signalMap: (tableID: UInt64, decoder: MySQLRowDecoder, columns: (id: Int, type: Int, data: Int))?
+    /// False when the signal table is not configured or could not be set up (no privilege).
+    var signalsEnabled = false
 
     struct MappedTable {
         var map: BinlogTableMap
@@ -105,6 +113,7 @@ public final class MySQLCapture: ChangeCapture, @unchecked Sendable {
         encoder = DebeziumChangeEncoder(serverName: c.topicPrefix, database: c.dsn.database, connector: "mysql")
         encoder.databaseIsSchema = true
         stream = ChangeStream(settings: settings, encoder: encoder, metrics: metrics, reporter: reporter, logger: logger)
+        stream.incremental = state.incremental; stream.durableIncremental = state.incremental
         producer = try KafkaProducer(configuration: kafka, idempotent: true, extraProperties: ["linger.ms": String(c.producerLinger.milliseconds)])
         try schemas.load(kafka: kafka)
         let metrics = self.metrics
@@ -119,6 +128,7 @@ public final class MySQLCapture: ChangeCapture, @unchecked Sendable {
         savePosition(force: true)
         stream.forgetSession()
         tables.removeAll()
+        signalMap = nil
         currentGTID = nil; transactionStart = nil
         sql = nil
     }
@@ -127,6 +137,7 @@ public final class MySQLCapture: ChangeCapture, @unchecked Sendable {
         let c = configuration
         let sql = try MySQLConnection(dsn: c.dsn)
         self.sql = sql
+        ensureSignalTable(sql)
         if !state.hasPosition || (c.snapshot == .initial && !state.snapshotDone) {
             if c.snapshot == .initial {
                 try snapshot(sql)
@@ -139,8 +150,10 @@ public final class MySQLCapture: ChangeCapture, @unchecked Sendable {
                 state.position = UInt64(status.first?[1] ?? "") ?? 0
             }
             state.snapshotDone = true
+            state.tables = c.tables.map { list in list.map { t in let q = c.qualified(t); return q.schema + "." + q.name } }
             try state.save(c.stateFile)
         }
+        try addNewTables()
         gtidState = Self.parseState(state.gtids)
         file = state.file
         confirmed = MySQLPosition(file: state.file, position: state.position, gtid: state.gtids)
@@ -213,6 +226,7 @@ public final class MySQLCapture: ChangeCapture, @unchecked Sendable {
 
     /// Whether changes of `db.table` are captured.
     func isCaptured(database: String, table: String) -> Bool {
+        if isSignalTable(database: database, table: table) { return false }
         if let list = configuration.tables {
             return list.contains { configuration.qualified($0) == (database, table) }
         }

@@ -38,6 +38,16 @@ public struct MySQLCaptureConfiguration: Sendable {
     public var producerLinger: Duration = .milliseconds(10)
     /// Rows per snapshot batch handed to Kafka between polls.
     public var snapshotFetchSize = 10_000
+    /// The signal table (Debezium's `signal.data.collection`; `db.table`, or `table` in the DSN's
+    /// database), created when missing (InnoDB, in the binlog). A row `(id, 'execute-snapshot',
+    /// '{"data-collections": ["db.table", ...]}')` starts an incremental snapshot of those tables
+    /// while streaming goes on; the capture writes its snapshot-window markers here and sees them
+    /// in the binlog, so its user needs `INSERT, DELETE` on it (and `CREATE` to create it). Tables
+    /// added to `tables` between runs are snapshotted the same way. nil: no signals, and tables
+    /// added later get no snapshot.
+    public var signalTable: String? = "streamkit_signal"
+    /// Rows per incremental-snapshot chunk (Debezium's `incremental.snapshot.chunk.size`). Default: 1024.
+    public var incrementalChunkSize = 1024
 
     public init(dsn: MySQLDSN, topicPrefix: String, stateFile: String) {
         self.dsn = dsn; self.topicPrefix = topicPrefix; self.stateFile = stateFile

@@ -14,6 +14,9 @@ struct MySQLCaptureState: Codable, Equatable {
     var partialGTID = ""
     var partialEvents = 0
     var incremental = IncrementalSnapshotProgress()
+    /// The configured tables (`db.table`) the last run captured (nil: all, or not recorded yet):
+    /// a table configured since is snapshotted incrementally.
+    var tables: [String]?
 
     init() {}
 
@@ -26,6 +29,7 @@ struct MySQLCaptureState: Codable, Equatable {
         partialGTID = try c.decodeIfPresent(String.self, forKey: .partialGTID) ?? ""
         partialEvents = try c.decodeIfPresent(Int.self, forKey: .partialEvents) ?? 0
         incremental = try c.decodeIfPresent(IncrementalSnapshotProgress.self, forKey: .incremental) ?? IncrementalSnapshotProgress()
+        tables = try c.decodeIfPresent([String].self, forKey: .tables)
     }
 
     static func load(_ path: String) -> MySQLCaptureState? { CaptureStateFile.load(MySQLCaptureState.self, from: path) }

@@ -91,11 +91,21 @@ struct CaptureSnapshot: ParsableCommand {
         abstract: "Asks a running log-based capture to snapshot tables again while it keeps streaming (an execute-snapshot row in its signal table, as Debezium's signalling). Prints the signal id.")
     @OptionGroup var postgres: PostgresOptions
     @Option(help: "Tables to snapshot, comma separated (schema.table or table); they must be tables of the capture.") var tables: String
-    @Option(name: .customLong("signal-table"), help: "The capture's signal table.") var signalTable: String = "public.streamkit_signal"
+    @Option(name: .customLong("signal-table"), help: "The capture's signal table (default: public.streamkit_signal; --source mysql: streamkit_signal).") var signalTable: String?
+    @Option(help: "postgres or mysql.") var source: String = "postgres"
+    @Option(name: .customLong("mysql-dsn"), help: "--source mysql: an account allowed to insert into the signal table (default: $MYSQL_ADMIN_DSN, else mysql://streamkit:streamkit@127.0.0.1:13306/app).") var mysqlDSN: String?
 
     func run() throws {
         let list = tables.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !list.isEmpty else { throw ValidationError("--tables must name at least one table") }
+        if source == "mysql" || source == "mariadb" {
+            let dsn = mysqlDSN ?? ProcessInfo.processInfo.environment["MYSQL_ADMIN_DSN"] ?? "mysql://streamkit:streamkit@127.0.0.1:13306/app"
+            let sql = try MySQLConnection(dsn: MySQLDSN(parsing: dsn))
+            print(try MySQLCapture.requestSnapshot(of: list, on: sql, signalTable: signalTable ?? "streamkit_signal"))
+            return
+        }
+        guard source == "postgres" || source == "postgresql" else { throw ValidationError("--source must be postgres or mysql") }
+        let signalTable = self.signalTable ?? "public.streamkit_signal"
         let sql = try PostgresConnection(dsn: postgres.address)
         let id = try PostgresCapture.requestSnapshot(of: list, on: sql, signalTable: signalTable)
         print(id)

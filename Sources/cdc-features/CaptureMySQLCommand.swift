@@ -28,6 +28,8 @@ struct CaptureMySQL: AsyncParsableCommand {
     @OptionGroup var kafkaOptions: KafkaOptions
     @Option(name: .customLong("state-file"), help: "The capture's own position (default capture-mysql-<server id>.state.json).") var stateFile: String?
     @OptionGroup var events: CaptureEventOptions
+    @Option(name: .customLong("signal-table"), help: "Signal table for incremental snapshots (db.table or table in the DSN's database; created when missing; the capture user needs INSERT, DELETE on it); 'none' disables signals.") var signalTable: String = "streamkit_signal"
+    @Option(name: .customLong("chunk-size"), help: "Rows per incremental-snapshot chunk.") var chunkSize: Int = 1024
     @OptionGroup var observability: ObservabilityOptions
 
     func run() async throws {
@@ -55,6 +57,9 @@ struct CaptureMySQL: AsyncParsableCommand {
         c.heartbeatActionQuery = events.heartbeatQuery
         c.reconnectAttempts = max(0, events.reconnectAttempts)
         c.producerLinger = try events.linger()
+        c.signalTable = signalTable == "none" ? nil : signalTable
+        guard chunkSize > 0 else { throw ValidationError("--chunk-size must be positive") }
+        c.incrementalChunkSize = chunkSize
         let capture = MySQLCapture(configuration: c, kafka: kafka, logger: obs.logger)
         try await runCaptureService(capture, status: CaptureDefaults.statusFile(c.stateFile), logger: obs.logger)
     }

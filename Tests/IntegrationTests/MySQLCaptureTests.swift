@@ -45,11 +45,11 @@ enum MySQLTestSupport {
     }
 
     /// The `cdc-features capture mysql` process for the test's names (stream only).
-    static func startProcess(_ n: Names, stdout: FileHandle? = nil) throws -> Process {
+    static func startProcess(_ n: Names, stdout: FileHandle? = nil, extraArguments: [String] = []) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)
         p.arguments = ["capture", "mysql", "--dsn", captureDSN, "--topic-prefix", n.prefix, "--tables", "app.\(n.table)", "--snapshot", "never",
-                       "--server-id", String(n.serverID), "--brokers", Services.kafkaBrokers, "--state-file", n.stateFile]
+                       "--server-id", String(n.serverID), "--brokers", Services.kafkaBrokers, "--state-file", n.stateFile] + extraArguments
         p.standardOutput = stdout ?? FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()

@@ -74,6 +74,10 @@ public struct ChangeStream<Position: SourcePosition> {
     public var incrementalChanged = false
     /// Window markers to delete from the signal table once no window is open.
     public var markersToDelete: [String] = []
+    /// The envelope's `ts_ms` (processing time) for the events handed over next, when the plug-in
+    /// reads the clock once for a batch of them (MySQL: once per rows event); nil: the clock is
+    /// read per event.
+    public var processingMillis: Int64? = nil
     private var sentSinceAcknowledge = 0
 
     public init(settings: Settings, encoder: DebeziumChangeEncoder, metrics: CaptureMetrics, reporter: CaptureMetricsReporter, logger: Logger) {
@@ -250,7 +254,8 @@ public struct ChangeStream<Position: SourcePosition> {
             tx.perTable[i].count += 1
             order = .init(id: tx.id, totalOrder: tx.dataEvents, dataCollectionOrder: tx.perTable[i].count)
         }
-        let value = try encoder.value(op: op, table: table, before: before, after: after, source: source, nowMillis: WallClock.millis(), transaction: order)
+        let value = try encoder.value(op: op, table: table, before: before, after: after, source: source,
+                                      nowMillis: processingMillis ?? WallClock.millis(), transaction: order)
         try send(topic: topic, key: key, value: value, producer: producer)
         if op == UInt8(ascii: "d") && settings.tombstonesOnDelete && key != nil {
             try send(topic: topic, key: key, value: nil, producer: producer)
