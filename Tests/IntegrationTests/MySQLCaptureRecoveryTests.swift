@@ -15,11 +15,21 @@ struct MySQLCaptureRecoveryTests {
     /// A private MariaDB instance.
     struct Instance {
         let instance = "mariadb-test-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let port = Int.random(in: 30_000...39_999)
+        /// Below Linux's ephemeral range (32768–60999), so no outgoing connection holds it.
+        private(set) var port = Int.random(in: 20_000...29_999)
         var adminDSN: String { "mysql://streamkit:streamkit@127.0.0.1:\(port)/app" }
         var captureDSN: String { "mysql://cdc:cdc@127.0.0.1:\(port)/app" }
 
-        init() throws { try services("up", "mariadb") }
+        init() throws {
+            // Another test's server may take the port first: try a few.
+            var attempt = 0
+            while true {
+                do { try services("up", "mariadb"); return } catch let e as StreamKitError where e.message.contains("Address already in use") && attempt < 4 {
+                    attempt += 1
+                    port = Int.random(in: 20_000...29_999)
+                }
+            }
+        }
 
         static var root: URL {
             URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -69,7 +69,7 @@ struct MySQLIncrementalSnapshotTests {
         try sql.execute("INSERT INTO \(n.table) SELECT seq, seq FROM seq_1_to_10")
         var c = try Self.configuration(n, chunk: 300)
         let first = Running(c)
-        try await waitFor(.seconds(120), first) { (try? captureEvents(n.topic).count) == 10 }
+        try await waitFor(.seconds(300), first) { (try? captureEvents(n.topic).count) == 10 }
         try first.stop()
 
         let rows = 3_000
@@ -96,13 +96,13 @@ struct MySQLIncrementalSnapshotTests {
             }
         }
         try await writer.value
-        try await waitFor(.seconds(180), second) {
+        try await waitFor(.seconds(300), second) {
             second.capture.metrics.incrementalTablesPending.load(ordering: .relaxed) == 0
                 && second.capture.metrics.incrementalRows.load(ordering: .relaxed) > 0
         }
         let expected = try Self.table(sql, b)
-        try await waitFor(.seconds(180), second) { try Self.replay(topicB) == expected }
-        try await waitFor(.seconds(60), second) { try sql.query("SELECT count(*) FROM \(Self.signalTable(n))").first?.first == "0" }
+        try await waitFor(.seconds(300), second) { try Self.replay(topicB) == expected }
+        try await waitFor(.seconds(300), second) { try sql.query("SELECT count(*) FROM \(Self.signalTable(n))").first?.first == "0" }
         try second.stop()
 
         let events = try captureEvents(topicB).filter { !$0.tombstone }
@@ -169,12 +169,12 @@ struct MySQLIncrementalSnapshotTests {
         #expect(readBefore == 500, "the five acknowledged chunks were published (\(readBefore) reads)")
 
         let resumed = Running(c)
-        try await waitFor(.seconds(180), resumed) {
+        try await waitFor(.seconds(300), resumed) {
             resumed.capture.metrics.incrementalTablesPending.load(ordering: .relaxed) == 0
                 && resumed.capture.metrics.incrementalRows.load(ordering: .relaxed) > 0
         }
         let expected = try Self.table(sql, b)
-        try await waitFor(.seconds(180), resumed) { try Self.replay(topicB) == expected }
+        try await waitFor(.seconds(300), resumed) { try Self.replay(topicB) == expected }
         try resumed.stop()
         #expect(expected[501] == 7)
         let reads = try captureEvents(topicB).filter { $0.op == "r" }.compactMap { Self.int($0.after?["id"]) }
@@ -199,7 +199,7 @@ struct MySQLIncrementalSnapshotTests {
         try await waitUntil(timeout: .seconds(120), failed: { running.failed }) { running.capture.lifecycle.state == .streaming }
         try sql.execute("INSERT INTO \(n.table) SELECT seq, seq FROM seq_1_to_5")
         try sql.execute("UPDATE \(n.table) SET v = 50 WHERE id = 5")
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).count) == 6 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).count) == 6 }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)
         p.arguments = ["capture", "snapshot", "--source", "mysql", "--mysql-dsn", S.adminDSN, "--signal-table", "app.\(Self.signalTable(n))",
@@ -208,7 +208,7 @@ struct MySQLIncrementalSnapshotTests {
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
-        try await waitFor(.seconds(120), running) { (try? captureEvents(n.topic).filter { $0.op == "r" }.count) == 5 }
+        try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).filter { $0.op == "r" }.count) == 5 }
         try running.stop()
         let ev = try captureEvents(n.topic)
         #expect(ev.filter { $0.op == "c" }.count == 5 && ev.filter { $0.op == "u" }.count == 1)
@@ -265,8 +265,8 @@ struct MySQLIncrementalSnapshotTests {
         let third = try start("app.\(n.table),app.\(b)")
         defer { if third.isRunning { third.terminate(); third.waitUntilExit() } }
         let expected = try Self.table(sql, b)
-        try await waitFor(.seconds(180)) { incremental()["current"] == nil && (incremental()["queue"] as? [Any])?.isEmpty == true }
-        try await waitFor(.seconds(180)) { try Self.replay(topicB) == expected }
+        try await waitFor(.seconds(300)) { incremental()["current"] == nil && (incremental()["queue"] as? [Any])?.isEmpty == true }
+        try await waitFor(.seconds(300)) { try Self.replay(topicB) == expected }
         third.terminate()
         third.waitUntilExit()
         let reads = try captureEvents(topicB).filter { $0.op == "r" }.compactMap { Self.int($0.after?["id"]) }
