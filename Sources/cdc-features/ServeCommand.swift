@@ -23,6 +23,9 @@ struct Serve: AsyncParsableCommand {
             help: "Time between checkpoints of the jobs, consumers and replays the server runs.") var checkpointInterval: Duration = .seconds(5)
     @Option(name: .customLong("model-registry-prefix"), help: "Redis key prefix of the model registry (/api/v1/models).") var modelRegistryPrefix: String = "models"
     @Option(name: .customLong("model-events-topic"), help: "Kafka topic of the model registry's change events.") var modelEventsTopic: String = "model-events"
+    @Option(name: .customLong("data-path-nice"),
+            help: "Nice value added to the threads of the captures and jobs the server runs (0-19; 0: same priority as the API), so feature reads preempt ingest on a busy machine.")
+    var dataPathNice: Int = 0
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var redisOptions: RedisOptions
     @OptionGroup var observability: ObservabilityOptions
@@ -30,6 +33,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let p = observability.metricsPort, !(0...65535).contains(p) { throw ValidationError("--metrics-port must be 0...65535") }
+        guard (0...19).contains(dataPathNice) else { throw ValidationError("--data-path-nice must be 0...19") }
+        DataPathScheduling.niceness = Int32(dataPathNice)
         Observability.bootstrapLogging(level: observability.logLevel, format: observability.logFormat)
         let logger = Logger(label: "streamkit.serve")
         let tokens: AccessTokens

@@ -17,7 +17,8 @@ struct ServerJobsTests {
         defer { _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([topic]) }
         let lines = Self.spreadLines(5_000)
         try KafkaTestSupport.produceWorkload(lines, topic: topic)
-        let server = try ServerProcess()
+        // Its jobs' threads run 3 nice levels below the API's (checked below).
+        let server = try ServerProcess(extraArguments: ["--data-path-nice", "3"])
         defer { server.cleanUp() }
         try await server.start()
 
@@ -34,6 +35,14 @@ struct ServerJobsTests {
         try await poll("the job read every event", timeout: .seconds(120)) { (try await job()["records_total"] as? Int) == lines.count }
         let running = try await job()
         #expect(running["status"] as? String == "RUNNING", "\(running)")
+        // --data-path-nice: the job's task threads and librdkafka's threads are 3 nice levels
+        // below the server's main thread (which the API's threads share).
+        let threads = try Self.threadNices(pid: server.process!.processIdentifier)
+        let base = try #require(threads.first { $0.tid == server.process!.processIdentifier }?.nice)
+        let kafkaThreads = threads.filter { $0.name.hasPrefix("rdk:") }
+        #expect(!kafkaThreads.isEmpty && kafkaThreads.allSatisfy { $0.nice == min(base + 3, 19) }, "\(threads)")
+        #expect(threads.contains { !$0.name.hasPrefix("rdk:") && $0.nice == min(base + 3, 19) }, "\(threads)")
+        #expect(threads.contains { $0.nice == base && $0.tid != server.process!.processIdentifier }, "\(threads)")
         #expect(running["restarts"] as? Int == 0)
         #expect(running["watermark"] is NSNumber, "\(running)")
         // The consumer lag is the Kafka source's: every event read, so it settles at 0 (not null).
@@ -89,6 +98,19 @@ struct ServerJobsTests {
         #expect(((stopped.json?["last_checkpoint"] as? NSNumber)?.int64Value ?? -1) > cp, "a final checkpoint after the savepoint")
         #expect(try await server.request("POST", "/api/v1/jobs/\(id)/stop").status == 409)
         #expect(server.terminate() == 0)
+    }
+
+    /// Each thread of a process: its id, name and nice value (from /proc/PID/task/TID/stat).
+    static func threadNices(pid: Int32) throws -> [(tid: Int32, name: String, nice: Int)] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").compactMap { entry in
+            guard let tid = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(entry)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.range(of: ") ", options: .backwards) else { return nil }
+            let name = String(stat[stat.index(after: open)..<close.lowerBound])
+            let fields = stat[close.upperBound...].split(separator: " ")
+            guard fields.count > 16, let nice = Int(fields[16]) else { return nil }
+            return (tid, name, nice)
+        }
     }
 
     /// A job whose topic does not exist yet fails: the supervisor restarts it with backoff

@@ -56,6 +56,7 @@ public struct CaptureService<Capture: ChangeCapture>: Service {
     public static func runOnThread(_ capture: Capture) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let thread = Thread {
+                DataPathScheduling.applyToCurrentThread()
                 do {
                     try capture.run(until: { false })
                     continuation.resume()
