@@ -106,6 +106,32 @@ import Testing
         #expect(stderr.contains("3 rows (0 with missing features) from 4 events"), "\(stderr)")
     }
 
+    /// `user-features`: one view per backfill (`--view`), here the hourly one.
+    @Test func writesAUserFeaturesTrainingSetOfOneView() throws {
+        let m: Int64 = 5_666_667 * 300_000   // a multiple of the 5-minute slide
+        let dir = NSTemporaryDirectory() + "backfill-cli-user-features-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let events = [(7, 1, "click", "2.5", m + 1_000), (7, 2, "purchase", "10.25", m + 61_000), (8, 3, "view", "1.0", m + 700_000)]
+            .enumerated().map { i, e in
+                #"{"before":null,"after":{"id":\#(i + 1),"user_id":\#(e.0),"item_id":\#(e.1),"interaction_type":"\#(e.2)","amount":\#(e.3),"ts_ms":\#(e.4)},"source":{"version":"2.5.0.Final","connector":"postgresql","name":"app","ts_ms":\#(e.4),"db":"app","schema":"public","table":"user_interactions"},"op":"c","ts_ms":\#(e.4)}"#
+            }
+        try (events.joined(separator: "\n") + "\n").write(toFile: dir + "/events.ndjson", atomically: true, encoding: .utf8)
+        // Hourly windows every 5 minutes: the one ending at m + 300,000 holds both of user 7's events.
+        let labels = [#"{"entity":"7","label_time":\#(m + 299_998),"label":0}"#, #"{"entity":"7","label_time":\#(m + 299_999),"label":1}"#]
+        try (labels.joined(separator: "\n") + "\n").write(toFile: dir + "/labels.ndjson", atomically: true, encoding: .utf8)
+        let (status, stderr) = try CLITests.run(["backfill", "user-features", "--view", "user_1h", "--input", dir + "/events.ndjson",
+                                                 "--labels", dir + "/labels.ndjson", "--out", dir + "/train.csv", "--format", "csv",
+                                                 "--progress-interval", "0s"])
+        #expect(status == 0, "\(stderr)")
+        let lines = try String(contentsOfFile: dir + "/train.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines.first == "entity,label_time,label,clicks,purchases,spend,distinct_items,p90_amount,feature_event_time")
+        #expect(lines.dropFirst().first == "7,\(m + 299_998),0,,,,,,")
+        #expect(lines.last?.hasPrefix("7,\(m + 299_999),1,1,1,10.25,2,") == true, "\(lines)")
+        #expect(lines.last?.hasSuffix(",\(m + 299_999)") == true, "\(lines)")
+    }
+
     @Test func rejectsWrongCombinations() throws {
         let both = try CLITests.run(["backfill", "user-activity", "--input", "a", "--topic", "t", "--labels", "l", "--out", "o"])
         #expect(both.status != 0 && both.stderr.contains("exactly one of --input FILE or --topic TOPIC"), "\(both.stderr)")
@@ -113,6 +139,8 @@ import Testing
         #expect(noLabels.status != 0 && noLabels.stderr.contains("--labels"), "\(noLabels.stderr)")
         let unknown = try CLITests.run(["backfill", "no-such-job", "--input", "a", "--labels", "l", "--out", "o"])
         #expect(unknown.status != 0 && unknown.stderr.contains("unknown job"), "\(unknown.stderr)")
+        let badView = try CLITests.run(["backfill", "user-features", "--view", "user_2h", "--input", "a", "--labels", "l", "--out", "o"])
+        #expect(badView.status != 0 && badView.stderr.contains("--view must be user or user_1h"), "\(badView.stderr)")
         let notBackfillable = try CLITests.run(["backfill", "drift-monitor", "--input", "a", "--labels", "l", "--out", "o"])
         #expect(notBackfillable.status != 0 && notBackfillable.stderr.contains("no backfillable feature definition"), "\(notBackfillable.stderr)")
     }
