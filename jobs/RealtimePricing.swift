@@ -4,6 +4,7 @@ public import StreamKitJSON
 public import StreamKitDebezium
 public import StreamKitKafka
 public import StreamKitRedis
+public import StreamKitBackfill
 public import Glibc
 
 /// A row of the `bookings` table, as Debezium captures it.
@@ -97,18 +98,32 @@ public struct ListingDemandFunction: KeyedProcessFunction {
 }
 
 /// `realtime-pricing`: bookings CDC → per-listing demand features, fresh within ~100 ms, in the
-/// Redis view `listing_demand` (the seeds' Airbnb example).
+/// Redis view `listing_demand` (the seeds' Airbnb example), and optionally inference requests
+/// (`--inference-topic`) carrying the served vector with its `event_time` and `served_at`.
 public struct RealtimePricingJob: ExampleJob {
     public static let name = "realtime-pricing"
-    public static let summary = "bookings CDC → per-listing demand features per change (Kafka → Redis, fresh within ~100 ms)"
-    public static let parameters = [JobParameter("namespace", "Redis key namespace of the feature view", default: "feature")]
+    public static let summary = "bookings CDC → per-listing demand features per change (Kafka → Redis, fresh within ~100 ms; + inference requests)"
+    public static let parameters = [
+        JobParameter("namespace", "Redis key namespace of the feature view", default: "feature"),
+        JobParameter("inference-topic", "produce inference requests to this topic"),
+        JobParameter("model", "model whose registered version inference requests carry", default: "fraud-scorer"),
+    ]
 
     let namespace: String
-    public init(arguments: JobArguments) throws { namespace = arguments.string("namespace", default: "feature") }
+    let inferenceTopic: String?
+    let model: String
+    public init(arguments: JobArguments) throws {
+        namespace = arguments.string("namespace", default: "feature")
+        inferenceTopic = arguments.string("inference-topic")
+        model = arguments.string("model", default: "fraud-scorer")
+    }
 
     public func job(_ context: JobContext) throws -> Job {
-        Self.make(kafka: context.kafka, topic: try context.kafkaTopic(for: Self.name), groupID: context.groupID,
-                  redis: context.redis, startFrom: context.startFrom, bounded: context.bounded, namespace: namespace)
+        let modelVersion = inferenceTopic == nil ? "unversioned"
+            : try ModelRegistry.currentVersion(of: model, redis: context.redis, fallback: "unregistered")
+        return Self.make(kafka: context.kafka, topic: try context.kafkaTopic(for: Self.name), groupID: context.groupID,
+                         redis: context.redis, startFrom: context.startFrom, bounded: context.bounded, namespace: namespace,
+                         inferenceTopic: inferenceTopic, modelVersion: modelVersion)
     }
 
     public static let view = FeatureView(name: "listing_demand", entityKey: "listing_id",
@@ -116,8 +131,39 @@ public struct RealtimePricingJob: ExampleJob {
                                                     .int("nights_1h"), .double("avg_nightly_price_1h")],
                                          ttl: .hours(2), version: 1)
 
+    /// The view under another key namespace.
+    public static func view(namespace: String) -> FeatureView {
+        FeatureView(name: view.name, entityKey: view.entityKey, features: view.features, ttl: view.ttl, version: view.version,
+                    namespace: namespace)
+    }
+
+    /// The bounded out-of-orderness of booking changes (event time `created_at_ms`).
+    public static let watermarkDelay: Duration = .seconds(5)
+
+    /// The feature definition shared by the online job (Kafka → Redis) and the backfill: booking
+    /// change records → repeats of a restarted capture dropped → per-listing demand after every
+    /// change (``ListingDemandFunction``) → the rows written to the view (event time = the
+    /// listing's newest change time), stamped with when they became servable.
+    public static func servedFeatures(_ records: DataStream<DebeziumRecord<Booking>>, idleness: Duration?) -> DataStream<ServedFeatures> {
+        records
+            .deduplicatingChanges()   // a restarted capture publishes its unsaved tail again
+            .flatMap("changes") { (r: DebeziumRecord<Booking>, emit: (DebeziumEnvelope<Booking>) -> Void) in
+                if case let .change(e) = r, e.after != nil { emit(e) }
+            }
+            .assignTimestamps({ $0.after!.createdAtMs }, watermark: .boundedOutOfOrderness(watermarkDelay), idleness: idleness)
+            .keyBy { $0.after!.listingId }
+            .process(ListingDemandFunction())
+            .servedFeatures { f in (String(f.listingId), f.eventTime, values(f)) }
+    }
+
+    /// A listing's features in the view's order.
+    static func values(_ f: DemandFeatures) -> [FeatureValue?] {
+        [.int(f.bookings5m), .int(f.bookings1h), .int(f.cancellations1h), .int(f.nights1h), .double(f.avgNightlyPrice1h)]
+    }
+
     public static func make(kafka: KafkaConfiguration, topic: String, groupID: String, redis: RedisConfiguration,
                             startFrom: KafkaStartOffset = .latest, bounded: Bool = false, namespace: String = "feature",
+                            inferenceTopic: String? = nil, modelVersion: String = "unversioned",
                             sourceMetrics: KafkaSourceMetrics = KafkaSourceMetrics(),
                             sinkMetrics: RedisFeatureSinkMetrics = RedisFeatureSinkMetrics()) -> Job {
         var source = KafkaSourceConfiguration(topics: [topic], groupID: groupID, startFrom: startFrom)
@@ -130,28 +176,22 @@ public struct RealtimePricingJob: ExampleJob {
         tuned.properties["fetch.wait.max.ms"] = kafka.properties["fetch.wait.max.ms"] ?? "5"
         tuned.properties["fetch.error.backoff.ms"] = kafka.properties["fetch.error.backoff.ms"] ?? "10"
         let kafka = tuned
-        let view = FeatureView(name: Self.view.name, entityKey: Self.view.entityKey, features: Self.view.features,
-                               ttl: Self.view.ttl, version: Self.view.version, namespace: namespace)
+        let view = Self.view(namespace: namespace)
         var sink = RedisFeatureSinkConfiguration(redis: redis)
         sink.flushEveryBatch = true   // freshness first: write as soon as a batch is processed
         let sinkConfiguration = sink
         return Job("realtime-pricing") { env in
-            env.source(KafkaSource(kafka: kafka, sourceConfiguration, decoder: DebeziumLineDecoder(Booking.self), metrics: sourceMetrics),
-                       name: "bookings")
-                .deduplicatingChanges()   // a restarted capture publishes its unsaved tail again
-                .flatMap("changes") { (r: DebeziumRecord<Booking>, emit: (DebeziumEnvelope<Booking>) -> Void) in
-                    if case let .change(e) = r, e.after != nil { emit(e) }
+            let records = env.source(KafkaSource(kafka: kafka, sourceConfiguration, decoder: DebeziumLineDecoder(Booking.self), metrics: sourceMetrics),
+                                     name: "bookings")
+            let served = servedFeatures(records, idleness: .seconds(2))
+            served.sink("redis-features") {
+                RedisFeatureSink(view: view, configuration: sinkConfiguration, metrics: sinkMetrics) { r in
+                    FeatureUpdate(entity: r.entity, eventTime: r.eventTime, values: r.values)
                 }
-                .assignTimestamps({ $0.after!.createdAtMs }, watermark: .boundedOutOfOrderness(.seconds(5)), idleness: .seconds(2))
-                .keyBy { $0.after!.listingId }
-                .process(ListingDemandFunction())
-                .sink("redis-features") {
-                    RedisFeatureSink(view: view, configuration: sinkConfiguration, metrics: sinkMetrics) { f in
-                        FeatureUpdate(entity: String(f.listingId), eventTime: f.eventTime,
-                                      values: [.int(f.bookings5m), .int(f.bookings1h), .int(f.cancellations1h), .int(f.nights1h),
-                                               .double(f.avgNightlyPrice1h)])
-                    }
-                }
+            }
+            if let inferenceTopic {
+                served.writeInferenceRequests(to: kafka, topic: inferenceTopic, view: view, modelVersion: modelVersion)
+            }
         }
     }
 
@@ -174,5 +214,19 @@ public struct RealtimePricingJob: ExampleJob {
         w.field("op", op.rawValue); w.field("ts_ms", b.createdAtMs)
         w.endObject()
         return w.bytes
+    }
+}
+
+/// The backfill runs the same feature definition as the Kafka → Redis job
+/// (`cdc-features backfill realtime-pricing …`): history lines are the Debezium change events
+/// of `bookings`, as on the topic.
+extension RealtimePricingJob: BackfillableJob {
+    public var featureView: FeatureView { Self.view(namespace: namespace) }
+    public func eventDecoder() throws -> DebeziumLineDecoder<Booking> { DebeziumLineDecoder(Booking.self) }
+    /// A change's `created_at_ms` (its event time in the job); a tombstone or a change without an
+    /// after-image (which the job ignores) counts as the earliest time, so `--to` keeps it.
+    public func eventTime(_ event: DebeziumRecord<Booking>) -> EventTime { event.envelope?.after?.createdAtMs ?? .min }
+    public func features(_ events: DataStream<DebeziumRecord<Booking>>, idleness: Duration?) -> DataStream<ServedFeatures> {
+        Self.servedFeatures(events, idleness: idleness)
     }
 }

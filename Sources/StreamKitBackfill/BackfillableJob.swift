@@ -32,7 +32,7 @@ public protocol BackfillableJob: Sendable {
     /// An event's event time (ms), used to bound a Kafka read with `--to`.
     func eventTime(_ event: Decoder.Output) -> EventTime
     /// The feature definition: events (no timestamps yet) → the rows written to the store,
-    /// stamped with ``DataStream/servedFeatures(name:_:)``. The rows of one entity must come from
+    /// stamped with ``DataStream/servedFeatures(name:servableFrom:_:)``. The rows of one entity must come from
     /// one subtask in production order (as a keyed window or process function on the entity emits
     /// them): the backfill's join runs chained after them. `idleness` is the watermark idleness of
     /// the sources (a processing-time notion: the backfill passes nil).

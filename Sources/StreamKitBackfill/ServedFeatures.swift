@@ -11,8 +11,11 @@ public import StreamKitRedis
 ///   was produced. A window that fires on time has `servedAt == eventTime`; a window updated by a
 ///   late event (allowed lateness) is re-emitted with the same event time but `servedAt` = the
 ///   watermark the late event arrived at, because before that moment nobody could have seen it.
+///   A result decided by an event-time timer after its event time (a session closed at
+///   `last + gap`, written with the event time `last`) is servable from the timer's time on:
+///   `servedAt = max(eventTime, watermark, last + gap)` (``DataStream/servedFeatures(name:servableFrom:_:)``).
 ///
-/// The online job stamps rows with ``DataStream/servedFeatures(view:_:)`` and records `served_at`
+/// The online job stamps rows with ``DataStream/servedFeatures(name:servableFrom:_:)`` and records `served_at`
 /// in its inference requests; the backfill reads the same stamp (see ``PointInTimeJoin``).
 public struct ServedFeatures: Sendable, Equatable {
     /// The entity id (the feature store key part).
