@@ -23,6 +23,8 @@ struct Serve: AsyncParsableCommand {
             help: "Time between checkpoints of the jobs, consumers and replays the server runs.") var checkpointInterval: Duration = .seconds(5)
     @Option(name: .customLong("model-registry-prefix"), help: "Redis key prefix of the model registry (/api/v1/models).") var modelRegistryPrefix: String = "models"
     @Option(name: .customLong("model-events-topic"), help: "Kafka topic of the model registry's change events.") var modelEventsTopic: String = "model-events"
+    @Option(name: .customLong("model-commands-topic"), help: "Kafka topic promote/rollback also produce a command to, for running jobs (fraud-scoring --commands-topic); empty: none.")
+    var modelCommandsTopic: String = "model-commands"
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var redisOptions: RedisOptions
     @OptionGroup var observability: ObservabilityOptions
@@ -41,6 +43,7 @@ struct Serve: AsyncParsableCommand {
         guard checkpointInterval > .zero else { throw ValidationError("--checkpoint-interval must be positive") }
         c.jobCheckpointInterval = checkpointInterval
         c.modelRegistryPrefix = modelRegistryPrefix; c.modelEventsTopic = modelEventsTopic
+        c.modelCommandsTopic = modelCommandsTopic.isEmpty ? nil : modelCommandsTopic
         let address = host
         let server = try ControlServer(configuration: c, metrics: registry, metricsPort: observability.metricsPort, logger: logger) { bound in
             // One line on stdout for scripts and tests that start the server with --port 0.
