@@ -52,14 +52,17 @@ struct FraudScoringCommandsTests {
         }
 
         let out = NSTemporaryDirectory() + K.unique("fraud-commands-out") + ".ndjson"
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let checkpoints = NSTemporaryDirectory() + K.unique("fraud-commands-checkpoints")
+        defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: checkpoints) }
         var io = JobContext(input: .kafka(topic: topic), output: .file(out), kafka: K.kafka, redis: redis, groupID: K.unique("fraud-g"))
         io.startFrom = .earliest
         let job = try ExampleJobs.make("fraud-scoring", arguments: [
             "inference-topic": inference, "predictions": "false", "registry": prefix, "model-events-topic": events,
             "commands-topic": commands, "canary-share": "0", "min-examples": "100000000",
         ], context: io)
-        let running = try job.start(Job.RunOptions())
+        var options = Job.RunOptions()
+        options.checkpoints = CheckpointConfiguration(directory: checkpoints, interval: .seconds(5))
+        let running = try job.start(options)
         var stopped = false
         defer { if !stopped { running.cancel() } }
         try K.produceWorkload(first, topic: topic)
@@ -91,8 +94,8 @@ struct FraudScoringCommandsTests {
         try await Self.waitUntil("the second part is scored") {
             try KafkaTopicReader.readAll(topic: inference, configuration: K.kafka, timeout: .seconds(120)).count >= transactions - 200
         }
-        running.requestStop(checkpoint: false)
-        _ = try? await running.result()
+        running.requestStop(checkpoint: true)      // the final checkpoint flushes the output file
+        _ = try await running.result()
         stopped = true
 
         let served = try KafkaTopicReader.readAll(topic: inference, configuration: K.kafka, timeout: .seconds(180)).map {
