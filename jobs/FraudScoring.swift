@@ -12,9 +12,12 @@ public import StreamKitRedis
 ///       → per-user point-in-time features (1 h mean amount, 5 min count, new merchant)  [keyed by user]
 ///       → hashed feature vector → inference request (request id)                         ┐
 ///       → chargebacks as labels (by transaction id)                                      ├→ OnlineLearner [keyed by model]
-///       → DriftMonitor on the amount (1 h windows) → drift triggers                      ┘
+///       → DriftMonitor on the amount (1 h windows) → drift triggers                      │
+///     operators' promote / rollback commands (`--commands-topic`, Kafka)                 ┘
 ///     OnlineLearner: routing (champion / canary challenger), scoring, labels within the horizon
-///     (no chargeback → negative), FTRL updates, prequential evaluation, fork / promote / rollback.
+///     (no chargeback → negative), FTRL updates, prequential evaluation, fork / promote / rollback;
+///     `--route` rules on feature values and `--canary-share` set the routing; an operator's
+///     command is applied once, when it arrives (``OnlineLearner``).
 ///
 /// Output (`--out FILE`): one JSON line per served prediction
 /// (`{"type":"prediction","request_id":…,"label_key":…,"entity":…,"model_version":…,"score":…,"event_time":…,"features":{"0":1,…}}`,
