@@ -150,7 +150,8 @@ let package = Package(
         // The operator test harness.
         .target(name: "StreamKitTesting", dependencies: ["StreamKit"], swiftSettings: strict),
         // The ML feature library (aggregates, sketches, sessions, drift, anomaly, joins).
-        .target(name: "FeatureJobs", dependencies: ["StreamKit", "StreamKitDebezium", .product(name: "HeapModule", package: "swift-collections")], swiftSettings: strict),
+        .target(name: "FeatureJobs", dependencies: ["StreamKit", "StreamKitDebezium", .product(name: "HeapModule", package: "swift-collections"),
+                                                .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         // Training sets: a job's own feature definition over history, point-in-time joined with labels.
         .target(
             name: "StreamKitBackfill",
@@ -167,6 +168,7 @@ let package = Package(
             dependencies: [
                 "StreamKit", "StreamKitJSON", "StreamKitDebezium", "StreamKitKafka", "StreamKitRedis",
                 "StreamKitQuery", "FeatureJobs", "StreamKitBackfill",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "jobs",

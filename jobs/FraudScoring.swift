@@ -12,9 +12,12 @@ public import StreamKitRedis
 ///       → per-user point-in-time features (1 h mean amount, 5 min count, new merchant)  [keyed by user]
 ///       → hashed feature vector → inference request (request id)                         ┐
 ///       → chargebacks as labels (by transaction id)                                      ├→ OnlineLearner [keyed by model]
-///       → DriftMonitor on the amount (1 h windows) → drift triggers                      ┘
+///       → DriftMonitor on the amount (1 h windows) → drift triggers                      │
+///     operators' promote / rollback commands (`--commands-topic`, Kafka)                 ┘
 ///     OnlineLearner: routing (champion / canary challenger), scoring, labels within the horizon
-///     (no chargeback → negative), FTRL updates, prequential evaluation, fork / promote / rollback.
+///     (no chargeback → negative), FTRL updates, prequential evaluation, fork / promote / rollback;
+///     `--route` rules on feature values and `--canary-share` set the routing; an operator's
+///     command is applied once, when it arrives (``OnlineLearner``).
 ///
 /// Output (`--out FILE`): one JSON line per served prediction
 /// (`{"type":"prediction","request_id":…,"label_key":…,"entity":…,"model_version":…,"score":…,"event_time":…,"features":{"0":1,…}}`,
@@ -31,7 +34,9 @@ public struct FraudScoringJob: ExampleJob {
         JobParameter("learn-at", "horizon (every transaction learned when its horizon closes) or label (positives on arrival)", default: "horizon"),
         JobParameter("drift-window", "DriftMonitor window on the amount", default: "1h"),
         JobParameter("retrain", "fork a challenger when the DriftMonitor fires (true/false)", default: "true"),
-        JobParameter("canary-share", "share of users a challenger serves", default: "0.2"),
+        JobParameter("canary-share", "share of users (0…1) a challenger serves (the sticky canary split)", default: "0.2"),
+        JobParameter("route", "route requests by a feature value before the split: FEATURE>=NUMBER:VERSION (also >, <=, <; FEATURE amount, amount_ratio_1h, count_5m or new_merchant; VERSION a version, champion or challenger; repeatable, first match wins)"),
+        JobParameter("commands-topic", "apply operators' promote/rollback commands (cdc-features models promote|rollback, /api/v1/models) from this Kafka topic, e.g. model-commands"),
         JobParameter("min-examples", "paired labels before promotion or rollback", default: "2000"),
         JobParameter("margin", "log-loss improvement a challenger must show", default: "0"),
         JobParameter("report-every", "labels between evaluation records", default: "2000"),
@@ -89,6 +94,8 @@ public struct FraudScoringJob: ExampleJob {
     let reportEvery: Int, bits: Int, alpha: Double, l1: Double, writePredictions: Bool
     let inferenceTopic: String?, deadLetters: String?
     let registryPrefix: String?, modelEventsTopic: String
+    let rules: [TrafficSplit.Rule]
+    let commandsTopic: String?
 
     public init(arguments a: JobArguments) throws {
         model = a.string("model", default: "fraud")
@@ -110,6 +117,13 @@ public struct FraudScoringJob: ExampleJob {
         writePredictions = try a.bool("predictions", default: true)
         inferenceTopic = a.string("inference-topic"); deadLetters = a.string("dead-letters")
         registryPrefix = a.string("registry"); modelEventsTopic = a.string("model-events-topic", default: "model-events")
+        commandsTopic = a.string("commands-topic")
+        if let topic = commandsTopic, topic.isEmpty { throw StreamKitError(.configuration, "\(Self.name): --commands-topic must not be empty") }
+        // --route is repeatable: the values come one per line (or comma separated).
+        rules = try (a.string("route") ?? "").split(whereSeparator: { $0 == "\n" || $0 == "," }).map {
+            do { return try FraudFeatureEncoder.routingRule(String($0)) }
+            catch let e as StreamKitError { throw StreamKitError(.configuration, "\(Self.name): \(e.message)") }
+        }
         guard (0...1).contains(canaryShare) else { throw StreamKitError(.configuration, "\(Self.name): --canary-share must be in [0, 1]") }
         guard (4...26).contains(bits) else { throw StreamKitError(.configuration, "\(Self.name): --bits must be in 4...26") }
         guard minExamples > 0, reportEvery > 0, alpha > 0, l1 >= 0 else {
@@ -125,6 +139,7 @@ public struct FraudScoringJob: ExampleJob {
         var policy = OnlineLearner<FTRLLogisticRegression>.RetrainingPolicy()
         policy.canaryShare = canaryShare; policy.minExamples = minExamples; policy.margin = margin
         c.retraining = retrain ? policy : nil
+        c.rules = rules
         return c
     }
 
@@ -132,14 +147,14 @@ public struct FraudScoringJob: ExampleJob {
         let encoder = FraudFeatureEncoder(bits: bits)
         let parameters = FTRLParameters(alpha: alpha, beta: 1, l1: l1, l2: 1)
         let dimension = encoder.dimension
-        let learner = OnlineLearner<FTRLLogisticRegression>(learnerConfiguration()) { _ in
+        let learner = OnlineLearner<FTRLLogisticRegression>(learnerConfiguration(), logger: io.logger) { _ in
             FTRLLogisticRegression(dimension: dimension, parameters: parameters)
         }
         var drift = DriftMonitor<DriftMonitorJob.Observation>.Configuration(windowSize: driftWindow)
         drift.thresholds.ksPValue = 0.001
         let driftConfiguration = drift
         let model = self.model, deadLetters = self.deadLetters, inferenceTopic = self.inferenceTopic, writePredictions = self.writePredictions
-        let registryPrefix = self.registryPrefix, modelEventsTopic = self.modelEventsTopic
+        let registryPrefix = self.registryPrefix, modelEventsTopic = self.modelEventsTopic, commandsTopic = self.commandsTopic
         let registryParameters = ["alpha": String(alpha), "beta": "1", "l1": String(l1), "l2": "1", "bits": String(bits),
                                   "horizon": "\(horizon)", "learn_at": learnAtHorizon ? "horizon" : "label"]
         return Job(Self.name) { env in
@@ -175,7 +190,21 @@ public struct FraudScoringJob: ExampleJob {
                 .flatMap("drift-triggers") { (report: DriftReport, emit: (LearningEvent) -> Void) in
                     if let t = RetrainTrigger(report) { emit(.drift(t)) }
                 }
-            let outputs = requests.union(labels, triggers)
+            var inputs = [requests, labels, triggers]
+            if let topic = commandsTopic {
+                // Operators' commands: applied by the learner when they arrive, once per command id.
+                // They carry no event time and go idle after a second, so they never hold back
+                // or advance the learner's watermark.
+                var c = KafkaSourceConfiguration(topics: [topic], groupID: io.groupID + "-commands", startFrom: io.startFrom)
+                if case .kafka = io.input { c.bounded = io.bounded } else { c.bounded = true }
+                c.sessionTimeout = .seconds(2); c.heartbeatInterval = .milliseconds(500)
+                inputs.append(env.source(KafkaSource(kafka: io.kafka, c, decoder: JSONRowDecoder(ModelCommand.self, keys: .useDefaultKeys)),
+                                         name: "model-commands")
+                    .filter("commands-for-model") { $0.model == model }
+                    .assignTimestamps({ _ in Watermark.none }, watermark: .monotonous, idleness: .seconds(1))
+                    .map("commands") { LearningEvent.command($0) })
+            }
+            let outputs = env.union(inputs)
                 .keyBy { _ in model }
                 .process(learner, name: "online-learner")
             switch io.output {
@@ -244,6 +273,7 @@ public struct FraudScoringJob: ExampleJob {
             if let l = d.championLogLoss { w.field("champion_logloss", l) }
             if let l = d.challengerLogLoss { w.field("challenger_logloss", l) }
             w.field("warm_start_examples", d.warmStartExamples); w.field("reason", d.reason)
+            if let id = d.command { w.field("command", id) }
         }
         w.endObject()
         return w.bytes

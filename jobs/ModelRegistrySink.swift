@@ -12,6 +12,10 @@ public import StreamKitRedis
 ///   time) and gets the `challenger` alias;
 /// - `promote`: the challenger becomes champion (the old one goes on the history);
 /// - `rollback`: the `challenger` alias is removed;
+/// - an operator's `promote` or `revert` (from a ``ModelCommand``): the registry is left alone
+///   when its champion already is that version (the command's issuer changed it), else that
+///   version is made champion; then a `command_applied` event (reason: the decision's reason and
+///   the command id) records that the running job applied it;
 /// - evaluations: the version's live metrics (`auc`, `log_loss`, `count`, `updates`) and trained-to time.
 ///
 /// Delivery: registry writes are idempotent (the same version names and aliases on a replay);
@@ -67,6 +71,20 @@ public struct ModelRegistrySink: StreamOperator {
                                                                      parent: d.champion, trainedFrom: d.eventTime,
                                                                      createdMs: Int64(Date().timeIntervalSince1970 * 1000))))
                     try publish(registry.setAlias(d.model, alias: ModelVersionRegistry.challenger, version: d.challenger, reason: reason))
+                case .promote where d.command != nil, .revert:
+                    // An operator's command: the registry changed when it was issued (and wrote
+                    // its event); only a registry that does not show it yet is brought in step.
+                    if try registry.aliases(of: d.model)[ModelVersionRegistry.champion] != d.challenger {
+                        if d.kind == .revert, try registry.championHistory(of: d.model).first == d.challenger {
+                            try publish(registry.rollback(d.model, reason: reason))
+                        } else {
+                            try publish(registry.promote(d.model, version: d.challenger, reason: reason))
+                        }
+                    }
+                    // The audit trail shows when the running job applied the command.
+                    try publish(ModelEvent(type: "command_applied", model: d.model, version: d.challenger, alias: ModelVersionRegistry.champion,
+                                           previous: d.champion, reason: "\(reason) [command \(d.command ?? "")]",
+                                           atMs: Int64(Date().timeIntervalSince1970 * 1000)))
                 case .promote:
                     try publish(registry.promote(d.model, version: d.challenger, reason: reason))
                 case .rollback:

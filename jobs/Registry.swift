@@ -1,4 +1,5 @@
 public import StreamKit
+public import Logging
 public import StreamKitKafka
 public import StreamKitRedis
 
@@ -127,6 +128,8 @@ public struct JobContext: Sendable {
     public var startFrom: KafkaStartOffset = .committed
     /// Stop at the end of the topic.
     public var bounded = false
+    /// The process's logger, for what a job's operators log. Default: disabled.
+    public var logger: Logger = .disabled
     public init(input: Input, output: Output, kafka: KafkaConfiguration = KafkaConfiguration(bootstrapServers: "127.0.0.1:19092"),
                 redis: RedisConfiguration = RedisConfiguration(), groupID: String = "streamkit") {
         self.input = input; self.output = output; self.kafka = kafka; self.redis = redis; self.groupID = groupID

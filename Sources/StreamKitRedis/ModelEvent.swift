@@ -1,7 +1,8 @@
 /// One change of the ``ModelVersionRegistry`` — the audit trail, one record per change on the
 /// `model-events` topic: `{"type":"promoted","model":"fraud","version":"3","alias":"champion","previous":"2",…}`.
 public struct ModelEvent: Sendable, Hashable, Codable {
-    /// `registered`, `alias_set`, `promoted`, `rolled_back`, `metrics`.
+    /// `registered`, `alias_set`, `promoted`, `rolled_back`, `metrics`; `command_applied` when a
+    /// running job applied an operator's promote or rollback command.
     public var type: String
     public var model: String
     public var version: String

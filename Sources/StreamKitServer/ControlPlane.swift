@@ -36,7 +36,8 @@ final class ControlPlane: Service, Sendable {
         registry = try Registry(directory: configuration.dataDirectory)
         features = FeatureClient(configuration: configuration.redis)
         models = ModelRegistryAccess(redis: configuration.redis, kafka: configuration.kafka,
-                                     prefix: configuration.modelRegistryPrefix, eventsTopic: configuration.modelEventsTopic)
+                                     prefix: configuration.modelRegistryPrefix, eventsTopic: configuration.modelEventsTopic,
+                                     commandsTopic: configuration.modelCommandsTopic)
     }
 
     var isReady: Bool { ready.load(ordering: .relaxed) }
@@ -250,6 +251,7 @@ final class ControlPlane: Service, Sendable {
         var context = JobContext(input: .kafka(topic: spec.topic ?? ""), output: .redis, kafka: kafka, redis: redis,
                                  groupID: spec.group ?? "streamkit-\(id)")
         context.startFrom = spec.from == "latest" ? .latest : .earliest
+        context.logger = logger
         return context
     }
 

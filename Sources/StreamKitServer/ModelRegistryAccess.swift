@@ -8,7 +8,8 @@ import StreamKitJobs
 /// `/api/v1/models`: the Redis model registry as the control plane serves it. Reads list models,
 /// versions (lineage, live metrics) and aliases; promote and rollback go through
 /// ``AuditedModelRegistry`` — the code `cdc-features models promote|rollback` runs — so each
-/// change also produces its `model-events` record. Redis and the broker's acknowledgement block:
+/// change also produces its `model-events` record (and a promotion to champion or a rollback its
+/// `model-commands` record, which a running `fraud-scoring --commands-topic` applies). Redis and the broker's acknowledgement block:
 /// every call runs on one serial queue, off the concurrency pool, over one lazily opened
 /// connection (reopened after a failure).
 final class ModelRegistryAccess: @unchecked Sendable {
@@ -17,11 +18,12 @@ final class ModelRegistryAccess: @unchecked Sendable {
     let kafka: KafkaConfiguration
     let prefix: String
     let eventsTopic: String
+    let commandsTopic: String?
     private let queue = DispatchQueue(label: "streamkit.model-registry")
     private var audited: AuditedModelRegistry?
 
-    init(redis: RedisConfiguration, kafka: KafkaConfiguration, prefix: String, eventsTopic: String) {
-        self.redis = redis; self.kafka = kafka; self.prefix = prefix; self.eventsTopic = eventsTopic
+    init(redis: RedisConfiguration, kafka: KafkaConfiguration, prefix: String, eventsTopic: String, commandsTopic: String?) {
+        self.redis = redis; self.kafka = kafka; self.prefix = prefix; self.eventsTopic = eventsTopic; self.commandsTopic = commandsTopic
     }
 
     func list() async throws -> ModelList {
@@ -78,7 +80,8 @@ final class ModelRegistryAccess: @unchecked Sendable {
                 continuation.resume(with: Result {
                     do {
                         let a = try self.audited ?? AuditedModelRegistry(registry: ModelVersionRegistry(redis: self.redis, prefix: self.prefix),
-                                                                         kafka: self.kafka, eventsTopic: self.eventsTopic)
+                                                                         kafka: self.kafka, eventsTopic: self.eventsTopic,
+                                                                         commandsTopic: self.commandsTopic)
                         self.audited = a
                         return try body(a)
                     } catch let e as ServerError {

@@ -35,6 +35,9 @@ public struct ServerConfiguration: Sendable {
     public var modelRegistryPrefix = "models"
     /// Topic of the model registry's change events. Default: `model-events`.
     public var modelEventsTopic = "model-events"
+    /// Topic promote and rollback also produce a ``ModelCommand`` to, for running jobs
+    /// (`fraud-scoring --commands-topic`); nil: none. Default: `model-commands`.
+    public var modelCommandsTopic: String? = "model-commands"
 
     public init(port: Int, dataDirectory: String, tokens: AccessTokens, kafka: KafkaConfiguration, redis: RedisConfiguration) {
         self.port = port; self.dataDirectory = dataDirectory; self.tokens = tokens; self.kafka = kafka; self.redis = redis

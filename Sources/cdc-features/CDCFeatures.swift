@@ -253,6 +253,7 @@ struct Run: AsyncParsableCommand {
         default: throw ValidationError("--from must be earliest, latest or committed")
         }
         context.bounded = bounded
+        context.logger = obs.logger
         let j: Job
         do {
             j = try ExampleJobs.make(example.name, arguments: arguments, context: context)
@@ -284,11 +285,13 @@ struct Run: AsyncParsableCommand {
             let token = passThrough[i]
             guard token.hasPrefix("--"), token.count > 2 else { throw ValidationError("unexpected argument '\(token)' (job parameters are --name value)") }
             let body = token.dropFirst(2)
+            // A repeated parameter (e.g. --route) keeps every value, one per line.
+            func add(_ name: String, _ value: String) { result[name] = result[name].map { $0 + "\n" + value } ?? value }
             if let eq = body.firstIndex(of: "=") {
-                result[String(body[..<eq])] = String(body[body.index(after: eq)...])
+                add(String(body[..<eq]), String(body[body.index(after: eq)...]))
                 i += 1
             } else if i + 1 < passThrough.count, !passThrough[i + 1].hasPrefix("--") {
-                result[String(body)] = passThrough[i + 1]
+                add(String(body), passThrough[i + 1])
                 i += 2
             } else {
                 result[String(body)] = ""      // a flag

@@ -4,6 +4,7 @@ import StreamKit
 import StreamKitKafka
 import StreamKitRedis
 import StreamKitJobs
+import FeatureJobs
 
 /// `cdc-features models list|show|register|promote|rollback`: the model registry in Redis; every
 /// change is also produced to the `model-events` topic (the audit trail).
@@ -19,12 +20,22 @@ struct ModelRegistryOptions: ParsableArguments {
     @OptionGroup var kafkaOptions: KafkaOptions
     @Option(help: "Redis key prefix of the registry.") var prefix: String = "models"
     @Option(name: .customLong("events-topic"), help: "Kafka topic of the registry's change events.") var eventsTopic: String = "model-events"
+    @Option(name: .customLong("commands-topic"), help: "Kafka topic a running fraud-scoring --commands-topic reads promote/rollback commands from (empty: none).")
+    var commandsTopic: String = "model-commands"
 
     func registry() throws -> ModelVersionRegistry { try ModelVersionRegistry(redis: redisOptions.configuration(), prefix: prefix) }
 
     /// The registry whose changes go to the events topic (the same code as `/api/v1/models`).
     func audited() throws -> AuditedModelRegistry {
-        AuditedModelRegistry(registry: try registry(), kafka: try kafkaOptions.configuration(), eventsTopic: eventsTopic)
+        AuditedModelRegistry(registry: try registry(), kafka: try kafkaOptions.configuration(), eventsTopic: eventsTopic,
+                             commandsTopic: commandsTopic.isEmpty ? nil : commandsTopic)
+    }
+
+    /// Reports the command a promote or rollback produced, on standard error (standard output
+    /// keeps the one event line).
+    func report(_ command: ModelCommand?) {
+        guard let command else { return }
+        FileHandle.standardError.write(Data("command \(command.id) (\(command.kind.rawValue)) produced to \(commandsTopic)\n".utf8))
     }
 
     /// Prints the change's event (it is on the events topic, acknowledged).
@@ -104,7 +115,11 @@ struct ModelsPromote: ParsableCommand {
     @Option(help: "champion (keeps a history for rollback) or another alias, e.g. challenger.") var alias: String = "champion"
     @Option(help: "Why (logged in the event).") var reason: String?
     func run() throws {
-        do { try options.print(try options.audited().promote(model, version: version, alias: alias, reason: reason)) }
+        do {
+            let audited = try options.audited()
+            try options.print(try audited.promote(model, version: version, alias: alias, reason: reason))
+            options.report(audited.lastCommand)
+        }
         catch let e as StreamKitError { throw ValidationError(e.description) }
     }
 }
@@ -115,7 +130,11 @@ struct ModelsRollback: ParsableCommand {
     @Argument(help: "Model name.") var model: String
     @Option(help: "Why (logged in the event).") var reason: String?
     func run() throws {
-        do { try options.print(try options.audited().rollback(model, reason: reason)) }
+        do {
+            let audited = try options.audited()
+            try options.print(try audited.rollback(model, reason: reason))
+            options.report(audited.lastCommand)
+        }
         catch let e as StreamKitError { throw ValidationError(e.description) }
     }
 }

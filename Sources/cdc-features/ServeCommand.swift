@@ -26,6 +26,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("data-path-nice"),
             help: "Nice value added to the threads of the captures and jobs the server runs (0-19; 0: same priority as the API), so feature reads preempt ingest on a busy machine.")
     var dataPathNice: Int = 0
+    @Option(name: .customLong("model-commands-topic"), help: "Kafka topic promote/rollback also produce a command to, for running jobs (fraud-scoring --commands-topic); empty: none.")
+    var modelCommandsTopic: String = "model-commands"
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var redisOptions: RedisOptions
     @OptionGroup var observability: ObservabilityOptions
@@ -46,6 +48,7 @@ struct Serve: AsyncParsableCommand {
         guard checkpointInterval > .zero else { throw ValidationError("--checkpoint-interval must be positive") }
         c.jobCheckpointInterval = checkpointInterval
         c.modelRegistryPrefix = modelRegistryPrefix; c.modelEventsTopic = modelEventsTopic
+        c.modelCommandsTopic = modelCommandsTopic.isEmpty ? nil : modelCommandsTopic
         let address = host
         let server = try ControlServer(configuration: c, metrics: registry, metricsPort: observability.metricsPort, logger: logger) { bound in
             // One line on stdout for scripts and tests that start the server with --port 0.

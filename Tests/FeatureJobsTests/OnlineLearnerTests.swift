@@ -216,3 +216,72 @@ extension OnlineLearnerTests {
         #expect(a == b, "predictions, updates, evaluations and decisions, in the same order")
     }
 }
+
+extension OnlineLearnerTests {
+    /// An operator's commands (``ModelCommand``): a promote of the challenger makes it the champion
+    /// at once, a rollback brings the previous champion back, each emitted as a decision whose
+    /// reason starts with `operator` and which carries the command id; a command delivered again —
+    /// the command topic replayed after a restore from a snapshot that already holds it — changes
+    /// nothing, while a restore from a snapshot taken before it applies it (once).
+    @Test func operatorCommandsApplyOnceAlsoWhenReplayedAfterARestore() throws {
+        func make() -> KeyedProcessOperator<Learner> {
+            var c = Learner.Configuration(versions: ["1"], horizon: .seconds(60))
+            var policy = Learner.RetrainingPolicy()
+            policy.canaryShare = 0; policy.minExamples = 1_000_000    // the challenger serves nobody and is never promoted by the test
+            c.retraining = policy
+            return KeyedProcessOperator(Learner(c) { _ in FTRLLogisticRegression(dimension: 64) }, key: { _ in "fraud" })
+        }
+        func request(_ i: Int) -> LearningEvent {
+            .score(ScoreRequest(labelKey: "tx:\(i)", requestID: "r\(i)", entity: "u\(i % 10)", features: SparseFeatures([(0, 1), (1, Double(i % 3))])))
+        }
+        func served(_ h: OperatorTestHarness<KeyedProcessOperator<Learner>>, _ range: Range<Int>) throws -> Set<String> {
+            for i in range { try h.processElement(request(i), timestamp: Int64(i) * 1_000) }
+            try h.processWatermark(Int64(range.upperBound) * 1_000)
+            return Set(h.takeOutput().compactMap(\.value.prediction).map(\.modelVersion))
+        }
+        let promote = ModelCommand(id: "cmd-promote", model: "fraud", kind: .promote, version: "2", reason: "canary looks good", issuedMs: 1)
+        let rollback = ModelCommand(id: "cmd-rollback", model: "fraud", kind: .rollback, issuedMs: 2)
+
+        let h = try OperatorTestHarness(make())
+        try h.processElement(.drift(RetrainTrigger(feature: "amount", description: "test drift")), timestamp: 500)
+        #expect(try served(h, 1..<20) == ["1"], "the champion serves everyone (canary share 0)")
+        let beforePromote = try h.snapshot()
+        try h.processElement(.command(promote))
+        let d = try #require(h.takeOutput().compactMap(\.value.decision).first)
+        #expect(d.kind == .promote && d.champion == "1" && d.challenger == "2" && d.command == "cmd-promote")
+        #expect(d.reason == "operator: canary looks good" && d.eventTime == 20_000, "applied at the learner's watermark: \(d)")
+        #expect(try served(h, 20..<40) == ["2"], "the promoted version serves everyone from the command on")
+        let afterPromote = try h.snapshot()
+
+        // Restored from the snapshot after the command and the command delivered again: nothing.
+        let replayed = try OperatorTestHarness.restore(from: [afterPromote]) { make() }
+        try replayed.processWatermark(40_000)
+        try replayed.processElement(.command(promote))
+        #expect(replayed.takeOutput().isEmpty, "an applied command is not applied again")
+        #expect(try served(replayed, 40..<50) == ["2"])
+        // Restored from before the command: the replayed command is applied, once.
+        let earlier = try OperatorTestHarness.restore(from: [beforePromote]) { make() }
+        try earlier.processWatermark(20_000)
+        try earlier.processElement(.command(promote))
+        try earlier.processElement(.command(promote))
+        #expect(earlier.takeOutput().compactMap(\.value.decision).map(\.command) == ["cmd-promote"])
+        #expect(try served(earlier, 20..<40) == ["2"])
+
+        // Rollback: the previous champion (kept, frozen) serves again; again only once.
+        try replayed.processElement(.command(rollback))
+        let r = try #require(replayed.takeOutput().compactMap(\.value.decision).first)
+        #expect(r.kind == .revert && r.champion == "2" && r.challenger == "1" && r.command == "cmd-rollback" && r.reason == "operator")
+        #expect(try served(replayed, 50..<60) == ["1"])
+        let afterRollback = try replayed.snapshot()
+        let again = try OperatorTestHarness.restore(from: [afterRollback]) { make() }
+        try again.processWatermark(60_000)
+        try again.processElement(.command(rollback))
+        try again.processElement(.command(promote))
+        #expect(again.takeOutput().isEmpty, "both commands were applied before the snapshot")
+        // Commands the learner cannot apply change nothing: an unknown version, no earlier champion left.
+        try again.processElement(.command(ModelCommand(id: "cmd-9", model: "fraud", kind: .promote, version: "9", issuedMs: 3)))
+        try again.processElement(.command(ModelCommand(id: "cmd-rollback-2", model: "fraud", kind: .rollback, issuedMs: 4)))
+        #expect(again.takeOutput().isEmpty)
+        #expect(try served(again, 60..<70) == ["1"])
+    }
+}

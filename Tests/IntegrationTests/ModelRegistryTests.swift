@@ -3,6 +3,7 @@ import Testing
 import StreamKit
 import StreamKitKafka
 import StreamKitRedis
+import FeatureJobs
 @testable import cdc_features
 
 /// The model registry on the real Redis, through the `cdc-features models` commands, with every
@@ -18,11 +19,12 @@ struct ModelRegistryTests {
 
     @Test(.timeLimit(.minutes(15)))
     func registerPromoteRollbackAreStoredAndAudited() throws {
-        let prefix = K.unique("models"), topic = K.unique("model-events")
+        let prefix = K.unique("models"), topic = K.unique("model-events"), commands = K.unique("model-commands")
         try K.createTopic(topic, partitions: 1)
-        defer { _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([topic]) }
+        try K.createTopic(commands, partitions: 1)
+        defer { _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([topic, commands]) }
         defer { _ = try? RedisConnection(RedisConfiguration(url: Services.redisURL)).deleteKeys(matching: "\(prefix):*") }
-        let common = ["--prefix", prefix, "--events-topic", topic, "--redis", Services.redisURL, "--brokers", Services.kafkaBrokers]
+        let common = ["--prefix", prefix, "--events-topic", topic, "--commands-topic", commands, "--redis", Services.redisURL, "--brokers", Services.kafkaBrokers]
 
         try Self.cli(["models", "register", "fraud", "1", "--param", "alpha=0.5", "--param", "l1=0.5"] + common)
         try Self.cli(["models", "register", "fraud", "2", "--parent", "1", "--param", "alpha=0.5"] + common)
@@ -54,5 +56,11 @@ struct ModelRegistryTests {
         #expect(events[4].version == "2" && events[4].previous == "1" && events[4].reason == "drift: challenger better")
         #expect(events[5].version == "1" && events[5].previous == "2")
         #expect(events.allSatisfy { $0.model == "fraud" })
+        // The commands for running jobs: one per promotion to champion and per rollback, each with its own id.
+        let sent = try KafkaTopicReader.readAll(topic: commands, configuration: K.kafka, timeout: .seconds(180))
+            .map { try JSONDecoder().decode(ModelCommand.self, from: Data($0.value!)) }
+        #expect(sent.map { "\($0.kind.rawValue) \($0.version ?? "-")" } == ["promote 1", "promote 2", "rollback -"])
+        #expect(sent.map(\.reason) == ["first", "drift: challenger better", "worse"])
+        #expect(Set(sent.map(\.id)).count == 3 && sent.allSatisfy { $0.model == "fraud" })
     }
 }

@@ -3,6 +3,7 @@ import Testing
 import StreamKit
 import StreamKitKafka
 import StreamKitRedis
+import FeatureJobs
 
 /// `/api/v1/models` of a real `cdc-features serve` process over HTTP, on the real Redis registry
 /// and a real (per-test) `model-events` topic: reads for the `read` role, promote and rollback
@@ -13,9 +14,10 @@ struct ServerModelsTests {
 
     @Test(.timeLimit(.minutes(15)))
     func listShowPromoteRollbackThroughTheAPI() async throws {
-        let topic = K.unique("model-events")
+        let topic = K.unique("model-events"), commands = K.unique("model-commands")
         try K.createTopic(topic, partitions: 1)
-        defer { _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([topic]) }
+        try K.createTopic(commands, partitions: 1)
+        defer { _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([topic, commands]) }
         let server = try ServerProcess()
         defer { server.cleanUp() }
         defer { _ = try? RedisConnection(RedisConfiguration(url: Services.redisURL)).deleteKeys(matching: "\(server.modelRegistryPrefix):*") }
@@ -27,7 +29,7 @@ struct ServerModelsTests {
         _ = try registry.promote("fraud", version: "1")
         _ = try registry.setAlias("fraud", alias: "challenger", version: "2")
         _ = try registry.updateMetrics("fraud", version: "2", metrics: ["auc": 0.74, "log_loss": 0.15], trainedTo: 1_700_000_600_000)
-        try await server.start(arguments: ["--model-events-topic", topic])
+        try await server.start(arguments: ["--model-events-topic", topic, "--model-commands-topic", commands])
 
         // Reads: the read role may GET.
         let list = try await server.request("GET", "/api/v1/models", token: ServerProcess.readToken)
@@ -79,6 +81,11 @@ struct ServerModelsTests {
         #expect(events == returned)
         #expect(events.map(\.reason) == ["canary better", "worse in production"])
         #expect(records.allSatisfy { $0.key.map { String(decoding: $0, as: UTF8.self) } == "fraud" })
+        // Each change also went to the commands topic, for running jobs (fraud-scoring --commands-topic).
+        let sent = try KafkaTopicReader.readAll(topic: commands, configuration: K.kafka, timeout: .seconds(180))
+            .map { try JSONDecoder().decode(ModelCommand.self, from: Data($0.value!)) }
+        #expect(sent.map(\.kind) == [.promote, .rollback] && sent.first?.version == "2" && Set(sent.map(\.id)).count == 2)
+        #expect(sent.map(\.reason) == ["canary better", "worse in production"])
         #expect(server.terminate() == 0)
     }
 }

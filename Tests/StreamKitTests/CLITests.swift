@@ -86,6 +86,21 @@ import StreamKitWorkload
         #expect(window.stderr.contains("bad duration '300': give a unit"), "\(window.stderr)")
     }
 
+    /// `run fraud-scoring --route` is repeatable (every value is checked, not only the last) and
+    /// bad rules and shares fail naming the flag.
+    @Test func fraudScoringRoutesAreRepeatableAndValidated() throws {
+        let base = ["run", "fraud-scoring", "--input", "/nonexistent.jsonl", "--out", "/dev/null"]
+        let first = try Self.run(base + ["--route", "speed>=1:2", "--route", "new_merchant>=1:challenger"])
+        #expect(first.status != 0)
+        #expect(first.stderr.contains("--route 'speed>=1:2': unknown feature 'speed'"), "\(first.stderr)")
+        let second = try Self.run(base + ["--route", "new_merchant>=1:challenger", "--route=amount<=0:2"])
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("--route 'amount<=0:2': amount must be positive"), "\(second.stderr)")
+        let share = try Self.run(base + ["--canary-share", "1.5"])
+        #expect(share.status != 0)
+        #expect(share.stderr.contains("--canary-share must be in [0, 1]"), "\(share.stderr)")
+    }
+
     @Test func badArgumentsFailWithAClearMessage() throws {
         let r = try Self.run(["window", "--input", "x", "--key", "k", "--time", "t", "--window", "hop:5m", "--agg", "count", "--out", "/dev/null"])
         #expect(r.status != 0)

@@ -8,6 +8,9 @@ public enum LearningEvent: Sendable, Hashable {
     /// A drift monitor reported significant drift (e.g. a ``DriftReport`` with signals): with a
     /// ``OnlineLearner/RetrainingPolicy`` the learner forks a challenger.
     case drift(RetrainTrigger)
+    /// An operator's promote or rollback (``ModelCommand``). Unlike the other inputs it is
+    /// applied when it arrives, at the learner's current watermark, and only once per command id.
+    case command(ModelCommand)
 }
 
 /// A drift report reduced to what the retraining loop logs with its decision.

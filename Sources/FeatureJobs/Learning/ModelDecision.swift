@@ -10,6 +10,9 @@ public struct ModelDecision: Sendable, Hashable, Codable {
         case promote
         /// The challenger was worse: it is retired.
         case rollback
+        /// An operator's rollback: ``ModelDecision/challenger`` (the previous champion) is the
+        /// champion again and ``ModelDecision/champion`` is retired.
+        case revert
     }
     public var kind: Kind
     public var model: String
@@ -31,6 +34,9 @@ public struct ModelDecision: Sendable, Hashable, Codable {
     public var challengerLogLoss: Double?
     /// Labelled examples the challenger was trained on when forked (the recent window).
     public var warmStartExamples: Int
+    /// The operator's ``ModelCommand`` id when the decision was an operator's (its reason then
+    /// starts with `operator`); nil for the learner's own decisions.
+    public var command: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case kind, model, champion, challenger, reason, examples
@@ -40,6 +46,7 @@ public struct ModelDecision: Sendable, Hashable, Codable {
         case championLogLoss = "champion_logloss"
         case challengerLogLoss = "challenger_logloss"
         case warmStartExamples = "warm_start_examples"
+        case command
     }
 }
 

@@ -1,4 +1,5 @@
 public import StreamKit
+public import Logging
 
 /// Online learning with delayed labels, champion/challenger routing and drift-triggered
 /// retraining, as one keyed operator (key: the model's name).
@@ -20,6 +21,14 @@ public import StreamKit
 ///   versions scored, a ``PairedComparison`` decides: promote (the challenger's log-loss beats
 ///   the champion's by the margin, significantly, over at least `minExamples`), roll back
 ///   (significantly worse), or wait. Each decision is emitted with its numbers.
+/// - `.command(command)`: an operator's ``ModelCommand``, applied when it arrives (at the
+///   learner's current watermark; it does not wait in the queue) and at most once per command
+///   id (the ids are keyed state). `promote V` makes V the champion if the learner has V's
+///   weights (the challenger, an active version, or an earlier champion it keeps); `rollback`
+///   makes the previous champion the champion again and retires the current one. Each is
+///   emitted as a ``ModelDecision`` (`promote` / `revert`) whose reason starts with `operator`
+///   and which carries the command id; a command the learner cannot apply (unknown version, no
+///   earlier champion, already the champion) is logged and changes nothing.
 ///
 /// **Event-time order.** Inputs are not applied when they arrive: each waits in keyed state
 /// (``LearningInputQueue``) until the watermark passes its event time, and then every waiting
@@ -111,6 +120,9 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         /// version is a version name or the alias `champion` / `challenger` (a rule naming an
         /// inactive version is skipped). Default: none.
         public var rules: [TrafficSplit.Rule] = []
+        /// Earlier champions whose weights are kept (frozen) for an operator's rollback or
+        /// promote. Default: 2.
+        public var keptChampions = 2
         public init(versions: [String], horizon: Duration) {
             precondition(!versions.isEmpty, "at least one model version")
             precondition(horizon.milliseconds > 0, "horizon must be positive")
@@ -127,10 +139,14 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
     var versionList: ValueState<String, [String]>!
     var routing: ValueState<String, ModelRouting>!
     var recent: ValueState<String, RecentExamples>!
+    var history: ValueState<String, [String]>!
+    var commands: ValueState<String, AppliedModelCommands>!
+    let logger: Logger
 
-    /// A learner creating each version's initial model with `makeModel(version)`.
-    public init(_ configuration: Configuration, makeModel: @escaping @Sendable (String) -> Model) {
-        self.configuration = configuration; self.makeModel = makeModel
+    /// A learner creating each version's initial model with `makeModel(version)`; operator
+    /// commands and what became of them are logged to `logger`.
+    public init(_ configuration: Configuration, logger: Logger = .disabled, makeModel: @escaping @Sendable (String) -> Model) {
+        self.configuration = configuration; self.makeModel = makeModel; self.logger = logger
     }
 
     public mutating func open(state: KeyedStateStore<String>) throws {
@@ -141,6 +157,8 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         versionList = state.valueState("learner.versions", of: [String].self)
         routing = state.valueState("learner.routing", of: ModelRouting.self)
         recent = state.valueState("learner.recent", of: RecentExamples.self)
+        history = state.valueState("learner.history", of: [String].self)
+        commands = state.valueState("learner.commands", of: AppliedModelCommands.self)
     }
 
     /// The active versions of the current key (created on first use).
@@ -159,14 +177,15 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
     /// Queues the input until the watermark passes its event time (see ``QueuedLearningInput``
     /// for the order inputs are applied in).
     public func processElement(_ event: LearningEvent, context: KeyedProcessContext<String, OnlineLearningOutput>) throws {
+        if case let .command(command) = event { return apply(command, context: context) }
         let ts = context.timestamp
-        guard ts != Watermark.none else {
+        guard ts != Watermark.none, let input = QueuedLearningInput(event, time: ts) else {
             throw StreamKitError(.configuration, "OnlineLearner needs event time: call assignTimestamps before it")
         }
         var q = queue.value ?? LearningInputQueue()
         queue.clear()                       // drop the state's reference: the heap grows in place
         let earliest = q.earliestTime
-        q.insert(QueuedLearningInput(event, time: ts))
+        q.insert(input)
         queue.update(q)
         // One timer, just after the earliest waiting input: it fires once no input at or
         // before that time can still arrive (a record at the watermark is on time, one before
@@ -264,9 +283,7 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
     /// The version of the first rule the features match, if it is active.
     func routedByRule(_ x: SparseFeatures, route: ModelRouting, active: [String]) -> String? {
         for rule in configuration.rules {
-            var matches = false
-            for k in 0..<x.count where x.indices[k] == rule.slot && x.values[k] >= rule.atLeast { matches = true; break }
-            guard matches else { continue }
+            guard rule.matches(x) else { continue }
             let version = rule.version == "champion" ? route.champion : rule.version == "challenger" ? route.challenger : rule.version
             if let v = version, active.contains(v) { return v }
         }
@@ -351,9 +368,8 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             routing.update(route)
         case .promote:
             var d = decision; d.kind = .promote; d.reason = "challenger better: " + numbers
-            retire(route.champion)
-            route.champion = challenger; route.challenger = nil; route.canaryShare = 0
-            routing.update(route); versionList.update([challenger])
+            makeChampion(challenger, route: &route)
+            routing.update(route)
             context.emit(.decision(d), timestamp: time)
         case .rollback:
             var d = decision; d.kind = .rollback; d.reason = "challenger worse: " + numbers
@@ -365,6 +381,84 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
     }
 
     func retire(_ version: String) { models[version] = nil; windows[version] = nil }
+
+    /// Makes `version` (whose weights the learner has) the champion: the old champion's weights
+    /// are kept, frozen, on the history (the oldest beyond ``Configuration/keptChampions`` are
+    /// retired); a challenger other than `version` keeps running, its paired test restarted.
+    func makeChampion(_ version: String, route: inout ModelRouting) {
+        let old = route.champion
+        var h = history.value ?? []
+        h.removeAll { $0 == version || $0 == old }
+        h.insert(old, at: 0)
+        while h.count > max(configuration.keptChampions, 0) { retire(h.removeLast()) }
+        history.update(h)
+        route.champion = version
+        if route.challenger == version { route.challenger = nil; route.canaryShare = 0 }
+        route.comparison = PairedComparison()
+        versionList.update([version] + (route.challenger.map { [$0] } ?? []))
+    }
+
+    /// Applies an operator's command once (see the type's documentation).
+    func apply(_ command: ModelCommand, context: KeyedProcessContext<String, OnlineLearningOutput>) {
+        let active = versions()
+        var applied = commands.value ?? AppliedModelCommands()
+        var log = logger
+        log[metadataKey: LogMetadataKey.model] = "\(context.key)"; log[metadataKey: LogMetadataKey.modelCommand] = "\(command.id)"
+        guard !applied.contains(command.id) else {
+            log.info("operator command already applied: ignored")
+            return
+        }
+        applied.insert(command.id)
+        commands.update(applied)
+        let watermark = context.currentWatermark
+        let at = watermark != Watermark.none ? watermark : (queue.value?.earliestTime ?? 0)
+        guard var route = routing.value else { return }
+        let reason = "operator" + (command.reason.map { ": \($0)" } ?? "")
+        var d = ModelDecision(kind: .promote, model: context.key, champion: route.champion, challenger: "", eventTime: at,
+                              reason: reason, examples: 0, meanLogLossDifference: 0, standardError: 0,
+                              championLogLoss: windows[route.champion]?.logLoss, challengerLogLoss: nil,
+                              warmStartExamples: 0, command: command.id)
+        switch command.kind {
+        case .promote:
+            guard let version = command.version, !version.isEmpty else {
+                log.warning("operator promote without a version: ignored"); return
+            }
+            guard version != route.champion else {
+                log.info("operator promote: version \(version) is already the champion"); return
+            }
+            guard models[version] != nil else {
+                log.warning("operator promote: the running learner has no weights for version \(version) (active: \(active.joined(separator: ", ")); kept: \((history.value ?? []).joined(separator: ", "))): ignored")
+                return
+            }
+            if route.challenger == version {
+                let c = route.comparison
+                d.examples = c.count; d.meanLogLossDifference = c.meanDifference; d.standardError = c.standardError
+            }
+            d.challenger = version; d.challengerLogLoss = windows[version]?.logLoss
+            if windows[version] == nil { windows[version] = PrequentialWindow(capacity: configuration.windowCapacity) }
+            makeChampion(version, route: &route)
+        case .rollback:
+            var h = history.value ?? []
+            guard let previous = h.first, models[previous] != nil else {
+                log.warning("operator rollback: the running learner keeps no earlier champion: ignored"); return
+            }
+            h.removeFirst()
+            history.update(h)
+            d.kind = .revert; d.challenger = previous; d.challengerLogLoss = windows[previous]?.logLoss
+            if windows[previous] == nil { windows[previous] = PrequentialWindow(capacity: configuration.windowCapacity) }
+            retire(route.champion)
+            route.champion = previous
+            if route.challenger == previous { route.challenger = nil; route.canaryShare = 0 }
+            route.comparison = PairedComparison()
+            versionList.update([previous] + (route.challenger.map { [$0] } ?? []))
+        }
+        routing.update(route)
+        log.info("operator \(command.kind.rawValue): champion \(d.champion) → \(route.champion)")
+        context.emit(.decision(d), timestamp: at)
+    }
+
+    /// Earlier champions whose weights the current key keeps, newest first (tests and inspection).
+    public func keptChampions() -> [String] { history.value ?? [] }
 
     /// The champion/challenger state of the current key (tests and inspection).
     public func currentRouting() -> ModelRouting? { routing.value }

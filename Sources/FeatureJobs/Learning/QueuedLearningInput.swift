@@ -32,13 +32,15 @@ public struct QueuedLearningInput: Sendable, Comparable, StateCodable {
 
     @inlinable public init(time: EventTime, payload: Payload) { self.time = time; self.payload = payload }
 
-    /// The queued form of a learner input at its event time.
-    @inlinable public init(_ event: LearningEvent, time: EventTime) {
+    /// The queued form of a learner input at its event time (an operator's ``LearningEvent/command(_:)``
+    /// is applied on arrival and never queued: nil).
+    @inlinable public init?(_ event: LearningEvent, time: EventTime) {
         self.time = time
         switch event {
         case let .label(l): payload = .label(l)
         case let .drift(d): payload = .drift(d)
         case let .score(s): payload = .score(s)
+        case .command: return nil
         }
     }
 

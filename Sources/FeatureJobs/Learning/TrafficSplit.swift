@@ -14,12 +14,38 @@ public struct TrafficSplit: Sendable, Hashable, Codable {
         public var share: Double
         public init(version: String, share: Double) { self.version = version; self.share = share }
     }
-    /// Requests whose feature at `slot` is at least `atLeast` go to `version`.
+    /// Requests whose feature at `slot` compares to `threshold` (`>=`, `>`, `<=`, `<`) go to
+    /// `version`. A slot the request does not carry does not match.
     public struct Rule: Sendable, Hashable, Codable {
+        /// How the feature's value is compared with the threshold.
+        public enum Comparison: String, Sendable, Hashable, Codable, CaseIterable {
+            case atLeast = ">=", greaterThan = ">", atMost = "<=", lessThan = "<"
+        }
         public var slot: UInt32
-        public var atLeast: Double
+        public var comparison: Comparison
+        public var threshold: Double
         public var version: String
-        public init(slot: UInt32, atLeast: Double, version: String) { self.slot = slot; self.atLeast = atLeast; self.version = version }
+        public init(slot: UInt32, _ comparison: Comparison, _ threshold: Double, version: String) {
+            self.slot = slot; self.comparison = comparison; self.threshold = threshold; self.version = version
+        }
+        /// Feature at `slot` ≥ `atLeast`.
+        public init(slot: UInt32, atLeast: Double, version: String) { self.init(slot: slot, .atLeast, atLeast, version: version) }
+
+        /// Whether a value of the slot matches.
+        @inlinable public func matches(_ value: Double) -> Bool {
+            switch comparison {
+            case .atLeast: value >= threshold
+            case .greaterThan: value > threshold
+            case .atMost: value <= threshold
+            case .lessThan: value < threshold
+            }
+        }
+
+        /// Whether the features carry the slot with a matching value.
+        @inlinable public func matches(_ x: SparseFeatures) -> Bool {
+            for k in 0..<x.count where x.indices[k] == slot && matches(x.values[k]) { return true }
+            return false
+        }
     }
 
     public var shares: [Share]
@@ -46,9 +72,7 @@ public struct TrafficSplit: Sendable, Hashable, Codable {
     /// The version serving `entity` with these features.
     public func version(entity: String, features: SparseFeatures? = nil) -> String {
         if let x = features {
-            for rule in rules {
-                for k in 0..<x.count where x.indices[k] == rule.slot && x.values[k] >= rule.atLeast { return rule.version }
-            }
+            for rule in rules where rule.matches(x) { return rule.version }
         }
         let total = shares.reduce(0) { $0 + $1.share }
         let p = point(entity: entity) * total

@@ -52,6 +52,10 @@ public enum LogMetadataKey {
     public static let wait = "capture.wait"
     /// A count that goes with a capture message (rows, events, bytes).
     public static let count = "capture.count"
+    /// A model's name (online learning, the model registry).
+    public static let model = "model.name"
+    /// An operator's model command id (`model-commands`).
+    public static let modelCommand = "model.command"
     /// An error's stable code.
     public static let errorCode = "error.code"
     /// An error's message.
