@@ -213,7 +213,20 @@ final class ControlPlane: Service, Sendable {
                 try await Self.offPool {
                     do {
                         let sql = try PostgresConnection(dsn: dsn)
-                        _ = try sql.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [c.slot])
+                        // The stopped capture's walsender may still hold the slot for a moment after
+                        // the client closed: drop it once it is inactive (up to 30 s).
+                        let deadline = ContinuousClock.now + .seconds(30)
+                        while true {
+                            _ = try sql.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [c.slot])
+                            let left = try sql.execute("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", [c.slot])
+                            if left.rows.isEmpty { break }
+                            guard ContinuousClock.now < deadline else {
+                                throw ServerError(.conflict, "replication slot \(c.slot) is still in use by backend \(left.rows[0][0] ?? "?")")
+                            }
+                            Thread.sleep(forTimeInterval: 0.1)
+                        }
+                    } catch let error as ServerError {
+                        throw ServerError(.conflict, "could not drop slot \(c.slot), the source is kept: \(error.message)")
                     } catch {
                         // The source stays registered: retry, or delete without drop_slot.
                         throw ServerError(.conflict, "could not drop slot \(c.slot), the source is kept: \(LogRedaction.connectionString("\(error)"))")
