@@ -8,7 +8,8 @@ public import StreamKitRedis
 
 /// `fraud-scoring`: the ML loop on the fraud workload (`cdc-features generate --workload fraud`).
 ///
-///     transactions + chargebacks (Debezium CDC, one file or topic)
+///     transactions + chargebacks (Debezium CDC, one file or topic; or `--topic` transactions
+///     with `--labels-topic` chargebacks, the two topics a capture writes, one per table)
 ///       → per-user point-in-time features (1 h mean amount, 5 min count, new merchant)  [keyed by user]
 ///       → hashed feature vector → inference request (request id)                         ┐
 ///       → chargebacks as labels (by transaction id)                                      ├→ OnlineLearner [keyed by model]
@@ -36,6 +37,7 @@ public struct FraudScoringJob: ExampleJob {
         JobParameter("retrain", "fork a challenger when the DriftMonitor fires (true/false)", default: "true"),
         JobParameter("canary-share", "share of users (0…1) a challenger serves (the sticky canary split)", default: "0.2"),
         JobParameter("route", "route requests by a feature value before the split: FEATURE>=NUMBER:VERSION (also >, <=, <; FEATURE amount, amount_ratio_1h, count_5m or new_merchant; VERSION a version, champion or challenger; repeatable, first match wins)"),
+        JobParameter("labels-topic", "with --topic: also read this Kafka topic (e.g. the capture's chargebacks topic, --topic its transactions topic); rows with a transaction_id are labels, whichever topic they come from"),
         JobParameter("commands-topic", "apply operators' promote/rollback commands (cdc-features models promote|rollback, /api/v1/models) from this Kafka topic, e.g. model-commands"),
         JobParameter("min-examples", "paired labels before promotion or rollback", default: "2000"),
         JobParameter("margin", "log-loss improvement a challenger must show", default: "0"),
@@ -96,6 +98,7 @@ public struct FraudScoringJob: ExampleJob {
     let registryPrefix: String?, modelEventsTopic: String
     let rules: [TrafficSplit.Rule]
     let commandsTopic: String?
+    let labelsTopic: String?
 
     public init(arguments a: JobArguments) throws {
         model = a.string("model", default: "fraud")
@@ -119,6 +122,10 @@ public struct FraudScoringJob: ExampleJob {
         registryPrefix = a.string("registry"); modelEventsTopic = a.string("model-events-topic", default: "model-events")
         commandsTopic = a.string("commands-topic")
         if let topic = commandsTopic, topic.isEmpty { throw StreamKitError(.configuration, "\(Self.name): --commands-topic must not be empty") }
+        labelsTopic = a.string("labels-topic")
+        if let topic = labelsTopic, topic.isEmpty || topic.contains(",") {
+            throw StreamKitError(.configuration, "\(Self.name): --labels-topic must name one topic")
+        }
         // --route is repeatable: the values come one per line (or comma separated).
         rules = try (a.string("route") ?? "").split(whereSeparator: { $0 == "\n" || $0 == "," }).map {
             do { return try FraudFeatureEncoder.routingRule(String($0)) }
@@ -143,7 +150,24 @@ public struct FraudScoringJob: ExampleJob {
         return c
     }
 
+    /// The Kafka topics the change events come from: `--topic`, plus `--labels-topic` when given.
+    /// `--labels-topic` needs Kafka input (`--topic`) and a topic other than it.
+    public func inputTopics(_ io: JobContext) throws -> [String] {
+        guard case let .kafka(topic) = io.input else {
+            if labelsTopic != nil {
+                throw StreamKitError(.configuration, "\(Self.name): --labels-topic reads Kafka next to --topic; with --input FILE both tables' change events are in the file")
+            }
+            return []
+        }
+        guard let labels = labelsTopic else { return [topic] }
+        guard labels != topic else {
+            throw StreamKitError(.configuration, "\(Self.name): --labels-topic '\(labels)' is the --topic itself; give the chargebacks' topic, or leave it out when one topic holds both tables")
+        }
+        return [topic, labels]
+    }
+
     public func job(_ io: JobContext) throws -> Job {
+        let topics = try inputTopics(io)
         let encoder = FraudFeatureEncoder(bits: bits)
         let parameters = FTRLParameters(alpha: alpha, beta: 1, l1: l1, l2: 1)
         let dimension = encoder.dimension
@@ -162,8 +186,10 @@ public struct FraudScoringJob: ExampleJob {
             switch io.input {
             case let .file(path):
                 changes = env.source(FileSource(path: path, decoder: DebeziumLineDecoder(Row.self)), name: "fraud-cdc")
-            case let .kafka(topic):
-                var c = KafkaSourceConfiguration(topics: [topic], groupID: io.groupID, startFrom: io.startFrom)
+            case .kafka:
+                // One source over both topics: watermarks and idleness are tracked per partition
+                // of each topic, so transactions and chargebacks need not arrive interleaved.
+                var c = KafkaSourceConfiguration(topics: topics, groupID: io.groupID, startFrom: io.startFrom)
                 c.bounded = io.bounded
                 c.sessionTimeout = .seconds(2); c.heartbeatInterval = .milliseconds(500)
                 changes = env.source(KafkaSource(kafka: io.kafka, c, decoder: DebeziumLineDecoder(Row.self)), name: "fraud-cdc")

@@ -101,6 +101,18 @@ import StreamKitWorkload
         #expect(share.stderr.contains("--canary-share must be in [0, 1]"), "\(share.stderr)")
     }
 
+    /// `run fraud-scoring --labels-topic` reads Kafka next to `--topic`: with a file input, or naming
+    /// the `--topic` itself, it fails naming the flag before anything is read.
+    @Test func fraudScoringLabelsTopicIsValidated() throws {
+        let file = try Self.run(["run", "fraud-scoring", "--input", "/nonexistent.jsonl", "--out", "/dev/null", "--labels-topic", "chargebacks"])
+        #expect(file.status != 0)
+        #expect(file.stderr.contains("--labels-topic reads Kafka next to --topic"), "\(file.stderr)")
+        let same = try Self.run(["run", "fraud-scoring", "--topic", "cdc.public.transactions", "--out", "/dev/null",
+                                 "--labels-topic", "cdc.public.transactions"])
+        #expect(same.status != 0)
+        #expect(same.stderr.contains("--labels-topic 'cdc.public.transactions' is the --topic itself"), "\(same.stderr)")
+    }
+
     @Test func badArgumentsFailWithAClearMessage() throws {
         let r = try Self.run(["window", "--input", "x", "--key", "k", "--time", "t", "--window", "hop:5m", "--agg", "count", "--out", "/dev/null"])
         #expect(r.status != 0)
