@@ -19,6 +19,15 @@ public enum TrainingSetFormat: String, Sendable, CaseIterable {
 
     /// One row without its newline.
     public func line(_ row: TrainingRow, view: FeatureView) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(128)
+        append(row, view: view, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends one row without its newline to `out`: the bytes of ``line(_:view:)``, written
+    /// straight into the buffer (the training-set writer's path; no per-field strings, no join).
+    public func append(_ row: TrainingRow, view: FeatureView, to out: inout [UInt8]) {
         switch self {
         case .ndjson:
             var w = JSONWriter(capacity: 256)
@@ -39,20 +48,46 @@ public enum TrainingSetFormat: String, Sendable, CaseIterable {
             w.key("feature_event_time")
             if let t = row.featureEventTime { w.value(t) } else { w.null() }
             w.endObject()
-            return String(decoding: w.bytes, as: UTF8.self)
+            out.append(contentsOf: w.bytes)
         case .csv:
-            var fields = [Self.csvField(row.label.entity), String(row.label.time), Self.csvField(row.label.label)]
+            let comma = UInt8(ascii: ",")
+            Self.appendCSVField(row.label.entity, to: &out)
+            out.append(comma)
+            Self.appendDecimal(row.label.time, to: &out)
+            out.append(comma)
+            Self.appendCSVField(row.label.label, to: &out)
+            let values = row.features
             for i in view.features.indices {
-                switch row.features?[i] {
-                case let .int(v)?: fields.append(String(v))
-                case let .double(v)?: fields.append(v.isFinite ? "\(v)" : "")
-                case let .string(v)?: fields.append(Self.csvField(v))
-                default: fields.append("")
+                out.append(comma)
+                switch values?[i] {
+                case let .int(v)?: Self.appendDecimal(v, to: &out)
+                case let .double(v)?: if v.isFinite { out.append(contentsOf: v.description.utf8) }
+                case let .string(v)?: Self.appendCSVField(v, to: &out)
+                default: break
                 }
             }
-            fields.append(row.featureEventTime.map { String($0) } ?? "")
-            return fields.joined(separator: ",")
+            out.append(comma)
+            if let t = row.featureEventTime { Self.appendDecimal(t, to: &out) }
         }
+    }
+
+    /// `csvField(s)`'s bytes: `s` itself unless it holds a byte that may need quoting.
+    static func appendCSVField(_ s: String, to out: inout [UInt8]) {
+        let plain = s.utf8.allSatisfy { $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: "\"") && $0 != 0x0A && $0 != 0x0D }
+        if plain { out.append(contentsOf: s.utf8) } else { out.append(contentsOf: csvField(s).utf8) }
+    }
+
+    /// `String(v)`'s bytes.
+    static func appendDecimal(_ v: Int64, to out: inout [UInt8]) {
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        var digits = 0
+        var x = m
+        repeat { digits += 1; x /= 10 } while x > 0
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var i = start + digits - 1
+        repeat { out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m % 10); m /= 10; i -= 1 } while m > 0
     }
 
     /// RFC 4180 quoting when needed.

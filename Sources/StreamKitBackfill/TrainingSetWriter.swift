@@ -27,7 +27,7 @@ public final class TrainingSetWriter {
     deinit { if fd > 1 { Glibc.close(fd) } }
 
     public func write(_ row: TrainingRow) throws {
-        buffer += Array(format.line(row, view: view).utf8); buffer.append(0x0A)
+        format.append(row, view: view, to: &buffer); buffer.append(0x0A)
         rows += 1
         if row.features == nil { missing += 1 }
         if buffer.count >= 1 << 20 { try flush() }

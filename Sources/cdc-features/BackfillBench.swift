@@ -124,6 +124,10 @@ struct BenchBackfill: ParsableCommand {
             ("cpp_loop_events_per_s", cpp.map { String(format: "%.0f", $0) } ?? "null"),
             ("seconds_p1", String(format: "%.3f", p1.seconds)),
             ("seconds_p2", String(format: "%.3f", p2.seconds)),
+            // The history pass alone (job + join) of the median runs; the rest of `seconds` is serial
+            // (sorting the labels before, merging the training set after).
+            ("history_seconds_p1", String(format: "%.3f", p1.historySeconds)),
+            ("history_seconds_p2", String(format: "%.3f", p2.historySeconds)),
             ("runs", "\(max(1, runs))"),
             ("seconds_p1_all", "[" + p1s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
             ("seconds_p2_all", "[" + p2s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
