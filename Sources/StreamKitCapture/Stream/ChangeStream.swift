@@ -290,9 +290,12 @@ public struct ChangeStream<Position: SourcePosition> {
         tracker.takeAcknowledged { p in
             confirmed = max(confirmed ?? p.end, p.end)
             if let inc = p.incremental { durable = inc }
+            // Per transaction that published something: a transaction with no change for this
+            // capture (another capture's watermark message, a filtered table) has no lag to show.
+            guard p.lastTag >= p.firstTag else { return }
             let latency = now - p.commitMicros
             metrics.latency.record(micros: UInt64(max(0, latency)))
-            reporter.duration("lag", micros: latency)   // per transaction
+            reporter.duration("lag", micros: latency)
         }
         durableIncremental = durable
         return confirmed
