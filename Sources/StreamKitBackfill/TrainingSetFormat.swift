@@ -71,10 +71,24 @@ public enum TrainingSetFormat: String, Sendable, CaseIterable {
         }
     }
 
-    /// `csvField(s)`'s bytes: `s` itself unless it holds a byte that may need quoting.
+    /// `csvField(s)`'s bytes, written straight into the buffer.
     static func appendCSVField(_ s: String, to out: inout [UInt8]) {
-        let plain = s.utf8.allSatisfy { $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: "\"") && $0 != 0x0A && $0 != 0x0D }
-        if plain { out.append(contentsOf: s.utf8) } else { out.append(contentsOf: csvField(s).utf8) }
+        let utf8 = s.utf8
+        guard utf8.contains(where: needsQuoting) else { out.append(contentsOf: utf8); return }
+        out.append(UInt8(ascii: "\""))
+        for b in utf8 {
+            out.append(b)
+            if b == UInt8(ascii: "\"") { out.append(b) }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// RFC 4180: a field holding a comma, a double quote, CR or LF is quoted. Decided on bytes,
+    /// not Characters: `"\r\n"` is one Character that equals neither `"\r"` nor `"\n"`, and a
+    /// quote followed by a combining mark is one Character that is not `"\""`.
+    @inline(__always)
+    static func needsQuoting(_ b: UInt8) -> Bool {
+        b == UInt8(ascii: ",") || b == UInt8(ascii: "\"") || b == 0x0A || b == 0x0D
     }
 
     /// `String(v)`'s bytes.
@@ -90,11 +104,10 @@ public enum TrainingSetFormat: String, Sendable, CaseIterable {
         repeat { out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m % 10); m /= 10; i -= 1 } while m > 0
     }
 
-    /// RFC 4180 quoting when needed.
+    /// RFC 4180 quoting when needed (see ``needsQuoting(_:)``).
     static func csvField(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-        var quoted = "\""
-        for c in s { if c == "\"" { quoted += "\"\"" } else { quoted.append(c) } }
-        return quoted + "\""
+        var bytes: [UInt8] = []
+        appendCSVField(s, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
