@@ -75,6 +75,9 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         public var seconds: Double
         /// Seconds of the history pass alone (the job and the join).
         public var historySeconds: Double
+        /// Seconds spent reading and sorting the labels before the history (the rest of
+        /// ``seconds`` after the history is the merge into the training set).
+        public var labelSeconds: Double = 0
         /// Sorted label runs spilled to disk (0: the labels fitted in ``Backfill/labelBufferSize``)
         /// and the most labels held in memory at once.
         public var labelRuns: Int
@@ -165,6 +168,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         var options = Job.RunOptions(parallelism: parallelism)
         options.logger = logger
         let historyStarted = MonotonicClock.nanos()
+        let labelSeconds = Double(historyStarted &- started) / 1e9
         let running = try graph.start(options)
         let snapshot: @Sendable () -> BackfillProgress = { [fileProgress, kafkaMetrics] in
             let seconds = Double(MonotonicClock.nanos() &- started) / 1e9
@@ -212,7 +216,8 @@ public struct Backfill<J: BackfillableJob>: Sendable {
             progress(last)
         }
         return Result(rows: [], rowCount: count, missing: missing, events: read, deadLetters: deadLetters, seconds: seconds,
-                      historySeconds: historySeconds, labelRuns: sortedLabels.runs, peakLabelsInMemory: sorter.peakBuffered)
+                      historySeconds: historySeconds, labelSeconds: labelSeconds, labelRuns: sortedLabels.runs,
+                      peakLabelsInMemory: sorter.peakBuffered)
     }
 
     static func makeTemporaryDirectory(_ parent: String?) throws -> String {

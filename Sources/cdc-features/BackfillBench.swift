@@ -128,6 +128,9 @@ struct BenchBackfill: ParsableCommand {
             // (sorting the labels before, merging the training set after).
             ("history_seconds_p1", String(format: "%.3f", p1.historySeconds)),
             ("history_seconds_p2", String(format: "%.3f", p2.historySeconds)),
+            // Of the serial rest: loading and sorting the labels (before the history).
+            ("label_seconds_p1", String(format: "%.3f", p1.labelSeconds)),
+            ("label_seconds_p2", String(format: "%.3f", p2.labelSeconds)),
             ("runs", "\(max(1, runs))"),
             ("seconds_p1_all", "[" + p1s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
             ("seconds_p2_all", "[" + p2s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),

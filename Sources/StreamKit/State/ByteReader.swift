@@ -178,12 +178,31 @@ public struct ByteReader: Sendable {
             position = start
             throw error
         }
-        let decoded = try withRawBytes(count: length) { String(validating: $0, as: UTF8.self) }
+        let decoded = try withRawBytes(count: length) { raw -> String? in
+            let bytes = raw.assumingMemoryBound(to: UInt8.self)
+            // ASCII is valid UTF-8: decode without the (generic, unspecialized) validating path.
+            return ByteReader.isASCII(bytes) ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self)
+        }
         guard let string = decoded else {
             position = start
             throw ByteReader.error("invalid UTF-8 in string at offset \(start)")
         }
         return string
+    }
+
+    /// Whether every byte is below 0x80 (eight at a time).
+    @inlinable
+    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        var any: UInt64 = 0
+        while i &+ 8 <= bytes.count {
+            any |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i &+= 8
+        }
+        while i < bytes.count { any |= UInt64(base[i]); i &+= 1 }
+        return any & 0x8080_8080_8080_8080 == 0
     }
 
     /// Reads any ``StateCodable`` value using its own decoding.
