@@ -46,6 +46,10 @@ public final class RedisFeatureSinkMetrics: Sendable {
     /// Time spent writing (building commands and pipelined round trips), in ns: `written / flushNanos`
     /// is the sink's own write rate, comparable with the raw Redis rate of its command shape.
     public let flushNanos = Counter()
+    /// Event time → written, per update Redis applied: the `__updated` wall clock minus the
+    /// update's event time (ms resolution). With event time = commit time this is commit →
+    /// feature for every write, not only each entity's newest.
+    public let eventToWrite = LatencyHistogram()
     public init() {}
 }
 
@@ -148,6 +152,8 @@ final class FeatureStoreWriter {
     let ttlMillis: Int64
     /// Pending updates, one per entity, and the entity → index map that coalesces them.
     var pending: [FeatureUpdate] = []
+    /// Event time → written of one pipeline's applied updates (µs), reused.
+    var ages: [UInt64] = []
     var index: [String: Int] = [:]
     var commands: RedisCommandBuffer
     var replies: [RedisReply] = []
@@ -196,9 +202,12 @@ final class FeatureStoreWriter {
             try connection.pipeline(commands, into: &replies, scripts: [FeatureUpsert.script])
             metrics.roundTrips.add(1)
             var written: UInt64 = 0, stale: UInt64 = 0
-            for r in replies {
+            ages.removeAll(keepingCapacity: true)
+            for (k, r) in replies.enumerated() {
                 switch r {
-                case .integer(1): written += 1
+                case .integer(1):
+                    written += 1
+                    ages.append(UInt64(clamping: (updated &- pending[start &+ k].eventTime) &* 1000))
                 case .integer(0): stale += 1
                 default:
                     errors += 1
@@ -206,6 +215,7 @@ final class FeatureStoreWriter {
                 }
             }
             metrics.written.add(written); metrics.skippedStale.add(stale)
+            metrics.eventToWrite.record(micros: ages)
             start = end
         }
         if connection.reconnects != reconnectsSeen {

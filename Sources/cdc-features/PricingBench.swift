@@ -109,6 +109,11 @@ struct BenchPricing: ParsableCommand {
         let fields: [(String, String)] = [
             ("changes", "\(changes)"), ("rate_per_s", "\(rate)"), ("listings_sampled", "\(latencies.count)"),
             ("commit_to_feature_p50_ms", "\(pct(50))"), ("commit_to_feature_p95_ms", "\(pct(95))"), ("commit_to_feature_p99_ms", "\(pct(99))"),
+            // Every write of the run (the fields above: each listing's newest write, at the end).
+            ("commit_to_feature_all_p50_ms", String(format: "%.0f", sinkMetrics.eventToWrite.percentileMillis(50))),
+            ("commit_to_feature_all_p95_ms", String(format: "%.0f", sinkMetrics.eventToWrite.percentileMillis(95))),
+            ("commit_to_feature_all_p99_ms", String(format: "%.0f", sinkMetrics.eventToWrite.percentileMillis(99))),
+            ("commit_to_feature_all_writes", "\(sinkMetrics.eventToWrite.count)"),
             ("ingest_to_redis_p50_ms", String(format: "%.1f", lat.percentileMillis(50))),
             ("ingest_to_redis_p99_ms", String(format: "%.1f", lat.percentileMillis(99))),
             ("kafka_to_job_p50_ms", String(format: "%.1f", sourceMetrics.messageAge.percentileMillis(50))),

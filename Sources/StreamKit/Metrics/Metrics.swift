@@ -67,6 +67,14 @@ public final class LatencyHistogram: @unchecked Sendable {
             if pending != nil, pending!.count < Self.pendingCap { pending!.append(v) }
         }
     }
+    /// Records each of `values` (µs) once, under one lock (a sink's batch of observations).
+    public func record(micros values: [UInt64]) {
+        guard !values.isEmpty else { return }
+        lock.withLock { _ in
+            for micros in values { _ = histogram.record(min(micros, 3_600_000_000)) }
+            if pending != nil, pending!.count < Self.pendingCap { pending!.append(values.max()!) }
+        }
+    }
     /// Starts keeping record calls for ``drainObservations(into:)`` (a metrics publisher's bridge).
     package func trackObservations() {
         lock.withLock { _ in if pending == nil { pending = []; pending!.reserveCapacity(1024) } }
