@@ -142,6 +142,32 @@ struct RedisFeatureStoreTests {
         #expect(try redis.command(["EXISTS", view.versionKey(entity: "u49")]) == .integer(1))
     }
 
+    /// `eventToWrite` holds `__updated − __event_time` of every applied update, and nothing for a
+    /// skipped one.
+    @Test func eventToWriteRecordsEveryAppliedUpdate() async throws {
+        let view = Self.view("age")
+        defer { try? Self.cleanUp(view) }
+        let now = WallClock.millis()
+        let events = (0..<50).map { i in Event(user: "u\(i)", ts: now - 20_000 + Int64(i) * 300, clicks: 1, amount: 1, page: "p") }
+        let m = try await Self.runSink(view, events)
+        #expect(m.written.current == 50 && m.eventToWrite.count == 50)
+        let redis = try RedisConnection(try Self.config())
+        var ages: [Double] = []
+        for e in events {
+            let h = try Self.hash(redis, view.versionKey(entity: e.user))
+            ages.append(Double(Int64(h["__updated"]!)! - Int64(h["__event_time"]!)!))
+        }
+        ages.sort()
+        // HdrHistogram with three significant digits: within 0.1 % (plus the ms → µs rounding).
+        func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= b * 0.001 + 1 }
+        #expect(close(m.eventToWrite.percentileMillis(100), ages[49]))
+        #expect(close(m.eventToWrite.percentileMillis(50), ages[24]))
+        #expect(ages[0] >= 5_300 && ages[49] >= 20_000)
+        // An update older than the stored one is skipped by the script and not recorded.
+        let stale = try await Self.runSink(view, [Event(user: "u0", ts: now - 60_000, clicks: 0, amount: 0, page: "old")])
+        #expect(stale.written.current == 0 && stale.skippedStale.current == 1 && stale.eventToWrite.count == 0)
+    }
+
     @Test func staleUpdatesAreSkippedAndReplaysAreIdempotent() async throws {
         let view = Self.view("stale")
         defer { try? Self.cleanUp(view) }
