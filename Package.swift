@@ -50,6 +50,9 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .target(name: "CStreamKitShims"),
+        // Test support: counts the calling thread's heap allocations (wraps malloc & co. in the
+        // test binary). Never a dependency of a library or the tool.
+        .target(name: "CAllocationCounter"),
 
         // The runtime: graph, operators, time, windowing, state, checkpoints (zstd), execution,
         // file sources and sinks. Links no connector library.
@@ -203,7 +206,8 @@ let package = Package(
         ),
         // Builds and runs a job with the runtime alone, and checks its dependency closure.
         .testTarget(name: "RuntimeOnlyTests", dependencies: ["StreamKit"], swiftSettings: strict),
-        .testTarget(name: "FeatureJobsTests", dependencies: ["FeatureJobs", "StreamKitTesting", "StreamKitDebezium"], swiftSettings: strict),
+        .testTarget(name: "FeatureJobsTests", dependencies: ["FeatureJobs", "StreamKitTesting", "StreamKitDebezium", "CAllocationCounter"],
+                    swiftSettings: strict),
         // The control plane through HTTP, in-process: auth, validation, errors, the registry.
         .testTarget(
             name: "ServerTests",
