@@ -35,6 +35,7 @@ public struct FraudScoringJob: ExampleJob {
         JobParameter("learn-at", "horizon (every transaction learned when its horizon closes) or label (positives on arrival)", default: "horizon"),
         JobParameter("drift-window", "DriftMonitor window on the amount", default: "1h"),
         JobParameter("retrain", "fork a challenger when the DriftMonitor fires (true/false)", default: "true"),
+        JobParameter("score-drift-psi", "also fork a challenger when the champion's score distribution in one --drift-window differs from the window before by at least this PSI (0: off)", default: "0"),
         JobParameter("canary-share", "share of users (0…1) a challenger serves (the sticky canary split)", default: "0.2"),
         JobParameter("route", "route requests by a feature value before the split: FEATURE>=NUMBER:VERSION (also >, <=, <; FEATURE amount, amount_ratio_1h, count_5m or new_merchant; VERSION a version, champion or challenger; repeatable, first match wins)"),
         JobParameter("labels-topic", "with --topic: also read this Kafka topic (e.g. the capture's chargebacks topic, --topic its transactions topic); rows with a transaction_id are labels, whichever topic they come from"),
@@ -92,6 +93,7 @@ public struct FraudScoringJob: ExampleJob {
 
     let learnAtHorizon: Bool
     let retrain: Bool
+    let scoreDriftPSI: Double
     let model: String, horizon: Duration, driftWindow: Duration, canaryShare: Double, minExamples: Int, margin: Double
     let reportEvery: Int, bits: Int, alpha: Double, l1: Double, writePredictions: Bool
     let inferenceTopic: String?, deadLetters: String?
@@ -111,6 +113,10 @@ public struct FraudScoringJob: ExampleJob {
         }
         canaryShare = try a.double("canary-share", default: 0.2)
         retrain = try a.bool("retrain", default: true)
+        scoreDriftPSI = try a.double("score-drift-psi", default: 0)
+        guard scoreDriftPSI >= 0 && scoreDriftPSI.isFinite else {
+            throw StreamKitError(.configuration, "\(Self.name): --score-drift-psi must be a number ≥ 0 (0: off)")
+        }
         minExamples = try a.int("min-examples", default: 2_000)
         margin = try a.double("margin", default: 0)
         reportEvery = try a.int("report-every", default: 2_000)
@@ -146,6 +152,11 @@ public struct FraudScoringJob: ExampleJob {
         var policy = OnlineLearner<FTRLLogisticRegression>.RetrainingPolicy()
         policy.canaryShare = canaryShare; policy.minExamples = minExamples; policy.margin = margin
         c.retraining = retrain ? policy : nil
+        if scoreDriftPSI > 0 {
+            var drift = OnlineLearner<FTRLLogisticRegression>.ScoreDriftPolicy()
+            drift.window = driftWindow; drift.psiThreshold = scoreDriftPSI
+            c.scoreDrift = drift
+        }
         c.rules = rules
         return c
     }

@@ -1,5 +1,6 @@
 public import StreamKit
 public import Logging
+import Foundation
 
 /// Online learning with delayed labels, champion/challenger routing and drift-triggered
 /// retraining, as one keyed operator (key: the model's name).
@@ -85,6 +86,40 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         public init() {}
     }
 
+    /// Drift of the champion's score distribution: its scores (of every request, whoever served
+    /// it) are counted in buckets per event-time window, and when a window closes it is compared
+    /// with the one before it; a PSI at or above ``psiThreshold`` forks a challenger as a feature
+    /// drift report does (with a ``RetrainingPolicy``; the same cool-down applies). A new
+    /// champion starts the comparison afresh.
+    public struct ScoreDriftPolicy: Sendable {
+        /// Event-time window. Default: 1 h.
+        public var window: Duration = .hours(1)
+        /// PSI at or above which the shift is significant. Default: 0.25 (the usual "significant
+        /// shift" of credit scoring).
+        public var psiThreshold = 0.25
+        /// Scores each of the two windows needs before they are compared. Default: 500.
+        public var minCount = 500
+        /// Updates the champion needs before its scores are counted: a young model's scores move
+        /// while it learns, which is not drift. Default: 5,000.
+        public var warmUpUpdates: Int64 = 5_000
+        /// Ascending bucket edges of the score (bucket `i` holds scores below `edges[i]`, the last
+        /// one the rest). Default: for probabilities, σ(−7)…σ(8) — equal steps in log-odds, so a
+        /// rare-event model's low scores are not all in one bucket.
+        public var edges: [Double] = (-7...8).map { 1 / (1 + exp(-Double($0))) }
+        public init() {}
+
+        /// The bucket of `score`.
+        @inlinable
+        public func bucket(_ score: Double) -> Int {
+            var lo = 0, hi = edges.count
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                if score < edges[mid] { hi = mid } else { lo = mid + 1 }
+            }
+            return lo
+        }
+    }
+
     /// When a prediction is learned from.
     public enum LabelTiming: Sendable, Hashable {
         /// As soon as its label arrives (negatives when the horizon closes). Freshest, but when
@@ -114,6 +149,9 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         public var learnAt: LabelTiming = .labelArrival
         /// Drift-triggered retraining. Default: nil (drift events are ignored).
         public var retraining: RetrainingPolicy? = nil
+        /// Monitoring of the champion's score distribution, a second drift trigger (with
+        /// ``retraining``). Default: nil (only ``LearningEvent/drift(_:)`` inputs trigger).
+        public var scoreDrift: ScoreDriftPolicy? = nil
         /// Salt of the sticky canary split.
         public var salt: UInt64 = 0x5EED
         /// Routing rules on live feature values, checked before the canary split; a rule's
@@ -141,6 +179,7 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
     var recent: ValueState<String, RecentExamples>!
     var history: ValueState<String, [String]>!
     var commands: ValueState<String, AppliedModelCommands>!
+    var scoreWindows: ValueState<String, ScoreDriftWindows>!
     let logger: Logger
 
     /// A learner creating each version's initial model with `makeModel(version)`; operator
@@ -159,6 +198,7 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         recent = state.valueState("learner.recent", of: RecentExamples.self)
         history = state.valueState("learner.history", of: [String].self)
         commands = state.valueState("learner.commands", of: AppliedModelCommands.self)
+        scoreWindows = state.valueState("learner.score-windows", of: ScoreDriftWindows.self)
     }
 
     /// The active versions of the current key (created on first use).
@@ -233,11 +273,19 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             }
             var scores: [Double] = []
             scores.reserveCapacity(versions.count)
-            for v in versions { scores.append(models[v]!.predict(request.features)) }
+            var championUpdates: Int64 = 0
+            for v in versions {
+                let m = models[v]!
+                scores.append(m.predict(request.features))
+                if v == route.champion { championUpdates = m.updates }
+            }
             let score = scores[versions.firstIndex(of: served)!]
             context.emit(.prediction(ServedPrediction(requestID: request.requestID, labelKey: request.labelKey, entity: request.entity,
                                                       modelVersion: served, score: score, eventTime: ts, features: request.features)),
                          timestamp: ts)
+            if let policy = configuration.scoreDrift, championUpdates >= policy.warmUpUpdates {
+                observeChampionScore(scores[versions.firstIndex(of: route.champion) ?? 0], at: ts, policy: policy, context: context)
+            }
             let existing = pending[request.labelKey]
             let early = existing?.isPlaceholder == true ? existing!.label : nil
             let deadline = ts + configuration.horizon.milliseconds
@@ -321,6 +369,20 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         if configuration.retraining != nil { compare(p, label: label, at: time, context: context) }
     }
 
+    /// Counts the champion's score; a closed window whose PSI against the one before it reaches
+    /// the threshold triggers a fork.
+    func observeChampionScore(_ score: Double, at time: EventTime, policy: ScoreDriftPolicy,
+                              context: KeyedProcessContext<String, OnlineLearningOutput>) {
+        var w = scoreWindows.value ?? ScoreDriftWindows(buckets: policy.edges.count + 1)
+        scoreWindows.clear()                // drop the state's reference: the counts mutate in place
+        let shift = w.add(bucket: policy.bucket(score), at: time, window: policy.window.milliseconds, minCount: Int64(policy.minCount))
+        scoreWindows.update(w)
+        guard let shift, shift.psi >= policy.psiThreshold else { return }
+        let size = policy.window.milliseconds
+        fork(RetrainTrigger(feature: "score", description: "champion score drift: PSI \(shift.psi) of [\(shift.closedStart), \(shift.closedStart + size)) (\(shift.closedCount) scores) vs [\(shift.previousStart), \(shift.previousStart + size)) (\(shift.previousCount))"),
+             at: time, context: context)
+    }
+
     /// Forks a challenger on drift (unless one is running or the last fork is too recent).
     func fork(_ trigger: RetrainTrigger, at time: EventTime, context: KeyedProcessContext<String, OnlineLearningOutput>) {
         guard let policy = configuration.retraining, var route = routing.value, route.challenger == nil,
@@ -393,6 +455,7 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         while h.count > max(configuration.keptChampions, 0) { retire(h.removeLast()) }
         history.update(h)
         route.champion = version
+        if var w = scoreWindows.value { w.reset(); scoreWindows.update(w) }
         if route.challenger == version { route.challenger = nil; route.canaryShare = 0 }
         route.comparison = PairedComparison()
         versionList.update([version] + (route.challenger.map { [$0] } ?? []))
