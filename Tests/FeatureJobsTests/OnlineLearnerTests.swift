@@ -18,17 +18,28 @@ import StreamKitTesting
 
     /// Transactions every second; a positive's label arrives 5–30 s later; y ~ σ(−1 + 2·x1).
     static func events(_ n: Int, seed: UInt64 = 1) -> [(LearningEvent, Int64)] {
+        stream(n, seed: seed) { _, uniform, next in
+            let x1 = uniform() * 2 - 1
+            return (SparseFeatures([(0, 1), (1, x1), (UInt32(2 + next() % 8), 1)]), 1 / (1 + exp(-(-1 + 2 * x1))))
+        }
+    }
+
+    /// Transaction `i` every second with the features and positive probability `example(i,
+    /// uniform, next)` gives (drawing from the stream's generator); a positive's label arrives
+    /// 5–30 s later.
+    static func stream(_ n: Int, seed: UInt64,
+                       _ example: (Int, () -> Double, () -> UInt64) -> (SparseFeatures, Double)) -> [(LearningEvent, Int64)] {
         var rng = SplitMix64(seed: seed)
+        func next() -> UInt64 { rng.next() }
         func uniform() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
         var out: [(LearningEvent, Int64)] = []
         var labels: [(Int64, String)] = []
         for i in 0..<n {
             let t = Int64(i) * 1_000
             while let first = labels.first, first.0 <= t { out.append((.label(LabelEvent(labelKey: first.1, label: 1)), first.0)); labels.removeFirst() }
-            let x1 = uniform() * 2 - 1
-            let x = SparseFeatures([(0, 1), (1, x1), (UInt32(2 + rng.next() % 8), 1)])
+            let (x, p) = example(i, uniform, next)
             out.append((.score(ScoreRequest(labelKey: "tx:\(i)", requestID: "req-\(i)", entity: "u\(i % 7)", features: x)), t))
-            if uniform() < 1 / (1 + exp(-(-1 + 2 * x1))) {
+            if uniform() < p {
                 labels.append((t + 5_000 + Int64(rng.next() % 25_000), "tx:\(i)"))
                 labels.sort { $0.0 < $1.0 }
             }

@@ -25,24 +25,11 @@ import StreamKitTesting
     /// One transaction per second, y ~ σ(−1 + 3·x1), positives labelled 5–30 s later; x1 ~ U(−1, 1),
     /// and from `shiftAt` on (if given) x1 ~ U(0.6, 1): a covariate shift that moves the scores.
     static func events(_ n: Int, shiftAt: Int? = nil, seed: UInt64 = 3) -> [(LearningEvent, Int64)] {
-        var rng = SplitMix64(seed: seed)
-        func uniform() -> Double { Double(rng.next() >> 11) * 0x1p-53 }
-        var out: [(LearningEvent, Int64)] = []
-        var labels: [(Int64, String)] = []
-        for i in 0..<n {
-            let t = Int64(i) * 1_000
-            while let first = labels.first, first.0 <= t { out.append((.label(LabelEvent(labelKey: first.1, label: 1)), first.0)); labels.removeFirst() }
+        OnlineLearnerTests.stream(n, seed: seed) { i, uniform, _ in
             let shifted = shiftAt.map { i >= $0 } ?? false
             let x1 = shifted ? 0.6 + uniform() * 0.4 : uniform() * 2 - 1
-            let x = SparseFeatures([(0, 1), (1, x1)])
-            out.append((.score(ScoreRequest(labelKey: "tx:\(i)", requestID: "req-\(i)", entity: "u\(i % 7)", features: x)), t))
-            if uniform() < 1 / (1 + exp(-(-1 + 3 * x1))) {
-                labels.append((t + 5_000 + Int64(rng.next() % 25_000), "tx:\(i)"))
-                labels.sort { $0.0 < $1.0 }
-            }
+            return (SparseFeatures([(0, 1), (1, x1)]), 1 / (1 + exp(-(-1 + 3 * x1))))
         }
-        for l in labels { out.append((.label(LabelEvent(labelKey: l.1, label: 1)), l.0)) }
-        return out
     }
 
     static func run(_ events: [(LearningEvent, Int64)], psi: Double = 0.25) throws -> [ModelDecision] {
