@@ -75,8 +75,12 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         public var minExamples = 2_000
         /// Log-loss improvement (per example) the challenger must show. Default: 0.
         public var margin = 0.0
-        /// One-sided z threshold. Default: 2.33 (1 %).
+        /// One-sided z threshold: the level α = 1 − Φ(zCritical) of each direction. Default: 2.33 (1 %).
         public var zCritical = 2.33
+        /// When the paired test is looked at. Default: ``PairedComparison/Looks/doubling`` (at
+        /// minExamples, 2·minExamples, 4·minExamples, … with α spent over the looks, so the chance
+        /// of a wrong promotion stays below α however long the challenger runs).
+        public var looks: PairedComparison.Looks = .doubling
         /// How the challenger starts. Default: ``ForkStrategy/warmStart(rejuvenation:)`` with 0.01.
         public var fork: ForkStrategy = .warmStart(rejuvenation: 0.01)
         /// Recent labelled examples kept for ``ForkStrategy/fresh``. Default: 5 000.
@@ -417,9 +421,14 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         guard let policy = configuration.retraining, var route = routing.value, let challenger = route.challenger,
               let ci = p.versions.firstIndex(of: route.champion), let xi = p.versions.firstIndex(of: challenger) else { return }
         route.comparison.add(championScore: p.scores[ci], challengerScore: p.scores[xi], label: label >= 0.5)
-        let verdict = route.comparison.decision(minExamples: policy.minExamples, margin: policy.margin, zCritical: policy.zCritical)
+        let verdict = route.comparison.decision(minExamples: policy.minExamples, margin: policy.margin, zCritical: policy.zCritical,
+                                                looks: policy.looks)
         let c = route.comparison
-        let numbers = "paired n=\(c.count), mean logloss difference \(c.meanDifference) ± \(c.standardError) (margin \(policy.margin), z > \(policy.zCritical))"
+        var threshold = policy.zCritical
+        if policy.looks == .doubling, let k = PairedComparison.look(c.count, minimum: Int64(max(policy.minExamples, 1))) {
+            threshold = PairedComparison.threshold(look: k, zCritical: policy.zCritical)
+        }
+        let numbers = "paired n=\(c.count), mean logloss difference \(c.meanDifference) ± \(c.standardError) (margin \(policy.margin), z > \(threshold))"
         let decision = ModelDecision(kind: .fork, model: context.key, champion: route.champion, challenger: challenger,
                                      eventTime: time, reason: "", examples: c.count,
                                      meanLogLossDifference: c.meanDifference, standardError: c.standardError,

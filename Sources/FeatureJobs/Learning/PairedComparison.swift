@@ -1,4 +1,5 @@
 public import StreamKit
+import Foundation
 
 /// What a ``PairedComparison`` says about a challenger.
 public enum PromotionDecision: String, Sendable, Hashable, Codable {
@@ -20,7 +21,9 @@ public enum PromotionDecision: String, Sendable, Hashable, Codable {
 ///
 /// Pairing removes the variance the two versions share (most examples are easy for both), so far
 /// fewer labels are needed than when comparing two independent windows. With n in the thousands
-/// the normal approximation of the t statistic is accurate.
+/// the normal approximation of the t statistic is accurate. Since the statistic is watched as
+/// labels arrive, ``Looks/doubling`` spends the level over a few looks instead of testing at
+/// every example (see ``decision(minExamples:margin:zCritical:looks:)``).
 public struct PairedComparison: Sendable, Hashable, StateCodable {
     /// Paired examples so far.
     public var count: Int64 { n }
@@ -47,14 +50,60 @@ public struct PairedComparison: Sendable, Hashable, StateCodable {
         count < 2 ? .infinity : (m2 / Double(count - 1) / Double(count)).squareRoot()
     }
 
-    /// The decision with these thresholds.
+    /// When the test is looked at, and at which level.
+    public enum Looks: Sendable, Hashable {
+        /// After every example from `minExamples` on, each look at the full level. Looking again
+        /// and again inflates the chance of a wrong decision far above the level.
+        case everyExample
+        /// At `minExamples · 2^k` examples (k = 0, 1, 2, …), look k at the one-sided level
+        /// `α · 2^−(k+1)` per direction, where `α = 1 − Φ(zCritical)`: the levels of all looks sum
+        /// to α (Bonferroni alpha spending), so the chance that a challenger no better than the
+        /// champion is *ever* promoted (or one no worse ever rolled back) is at most α, however
+        /// long the test runs.
+        case doubling
+    }
+
+    /// The decision with these thresholds (every look at the full level: ``Looks/everyExample``).
     public func decision(minExamples: Int, margin: Double, zCritical: Double = 2.33) -> PromotionDecision {
-        guard count >= Int64(minExamples) else { return .wait }
+        decision(minExamples: minExamples, margin: margin, zCritical: zCritical, looks: .everyExample)
+    }
+
+    /// The decision with these thresholds when the test is looked at as `looks` says (``Looks``).
+    public func decision(minExamples: Int, margin: Double, zCritical: Double, looks: Looks) -> PromotionDecision {
+        let minimum = Int64(Swift.max(minExamples, 1))
+        guard count >= minimum else { return .wait }
+        var threshold = zCritical
+        if looks == .doubling {
+            guard let k = Self.look(count, minimum: minimum) else { return .wait }
+            threshold = Self.threshold(look: k, zCritical: zCritical)
+        }
         let se = Swift.max(standardError, 1e-12)
-        if (meanDifference - margin) / se > zCritical { return .promote }
-        if -meanDifference / se > zCritical { return .rollback }
+        if (meanDifference - margin) / se > threshold { return .promote }
+        if -meanDifference / se > threshold { return .rollback }
         return .wait
     }
+
+    /// Which look `n` examples are (`n = minimum · 2^k`), nil between looks.
+    public static func look(_ n: Int64, minimum: Int64) -> Int? {
+        guard n >= minimum, n % minimum == 0 else { return nil }
+        let multiple = n / minimum
+        return multiple & (multiple - 1) == 0 ? multiple.trailingZeroBitCount : nil
+    }
+
+    /// The z threshold of look `k`: `Φ⁻¹(1 − α·2^−(k+1))` with `α = 1 − Φ(zCritical)`.
+    public static func threshold(look k: Int, zCritical: Double) -> Double {
+        let alpha = upperTail(zCritical) * Foundation.pow(2, -Double(k + 1))
+        // Φ's upper tail is decreasing: bisect for the z whose tail is `alpha`.
+        var lo = 0.0, hi = 40.0
+        for _ in 0..<200 {
+            let mid = (lo + hi) / 2
+            if upperTail(mid) > alpha { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
+    }
+
+    /// `1 − Φ(z)` of the standard normal distribution.
+    public static func upperTail(_ z: Double) -> Double { 0.5 * Foundation.erfc(z / 2.0.squareRoot()) }
 
     public func encode(to w: inout ByteWriter) { w.writeVarInt(count); w.writeDouble(meanDifference); w.writeDouble(m2) }
     public init(from r: inout ByteReader) throws { n = try r.readVarInt(); mean = try r.readDouble(); m2 = try r.readDouble() }
