@@ -1,0 +1,36 @@
+/// One-pass member access for hand-written `Decodable` initialisers on the tape decoder: instead
+/// of one keyed lookup (and `Codable`'s generic dispatch) per property, a type reads every member
+/// of its object once, and falls back to its `Codable` path whenever something is not plain.
+extension _TapeDecoder {
+    /// Calls `body` with each member of the object at ``current`` — its key's bytes and its
+    /// value's tape index — in document order, until `body` returns false. Returns false, having
+    /// called `body` for none or only some members, when the value is not an object, a key has
+    /// escape sequences, keys are converted from snake case, or `body` returned false: the caller
+    /// then decodes through `Codable`, which gives the exact errors and key semantics.
+    package func forEachPlainMember(_ body: (UnsafeBufferPointer<UInt8>, Int) -> Bool) -> Bool {
+        guard !snakeCase else { return false }
+        let t = tape.pointer
+        let object = current
+        guard t[object].kind == .object else { return false }
+        let end = Int(t[object].next)
+        let document = base
+        var m = object &+ 1
+        while m < end {
+            let k = t[m]
+            if k.hasEscapes { return false }
+            if !body(UnsafeBufferPointer(start: document + Int(k.start), count: Int(k.end &- k.start)), m &+ 1) { return false }
+            m = Int(t[m &+ 1].next)
+        }
+        return true
+    }
+
+    /// The string at `index` (unescaped), nil for any other kind.
+    package func plainString(at index: Int) -> String? { stringValue(index) }
+    /// The integer at `index` if it is a number exactly representable as `Int64`, else nil.
+    package func plainInt64(at index: Int) -> Int64? { integerValue(Int64.self, index) }
+    /// The boolean at `index`, nil for any other kind.
+    package func plainBool(at index: Int) -> Bool? { boolValue(index) }
+    /// Whether the value at `index` counts as absent for `decodeIfPresent` (null, or Debezium's
+    /// unavailable-value placeholder when the decoder treats it as absent).
+    package func plainIsAbsent(at index: Int) -> Bool { isAbsent(index) }
+}
