@@ -277,18 +277,18 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
             }
             var scores: [Double] = []
             scores.reserveCapacity(versions.count)
-            var championUpdates: Int64 = 0
+            var champion: (score: Double, updates: Int64)? = nil
             for v in versions {
                 let m = models[v]!
                 scores.append(m.predict(request.features))
-                if v == route.champion { championUpdates = m.updates }
+                if v == route.champion { champion = (scores[scores.count - 1], m.updates) }
             }
             let score = scores[versions.firstIndex(of: served)!]
             context.emit(.prediction(ServedPrediction(requestID: request.requestID, labelKey: request.labelKey, entity: request.entity,
                                                       modelVersion: served, score: score, eventTime: ts, features: request.features)),
                          timestamp: ts)
-            if let policy = configuration.scoreDrift, championUpdates >= policy.warmUpUpdates {
-                observeChampionScore(scores[versions.firstIndex(of: route.champion) ?? 0], at: ts, policy: policy, context: context)
+            if let policy = configuration.scoreDrift, let champion, champion.updates >= policy.warmUpUpdates {
+                observeChampionScore(champion.score, at: ts, policy: policy, context: context)
             }
             let existing = pending[request.labelKey]
             let early = existing?.isPlaceholder == true ? existing!.label : nil
@@ -421,29 +421,29 @@ public struct OnlineLearner<Model: OnlineModel>: KeyedProcessFunction {
         guard let policy = configuration.retraining, var route = routing.value, let challenger = route.challenger,
               let ci = p.versions.firstIndex(of: route.champion), let xi = p.versions.firstIndex(of: challenger) else { return }
         route.comparison.add(championScore: p.scores[ci], challengerScore: p.scores[xi], label: label >= 0.5)
-        let verdict = route.comparison.decision(minExamples: policy.minExamples, margin: policy.margin, zCritical: policy.zCritical,
-                                                looks: policy.looks)
         let c = route.comparison
-        var threshold = policy.zCritical
-        if policy.looks == .doubling, let k = PairedComparison.look(c.count, minimum: Int64(max(policy.minExamples, 1))) {
-            threshold = PairedComparison.threshold(look: k, zCritical: policy.zCritical)
+        // Between looks (and before minExamples) there is nothing to decide.
+        let threshold = c.threshold(minExamples: policy.minExamples, zCritical: policy.zCritical, looks: policy.looks)
+        let verdict = threshold.map { c.decision(margin: policy.margin, threshold: $0) } ?? .wait
+        /// The decision record of a verdict, with its numbers.
+        func decision(_ kind: ModelDecision.Kind, _ reason: String) -> ModelDecision {
+            ModelDecision(kind: kind, model: context.key, champion: route.champion, challenger: challenger,
+                          eventTime: time,
+                          reason: reason + ": paired n=\(c.count), mean logloss difference \(c.meanDifference) ± \(c.standardError) (margin \(policy.margin), z > \(threshold ?? policy.zCritical))",
+                          examples: c.count, meanLogLossDifference: c.meanDifference, standardError: c.standardError,
+                          championLogLoss: windows[route.champion]?.logLoss, challengerLogLoss: windows[challenger]?.logLoss,
+                          warmStartExamples: 0)
         }
-        let numbers = "paired n=\(c.count), mean logloss difference \(c.meanDifference) ± \(c.standardError) (margin \(policy.margin), z > \(threshold))"
-        let decision = ModelDecision(kind: .fork, model: context.key, champion: route.champion, challenger: challenger,
-                                     eventTime: time, reason: "", examples: c.count,
-                                     meanLogLossDifference: c.meanDifference, standardError: c.standardError,
-                                     championLogLoss: windows[route.champion]?.logLoss, challengerLogLoss: windows[challenger]?.logLoss,
-                                     warmStartExamples: 0)
         switch verdict {
         case .wait:
             routing.update(route)
         case .promote:
-            var d = decision; d.kind = .promote; d.reason = "challenger better: " + numbers
+            let d = decision(.promote, "challenger better")
             makeChampion(challenger, route: &route)
             routing.update(route)
             context.emit(.decision(d), timestamp: time)
         case .rollback:
-            var d = decision; d.kind = .rollback; d.reason = "challenger worse: " + numbers
+            let d = decision(.rollback, "challenger worse")
             retire(challenger)
             route.challenger = nil; route.canaryShare = 0
             routing.update(route); versionList.update([route.champion])

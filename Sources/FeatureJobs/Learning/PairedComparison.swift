@@ -70,13 +70,21 @@ public struct PairedComparison: Sendable, Hashable, StateCodable {
 
     /// The decision with these thresholds when the test is looked at as `looks` says (``Looks``).
     public func decision(minExamples: Int, margin: Double, zCritical: Double, looks: Looks) -> PromotionDecision {
+        guard let threshold = threshold(minExamples: minExamples, zCritical: zCritical, looks: looks) else { return .wait }
+        return decision(margin: margin, threshold: threshold)
+    }
+
+    /// The z threshold of a look at the current count (`zCritical` itself with
+    /// ``Looks/everyExample``), nil when the current count is not a look.
+    public func threshold(minExamples: Int, zCritical: Double, looks: Looks) -> Double? {
         let minimum = Int64(Swift.max(minExamples, 1))
-        guard count >= minimum else { return .wait }
-        var threshold = zCritical
-        if looks == .doubling {
-            guard let k = Self.look(count, minimum: minimum) else { return .wait }
-            threshold = Self.threshold(look: k, zCritical: zCritical)
-        }
+        guard count >= minimum else { return nil }
+        guard looks == .doubling else { return zCritical }
+        return Self.look(count, minimum: minimum).map { Self.threshold(look: $0, zCritical: zCritical) }
+    }
+
+    /// The verdict of a look at the z threshold `threshold`.
+    public func decision(margin: Double, threshold: Double) -> PromotionDecision {
         let se = Swift.max(standardError, 1e-12)
         if (meanDifference - margin) / se > threshold { return .promote }
         if -meanDifference / se > threshold { return .rollback }
