@@ -91,17 +91,12 @@ public enum TrainingSetFormat: String, Sendable, CaseIterable {
         b == UInt8(ascii: ",") || b == UInt8(ascii: "\"") || b == 0x0A || b == 0x0D
     }
 
-    /// `String(v)`'s bytes.
+    /// `String(v)`'s bytes (StreamKitJSON's integer formatter).
     static func appendDecimal(_ v: Int64, to out: inout [UInt8]) {
-        if v < 0 { out.append(UInt8(ascii: "-")) }
-        var m = v.magnitude
-        var digits = 0
-        var x = m
-        repeat { digits += 1; x /= 10 } while x > 0
-        let start = out.count
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        var i = start + digits - 1
-        repeat { out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m % 10); m /= 10; i -= 1 } while m > 0
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            let n = _jsonFormatInteger(v, into: buffer.baseAddress!, at: 0)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<n]))
+        }
     }
 
     /// RFC 4180 quoting when needed (see ``needsQuoting(_:)``).

@@ -140,21 +140,21 @@ public struct DebeziumSource: Sendable, Hashable, Decodable {
             guard seen & bit == 0 else { return false }                 // a duplicate key: Codable decides
             seen |= bit
             func optionalInt(_ out: inout Int64?) -> Bool {
-                if tape.plainIsAbsent(at: v) { return true }
-                out = tape.plainInt64(at: v)
+                if tape.isAbsent(v) { return true }
+                out = tape.integerValue(Int64.self, v)
                 return out != nil
             }
             func optionalString(_ out: inout String?) -> Bool {
-                if tape.plainIsAbsent(at: v) { return true }
-                out = tape.plainString(at: v)
+                if tape.isAbsent(v) { return true }
+                out = tape.stringValue(v)
                 return out != nil
             }
             switch field {
-            case .version: version = tape.plainString(at: v); return version != nil
-            case .connector: connector = tape.plainString(at: v); return connector != nil
-            case .name: name = tape.plainString(at: v); return name != nil
-            case .tsMs: tsMs = tape.plainInt64(at: v); return tsMs != nil
-            case .db: db = tape.plainString(at: v); return db != nil
+            case .version: version = tape.stringValue(v); return version != nil
+            case .connector: connector = tape.stringValue(v); return connector != nil
+            case .name: name = tape.stringValue(v); return name != nil
+            case .tsMs: tsMs = tape.integerValue(Int64.self, v); return tsMs != nil
+            case .db: db = tape.stringValue(v); return db != nil
             case .tsUs: return optionalInt(&tsUs)
             case .tsNs: return optionalInt(&tsNs)
             case .txId: return optionalInt(&txId)
@@ -167,9 +167,9 @@ public struct DebeziumSource: Sendable, Hashable, Decodable {
             case .table: return optionalString(&table)
             case .file: return optionalString(&file)
             case .snapshot:
-                if tape.plainIsAbsent(at: v) { return true }
-                if let s = tape.plainString(at: v) { snapshot = s; return true }
-                if let b = tape.plainBool(at: v) { snapshot = b ? "true" : "false"; return true }
+                if tape.isAbsent(v) { return true }
+                if let s = tape.stringValue(v) { snapshot = s; return true }
+                if let b = tape.boolValue(v) { snapshot = b ? "true" : "false"; return true }
                 return false
             }
         }

@@ -1,8 +1,8 @@
-import Glibc
+import StreamKitJSON
 
 /// A member of a Debezium `source` block that ``DebeziumSource`` reads, recognised from the key's
 /// bytes (no `String` per key).
-enum SourceField: UInt32, CaseIterable {
+enum SourceField: UInt32 {
     case version, connector, name, tsMs, tsUs, tsNs, snapshot, db, sequence, schema, table, txId, lsn, xmin, file, pos, row
 
     /// The JSON key.
@@ -32,7 +32,7 @@ enum SourceField: UInt32, CaseIterable {
     /// no `String`).
     init?(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let p = bytes.baseAddress else { return nil }
-        func matches(_ f: SourceField) -> Bool { memcmp(p, f.key.utf8Start, f.key.utf8CodeUnitCount) == 0 }
+        func matches(_ f: SourceField) -> Bool { _jsonBytesEqual(p, f.key.utf8Start, f.key.utf8CodeUnitCount) }
         let found: SourceField?
         switch bytes.count {
         case 2: found = matches(.db) ? .db : nil

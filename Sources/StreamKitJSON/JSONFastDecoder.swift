@@ -325,7 +325,7 @@ package final class _TapeDecoder: Decoder {
 
     /// `null`, or the unavailable placeholder when that counts as absent.
     @inline(__always)
-    func isAbsent(_ index: Int) -> Bool {
+    package func isAbsent(_ index: Int) -> Bool {
         let kind = tape[index].kind
         if kind == .null { return true }
         return placeholderIsAbsent && kind == .string && isPlaceholder(index)
@@ -336,14 +336,14 @@ package final class _TapeDecoder: Decoder {
     // keys or touches unspecialised generic code.
 
     @inline(__always)
-    func boolValue(_ index: Int) -> Bool? {
+    package func boolValue(_ index: Int) -> Bool? {
         let e = tape[index]
         guard e.kind == .bool else { return nil }
         return base[Int(e.start)] == 0x74
     }
 
     @inline(__always)
-    func stringValue(_ index: Int) -> String? {
+    package func stringValue(_ index: Int) -> String? {
         let e = tape[index]
         guard e.kind == .string else { return nil }
         return _jsonMakeString(base + Int(e.start), Int(e.end &- e.start), hasEscapes: e.hasEscapes)
@@ -366,7 +366,7 @@ package final class _TapeDecoder: Decoder {
     /// The integer at `index` if it is a number whose value is exactly representable in `T`
     /// (fractions/exponents allowed only for exactly integral values); otherwise nil.
     @inline(__always)
-    func integerValue<T: FixedWidthInteger>(_ type: T.Type, _ index: Int) -> T? {
+    package func integerValue<T: FixedWidthInteger>(_ type: T.Type, _ index: Int) -> T? {
         let e = tape[index]
         guard e.kind == .number else { return nil }
         let p = base + Int(e.start)

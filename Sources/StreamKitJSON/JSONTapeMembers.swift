@@ -1,6 +1,7 @@
 /// One-pass member access for hand-written `Decodable` initialisers on the tape decoder: instead
 /// of one keyed lookup (and `Codable`'s generic dispatch) per property, a type reads every member
-/// of its object once, and falls back to its `Codable` path whenever something is not plain.
+/// of its object once (values with `stringValue`, `integerValue`, `boolValue`, `isAbsent`), and
+/// falls back to its `Codable` path whenever something is not plain.
 extension _TapeDecoder {
     /// Calls `body` with each member of the object at ``current`` — its key's bytes and its
     /// value's tape index — in document order, until `body` returns false. Returns false, having
@@ -23,14 +24,4 @@ extension _TapeDecoder {
         }
         return true
     }
-
-    /// The string at `index` (unescaped), nil for any other kind.
-    package func plainString(at index: Int) -> String? { stringValue(index) }
-    /// The integer at `index` if it is a number exactly representable as `Int64`, else nil.
-    package func plainInt64(at index: Int) -> Int64? { integerValue(Int64.self, index) }
-    /// The boolean at `index`, nil for any other kind.
-    package func plainBool(at index: Int) -> Bool? { boolValue(index) }
-    /// Whether the value at `index` counts as absent for `decodeIfPresent` (null, or Debezium's
-    /// unavailable-value placeholder when the decoder treats it as absent).
-    package func plainIsAbsent(at index: Int) -> Bool { isAbsent(index) }
 }

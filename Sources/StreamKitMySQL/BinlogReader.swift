@@ -29,7 +29,7 @@ public final class BinlogReader: @unchecked Sendable {
 
     /// Connects with `serverID` (every reader of a server needs its own: a second connection with
     /// the same id evicts the first) and opens the binlog at `start`.
-    public init(dsn: MySQLDSN, serverID: UInt32, start: Start, heartbeat: Duration = .milliseconds(50)) throws {
+    public init(dsn: MySQLDSN, serverID: UInt32, start: Start, heartbeat: Duration) throws {
         let (s, a) = heartbeat.components
         let heartbeatNanos = max(1_000_000, s * 1_000_000_000 + a / 1_000_000_000)
         // Reads time out well after a missed heartbeat: a dead server is noticed, an idle one is not.

@@ -52,7 +52,9 @@ public final class OperatorMetrics: Sendable {
 public final class LatencyHistogram: @unchecked Sendable {
     // @unchecked: the histogram is only touched under `lock`.
     private let lock = Mutex<Void>(())
-    private nonisolated(unsafe) var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    private nonisolated(unsafe) var histogram = Histogram<UInt64>(highestTrackableValue: LatencyHistogram.maxMicros, numberOfSignificantValueDigits: .three)
+    /// The largest value kept (1 h); larger ones are recorded as it.
+    static let maxMicros: UInt64 = 3_600_000_000
     /// Record calls kept since the last ``drainObservations(into:)`` once a metrics publisher
     /// tracks this histogram (nil: nobody does). One entry per `record` call (a sink batch), not per
     /// record; capped so a stalled publisher cannot grow it without bound.
@@ -62,7 +64,7 @@ public final class LatencyHistogram: @unchecked Sendable {
     /// Records `count` observations of `micros`.
     public func record(micros: UInt64, count: UInt64 = 1) {
         lock.withLock { _ in
-            let v = min(micros, 3_600_000_000)
+            let v = min(micros, Self.maxMicros)
             _ = histogram.record(v, count: count)
             if pending != nil, pending!.count < Self.pendingCap { pending!.append(v) }
         }
@@ -71,7 +73,7 @@ public final class LatencyHistogram: @unchecked Sendable {
     public func record(micros values: [UInt64]) {
         guard !values.isEmpty else { return }
         lock.withLock { _ in
-            for micros in values { _ = histogram.record(min(micros, 3_600_000_000)) }
+            for micros in values { _ = histogram.record(min(micros, Self.maxMicros)) }
             if pending != nil, pending!.count < Self.pendingCap { pending!.append(values.max()!) }
         }
     }
