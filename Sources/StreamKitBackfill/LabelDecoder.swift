@@ -8,11 +8,12 @@ public struct LabelDecoder: LineDecoder {
     @usableFromInline let extractor = JSONFieldExtractor(["entity", "label_time", "label"])
     @usableFromInline var scratch: [JSONScalar] = Array(repeating: .missing, count: 3)
     @usableFromInline var sequence: Int64 = 0
+    @usableFromInline var shapes = JSONShapeCache()
 
     public init() {}
 
     public mutating func decode(_ line: UnsafeRawBufferPointer) throws -> LabelEvent {
-        try extractor.extract(line, into: &scratch)
+        try extractor.extract(line, into: &scratch, shapes: &shapes)
         let entity: String
         switch scratch[0].kind {
         case .string: entity = scratch[0].string(in: line) ?? ""

@@ -52,6 +52,8 @@ public struct StrictFieldRecordDecoder<Key: FieldKeyType>: CheckpointedLineDecod
     @usableFromInline let clock: @Sendable () -> Int64
     @usableFromInline var clockMillis: Int64
     @usableFromInline var scratch: [JSONScalar]
+    /// Shapes of recent lines (see ``JSONShapeCache``): same results, faster extraction.
+    @usableFromInline var shapes = JSONShapeCache()
     @usableFromInline var recent: RecentIdentities?
 
     /// `valuePaths`: at most ``FieldRecordDecoder/maxValueFields`` required numeric fields.
@@ -84,7 +86,7 @@ public struct StrictFieldRecordDecoder<Key: FieldKeyType>: CheckpointedLineDecod
         if line.count == 0 || (line.count == 4 && line.elementsEqual("null".utf8)) {
             return FieldRecord(kind: .skipped, key: .placeholder, time: 0)   // a tombstone (null Kafka value or `null`)
         }
-        do { try extractor.extract(line, into: &scratch) } catch { throw StreamKitError(.malformedJSON, error.message) }
+        do { try extractor.extract(line, into: &scratch, shapes: &shapes) } catch { throw StreamKitError(.malformedJSON, error.message) }
         let op = scratch[2]
         if op.kind == .string && op.byteCount == 1 && !op.hasEscapes {
             switch line[op.start] {
