@@ -103,6 +103,32 @@ import StreamKitWorkload
         #expect(left == ["labels-sorted"], "the runs are removed after the merge")
     }
 
+    /// In memory and through spilled runs, the order is `precedes` order for entities that share
+    /// prefixes, are prefixes of each other, hold NUL bytes, are not ASCII or are canonically
+    /// equivalent but not byte-equal.
+    @Test func externalSortOrderIsPrecedesOrderForAnyEntities() throws {
+        let dir = NSTemporaryDirectory() + "label-sort-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let entities = ["", "a", "ab", "ab\u{0}", "ab\u{0}c", "abcdefgh", "abcdefghi", "abcdefgh\u{0}", "abcdefgg", "b",
+                        "10", "9", "100000000000", "é", "e\u{301}", "abcdefghé", "abcdefghe\u{301}", "Z", "~", "\u{7F}"]
+        var rng = SplitMix64(seed: 11)
+        let input = (0..<4_000).map { i in
+            LabelEvent(entity: entities[Int(rng.next() % UInt64(entities.count))], time: Int64(rng.next() % 7), label: "\(i)")
+        }
+        for runSize in [input.count, 300] {
+            let sorter = ExternalLabelSort(directory: dir + "/\(runSize)", runSize: runSize)
+            try FileManager.default.createDirectory(atPath: dir + "/\(runSize)", withIntermediateDirectories: true)
+            for l in input { try sorter.add(l) }
+            var reader = try sorter.finish().makeReader()
+            var out: [String] = []
+            while let l = try reader.next() { out.append(l.label) }
+            let expected = input.enumerated().map { LabelEvent(entity: $1.entity, time: $1.time, label: $1.label, sequence: Int64($0)) }
+                .sorted(by: ExternalLabelSort.precedes)
+            #expect(out == expected.map(\.label), "run size \(runSize)")
+        }
+    }
+
     @Test func progressIsReportedWithAnETAAndEndsAtOneHundredPercent() async throws {
         let p = BackfillProgress(events: 1_000, fraction: 0.25, seconds: 10)
         #expect(p.etaSeconds == 30 && p.eventsPerSecond == 100)
