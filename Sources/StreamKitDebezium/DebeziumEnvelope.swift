@@ -100,6 +100,12 @@ public struct DebeziumSource: Sendable, Hashable, Decodable {
             self = fast
             return
         }
+        try self.init(keyedFrom: decoder)
+    }
+
+    /// The `Codable` path: every property looked up by key (what Foundation's decoder takes, and
+    /// the tape decoder when a member is not plain).
+    package init(keyedFrom decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         version = try c.decode(String.self, forKey: .version)
         connector = try c.decode(String.self, forKey: .connector)
@@ -134,8 +140,10 @@ public struct DebeziumSource: Sendable, Hashable, Decodable {
         var snapshot: String?, sequence: String?, schema: String?, table: String?, file: String?
         var tsUs: Int64?, tsNs: Int64?, txId: Int64?, lsn: Int64?, xmin: Int64?, pos: Int64?, row: Int64?
         var seen: UInt32 = 0
+        let converting = tape.snakeCase
         let plain = tape.forEachPlainMember { key, v in
-            guard let field = SourceField(key) else { return true }     // other keys are ignored, as by Codable
+            // Other keys are ignored, as by Codable.
+            guard let field = converting ? SourceField(convertingFromSnakeCase: key) : SourceField(key) else { return true }
             let bit = UInt32(1) << field.rawValue
             guard seen & bit == 0 else { return false }                 // a duplicate key: Codable decides
             seen |= bit

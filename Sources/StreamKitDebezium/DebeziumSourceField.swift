@@ -48,4 +48,20 @@ enum SourceField: UInt32 {
         guard let found else { return nil }
         self = found
     }
+
+    /// The field the tape decoder finds for the JSON key `bytes` under `.convertFromSnakeCase`:
+    /// it matches a coding key by the key's camelCase conversion, and only when no member
+    /// converts to it, by the raw key. A conversion keeps no inner underscore, so `ts_ms`,
+    /// `ts_us` and `ts_ns` match raw only; every other field's name has none and matches any key
+    /// that converts to it (`tx_id` → `txId`); a key without inner underscores converts to itself.
+    init?(convertingFromSnakeCase bytes: UnsafeBufferPointer<UInt8>) {
+        if let raw = SourceField(bytes) { self = raw; return }
+        guard bytes.contains(0x5F) else { return nil }
+        for field in [SourceField.version, .connector, .name, .snapshot, .db, .sequence, .schema, .table, .txId, .lsn, .xmin,
+                      .file, .pos, .row] {
+            let key = UnsafeBufferPointer(start: field.key.utf8Start, count: field.key.utf8CodeUnitCount)
+            if _jsonSnakeCaseKey(bytes, convertsTo: key) { self = field; return }
+        }
+        return nil
+    }
 }

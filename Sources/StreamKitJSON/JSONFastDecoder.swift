@@ -207,7 +207,8 @@ package final class _TapeDecoder: Decoder {
     /// properties decoded in document order are found in O(1).
     static var hintDepth: Int { 32 }
     var hints: UnsafeMutablePointer<(owner: Int, member: Int)> { storage.pointee.hints }
-    var snakeCase: Bool {
+    /// Whether keys are converted from snake case (`.convertFromSnakeCase`).
+    package var snakeCase: Bool {
         get { storage.pointee.snakeCase }
         set { storage.pointee.snakeCase = newValue }
     }

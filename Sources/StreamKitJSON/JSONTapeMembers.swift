@@ -3,13 +3,13 @@
 /// of its object once (values with `stringValue`, `integerValue`, `boolValue`, `isAbsent`), and
 /// falls back to its `Codable` path whenever something is not plain.
 extension _TapeDecoder {
-    /// Calls `body` with each member of the object at ``current`` — its key's bytes and its
-    /// value's tape index — in document order, until `body` returns false. Returns false, having
-    /// called `body` for none or only some members, when the value is not an object, a key has
-    /// escape sequences, keys are converted from snake case, or `body` returned false: the caller
-    /// then decodes through `Codable`, which gives the exact errors and key semantics.
+    /// Calls `body` with each member of the object at ``current`` — its key's bytes as written
+    /// (not converted: under ``snakeCase`` the caller maps them the way ``findMember(object:depth:key:)``
+    /// would) and its value's tape index — in document order, until `body` returns false. Returns
+    /// false, having called `body` for none or only some members, when the value is not an object,
+    /// a key has escape sequences, or `body` returned false: the caller then decodes through
+    /// `Codable`, which gives the exact errors and key semantics.
     package func forEachPlainMember(_ body: (UnsafeBufferPointer<UInt8>, Int) -> Bool) -> Bool {
-        guard !snakeCase else { return false }
         let t = tape.pointer
         let object = current
         guard t[object].kind == .object else { return false }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import StreamKitDebezium
+@testable import StreamKitDebezium
 import StreamKitJSON
 
 /// `DebeziumSource` read in one pass over its members on StreamKit's tape decoder must decode
@@ -60,6 +60,56 @@ import StreamKitJSON
         #expect(boolean.snapshot == "true" && boolean.tsUs == 1000 && boolean.tsNs == 1_000_000)
         let escaped = try tape.decode(DebeziumSource.self, from: Self.documents[4])
         #expect(escaped.db == "dé" && escaped.name == "n\"q\"" && escaped.tsMs == 1700 && escaped.table == "t\\u")
+    }
+
+    /// The tape's own `Codable` path (`DebeziumSource(keyedFrom:)`), for comparisons where
+    /// Foundation's decoder has other key semantics (`.convertFromSnakeCase`: Foundation never
+    /// matches the raw `ts_ms` coding key; the tape decoder falls back to it).
+    struct KeyedSource: Decodable, Equatable {
+        var source: DebeziumSource
+        init(from decoder: any Decoder) throws { source = try DebeziumSource(keyedFrom: decoder) }
+    }
+
+    static let snakeCaseDocuments: [String] = [
+        // Keys that convert to a field (tx_id → txId, Tx_ID → TxId: no field), a raw ts_ms.
+        #"{"version":"v","connector":"c","name":"n","ts_ms":5,"db":"d","tx_id":7,"Tx_ID":8,"server_id":1}"#,
+        #"{"version":"v","connector":"c","name":"n","ts_ms":5,"db":"d","tx__id":9,"lsn_":3,"_db":"x"}"#,
+        // Two keys for one field (txId and tx_id): left to the Codable path.
+        #"{"version":"v","connector":"c","name":"n","ts_ms":5,"db":"d","txId":1,"tx_id":2}"#,
+        // tsMs is not ts_ms under conversion either: a missing required field.
+        #"{"version":"v","connector":"c","name":"n","tsMs":5,"db":"d"}"#,
+        #"{"version":"v","connector":"c","name":"n","ts_ms":5,"db":"d","tx_id":"7"}"#,
+    ]
+
+    /// Under `.convertFromSnakeCase` (what `DebeziumLineDecoder` uses by default, so every
+    /// Debezium job) the one-pass reader maps keys as the tape's lookup does: the same value, or
+    /// an error in both, as the tape's `Codable` path.
+    @Test func theOnePassDecodingEqualsTheCodablePathUnderSnakeCaseKeys() throws {
+        let tape = FastJSONDecoder(keyDecodingStrategy: .convertFromSnakeCase)
+        var decoded = 0
+        for json in Self.documents + Self.snakeCaseDocuments {
+            let viaCodable = Result { try tape.decode(KeyedSource.self, from: json).source }
+            let viaTape = Result { try tape.decode(DebeziumSource.self, from: json) }
+            switch (viaCodable, viaTape) {
+            case let (.success(a), .success(b)): #expect(a == b, "\(json)"); decoded += 1
+            case (.failure, .failure): break
+            case let (a, b): Issue.record("\(json): Codable \(a), tape \(b)")
+            }
+        }
+        #expect(decoded == 11)
+        // The one-pass reader itself takes these blocks (the comparison above would also pass if
+        // it handed every block to the Codable path).
+        struct OnePass: Decodable {
+            var source: DebeziumSource?
+            init(from decoder: any Decoder) throws { source = (decoder as? _TapeDecoder).flatMap { DebeziumSource(plainMembersOf: $0) } }
+        }
+        #expect(try tape.decode(OnePass.self, from: Self.documents[0]).source?.lsn == 100000064)
+        #expect(try tape.decode(OnePass.self, from: Self.documents[1]).source?.pos == 1234)
+        #expect(try tape.decode(OnePass.self, from: Self.snakeCaseDocuments[0]).source?.txId == 7)
+        #expect(try tape.decode(OnePass.self, from: Self.snakeCaseDocuments[2]).source == nil)
+        let converted = try tape.decode(DebeziumSource.self, from: Self.snakeCaseDocuments[0])
+        #expect(converted.txId == 7 && converted.tsMs == 5)
+        #expect(try tape.decode(DebeziumSource.self, from: Self.snakeCaseDocuments[1]).txId == 9)
     }
 
     /// A duplicate key: whichever the tape's Codable path picks, the one-pass reader must not pick
