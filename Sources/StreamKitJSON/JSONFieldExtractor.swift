@@ -91,6 +91,18 @@ public struct JSONFieldExtractor: Sendable {
     /// - Throws: `StreamKitError` with code `.malformedInput` if the document is not valid JSON.
     @inlinable
     public func extract(_ doc: UnsafeRawBufferPointer, into out: inout [JSONScalar]) throws(StreamKitError) {
+        try withRun(doc, into: &out) { (run, o) throws(_JSONFailure) in
+            for i in o.indices { o[i] = .missing }
+            try run.document()
+        }
+    }
+
+    /// Calls `body` with an extraction run over `doc` that writes to `out` (resized to
+    /// `paths.count` if needed), then copies the values of paths listed twice. A syntax failure
+    /// thrown by `body` becomes the public `StreamKitError`. Shared by both `extract` variants.
+    @inlinable
+    func withRun(_ doc: UnsafeRawBufferPointer, into out: inout [JSONScalar],
+                 _ body: (_ExtractionRun, UnsafeMutableBufferPointer<JSONScalar>) throws(_JSONFailure) -> Void) throws(StreamKitError) {
         let count = paths.count
         if out.count != count { out = [JSONScalar](repeating: .missing, count: count) }
         guard let raw = doc.baseAddress, doc.count > 0 else { throw _jsonSyntaxError(.emptyDocument, at: 0).streamKitError }
@@ -98,7 +110,6 @@ public struct JSONFieldExtractor: Sendable {
         let depthLimit = maxDepth
         do {
         try out.withUnsafeMutableBufferPointer { (o) throws(_JSONFailure) in
-            for i in 0..<count { o[i] = .missing }
             try nodes.withUnsafeBufferPointer { (n) throws(_JSONFailure) in
                 try keyBytes.withUnsafeBufferPointer { (k) throws(_JSONFailure) in
                     let run = _ExtractionRun(cursor: _JSONCursor(base: base, count: doc.count),
@@ -106,7 +117,7 @@ public struct JSONFieldExtractor: Sendable {
                                              // With no paths nothing is ever written, so a non-null placeholder suffices.
                                              out: o.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<JSONScalar>.alignment)!,
                                              maxDepth: depthLimit)
-                    try run.document()
+                    try body(run, o)
                 }
             }
         }

@@ -8,55 +8,31 @@ extension JSONFieldExtractor {
     /// document; faster for documents shaped like recent ones (see ``JSONShapeCache``).
     @inlinable
     public func extract(_ doc: UnsafeRawBufferPointer, into out: inout [JSONScalar], shapes: inout JSONShapeCache) throws(StreamKitError) {
-        let count = paths.count
-        if out.count != count { out = [JSONScalar](repeating: .missing, count: count) }
-        guard let raw = doc.baseAddress, doc.count > 0 else { throw _jsonSyntaxError(.emptyDocument, at: 0).streamKitError }
-        let base = raw.assumingMemoryBound(to: UInt8.self)
-        let depthLimit = maxDepth
         let useShapes = shapes.begin()
-        var failure: _JSONFailure? = nil
-        out.withUnsafeMutableBufferPointer { o in
-            nodes.withUnsafeBufferPointer { n in
-                keyBytes.withUnsafeBufferPointer { k in
-                    let run = _ExtractionRun(cursor: _JSONCursor(base: base, count: doc.count),
-                                             nodes: n.baseAddress!, keys: k.baseAddress!,
-                                             // With no paths nothing is ever written, so a non-null placeholder suffices.
-                                             out: o.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<JSONScalar>.alignment)!,
-                                             maxDepth: depthLimit)
-                    if useShapes && !shapes.shapes.isEmpty {
-                        let first = shapes.last
-                        var i = first
-                        repeat {
-                            for j in 0..<count { o[j] = .missing }
-                            let matched = shapes.shapes[i].bytes.withUnsafeBufferPointer { b in
-                                shapes.shapes[i].steps.withUnsafeBufferPointer { s in run.match(b.baseAddress!, s) }
-                            }
-                            if matched {
-                                shapes.shapes[i].uses &+= 1
-                                shapes.last = i
-                                shapes.record(hit: true)
-                                return
-                            }
-                            i = i &+ 1 == shapes.shapes.count ? 0 : i &+ 1
-                        } while i != first
+        try withRun(doc, into: &out) { (run, o) throws(_JSONFailure) in
+            if useShapes && !shapes.shapes.isEmpty {
+                let first = shapes.last
+                var i = first
+                repeat {
+                    for j in o.indices { o[j] = .missing }
+                    let matched = shapes.shapes[i].bytes.withUnsafeBufferPointer { b in
+                        shapes.shapes[i].steps.withUnsafeBufferPointer { s in run.match(b.baseAddress!, s) }
                     }
-                    for j in 0..<count { o[j] = .missing }
-                    do throws(_JSONFailure) {
-                        try run.document()
-                    } catch {
-                        failure = error
+                    if matched {
+                        shapes.shapes[i].uses &+= 1
+                        shapes.last = i
+                        shapes.record(hit: true)
                         return
                     }
-                    if useShapes {
-                        if let shape = run.shape(maxValues: shapes.maxValues) { shapes.learn(shape) }
-                        shapes.record(hit: false)
-                    }
-                }
+                    i = i &+ 1 == shapes.shapes.count ? 0 : i &+ 1
+                } while i != first
             }
-        }
-        if let failure { throw failure.streamKitError }
-        if !duplicates.isEmpty {
-            for (source, destination) in duplicates { out[destination] = out[source] }
+            for j in o.indices { o[j] = .missing }
+            try run.document()
+            if useShapes {
+                if let shape = run.shape(maxValues: shapes.maxValues) { shapes.learn(shape) }
+                shapes.record(hit: false)
+            }
         }
     }
 }
@@ -72,7 +48,7 @@ extension _ExtractionRun {
         var p = 0
         for step in steps {
             let n = Int(step.count)
-            guard n <= end &- p, _jsonShapeBytesEqual(base + p, fixed + Int(step.start), n) else { return false }
+            guard n <= end &- p, _jsonBytesEqual(base + p, fixed + Int(step.start), n) else { return false }
             p &+= n
             let start = p
             let kind: JSONScalar.Kind
@@ -165,28 +141,4 @@ extension _ExtractionRun {
         bytes.append(0)   // never empty, so the bytes always have a base address
         return _JSONShape(bytes: bytes, steps: steps)
     }
-}
-
-/// Whether `n` bytes at `a` and `b` are equal, a word at a time (the last word overlapping the
-/// one before).
-@inlinable @inline(__always)
-package func _jsonShapeBytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-    if n >= 8 {
-        var i = 0
-        while i &+ 8 < n {
-            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
-            i &+= 8
-        }
-        return UnsafeRawPointer(a + (n &- 8)).loadUnaligned(as: UInt64.self) == UnsafeRawPointer(b + (n &- 8)).loadUnaligned(as: UInt64.self)
-    }
-    if n >= 4 {
-        return UnsafeRawPointer(a).loadUnaligned(as: UInt32.self) == UnsafeRawPointer(b).loadUnaligned(as: UInt32.self)
-            && UnsafeRawPointer(a + (n &- 4)).loadUnaligned(as: UInt32.self) == UnsafeRawPointer(b + (n &- 4)).loadUnaligned(as: UInt32.self)
-    }
-    var i = 0
-    while i < n {
-        if a[i] != b[i] { return false }
-        i &+= 1
-    }
-    return true
 }

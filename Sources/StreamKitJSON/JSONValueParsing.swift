@@ -269,16 +269,23 @@ package func _jsonMakeString(_ p: UnsafePointer<UInt8>, _ n: Int, hasEscapes: Bo
     _jsonWithUnescaped(p, n, hasEscapes: hasEscapes) { String(decoding: $0, as: UTF8.self) }
 }
 
-/// Byte-wise equality of two buffers.
+/// Byte-wise equality of two buffers of `n` bytes: a word at a time, the last word overlapping
+/// the one before (no byte loop from 4 bytes up).
 @inlinable @inline(__always)
 package func _jsonBytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-    var i = 0
-    while i &+ 8 <= n {
-        if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) {
-            return false
+    if n >= 8 {
+        var i = 0
+        while i &+ 8 < n {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) { return false }
+            i &+= 8
         }
-        i &+= 8
+        return UnsafeRawPointer(a + (n &- 8)).loadUnaligned(as: UInt64.self) == UnsafeRawPointer(b + (n &- 8)).loadUnaligned(as: UInt64.self)
     }
+    if n >= 4 {
+        return UnsafeRawPointer(a).loadUnaligned(as: UInt32.self) == UnsafeRawPointer(b).loadUnaligned(as: UInt32.self)
+            && UnsafeRawPointer(a + (n &- 4)).loadUnaligned(as: UInt32.self) == UnsafeRawPointer(b + (n &- 4)).loadUnaligned(as: UInt32.self)
+    }
+    var i = 0
     while i < n {
         if a[i] != b[i] { return false }
         i &+= 1
