@@ -306,6 +306,42 @@ public final class RedisConnection {
         return result!
     }
 
+    /// Sends `commands` as one transaction — `MULTI`, the commands, `EXEC` — in one round trip
+    /// and lets `body` read `EXEC`'s reply (one element per command, in order) in place. The
+    /// commands run as one atomic step on the server, like a script, without a script's cost of
+    /// converting every reply to Lua values and back (a 100-entity feature read: a quarter of the
+    /// server time). Read-only commands only: an I/O error reconnects and re-sends the whole
+    /// transaction. A command the server refuses to queue aborts it and throws, naming the reply.
+    package func withTransaction<T>(_ commands: RedisCommandBuffer, _ body: (RedisReplyView) throws -> T) throws -> T {
+        var transaction = RedisCommandBuffer(capacity: commands.byteCount + 16)
+        transaction.arg("MULTI"); transaction.endCommand()
+        transaction.append(commands)
+        transaction.arg("EXEC"); transaction.endCommand()
+        var result: T? = nil
+        try withReconnects {
+            guard let ctx = context else { throw StreamKitError(.connector, "not connected", retriable: true) }
+            try append(transaction, to: ctx)
+            var refused: String? = nil
+            for i in 0..<transaction.count {
+                var raw: UnsafeMutableRawPointer? = nil
+                guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
+                defer { freeReplyObject(raw) }
+                let view = RedisReplyView(raw.assumingMemoryBound(to: redisReply.self))
+                if i + 1 < transaction.count {
+                    if view.isError && refused == nil { refused = String(decoding: view.bytes, as: UTF8.self) }
+                    continue
+                }
+                if let refused { throw StreamKitError(.connector, "Redis refused a command of a transaction: \(refused)") }
+                guard view.isArray, view.count == commands.count else {
+                    let what = view.isError ? String(decoding: view.bytes, as: UTF8.self) : "no reply"
+                    throw StreamKitError(.connector, "Redis did not run the transaction: \(what)")
+                }
+                result = try body(view)
+            }
+        }
+        return result!
+    }
+
     private func append(_ commands: RedisCommandBuffer, to ctx: UnsafeMutablePointer<redisContext>) throws {
         var maxArgs = 0
         var previous = 0

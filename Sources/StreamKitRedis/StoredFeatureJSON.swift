@@ -1,17 +1,15 @@
 import Glibc
 import StreamKitJSON
 
-/// Renders one entity of the read script's reply (`nil`, or `{version, [name, value, …]}` from
-/// `HGETALL`) as the JSON of a feature lookup, straight from the reply's bytes. The same rules as
+/// Renders one entity's stored hash (its `HGETALL` reply) and version as the JSON of a feature lookup, straight from the reply's bytes. The same rules as
 /// ``FeatureVector`` reads of a view known only by name: features sorted by name, each value an
 /// integer if it reads as one, else a double if it reads as one and looks like one (`.`, `e`, `nan`,
 /// `inf`), else a string.
 enum StoredFeatureJSON {
     /// Writes `"entity","found":true,"version","event_time","age_ms","features":{…}` into the open
     /// object; false (nothing written) when the entity is missing or its hash expired.
-    static func write(entity: String, reply: RedisReplyView, now: Int64, into w: inout JSONWriter) -> Bool {
-        guard reply.isArray, reply.count == 2, let version = reply[0].integer else { return false }
-        let hash = reply[1]
+    static func write(entity: String, version: Int64, hash: RedisReplyView, now: Int64, into w: inout JSONWriter) -> Bool {
+        guard hash.isArray else { return false }
         let pairs = hash.count / 2
         var eventTime: Int64? = nil
         for p in 0..<pairs where equals(hash[2 * p].bytes, FeatureView.eventTimeField) {

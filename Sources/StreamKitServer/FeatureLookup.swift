@@ -3,7 +3,8 @@ import StreamKitJSON
 import StreamKitRedis
 
 /// Feature reads over HTTP for model servers (Feast's get-online-features in spirit): one entity
-/// or a batch of a view, straight from the Redis feature store in one round trip (one script reads the pointers and the hashes atomically),
+/// or a batch of a view, straight from the Redis feature store in one round trip (one transaction reads the pointers and the hashes
+/// atomically; see `FeatureClient.lookupJSONBytes`),
 /// rendered from the reply's bytes with `JSONWriter` (no Foundation JSON, no value per feature).
 struct FeatureLookup: Sendable {
     let client: FeatureClient

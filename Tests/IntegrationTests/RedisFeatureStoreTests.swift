@@ -275,6 +275,45 @@ struct RedisFeatureStoreTests {
         #expect(vectors[0]?.features.count == values.count && vectors[1] == nil && vectors[2] == nil)
     }
 
+    /// The lookup reads the pointers and the hashes of the version most entities had last time in
+    /// one transaction, and the entities at another version through the read script: entities at
+    /// several versions (and a pointer spelled "02") render as the script alone renders them,
+    /// before and after the guessed version follows the majority, and with an explicit version.
+    @Test func lookupJSONOfEntitiesAtDifferentVersions() async throws {
+        let view = Self.view("versions")
+        defer { try? Self.cleanUp(view) }
+        let redis = try RedisConnection(try Self.config())
+        func store(_ entity: String, pointer: String, versions: [Int]) throws {
+            for v in versions {
+                _ = try redis.command(["HSET", "\(view.namespace):\(view.name):\(entity):v\(v)", "__event_time", "\(1000 + v)",
+                                       "__updated", "2000", "clicks", "\(10 * v)", "page", "p\(v)"])
+            }
+            _ = try redis.command(["SET", view.latestKey(entity: entity), pointer])
+        }
+        try store("a", pointer: "1", versions: [1, 2])
+        try store("b", pointer: "2", versions: [1, 2])
+        try store("c", pointer: "3", versions: [3])
+        try store("d", pointer: "02", versions: [2])
+        _ = try redis.command(["HSET", "\(view.namespace):\(view.name):d:v02", "__event_time", "1099", "clicks", "99"])
+        let client = FeatureClient(configuration: try Self.config(), now: { 5_000 })
+        let entities = ["a", "b", "c", "d", "none"]
+        let expected: [[Int?]] = [[1, 2, 3, 2, nil], [2, 2, 2, 2, nil], [1, 2, 2, 2, nil]]
+        for round in 0..<3 {
+            let fast = try await client.lookupJSON(viewNamed: view.name, namespace: view.namespace, entities: entities)
+            let vectors = try await client.getMany(viewNamed: view.name, namespace: view.namespace, entities: entities)
+            #expect(fast == FeatureClient.json(view: view.name, entities: entities, vectors: vectors), "round \(round): \(fast)")
+            #expect(vectors.map { $0?.version } == expected[round])
+            #expect(vectors[3]?.eventTime == 1099, "the pointer's own spelling names the hash")
+            // Most entities at version 2 from now on: the guess follows them.
+            try store("c", pointer: "2", versions: [2])
+            try store("a", pointer: round == 0 ? "2" : "1", versions: [])
+        }
+        let pinned = try await client.lookupJSON(viewNamed: view.name, namespace: view.namespace, entities: entities, version: 1)
+        let pinnedVectors = try await client.getMany(viewNamed: view.name, namespace: view.namespace, entities: entities, version: 1)
+        #expect(pinned == FeatureClient.json(view: view.name, entities: entities, vectors: pinnedVectors))
+        #expect(pinnedVectors.map { $0?.version } == [1, 1, nil, nil, nil])
+    }
+
     @Test func rawRateHelperWritesAndCleansUp() throws {
         let c = try Self.config()
         let ns = Self.unique("bench")
