@@ -265,7 +265,10 @@ public final class FeatureClient: @unchecked Sendable {
 
     private func onQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try self.lock.withLock { try body() } }) }
+            queue.async {
+                RequestPathScheduling.applyToCurrentThread()
+                continuation.resume(with: Result { try self.lock.withLock { try body() } })
+            }
         }
     }
 

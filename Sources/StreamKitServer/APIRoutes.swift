@@ -94,6 +94,7 @@ enum APIRoutes {
         // Features.
         let features = FeatureLookup(client: plane.features)
         api.get("features/:view/:entity") { request, context -> RawJSONResponse in
+            RequestPathScheduling.applyToCurrentThread()
             let view = try context.parameters.require("view"), entity = try context.parameters.require("entity")
             let namespace = try FeatureLookup.namespace(request.uri.queryParameters.get("namespace"))
             guard let bytes = try await features.one(view: view, entity: entity, namespace: namespace) else {
@@ -102,6 +103,7 @@ enum APIRoutes {
             return RawJSONResponse(bytes: bytes)
         }
         api.post("features/:view/batch-get") { request, context in
+            RequestPathScheduling.applyToCurrentThread()
             let namespace = try FeatureLookup.namespace(request.uri.queryParameters.get("namespace"))
             let body = try await RequestBody.decodeFast(BatchGetRequest.self, from: request)
             return RawJSONResponse(bytes: try await features.batch(view: try context.parameters.require("view"), entities: body.entities,

@@ -2,6 +2,7 @@ public import Logging
 public import Prometheus
 public import ServiceLifecycle
 import Hummingbird
+import NIOCore
 import StreamKit
 import StreamKitObservability
 
@@ -40,6 +41,10 @@ public final class ControlServer: Sendable {
                 await onListening(port)
             },
             logger: logger)
+        // The event loops carry every request's bytes: they ask for the request path's slice too.
+        if RequestPathScheduling.slice != nil {
+            for loop in app.eventLoopGroup.makeIterator() { loop.execute { RequestPathScheduling.applyToCurrentThread() } }
+        }
         if let metrics, let metricsPort {
             metricsEndpoint = PrometheusEndpoint(registry: metrics, port: metricsPort, help: MetricCatalog.help, logger: logger)
         } else {

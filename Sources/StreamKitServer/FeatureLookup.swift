@@ -26,9 +26,10 @@ struct FeatureLookup: Sendable {
         return value
     }
 
-    static func checkEntity(_ entity: String, field: String) throws {
-        guard !entity.isEmpty, entity.utf8.count <= 256, !entity.contains(":") else {
-            throw ServerError.invalid(field, "an entity key must be 1–256 characters without ':'")
+    static func checkEntity(_ entity: String, field: @autoclosure () -> String) throws {
+        // Bytes, not `String.contains` (Foundation's substring search: a tenth of a 100-entity request).
+        guard !entity.isEmpty, entity.utf8.count <= 256, !entity.utf8.contains(UInt8(ascii: ":")) else {
+            throw ServerError.invalid(field(), "an entity key must be 1–256 characters without ':'")
         }
     }
 

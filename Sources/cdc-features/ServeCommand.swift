@@ -26,6 +26,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("data-path-nice"),
             help: "Nice value added to the threads of the captures and jobs the server runs (0-19; 0: same priority as the API), so feature reads preempt ingest on a busy machine.")
     var dataPathNice: Int = 0
+    @Option(name: .customLong("request-slice-us"),
+            help: "Time slice (µs, 100-100000; 0: the kernel's default) the threads answering feature reads ask Linux (6.12+) for, so that a woken request thread preempts sooner on a busy machine; its CPU share is unchanged.")
+    var requestSliceMicros: Int = 100
     @Option(name: .customLong("model-commands-topic"), help: "Kafka topic promote/rollback also produce a command to, for running jobs (fraud-scoring --commands-topic); empty: none.")
     var modelCommandsTopic: String = "model-commands"
     @OptionGroup var kafkaOptions: KafkaOptions
@@ -37,6 +40,10 @@ struct Serve: AsyncParsableCommand {
         if let p = observability.metricsPort, !(0...65535).contains(p) { throw ValidationError("--metrics-port must be 0...65535") }
         guard (0...19).contains(dataPathNice) else { throw ValidationError("--data-path-nice must be 0...19") }
         DataPathScheduling.niceness = Int32(dataPathNice)
+        guard requestSliceMicros == 0 || (100...100_000).contains(requestSliceMicros) else {
+            throw ValidationError("--request-slice-us must be 0 or 100...100000")
+        }
+        RequestPathScheduling.slice = requestSliceMicros == 0 ? nil : .microseconds(requestSliceMicros)
         Observability.bootstrapLogging(level: observability.logLevel, format: observability.logFormat)
         let logger = Logger(label: "streamkit.serve")
         let tokens: AccessTokens

@@ -7,5 +7,19 @@ static inline void streamkit_prefetch(const void *p) { __builtin_prefetch(p, 1, 
 #include <unistd.h>
 /// The calling thread's kernel id (Linux), for per-thread scheduling calls.
 static inline int streamkit_gettid(void) { return (int)syscall(SYS_gettid); }
+#include <stdint.h>
+/// `struct sched_attr` up to `sched_period` (SCHED_ATTR_SIZE_VER0, 48 bytes).
+struct streamkit_sched_attr {
+    uint32_t size; uint32_t sched_policy; uint64_t sched_flags; int32_t sched_nice; uint32_t sched_priority;
+    uint64_t sched_runtime; uint64_t sched_deadline; uint64_t sched_period;
+};
+/// Keeps the calling thread SCHED_OTHER at nice `nice` and asks for a time slice of `slice_ns`
+/// (Linux ≥ 6.12 EEVDF: `sched_runtime` of a fair task is its slice request; a shorter slice
+/// gives an earlier deadline, so the thread preempts on wakeup). 0 on success, else -1 (errno).
+static inline int streamkit_request_slice(uint64_t slice_ns, int nice) {
+    struct streamkit_sched_attr a = {0};
+    a.size = sizeof a; a.sched_policy = 0; a.sched_nice = nice; a.sched_runtime = slice_ns;
+    return (int)syscall(SYS_sched_setattr, 0, &a, 0);
+}
 #endif
 #endif
