@@ -91,7 +91,8 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     public func run(input: Input, parallelism: Int = 1,
                     progress: (@Sendable (BackfillProgress) -> Void)? = nil) async throws -> Result {
         var rows: [TrainingRow] = []
-        var result = try await forEachRow(input: input, parallelism: parallelism, progress: progress) { rows.append($0) }
+        var result = try await forEachRow(input: input, parallelism: parallelism, progress: progress,
+                                          labelCount: { rows.reserveCapacity($0) }) { rows.append($0) }
         result.rows = rows
         return result
     }
@@ -119,6 +120,13 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     public func forEachRow(input: Input, parallelism: Int = 1,
                            progress: (@Sendable (BackfillProgress) -> Void)? = nil,
                            _ body: (TrainingRow) throws -> Void) async throws -> Result {
+        try await forEachRow(input: input, parallelism: parallelism, progress: progress, labelCount: { _ in }, body)
+    }
+
+    /// ``forEachRow(input:parallelism:progress:_:)``, telling `labelCount` how many rows will come
+    /// before the first (``run(input:parallelism:progress:)`` sizes its array once).
+    func forEachRow(input: Input, parallelism: Int, progress: (@Sendable (BackfillProgress) -> Void)?,
+                    labelCount: (Int) -> Void, _ body: (TrainingRow) throws -> Void) async throws -> Result {
         let started = MonotonicClock.nanos()
         let directory = try Self.makeTemporaryDirectory(temporaryDirectory)
         defer { Self.removeTemporaryDirectory(directory) }
@@ -200,6 +208,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
 
         // The training set: labels and every subtask's answers, merged in label order.
         let files = (0..<parallelism).map { AnswerSpillSink.path(directory: directory, subtask: $0) }
+        labelCount(sortedLabels.count)
         var merge = try TrainingSetMerge(labels: sortedLabels, answerFiles: files.filter { access($0, F_OK) == 0 })
         var count = 0, missing = 0
         while let row = try merge.next() {
