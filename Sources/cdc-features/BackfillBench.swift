@@ -22,7 +22,7 @@ struct BenchBackfill: ParsableCommand {
     @Option(help: "Number of events (the standard workload, seed 42).") var events: Int = 2_000_000
     @Option(help: "The pre-generated workload file (default: data/events_N.jsonl, generated when missing).") var input: String?
     @Option(name: .customLong("sample"), help: "Keep one logged request in this many as a label.") var sample: Int = 16
-    @Option(help: "Backfill runs per parallelism, alternating p1 and p2; the median is reported.") var runs: Int = 3
+    @Option(help: "Backfill runs per parallelism, alternating p1 and p2; the median is reported.") var runs: Int = 5
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var redisOptions: RedisOptions
     @Flag(help: "Print one JSON object.") var json = false
@@ -134,6 +134,8 @@ struct BenchBackfill: ParsableCommand {
             ("runs", "\(max(1, runs))"),
             ("seconds_p1_all", "[" + p1s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
             ("seconds_p2_all", "[" + p2s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
+            // Each alternating pair's own ratio (the machine's speed drifts between pairs).
+            ("p2_over_p1_pairs", "[" + zip(p1s, p2s).map { String(format: "%.3f", $0.seconds / max($1.seconds, 1e-9)) }.joined(separator: ",") + "]"),
             ("online_events_per_s", String(format: "%.0f", Double(online.metrics.sourceRecords.current) / online.seconds)),
             ("online_requests_sampled", "\(logged.count)"),
             ("log_read_seconds", String(format: "%.3f", readLog.seconds)),
