@@ -4,6 +4,7 @@ import StreamKit
 import StreamKitKafka
 import StreamKitRedis
 import StreamKitWorkload
+import StreamKitTesting
 
 /// Jobs and feature reads through `cdc-features serve`: start the user-activity job on a topic
 /// of workload events, watch its status, take a savepoint, read its features over HTTP (the same
@@ -71,6 +72,17 @@ struct ServerJobsTests {
                                              token: ServerProcess.readToken,
                                              body: "{\"entities\":[" + users.map { "\"\($0)\"" }.joined(separator: ",") + "]}")
         #expect(batch.status == 200, "\(batch.text)")
+        // --request-slice-us (default 100): the HTTP event loops ask for a 100 µs slice, on a kernel
+        // that takes slice requests; the job's threads keep the default.
+        if SchedulerProbe.kernelTakesSliceRequests {
+            let pid = server.process!.processIdentifier
+            let slices = try Self.threadNices(pid: pid).map { t in
+                (t.name, try? SchedulerProbe.slice(pid: pid, tid: t.tid))
+            }
+            let loops = slices.filter { $0.0.hasPrefix("NIO-") }
+            #expect(!loops.isEmpty && loops.allSatisfy { $0.1 == 100_000 }, "\(slices)")
+            #expect(slices.filter { $0.0.hasPrefix("rdk:") }.allSatisfy { $0.1 != 100_000 }, "\(slices)")
+        }
         let entities = try #require(batch.json?["entities"] as? [[String: Any]])
         #expect(entities.count == users.count)
         direct = try await client.getMany(viewNamed: "user_activity_5m", namespace: namespace, entities: users)

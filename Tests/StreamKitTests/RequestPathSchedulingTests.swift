@@ -5,23 +5,10 @@ import Foundation
 import Synchronization
 import Testing
 @testable import StreamKit
+import StreamKitTesting
 
 @Suite struct RequestPathSchedulingTests {
-    /// The kernel's `se.slice` of one thread of this process (ns), from /proc (nil if not shown).
-    static func sliceOfThread(_ tid: Int32) throws -> Int? {
-        let sched = try String(contentsOfFile: "/proc/self/task/\(tid)/sched", encoding: .utf8)
-        guard let line = sched.split(separator: "\n").first(where: { $0.hasPrefix("se.slice") }) else { return nil }
-        return Int(line.split(separator: ":").last!.trimmingCharacters(in: .whitespaces))
-    }
-
-    /// Linux ≥ 6.12 takes a fair thread's `sched_runtime` as its slice request.
-    static var kernelTakesSliceRequests: Bool {
-        var u = utsname()
-        uname(&u)
-        let release = withUnsafeBytes(of: u.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        let parts = release.split(separator: ".").prefix(2).map { Int($0.prefix(while: \.isNumber)) ?? 0 }
-        return parts.count == 2 && (parts[0], parts[1]) >= (6, 12)
-    }
+    static func sliceOfThread(_ tid: Int32) throws -> Int? { try SchedulerProbe.slice(pid: getpid(), tid: tid) }
 
     /// The request slice lands on the calling thread only, and keeps its nice value (the system
     /// call sets policy, nice and slice together: a wrong nice would silently undo the data
@@ -46,7 +33,7 @@ import Testing
         done.signal()
         #expect(applied && again, "sched_setattr refused the slice")
         #expect(nice != nil, "the nice value changed")
-        if Self.kernelTakesSliceRequests {
+        if SchedulerProbe.kernelTakesSliceRequests {
             #expect(slice == 150_000)
             #expect(mine != 150_000, "only the calling thread asks")
         }
