@@ -3,7 +3,10 @@
 ///
 /// A *shape* is a document with its scalar values cut out: the bytes between the values (braces,
 /// keys, colons, commas, whitespace, and the opening quote of a string value) and, for each
-/// value, its kind and the output it fills. Change data capture repeats a handful of shapes (one
+/// value, its kind and the output it fills. A value no output asks for stays in the shape as
+/// long as the documents repeat it (a table name, an operation, a connector version): such a
+/// value is compared with the rest, not scanned; when a document that parsed differs from a held
+/// shape only in those values, the values that differed are cut out too. Change data capture repeats a handful of shapes (one
 /// per table and operation), so most documents match a recent one exactly. A matching document
 /// is compared byte for byte with the shape's fixed bytes — its structure and keys were validated
 /// when the shape was learned — and only its values are scanned, by the scanners of the full
@@ -68,9 +71,22 @@ public struct JSONShapeCache: Sendable {
         }
     }
 
-    /// Adds a shape, replacing the least used one when full.
+    /// Learns the shape of a document that parsed: a held shape that differs from it only in
+    /// constant values loses those constants; otherwise it is added, replacing the least used one
+    /// when full.
     @usableFromInline
-    mutating func learn(_ shape: _JSONShape) {
+    mutating func learn(_ template: _JSONShapeTemplate) {
+        if let i = shapes.firstIndex(where: { $0.template.isCompatible(with: template) }) {
+            var general = shapes[i].template
+            if general.generalize(with: template) {
+                let uses = shapes[i].uses
+                shapes[i] = _JSONShape(general)
+                shapes[i].uses = uses
+            }
+            last = i
+            return
+        }
+        let shape = _JSONShape(template)
         if shapes.count < capacity {
             shapes.append(shape)
             last = shapes.count - 1

@@ -77,18 +77,20 @@ extension _ExtractionRun {
     /// The shape of this run's document, which parsed; nil when it has more than `maxValues`
     /// values or a requested path holds an object or array.
     @usableFromInline
-    func shape(maxValues: Int) -> _JSONShape? {
-        var steps: [_JSONShape.Step] = []
-        var bytes: [UInt8] = []
+    func shape(maxValues: Int) -> _JSONShapeTemplate? {
+        var template = _JSONShapeTemplate()
         var fixedFrom = 0
         var learnable = true
         let base = cursor.base
-        /// Ends the fixed bytes at `p`, before a value of `kind` for `output`.
+        /// Ends the fixed bytes at `p`, before a value of `kind` for `output` that ends at `next`.
         func value(at p: Int, _ kind: _JSONShape.Step.Kind, output: Int32, next: Int) {
-            steps.append(_JSONShape.Step(start: Int32(bytes.count), count: Int32(p &- fixedFrom), output: output, kind: kind))
-            bytes.append(contentsOf: UnsafeBufferPointer(start: base + fixedFrom, count: p &- fixedFrom))
+            template.segments.append(Array(UnsafeBufferPointer(start: base + fixedFrom, count: p &- fixedFrom)))
+            if kind != .end {
+                template.values.append(.init(kind: kind, output: output, text: Array(UnsafeBufferPointer(start: base + p, count: next &- p)),
+                                             constant: output < 0))
+            }
             fixedFrom = next
-            if steps.count > maxValues { learnable = false }
+            if template.values.count > maxValues { learnable = false }
         }
         /// Walks the value at `p` for trie node `node` (-1: off the requested paths).
         func walk(node: Int, at p: Int) throws(_JSONFailure) -> Int {
@@ -138,7 +140,6 @@ extension _ExtractionRun {
         let last = cursor.skipWS(q)
         value(at: last, .end, output: -1, next: last)
         guard learnable else { return nil }
-        bytes.append(0)   // never empty, so the bytes always have a base address
-        return _JSONShape(bytes: bytes, steps: steps)
+        return template
     }
 }

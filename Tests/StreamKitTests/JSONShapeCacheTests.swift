@@ -98,6 +98,43 @@ import Testing
         #expect(shapes.hits == 1 && shapes.misses == 1 && shapes.count == 1)
     }
 
+    /// Values no output asks for are part of the shape until a document differs in them: that
+    /// document is parsed in full and the values that differed leave the shape (the shape is
+    /// generalized, not duplicated); the ones that never differed are still compared.
+    @Test func constantValuesLeaveTheShapeWhenADocumentDiffers() throws {
+        let extractor = JSONFieldExtractor(["after.user_id"])
+        var shapes = JSONShapeCache()
+        var out: [JSONScalar] = []
+        func run(_ text: String) throws -> Int64? {
+            try Array(text.utf8).withUnsafeBytes { d in
+                try extractor.extract(d, into: &out, shapes: &shapes)
+                return out[0].int64(in: d)
+            }
+        }
+        func line(user: Int, type: String, item: Int, table: String = "user_interactions") -> String {
+            sampleLine.replacingOccurrences(of: #""user_id":75414"#, with: #""user_id":\#(user)"#)
+                .replacingOccurrences(of: #""view""#, with: "\"\(type)\"")
+                .replacingOccurrences(of: #""item_id":42292"#, with: #""item_id":\#(item)"#)
+                .replacingOccurrences(of: #""user_interactions""#, with: "\"\(table)\"")
+        }
+        #expect(try run(line(user: 1, type: "view", item: 5)) == 1)              // learned: every other value constant
+        #expect(shapes.count == 1 && shapes.misses == 1)
+        #expect(try run(line(user: 2, type: "view", item: 5)) == 2)              // only the output differs: a hit
+        #expect(shapes.hits == 1)
+        #expect(try run(line(user: 3, type: "click", item: 6)) == 3)             // two constants differ: parsed, generalized
+        #expect(shapes.misses == 2 && shapes.count == 1)
+        #expect(try run(line(user: 4, type: "buy", item: 7)) == 4)               // now variable: a hit
+        #expect(shapes.hits == 2 && shapes.count == 1)
+        #expect(try run(line(user: 5, type: "buy", item: 7, table: "orders")) == 5)   // still constant: parsed
+        #expect(shapes.misses == 3 && shapes.count == 1)
+        #expect(try run(line(user: 6, type: "view", item: 8, table: "users")) == 6)
+        #expect(shapes.hits == 3 && shapes.misses == 3 && shapes.count == 1)
+        // A constant corrupted is no longer the same value: parsed in full, with the full parse's error.
+        let bad = line(user: 7, type: "view", item: 9).replacingOccurrences(of: #""postgresql""#, with: #""postgres\ql""#)
+        #expect(throws: StreamKitError.self) { _ = try run(bad) }
+        #expect(shapes.hits == 3)
+    }
+
     @Test func objectOrArrayOutputsAreNotLearned() throws {
         let extractor = JSONFieldExtractor(["after", "op"])
         var shapes = JSONShapeCache()
