@@ -254,12 +254,22 @@ struct MySQLIncrementalSnapshotTests {
         try sql.execute("CREATE TABLE \(b)(id INT PRIMARY KEY, v INT)")
         try sql.execute("INSERT INTO \(b) SELECT seq, seq FROM seq_1_to_\(rows)")
         let second = try start("app.\(n.table),app.\(b)")
-        try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) { (Self.int(incremental()["chunks"]) ?? 0) >= 20 }
-        kill(second.processIdentifier, SIGKILL)
+        // The capture runs in short bursts and its state is read only while it is stopped, so the
+        // kill lands in the middle of the snapshot however late this test's thread is scheduled
+        // (polling a running capture, a loaded machine once let it finish all 500 chunks first).
+        let pid = second.processIdentifier
+        kill(pid, SIGSTOP)
+        let deadline = ContinuousClock.now + .seconds(180)
+        while (Self.int(incremental()["chunks"]) ?? 0) < 20 && ContinuousClock.now < deadline {
+            kill(pid, SIGCONT)
+            try await Task.sleep(for: .milliseconds(2))   // the capture's run slice, not a wait for a condition
+            kill(pid, SIGSTOP)
+        }
+        kill(pid, SIGKILL)
         second.waitUntilExit()
         let saved = incremental()
         let lastKey = Int((saved["lastKey"] as? [String])?.first ?? "") ?? 0
-        #expect(saved["current"] as? String == "app.\(b)" && lastKey >= 200 && lastKey < rows, "killed in the middle: \(saved)")
+        try #require(saved["current"] as? String == "app.\(b)" && lastKey >= 200 && lastKey < rows, "killed in the middle: \(saved)")
         try sql.execute("UPDATE \(b) SET v = -1 WHERE id IN (1, \(lastKey + 1), \(rows))")   // while the capture is down
 
         let third = try start("app.\(n.table),app.\(b)")
