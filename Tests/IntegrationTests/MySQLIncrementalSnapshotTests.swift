@@ -244,28 +244,34 @@ struct MySQLIncrementalSnapshotTests {
             try p.run()
             return p
         }
-        func incremental() -> [String: Any] { Self.state(n)["incremental"] as? [String: Any] ?? [:] }
+        @Sendable func incremental() -> [String: Any] { Self.state(n)["incremental"] as? [String: Any] ?? [:] }
         let first = try start("app.\(n.table)")
         try await waitUntil(timeout: .seconds(120)) { Self.state(n)["tables"] != nil }
         first.terminate()
         first.waitUntilExit()
 
-        let rows = 5_000
+        let rows = 10_000
         try sql.execute("CREATE TABLE \(b)(id INT PRIMARY KEY, v INT)")
         try sql.execute("INSERT INTO \(b) SELECT seq, seq FROM seq_1_to_\(rows)")
         let second = try start("app.\(n.table),app.\(b)")
         // The capture runs in short bursts and its state is read only while it is stopped, so the
-        // kill lands in the middle of the snapshot however late this test's thread is scheduled
-        // (polling a running capture, a loaded machine once let it finish all 500 chunks first).
+        // kill lands in the middle of the snapshot: polling a running capture, a loaded machine
+        // once let it finish all its chunks first. The bursts are timed on a thread of their own
+        // (a task's sleep can end long after, when the test runner's pool is busy).
         let pid = second.processIdentifier
         kill(pid, SIGSTOP)
-        let deadline = ContinuousClock.now + .seconds(180)
-        while (Self.int(incremental()["chunks"]) ?? 0) < 20 && ContinuousClock.now < deadline {
-            kill(pid, SIGCONT)
-            try await Task.sleep(for: .milliseconds(2))   // the capture's run slice, not a wait for a condition
-            kill(pid, SIGSTOP)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread {
+                let deadline = ContinuousClock.now + .seconds(180)
+                while (Self.int(incremental()["chunks"]) ?? 0) < 20 && ContinuousClock.now < deadline {
+                    kill(pid, SIGCONT)
+                    usleep(2_000)   // the capture's run slice, not a wait for a condition
+                    kill(pid, SIGSTOP)
+                }
+                kill(pid, SIGKILL)
+                done.resume()
+            }.start()
         }
-        kill(pid, SIGKILL)
         second.waitUntilExit()
         let saved = incremental()
         let lastKey = Int((saved["lastKey"] as? [String])?.first ?? "") ?? 0
