@@ -110,6 +110,14 @@ package func _jsonStringSpecialMask(_ word: UInt64) -> UInt64 {
 @inlinable @inline(__always)
 package func _jsonIsDigit(_ c: UInt8) -> Bool { c &- 0x30 < 10 }
 
+/// For eight bytes minus ASCII `0` each (`word ^ 0x3030…`): the high bit set in each byte that is
+/// not a digit (its value ≥ 10); only the lowest set byte is exact (a carry may mark the ones
+/// above it). Zero exactly when all eight are digits.
+@inlinable @inline(__always)
+package func _jsonNonDigitMask(_ t: UInt64) -> UInt64 {
+    ((t &+ 0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080
+}
+
 @inlinable @inline(__always)
 package func _jsonHexValue(_ c: UInt8) -> UInt8? {
     if c &- 0x30 < 10 { return c &- 0x30 }
@@ -212,8 +220,7 @@ package struct _JSONCursor {
         var p = start
         while p &+ 8 <= end {
             let t = UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)) ^ 0x3030_3030_3030_3030
-            // High bit set in each byte that is not a digit (t >= 10); only the lowest is exact.
-            let nonDigit = ((t &+ 0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080
+            let nonDigit = _jsonNonDigitMask(t)
             if nonDigit != 0 { return p &+ (nonDigit.trailingZeroBitCount &>> 3) }
             p &+= 8
         }

@@ -50,7 +50,7 @@ package func _parseJSONIntegerMagnitude(_ p: UnsafePointer<UInt8>, _ n: Int) -> 
         while n &- i >= 8 {
             let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
             let t = word ^ 0x3030_3030_3030_3030
-            guard ((t &+ 0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080 == 0 else { return nil }
+            guard _jsonNonDigitMask(t) == 0 else { return nil }
             var v = t                                          // eight digit values, the first in the low byte
             v = (v &* 10) &+ (v >> 8)                          // pairs
             v = (((v & 0x0000_00FF_0000_00FF) &* (100 &+ (1_000_000 << 32)))

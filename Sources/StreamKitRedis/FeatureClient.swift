@@ -210,12 +210,11 @@ public final class FeatureClient: @unchecked Sendable {
                     versionGuesses[guessKey] = next
                 }
             }
-            let found: (Int) -> Bool = { i in version != nil || !reply[0][i].isNull }
-            if misses.isEmpty {
-                return Self.renderJSON(view: name, entities: entities, single: single, now: now) { i in
-                    found(i) ? (guess, reply[first + i]) : nil
-                }
+            // Entity i as the transaction read it: the guessed version's hash, nil without a pointer.
+            let read: (Int) -> (version: Int64, hash: RedisReplyView)? = { i in
+                version != nil || !reply[0][i].isNull ? (guess, reply[first + i]) : nil
             }
+            if misses.isEmpty { return Self.renderJSON(view: name, entities: entities, single: single, now: now, read) }
             // The misses through the read script (pointer and hash together).
             var script = RedisCommandBuffer(capacity: misses.count * 64 + 64)
             script.arg("EVALSHA"); script.arg(FeatureRead.script.sha1); script.arg(misses.count)
@@ -230,7 +229,7 @@ public final class FeatureClient: @unchecked Sendable {
                 var slot = [Int](repeating: -1, count: entities.count)
                 for (j, i) in misses.enumerated() { slot[i] = j }
                 return Self.renderJSON(view: name, entities: entities, single: single, now: now) { i in
-                    if slot[i] < 0 { return found(i) ? (guess, reply[first + i]) : nil }
+                    if slot[i] < 0 { return read(i) }
                     let pair = again[slot[i]]
                     guard pair.isArray, pair.count == 2, let v = pair[0].integer else { return nil }
                     return (v, pair[1])

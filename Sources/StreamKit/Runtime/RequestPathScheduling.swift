@@ -33,7 +33,9 @@ public enum RequestPathScheduling {
         }
     }
 
-    /// Per thread: the slice it asked for last (nil: none), so that repeated calls cost a load.
+    /// Per thread: the slice it asked for last (nil: none; with ``refused`` set: the kernel said
+    /// no), so that repeated calls cost a load — also where the request is refused (a seccomp
+    /// filter, another system), instead of two system calls per request.
     private static let applied: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
@@ -51,13 +53,18 @@ public enum RequestPathScheduling {
     static func apply(sliceNanos want: UInt64) -> Bool {
         guard want > 0 else { return false }
         let key = applied
-        if UInt64(UInt(bitPattern: pthread_getspecific(key))) == want { return true }
+        let asked = UInt64(UInt(bitPattern: pthread_getspecific(key)))
+        if asked == want { return true }
+        if asked == want | refused { return false }
         #if os(Linux)
-        guard let nice = DataPathScheduling.currentThreadNice(), streamkit_request_slice(want, nice) == 0 else { return false }
-        pthread_setspecific(key, UnsafeRawPointer(bitPattern: UInt(want)))
-        return true
+        let granted = DataPathScheduling.currentThreadNice().map { streamkit_request_slice(want, $0) == 0 } ?? false
         #else
-        return false
+        let granted = false
         #endif
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: UInt(granted ? want : want | refused)))
+        return granted
     }
+
+    /// Marks a refused request in the per-thread record.
+    private static let refused: UInt64 = 1 << 63
 }
