@@ -58,6 +58,8 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     public var labelBufferSize: Int = 1 << 18
     /// Where temporary files go (sorted label runs, the join's answers); default `$TMPDIR` or `/tmp`.
     public var temporaryDirectory: String? = nil
+    /// Labels per chunk of the final merge (at parallelism > 1, chunks are put together at once).
+    public var mergeChunkSize: Int = SortedLabels.defaultChunkSize
 
     /// What a backfill produced.
     public struct Result: Sendable {
@@ -90,10 +92,9 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     /// ``progressInterval`` while the history is read and once at the end (``BackfillProgress/finished``).
     public func run(input: Input, parallelism: Int = 1,
                     progress: (@Sendable (BackfillProgress) -> Void)? = nil) async throws -> Result {
-        var rows: [TrainingRow] = []
-        var result = try await forEachRow(input: input, parallelism: parallelism, progress: progress,
-                                          labelCount: { rows.reserveCapacity($0) }) { rows.append($0) }
-        result.rows = rows
+        let rows = TrainingSetMerge.Collected()
+        var result = try await produce(input: input, parallelism: parallelism, progress: progress, into: .collect(rows))
+        result.rows = rows.rows
         return result
     }
 
@@ -103,7 +104,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     public func write(input: Input, to path: String, format: TrainingSetFormat = .ndjson, parallelism: Int = 1,
                       progress: (@Sendable (BackfillProgress) -> Void)? = nil) async throws -> Result {
         let writer = try TrainingSetWriter(path: path, view: job.featureView, format: format)
-        let result = try await forEachRow(input: input, parallelism: parallelism, progress: progress) { try writer.write($0) }
+        let result = try await produce(input: input, parallelism: parallelism, progress: progress, into: .writer(writer))
         try writer.close()
         return result
     }
@@ -120,20 +121,22 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     public func forEachRow(input: Input, parallelism: Int = 1,
                            progress: (@Sendable (BackfillProgress) -> Void)? = nil,
                            _ body: (TrainingRow) throws -> Void) async throws -> Result {
-        try await forEachRow(input: input, parallelism: parallelism, progress: progress, labelCount: { _ in }, body)
+        try await withoutActuallyEscaping(body) { body in
+            try await produce(input: input, parallelism: parallelism, progress: progress, into: .rows(body))
+        }
     }
 
-    /// ``forEachRow(input:parallelism:progress:_:)``, telling `labelCount` how many rows will come
-    /// before the first (``run(input:parallelism:progress:)`` sizes its array once).
-    func forEachRow(input: Input, parallelism: Int, progress: (@Sendable (BackfillProgress) -> Void)?,
-                    labelCount: (Int) -> Void, _ body: (TrainingRow) throws -> Void) async throws -> Result {
+    /// The backfill, with the training set going to `destination`.
+    func produce(input: Input, parallelism: Int, progress: (@Sendable (BackfillProgress) -> Void)?,
+                 into destination: TrainingSetMerge.Destination) async throws -> Result {
         let started = MonotonicClock.nanos()
         let directory = try Self.makeTemporaryDirectory(temporaryDirectory)
         defer { Self.removeTemporaryDirectory(directory) }
         var deadLetters: [DeadLetter<String>] = []
         let sorter = ExternalLabelSort(directory: directory, runSize: labelBufferSize)
+        sorter.parallelism = parallelism
         try loadLabels(into: sorter, deadLetters: &deadLetters)
-        let sortedLabels = try sorter.finish()
+        let sortedLabels = try sorter.finish(chunkSize: mergeChunkSize)
         let view = job.featureView
         let job = self.job
         let badInput = CollectedOutput<DeadLetter<String>>()
@@ -171,7 +174,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         let graph = Job("backfill-\(view.name)") { env in
             job.features(try events(env), idleness: nil)
                 .transform("point-in-time-join") { PointInTimeJoin(labels: sortedLabels, view: view) }
-                .sink("training-row-spill") { AnswerSpillSink(directory: directory) }
+                .sink("training-row-spill") { AnswerSpillSink(directory: directory, labels: sortedLabels) }
         }
         var options = Job.RunOptions(parallelism: parallelism)
         options.logger = logger
@@ -207,15 +210,8 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         let historySeconds = Double(MonotonicClock.nanos() &- historyStarted) / 1e9
 
         // The training set: labels and every subtask's answers, merged in label order.
-        let files = (0..<parallelism).map { AnswerSpillSink.path(directory: directory, subtask: $0) }
-        labelCount(sortedLabels.count)
-        var merge = try TrainingSetMerge(labels: sortedLabels, answerFiles: files.filter { access($0, F_OK) == 0 })
-        var count = 0, missing = 0
-        while let row = try merge.next() {
-            count += 1
-            if row.features == nil { missing += 1 }
-            try body(row)
-        }
+        let files = (0..<parallelism).map { AnswerSpillSink.path(directory: directory, subtask: $0) }.filter { access($0, F_OK) == 0 }
+        let (count, missing) = try TrainingSetMerge.merge(sortedLabels, answerFiles: files, parallelism: parallelism, view: view, into: destination)
         deadLetters += badInput.values
         let read = Int64(result.metrics.sourceRecords.current)
         let seconds = Double(MonotonicClock.nanos() &- started) / 1e9

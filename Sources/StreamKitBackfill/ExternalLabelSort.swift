@@ -19,6 +19,8 @@ public final class ExternalLabelSort: @unchecked Sendable {
     var added: Int64 = 0
     /// The most labels held in memory at once (≤ ``runSize``).
     public private(set) var peakBuffered = 0
+    /// Parts of the buffer sorted at once (then merged as they are written).
+    public var parallelism = 1
 
     /// Run files go to `directory` (which must exist; the caller removes it).
     public init(directory: String, runSize: Int = 1 << 18) {
@@ -36,31 +38,33 @@ public final class ExternalLabelSort: @unchecked Sendable {
     }
 
     func spill() throws {
-        buffer.sort(by: Self.precedes)
         let path = directory + "/labels-run-\(runs.count)"
         let writer = try RecordFileWriter(path: path)
         var record = ByteWriter(capacity: 128)
-        for l in buffer { record.removeAll(); l.encode(to: &record); try writer.append(record) }
+        try forEachSorted { l in record.removeAll(); l.encode(to: &record); try writer.append(record) }
         try writer.close()
         runs.append(path)
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Writes the sorted labels to `directory/labels-sorted` and removes the runs.
-    public func finish() throws -> SortedLabels {
+    /// Writes the sorted labels to `directory/labels-sorted` and removes the runs; the file's
+    /// offset of every `chunkSize`-th label is recorded (``SortedLabels/chunkOffsets``).
+    public func finish(chunkSize: Int = SortedLabels.defaultChunkSize) throws -> SortedLabels {
         let path = directory + "/labels-sorted"
         let out = try RecordFileWriter(path: path)
+        let chunkSize = Swift.max(1, chunkSize)
         var record = ByteWriter(capacity: 128)
         var position: Int64 = 0
+        var offsets: [Int64] = []
         func emit(_ label: LabelEvent) throws {
             var l = label
             l.sequence = position
+            if position % Int64(chunkSize) == 0 { offsets.append(out.offset) }
             position += 1
             record.removeAll(); l.encode(to: &record); try out.append(record)
         }
         if runs.isEmpty {
-            buffer.sort(by: Self.precedes)
-            for l in buffer { try emit(l) }
+            try forEachSorted(emit)
         } else {
             if !buffer.isEmpty { try spill() }
             buffer = []
@@ -76,8 +80,46 @@ public final class ExternalLabelSort: @unchecked Sendable {
             for r in runs { unlink(r) }
         }
         try out.close()
-        return SortedLabels(path: path, count: Int(position), runs: runs.count)
+        return SortedLabels(path: path, count: Int(position), runs: runs.count, chunkSize: chunkSize, chunkOffsets: offsets)
     }
+
+    /// Sorts the buffer — in ``parallelism`` parts at once when it is large — and hands its
+    /// labels to `body` in order (merging the parts).
+    func forEachSorted(_ body: (LabelEvent) throws -> Void) throws {
+        let n = buffer.count
+        let parts = n >= 1 << 14 ? Swift.max(1, parallelism) : 1
+        guard parts > 1 else {
+            buffer.withUnsafeMutableBufferPointer { Self.sort($0) }
+            for l in buffer { try body(l) }
+            return
+        }
+        let ranges = (0..<parts).map { (n * $0 / parts)..<(n * ($0 + 1) / parts) }
+        try buffer.withUnsafeMutableBufferPointer { b in
+            let base = PartBase(pointer: b.baseAddress!)
+            _ = try ParallelWork.map(parts) { i in
+                Self.sort(UnsafeMutableBufferPointer(start: base.pointer + ranges[i].lowerBound, count: ranges[i].count))
+            }
+            var heads = ranges.map(\.lowerBound)
+            while true {
+                var best = -1
+                for p in 0..<parts where heads[p] < ranges[p].upperBound {
+                    if best < 0 || Self.precedes(b[heads[p]], b[heads[best]]) { best = p }
+                }
+                if best < 0 { break }
+                try body(b[heads[best]])
+                heads[best] += 1
+            }
+        }
+    }
+
+    /// Sorts `labels` in place in ``precedes`` order.
+    static func sort(_ labels: UnsafeMutableBufferPointer<LabelEvent>) {
+        var labels = labels
+        labels.sort(by: precedes)
+    }
+
+    /// The sorting threads touch disjoint parts of the buffer.
+    struct PartBase: @unchecked Sendable { let pointer: UnsafeMutablePointer<LabelEvent> }
 
     /// Time, entity, input order.
     @inlinable

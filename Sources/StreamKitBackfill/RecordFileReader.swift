@@ -14,10 +14,16 @@ public final class RecordFileReader {
     @usableFromInline @exclusivity(unchecked) var eof = false
     @usableFromInline @exclusivity(unchecked) var record: [UInt8] = []
 
-    public init(path: String, bufferSize: Int = 1 << 16) throws {
+    /// Opens `path` at `offset` (0, or a record's ``RecordFileWriter/offset``).
+    public init(path: String, offset: Int64 = 0, bufferSize: Int = 1 << 16) throws {
         self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw StreamKitError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        if offset > 0 && lseek(fd, off_t(offset), SEEK_SET) < 0 {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw StreamKitError(.io, "cannot seek \(path) to \(offset): \(reason)")
+        }
         buffer = [UInt8](repeating: 0, count: Swift.max(bufferSize, 16))
     }
 

@@ -10,6 +10,11 @@ public final class RecordFileWriter {
     @usableFromInline var buffer = ByteWriter(capacity: 1 << 18)
     /// Records written so far.
     public private(set) var count = 0
+    /// Bytes handed to the file so far (the rest of ``offset`` is buffered).
+    var flushed: Int64 = 0
+    /// Where the next record starts in the file: a ``RecordFileReader`` opened at this offset
+    /// reads from that record on.
+    public var offset: Int64 { flushed + Int64(buffer.count) }
 
     /// Creates (or truncates) `path`.
     public init(path: String) throws {
@@ -29,6 +34,7 @@ public final class RecordFileWriter {
     /// Writes the buffer out.
     public func flush() throws {
         try Self.writeAll(fd, buffer.bytes, path: path)
+        flushed += Int64(buffer.count)
         buffer.removeAll()
     }
 

@@ -33,6 +33,17 @@ public final class TrainingSetWriter {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
+    /// Appends rows already formatted (each line ended by a newline) in this writer's format.
+    func write(formatted text: [UInt8], rows: Int, missing: Int) throws {
+        if buffer.count + text.count > 1 << 20 { try flush() }
+        if text.count >= 1 << 20 {
+            try RecordFileWriter.writeAll(fd, text, path: path)
+        } else {
+            buffer += text
+        }
+        self.rows += rows; self.missing += missing
+    }
+
     public func flush() throws {
         try RecordFileWriter.writeAll(fd, buffer, path: path)
         buffer.removeAll(keepingCapacity: true)
