@@ -96,7 +96,7 @@ public final class ExternalLabelSort: @unchecked Sendable {
         let ranges = (0..<parts).map { (n * $0 / parts)..<(n * ($0 + 1) / parts) }
         try buffer.withUnsafeMutableBufferPointer { b in
             let base = PartBase(pointer: b.baseAddress!)
-            _ = try ParallelWork.map(parts) { i in
+            _ = try ParallelWork.map(parts, threads: parts) { i in
                 Self.sort(UnsafeMutableBufferPointer(start: base.pointer + ranges[i].lowerBound, count: ranges[i].count))
             }
             var heads = ranges.map(\.lowerBound)

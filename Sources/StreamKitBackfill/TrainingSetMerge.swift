@@ -75,7 +75,7 @@ public struct TrainingSetMerge {
 
     /// Merges the labels with the answers into `destination`; returns the rows and those with
     /// missing features. At parallelism 1 it streams one merge. Above, it puts chunks of the
-    /// labels together `2 × parallelism` at a time on Dispatch's worker threads (for a writer,
+    /// labels together `2 × parallelism` at a time on `parallelism` threads (for a writer,
     /// also formatted there) and hands them on in order, so at most that many chunks are in memory.
     package static func merge(_ labels: SortedLabels, answerFiles: [String], parallelism: Int, view: FeatureView,
                               into destination: Destination) throws -> (rows: Int, missing: Int) {
@@ -100,7 +100,7 @@ public struct TrainingSetMerge {
             throw StreamKitError(.state, "backfill: an answer index has \(index.count) chunks, the labels \(chunks)")
         }
         if case let .collect(collected) = destination {
-            collected.rows = try collectChunks(labels, answerFiles: answerFiles, indexes: indexes)
+            collected.rows = try collectChunks(labels, answerFiles: answerFiles, indexes: indexes, parallelism: parallelism)
             return (collected.rows.count, collected.rows.reduce(0) { $0 + ($1.features == nil ? 1 : 0) })
         }
         let wave = 2 * parallelism
@@ -108,7 +108,7 @@ public struct TrainingSetMerge {
             let ks = Array(first..<Swift.min(chunks, first + wave))
             switch destination {
             case let .rows(body):
-                let parts = try ParallelWork.map(ks.count) { i -> [TrainingRow] in
+                let parts = try ParallelWork.map(ks.count, threads: parallelism) { i -> [TrainingRow] in
                     var merge = try TrainingSetMerge(labels: labels, chunk: ks[i], answers: zip(answerFiles, indexes).map { ($0, $1[ks[i]]) })
                     var rows: [TrainingRow] = []
                     rows.reserveCapacity(labels.chunk(ks[i]).count)
@@ -124,7 +124,7 @@ public struct TrainingSetMerge {
                 }
             case let .writer(writer):
                 let format = writer.format
-                let parts = try ParallelWork.map(ks.count) { i -> (text: [UInt8], rows: Int, missing: Int) in
+                let parts = try ParallelWork.map(ks.count, threads: parallelism) { i -> (text: [UInt8], rows: Int, missing: Int) in
                     var merge = try TrainingSetMerge(labels: labels, chunk: ks[i], answers: zip(answerFiles, indexes).map { ($0, $1[ks[i]]) })
                     var text: [UInt8] = []
                     text.reserveCapacity(labels.chunk(ks[i]).count * 128)
@@ -147,12 +147,12 @@ public struct TrainingSetMerge {
         return (count, missing)
     }
 
-    /// All chunks at once, each chunk's rows built in place in one array (no copies).
-    static func collectChunks(_ labels: SortedLabels, answerFiles: [String], indexes: [[Int64]]) throws -> [TrainingRow] {
+    /// All chunks, `parallelism` at a time, each chunk's rows built in place in one array (no copies).
+    static func collectChunks(_ labels: SortedLabels, answerFiles: [String], indexes: [[Int64]], parallelism: Int) throws -> [TrainingRow] {
         try [TrainingRow](unsafeUninitializedCapacity: labels.count) { buffer, initialized in
             let base = RowBase(pointer: buffer.baseAddress!)
             // Each chunk initializes its own range of the array; one that fails undoes its part.
-            let outcomes = try ParallelWork.map(labels.chunkCount) { k -> (any Error)? in
+            let outcomes = try ParallelWork.map(labels.chunkCount, threads: parallelism) { k -> (any Error)? in
                 let range = labels.chunk(k)
                 var made = 0
                 do {
