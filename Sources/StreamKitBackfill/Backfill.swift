@@ -80,6 +80,9 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         /// Seconds spent reading and sorting the labels before the history (the rest of
         /// ``seconds`` after the history is the merge into the training set).
         public var labelSeconds: Double = 0
+        /// Seconds spent merging the labels with the join's answers into the training set (after
+        /// the history; at parallelism > 1 in chunks at once).
+        public var mergeSeconds: Double = 0
         /// Sorted label runs spilled to disk (0: the labels fitted in ``Backfill/labelBufferSize``)
         /// and the most labels held in memory at once.
         public var labelRuns: Int
@@ -211,7 +214,9 @@ public struct Backfill<J: BackfillableJob>: Sendable {
 
         // The training set: labels and every subtask's answers, merged in label order.
         let files = (0..<parallelism).map { AnswerSpillSink.path(directory: directory, subtask: $0) }.filter { access($0, F_OK) == 0 }
+        let mergeStarted = MonotonicClock.nanos()
         let (count, missing) = try TrainingSetMerge.merge(sortedLabels, answerFiles: files, parallelism: parallelism, view: view, into: destination)
+        let mergeSeconds = Double(MonotonicClock.nanos() &- mergeStarted) / 1e9
         deadLetters += badInput.values
         let read = Int64(result.metrics.sourceRecords.current)
         let seconds = Double(MonotonicClock.nanos() &- started) / 1e9
@@ -221,7 +226,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
             progress(last)
         }
         return Result(rows: [], rowCount: count, missing: missing, events: read, deadLetters: deadLetters, seconds: seconds,
-                      historySeconds: historySeconds, labelSeconds: labelSeconds, labelRuns: sortedLabels.runs,
+                      historySeconds: historySeconds, labelSeconds: labelSeconds, mergeSeconds: mergeSeconds, labelRuns: sortedLabels.runs,
                       peakLabelsInMemory: sorter.peakBuffered)
     }
 

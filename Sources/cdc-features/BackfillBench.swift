@@ -131,6 +131,9 @@ struct BenchBackfill: ParsableCommand {
             // Of the serial rest: loading and sorting the labels (before the history).
             ("label_seconds_p1", String(format: "%.3f", p1.labelSeconds)),
             ("label_seconds_p2", String(format: "%.3f", p2.labelSeconds)),
+            // And merging the training set together (after the history).
+            ("merge_seconds_p1", String(format: "%.3f", p1.mergeSeconds)),
+            ("merge_seconds_p2", String(format: "%.3f", p2.mergeSeconds)),
             ("runs", "\(max(1, runs))"),
             ("seconds_p1_all", "[" + p1s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
             ("seconds_p2_all", "[" + p2s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
