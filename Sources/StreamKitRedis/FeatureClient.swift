@@ -45,9 +45,10 @@ public struct FeatureVector: Sendable, Equatable {
 ///
 /// The async methods run Redis I/O on the client's own serial `DispatchQueue` (one connection),
 /// never on the Swift concurrency pool; the `…Blocking` variants are for dedicated threads.
-/// `getMany` is one round trip: a script reads the latest pointers and the hashes they name atomically.
-/// The JSON lookups of the control API read them in one transaction instead (a quarter of the
-/// server time; see `render`).
+/// Every read is one round trip and one atomic step on the server in the common case: a
+/// transaction of the latest pointers and the hashes of the version they named last time; an
+/// entity that points elsewhere is read again by a script that reads its pointer and hash together
+/// (see `withStoredHashes`).
 ///
 /// ```swift
 /// let client = try FeatureClient(url: "redis://127.0.0.1:6379")
@@ -156,35 +157,48 @@ public final class FeatureClient: @unchecked Sendable {
     // MARK: Internals
 
     /// Runs under `lock`: the features of `entities` rendered as JSON straight from the replies.
+    private func render(viewNamed name: String, namespace: String, entities: [String], version: Int?, single: Bool) throws -> [UInt8]? {
+        let view = FeatureView(name: name, entityKey: "", features: [], ttl: .zero, version: version ?? 0, namespace: namespace)
+        let now = self.now()
+        return try withStoredHashes(view, fields: nil, entities: entities, version: version) { stored in
+            Self.renderJSON(view: name, entities: entities, single: single, now: now, stored)
+        }
+    }
+
+    /// Runs under `lock`: reads each entity's version and stored hash — its `fields` (`HMGET`), or
+    /// all of it (`HGETALL`) when nil — and hands `body` entity `i`'s version and hash (nil when it
+    /// has no pointer), valid inside `body` only.
     ///
     /// One round trip and one atomic step on the server in the common case: a transaction reads
     /// every entity's latest pointer (`MGET`) and the hash of the version the view's entities
-    /// pointed to last time (`HGETALL …:v<guess>`). A transaction costs Redis a quarter of the read
+    /// pointed to last time (`…:v<guess>`). A transaction costs Redis a quarter of the read
     /// script's time (which converts every hash to Lua values and back), and the server time is
     /// what a read waits for behind the pipeline's own work. An entity whose pointer names another
     /// version (a view between versions) is read again by the read script, which reads its pointer
     /// and the hash it names atomically, so no vector is assembled from a pointer and a hash of
     /// different versions. With `version` given, that version's hashes are read directly.
-    private func render(viewNamed name: String, namespace: String, entities: [String], version: Int?, single: Bool) throws -> [UInt8]? {
+    private func withStoredHashes<T>(_ view: FeatureView, fields: [String]?, entities: [String], version: Int?,
+                                     _ body: ((Int) -> (version: Int64, hash: RedisReplyView)?) throws -> T) throws -> T {
         if connection == nil { connection = try RedisConnection(configuration) }
         let redis = connection!
-        let view = FeatureView(name: name, entityKey: "", features: [], ttl: .zero, version: version ?? 0, namespace: namespace)
-        let guessKey = namespace + ":" + name
+        let name = view.name
+        let guessKey = view.namespace + ":" + name
         let guess = Int64(version ?? versionGuesses[guessKey] ?? 1)
         let guessText = Array(String(guess).utf8)
-        var commands = RedisCommandBuffer(capacity: entities.count * 2 * (name.utf8.count + namespace.utf8.count + 32) + 64)
+        let fieldBytes = fields?.reduce(0) { $0 + $1.utf8.count + 16 } ?? 0
+        var commands = RedisCommandBuffer(capacity: entities.count * (2 * (name.utf8.count + view.namespace.utf8.count + 32) + fieldBytes) + 64)
         if version == nil {
             commands.arg("MGET")
             for e in entities { FeatureUpsert.appendKeyPrefix(view, e, to: &commands); commands.part(":latest"); commands.endArg() }
             commands.endCommand()
         }
         for e in entities {
-            commands.arg("HGETALL")
+            commands.arg(fields == nil ? "HGETALL" : "HMGET")
             FeatureUpsert.appendKeyPrefix(view, e, to: &commands); commands.part(":v"); commands.part(guess); commands.endArg()
+            for f in fields ?? [] { commands.arg(f) }
             commands.endCommand()
         }
-        let now = self.now()
-        return try redis.withTransaction(commands) { reply -> [UInt8]? in
+        return try redis.withTransaction(commands) { reply -> T in
             let first = version == nil ? 1 : 0
             for i in 0..<reply.count where reply[i].isError {
                 throw StreamKitError(.connector, "reading \(entities.count) entities of \(name): \(reply[i].copied)")
@@ -214,21 +228,22 @@ public final class FeatureClient: @unchecked Sendable {
             let read: (Int) -> (version: Int64, hash: RedisReplyView)? = { i in
                 version != nil || !reply[0][i].isNull ? (guess, reply[first + i]) : nil
             }
-            if misses.isEmpty { return Self.renderJSON(view: name, entities: entities, single: single, now: now, read) }
+            if misses.isEmpty { return try body(read) }
             // The misses through the read script (pointer and hash together).
-            var script = RedisCommandBuffer(capacity: misses.count * 64 + 64)
+            var script = RedisCommandBuffer(capacity: misses.count * 64 + 64 + fieldBytes)
             script.arg("EVALSHA"); script.arg(FeatureRead.script.sha1); script.arg(misses.count)
             for i in misses { FeatureUpsert.appendKeyPrefix(view, entities[i], to: &script); script.endArg() }
             script.arg("")
+            for f in fields ?? [] { script.arg(f) }
             script.endCommand()
-            return try redis.withReply(script, scripts: [FeatureRead.script]) { again -> [UInt8]? in
+            return try redis.withReply(script, scripts: [FeatureRead.script]) { again -> T in
                 if again.isError { throw StreamKitError(.connector, "reading \(misses.count) entities of \(name): \(again.copied)") }
                 guard again.count == misses.count else {
                     throw StreamKitError(.connector, "reading \(name): \(again.count) replies for \(misses.count) entities")
                 }
                 var slot = [Int](repeating: -1, count: entities.count)
                 for (j, i) in misses.enumerated() { slot[i] = j }
-                return Self.renderJSON(view: name, entities: entities, single: single, now: now) { i in
+                return try body { i in
                     if slot[i] < 0 { return read(i) }
                     let pair = again[slot[i]]
                     guard pair.isArray, pair.count == 2, let v = pair[0].integer else { return nil }
@@ -271,80 +286,58 @@ public final class FeatureClient: @unchecked Sendable {
         }
     }
 
-    /// Runs under `lock` (on `queue`, or on the blocking caller's thread).
+    /// Runs under `lock` (on `queue`, or on the blocking caller's thread): the vectors of
+    /// `entities`, read as ``withStoredHashes(_:fields:entities:version:_:)`` reads them — typed:
+    /// the sink's fields and the view's features; else the whole hash, each value's type inferred.
     private func read(_ view: FeatureView, typed: Bool, entities: [String], version: Int?) throws -> [FeatureVector?] {
-        if connection == nil { connection = try RedisConnection(configuration) }
-        let redis = connection!
-        // One round trip: the script reads each entity's latest pointer (unless a version is
-        // given) and the hash it names in one atomic step, so a vector is never assembled from a
-        // pointer and a hash of different moments.
-        var commands = RedisCommandBuffer(capacity: entities.count * 48 + 64 + view.features.count * 16)
-        commands.arg("EVALSHA"); commands.arg(FeatureRead.script.sha1); commands.arg(entities.count)
-        for e in entities { FeatureUpsert.appendKeyPrefix(view, e, to: &commands); commands.endArg() }
-        if let version { commands.arg(version) } else { commands.arg("") }
-        if typed {
-            commands.arg(FeatureView.eventTimeField); commands.arg(FeatureView.updatedField)
-            for f in view.features { commands.arg(f.name) }
-        }
-        commands.endCommand()
-        var replies: [RedisReply] = []
-        try redis.pipeline(commands, into: &replies, scripts: [FeatureRead.script])
-        if case .error(let e) = replies[0] { throw StreamKitError(.connector, "reading \(entities.count) entities of \(view.name): \(e)") }
-        let perEntity = replies[0].elements
-        guard perEntity.count == entities.count else {
-            throw StreamKitError(.connector, "reading \(view.name): \(perEntity.count) replies for \(entities.count) entities")
-        }
-        var versions = [Int?](repeating: nil, count: entities.count)
-        var hashes: [RedisReply] = []
-        hashes.reserveCapacity(entities.count)
-        var asked: [Int] = []
-        for (i, r) in perEntity.enumerated() {
-            let pair = r.elements
-            guard pair.count == 2, let v = pair[0].integer else { continue }
-            versions[i] = Int(v)
-            asked.append(i)
-            hashes.append(pair[1])
-        }
-        replies = hashes
-        let now = self.now()
-        let ttl = view.ttl.milliseconds
-        var out = [FeatureVector?](repeating: nil, count: entities.count)
-        for (j, i) in asked.enumerated() {
-            let r = replies[j]
-            if case .error(let e) = r { throw StreamKitError(.connector, "reading \(view.versionKey(entity: entities[i], version: versions[i]!)): \(e)") }
-            let items = r.elements
-            var eventTime: Int64? = nil
-            var updated: Int64 = 0
-            var fields: [FeatureVector.Field] = []
-            if typed {
-                guard items.count == 2 + view.features.count else { continue }
-                eventTime = items[0].integer
-                updated = items[1].integer ?? 0
-                for (k, f) in view.features.enumerated() {
-                    guard let text = items[2 + k].string, let value = FeatureValue(text: text, as: f.type) else { continue }
-                    fields.append(.init(name: f.name, value: value))
+        let fields = typed ? [FeatureView.eventTimeField, FeatureView.updatedField] + view.features.map(\.name) : nil
+        return try withStoredHashes(view, fields: fields, entities: entities, version: version) { stored in
+            let now = self.now()
+            let ttl = view.ttl.milliseconds
+            var out = [FeatureVector?](repeating: nil, count: entities.count)
+            for i in entities.indices {
+                guard let (version, items) = stored(i) else { continue }
+                if items.isError {
+                    throw StreamKitError(.connector, "reading \(view.versionKey(entity: entities[i], version: Int(version))): \(items.copied)")
                 }
-            } else {
-                var pairs: [(String, String)] = []
-                var k = 0
-                while k + 1 < items.count {
-                    if let name = items[k].string, let text = items[k + 1].string { pairs.append((name, text)) }
-                    k += 2
-                }
-                for (name, text) in pairs.sorted(by: { $0.0 < $1.0 }) {
-                    switch name {
-                    case FeatureView.eventTimeField: eventTime = Int64(text)
-                    case FeatureView.updatedField: updated = Int64(text) ?? 0
-                    default: fields.append(.init(name: name, value: FeatureValue(inferring: text)))
+                var eventTime: Int64? = nil
+                var updated: Int64 = 0
+                var features: [FeatureVector.Field] = []
+                if typed {
+                    guard items.count == 2 + view.features.count else { continue }
+                    eventTime = Self.text(items[0]).flatMap { Int64($0) }
+                    updated = Self.text(items[1]).flatMap { Int64($0) } ?? 0
+                    for (k, f) in view.features.enumerated() {
+                        guard let text = Self.text(items[2 + k]), let value = FeatureValue(text: text, as: f.type) else { continue }
+                        features.append(.init(name: f.name, value: value))
+                    }
+                } else {
+                    var pairs: [(String, String)] = []
+                    var k = 0
+                    while k + 1 < items.count {
+                        if let name = Self.text(items[k]), let text = Self.text(items[k + 1]) { pairs.append((name, text)) }
+                        k += 2
+                    }
+                    for (name, text) in pairs.sorted(by: { $0.0 < $1.0 }) {
+                        switch name {
+                        case FeatureView.eventTimeField: eventTime = Int64(text)
+                        case FeatureView.updatedField: updated = Int64(text) ?? 0
+                        default: features.append(.init(name: name, value: FeatureValue(inferring: text)))
+                        }
                     }
                 }
+                // No event time: the hash expired (or was never written by the sink).
+                guard let eventTime else { continue }
+                let age = now - eventTime
+                out[i] = FeatureVector(entity: entities[i], version: Int(version), eventTime: eventTime, updated: updated,
+                                       ageMillis: age, isFresh: typed ? age <= ttl : nil, features: features)
             }
-            // No event time: the hash expired (or was never written by the sink).
-            guard let eventTime else { continue }
-            let age = now - eventTime
-            out[i] = FeatureVector(entity: entities[i], version: versions[i]!, eventTime: eventTime, updated: updated,
-                                   ageMillis: age, isFresh: typed ? age <= ttl : nil, features: fields)
+            return out
         }
-        return out
+    }
+
+    /// The text of a string reply (nil for a missing field).
+    private static func text(_ reply: RedisReplyView) -> String? {
+        reply.isString ? String(decoding: reply.bytes, as: UTF8.self) : nil
     }
 }

@@ -279,7 +279,7 @@ struct RedisFeatureStoreTests {
     /// one transaction, and the entities at another version through the read script: entities at
     /// several versions (and a pointer spelled "02") render as the script alone renders them,
     /// before and after the guessed version follows the majority, and with an explicit version.
-    @Test func lookupJSONOfEntitiesAtDifferentVersions() async throws {
+    @Test func readsOfEntitiesAtDifferentVersions() async throws {
         let view = Self.view("versions")
         defer { try? Self.cleanUp(view) }
         let redis = try RedisConnection(try Self.config())
@@ -304,6 +304,17 @@ struct RedisFeatureStoreTests {
             #expect(fast == FeatureClient.json(view: view.name, entities: entities, vectors: vectors), "round \(round): \(fast)")
             #expect(vectors.map { $0?.version } == expected[round])
             #expect(vectors[3]?.eventTime == 1099, "the pointer's own spelling names the hash")
+            // Typed reads (HMGET of the view's features) take the same path: each entity's own
+            // version and that version's values, whatever the guess.
+            let typed = try await client.getMany(view: view, entities: entities)
+            #expect(typed.map { $0?.version } == expected[round], "round \(round): typed")
+            for i in 0..<3 {
+                let v = expected[round][i]!
+                #expect(typed[i]?.eventTime == Int64(1000 + v) && typed[i]?["clicks"] == .int(Int64(10 * v))
+                        && typed[i]?["page"] == .string("p\(v)") && typed[i]?["amount"] == nil, "round \(round): \(entities[i])")
+            }
+            #expect(typed[3]?.eventTime == 1099 && typed[3]?["clicks"] == .int(99) && typed[3]?["page"] == nil)
+            #expect(typed[0]?.isFresh == true && typed[4] == nil)
             // Most entities at version 2 from now on: the guess follows them.
             try store("c", pointer: "2", versions: [2])
             try store("a", pointer: round == 0 ? "2" : "1", versions: [])
@@ -312,6 +323,9 @@ struct RedisFeatureStoreTests {
         let pinnedVectors = try await client.getMany(viewNamed: view.name, namespace: view.namespace, entities: entities, version: 1)
         #expect(pinned == FeatureClient.json(view: view.name, entities: entities, vectors: pinnedVectors))
         #expect(pinnedVectors.map { $0?.version } == [1, 1, nil, nil, nil])
+        let pinnedTyped = try await client.getMany(view: view, entities: entities, version: 1)
+        #expect(pinnedTyped.map { $0?.version } == [1, 1, nil, nil, nil])
+        #expect(pinnedTyped[1]?["clicks"] == .int(10) && pinnedTyped[1]?["page"] == .string("p1"))
     }
 
     @Test func rawRateHelperWritesAndCleansUp() throws {
