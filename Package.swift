@@ -50,6 +50,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .target(name: "CStreamKitShims"),
+        // hiredis replies built in a per-connection arena (StreamKitRedis's read path allocates nothing).
+        .target(name: "CRedisReplyArena", dependencies: ["CHiredis"]),
         // Test support: counts the calling thread's heap allocations (wraps malloc & co. in the
         // test binary). Never a dependency of a library or the tool.
         .target(name: "CAllocationCounter"),
@@ -84,7 +86,7 @@ let package = Package(
         .target(
             name: "StreamKitRedis",
             dependencies: [
-                "StreamKit", "StreamKitJSON", "CHiredis",
+                "StreamKit", "StreamKitJSON", "CHiredis", "CRedisReplyArena",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict

@@ -1,9 +1,15 @@
 import CHiredis
+import CRedisReplyArena
 import StreamKit
 import Glibc
 import Logging
 
 /// One blocking connection to Redis (hiredis `redisContext`), for one thread at a time.
+///
+/// Nothing is allocated per command or reply once the buffers have grown: commands are written
+/// in Redis's protocol into one reused buffer and handed to hiredis at once, and hiredis builds
+/// its replies in the connection's arena (`CRedisReplyArena`), released when the read is done,
+/// instead of one `malloc` per reply object and string.
 ///
 /// The connection owns its C context and frees it in `deinit`. Every call blocks the calling
 /// thread: use it from a dedicated thread (a sink's subtask thread) or a `DispatchQueue`
@@ -24,10 +30,11 @@ public final class RedisConnection {
     public let configuration: RedisConfiguration
     /// The live hiredis context, nil after an I/O error until the next reconnect.
     private var context: UnsafeMutablePointer<redisContext>?
-    /// Reusable argv/argvlen arrays pointing into a ``RedisCommandBuffer``.
-    private var argv: UnsafeMutablePointer<UnsafePointer<CChar>?>
-    private var argvLengths: UnsafeMutablePointer<Int>
-    private var argvCapacity: Int
+    /// Where hiredis builds this connection's replies: reads nest (a read inside another's use
+    /// of its replies), each releasing back to where it started.
+    private let arena: OpaquePointer
+    /// The commands of one round trip in Redis's protocol, reused.
+    private var protocolBytes: [UInt8] = []
     /// Times the connection was re-established after an I/O error.
     public private(set) var reconnects: Int = 0
 
@@ -38,9 +45,12 @@ public final class RedisConnection {
     ///   `SELECT` is refused.
     public init(_ configuration: RedisConfiguration) throws {
         self.configuration = configuration
-        argvCapacity = 64
-        argv = .allocate(capacity: argvCapacity)
-        argvLengths = .allocate(capacity: argvCapacity)
+        // 64 KiB to start (a 100-entity read needs about 40 KiB); at most 4 MiB kept between reads.
+        guard let arena = streamkit_reply_arena_create(64 << 10, 4 << 20) else {
+            throw StreamKitError(.connector, "cannot allocate the Redis reply arena")
+        }
+        self.arena = arena
+        protocolBytes.reserveCapacity(64 << 10)
         try withReconnects { }
     }
 
@@ -51,8 +61,7 @@ public final class RedisConnection {
 
     deinit {
         if let context { redisFree(context) }
-        argv.deallocate()
-        argvLengths.deallocate()
+        streamkit_reply_arena_destroy(arena)
     }
 
     /// True while a context is established (it is dropped after an I/O error).
@@ -237,6 +246,7 @@ public final class RedisConnection {
             throw StreamKitError(.connector, "cannot set the Redis socket timeout: \(message)", retriable: true,
                                  libraryCode: code.libraryCode)
         }
+        streamkit_reply_arena_attach(UnsafeMutableRawPointer(ctx.pointee.reader), arena)
         context = ctx
         // Session setup: these run without retry (we are inside the connect step).
         if let password = c.password {
@@ -269,13 +279,25 @@ public final class RedisConnection {
         replies.removeAll(keepingCapacity: true)
         replies.reserveCapacity(commands.count)
         try append(commands, to: ctx)
-        for _ in 0..<commands.count {
-            var raw: UnsafeMutableRawPointer? = nil
-            guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
-            replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
-            freeReplyObject(raw)
+        try withArena {
+            for _ in 0..<commands.count {
+                var raw: UnsafeMutableRawPointer? = nil
+                guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
+                replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
+            }
         }
     }
+
+    /// Runs `body`, which reads replies, and releases what they took of the arena afterwards:
+    /// replies read inside `body` are valid until it returns.
+    private func withArena<T>(_ body: () throws -> T) rethrows -> T {
+        let mark = streamkit_reply_arena_mark_now(arena)
+        defer { streamkit_reply_arena_release(arena, mark) }
+        return try body()
+    }
+
+    /// Bytes the reply arena holds now (tests: a read allocates nothing once it has grown).
+    package var replyArenaCapacity: Int { streamkit_reply_arena_capacity(arena) }
 
     /// Sends the one command in `command` and lets `body` read its reply in place (no copy into
     /// ``RedisReply``): for hot reads that render the reply straight into their output. Reconnects
@@ -291,12 +313,13 @@ public final class RedisConnection {
             try withReconnects {
                 guard let ctx = context else { throw StreamKitError(.connector, "not connected", retriable: true) }
                 try append(command, to: ctx)
-                var raw: UnsafeMutableRawPointer? = nil
-                guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
-                defer { freeReplyObject(raw) }
-                let view = RedisReplyView(raw.assumingMemoryBound(to: redisReply.self))
-                if !loaded, !scripts.isEmpty, view.isError, view.bytes.starts(with: "NOSCRIPT".utf8) { noScript = true; return }
-                result = try body(view)
+                try withArena {
+                    var raw: UnsafeMutableRawPointer? = nil
+                    guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
+                    let view = RedisReplyView(raw.assumingMemoryBound(to: redisReply.self))
+                    if !loaded, !scripts.isEmpty, view.isError, view.bytes.starts(with: "NOSCRIPT".utf8) { noScript = true; return }
+                    result = try body(view)
+                }
             }
             if noScript {
                 for s in scripts { try load(s) }
@@ -313,64 +336,78 @@ public final class RedisConnection {
     /// server time). Read-only commands only: an I/O error reconnects and re-sends the whole
     /// transaction. A command the server refuses to queue aborts it and throws, naming the reply.
     package func withTransaction<T>(_ commands: RedisCommandBuffer, _ body: (RedisReplyView) throws -> T) throws -> T {
-        var transaction = RedisCommandBuffer(capacity: commands.byteCount + 16)
-        transaction.arg("MULTI"); transaction.endCommand()
-        transaction.append(commands)
-        transaction.arg("EXEC"); transaction.endCommand()
         var result: T? = nil
         try withReconnects {
             guard let ctx = context else { throw StreamKitError(.connector, "not connected", retriable: true) }
-            try append(transaction, to: ctx)
+            try append(commands, to: ctx, transaction: true)
+            let replies = commands.count + 2   // MULTI, each command's QUEUED, EXEC
             var refused: String? = nil
-            for i in 0..<transaction.count {
-                var raw: UnsafeMutableRawPointer? = nil
-                guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
-                defer { freeReplyObject(raw) }
-                let view = RedisReplyView(raw.assumingMemoryBound(to: redisReply.self))
-                if i + 1 < transaction.count {
-                    if view.isError && refused == nil { refused = String(decoding: view.bytes, as: UTF8.self) }
-                    continue
+            try withArena {
+                for i in 0..<replies {
+                    var raw: UnsafeMutableRawPointer? = nil
+                    guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
+                    let view = RedisReplyView(raw.assumingMemoryBound(to: redisReply.self))
+                    if i + 1 < replies {
+                        if view.isError && refused == nil { refused = String(decoding: view.bytes, as: UTF8.self) }
+                        continue
+                    }
+                    if let refused { throw StreamKitError(.connector, "Redis refused a command of a transaction: \(refused)") }
+                    guard view.isArray, view.count == commands.count else {
+                        let what = view.isError ? String(decoding: view.bytes, as: UTF8.self) : "no reply"
+                        throw StreamKitError(.connector, "Redis did not run the transaction: \(what)")
+                    }
+                    result = try body(view)
                 }
-                if let refused { throw StreamKitError(.connector, "Redis refused a command of a transaction: \(refused)") }
-                guard view.isArray, view.count == commands.count else {
-                    let what = view.isError ? String(decoding: view.bytes, as: UTF8.self) : "no reply"
-                    throw StreamKitError(.connector, "Redis did not run the transaction: \(what)")
-                }
-                result = try body(view)
             }
         }
         return result!
     }
 
-    private func append(_ commands: RedisCommandBuffer, to ctx: UnsafeMutablePointer<redisContext>) throws {
-        var maxArgs = 0
-        var previous = 0
-        for end in commands.commandEnds { maxArgs = max(maxArgs, end - previous); previous = end }
-        if maxArgs > argvCapacity {
-            argv.deallocate(); argvLengths.deallocate()
-            argvCapacity = max(maxArgs, argvCapacity * 2)
-            argv = .allocate(capacity: argvCapacity)
-            argvLengths = .allocate(capacity: argvCapacity)
+    /// Writes `commands` (inside `MULTI` … `EXEC` with `transaction`) in Redis's protocol into
+    /// ``protocolBytes`` and appends them to the context's output buffer at once.
+    private func append(_ commands: RedisCommandBuffer, to ctx: UnsafeMutablePointer<redisContext>, transaction: Bool = false) throws {
+        protocolBytes.removeAll(keepingCapacity: true)
+        if transaction { Self.appendProtocol(literal: "*1\r\n$5\r\nMULTI\r\n", to: &protocolBytes) }
+        Self.appendProtocol(commands, to: &protocolBytes)
+        if transaction { Self.appendProtocol(literal: "*1\r\n$4\r\nEXEC\r\n", to: &protocolBytes) }
+        let appended = protocolBytes.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(ctx, $0.baseAddress, $0.count) == REDIS_OK }
         }
-        let argv = self.argv, lengths = argvLengths
-        let appended: Bool = commands.bytes.withUnsafeBufferPointer { raw in
-            // A non-null base even for an all-empty buffer.
-            let base = UnsafeRawPointer(raw.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
+        guard appended else { throw ioError(ctx, "append") }
+    }
+
+    /// Every complete command of `commands` as RESP arrays of bulk strings
+    /// (`*<n>\r\n` then `$<length>\r\n<bytes>\r\n` per argument).
+    static func appendProtocol(_ commands: RedisCommandBuffer, to out: inout [UInt8]) {
+        commands.bytes.withUnsafeBufferPointer { bytes in
             var arg = 0
             var argStart = 0
             for end in commands.commandEnds {
-                var n = 0
+                appendHeader(UInt8(ascii: "*"), end - arg, to: &out)
                 while arg < end {
                     let argEnd = commands.argEnds[arg]
-                    argv[n] = base + argStart
-                    lengths[n] = argEnd - argStart
-                    argStart = argEnd; arg += 1; n += 1
+                    appendHeader(UInt8(ascii: "$"), argEnd - argStart, to: &out)
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[argStart..<argEnd]))
+                    out.append(13); out.append(10)
+                    argStart = argEnd; arg += 1
                 }
-                if redisAppendCommandArgv(ctx, Int32(n), argv, lengths) != REDIS_OK { return false }
             }
-            return true
         }
-        guard appended else { throw ioError(ctx, "append") }
+    }
+
+    private static func appendProtocol(literal: StaticString, to out: inout [UInt8]) {
+        literal.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// `<prefix><n>\r\n`.
+    private static func appendHeader(_ prefix: UInt8, _ n: Int, to out: inout [UInt8]) {
+        out.append(prefix)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
+            var v = n, i = 24
+            repeat { i -= 1; digits[i] = UInt8(truncatingIfNeeded: 48 + v % 10); v /= 10 } while v > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<24]))
+        }
+        out.append(13); out.append(10)
     }
 
     private func ioError(_ ctx: UnsafeMutablePointer<redisContext>, _ what: String) -> StreamKitError {

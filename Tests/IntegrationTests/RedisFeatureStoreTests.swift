@@ -82,6 +82,92 @@ struct RedisFeatureStoreTests {
         #expect(try redis.command(["MGET", "\(prefix):1", "\(prefix):nope"]) == .array([.bulk(Array("0.5".utf8)), .null]))
     }
 
+    /// Commands go out in Redis's protocol written by the connection: arguments holding CR LF,
+    /// NUL, protocol markers, nothing at all, or non-ASCII text come back byte for byte.
+    @Test func protocolArgumentsRoundTripEveryByte() throws {
+        let redis = try RedisConnection(try Self.config())
+        let prefix = Self.unique("resp")
+        defer { _ = try? redis.deleteKeys(matching: "\(prefix):*") }
+        let values: [[UInt8]] = [
+            Array("a\r\nb".utf8), [0, 13, 10, 0], Array("$5\r\n*1\r\n".utf8), [], Array("zürich · 東京".utf8),
+            (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) },
+        ]
+        var commands = RedisCommandBuffer()
+        for (i, v) in values.enumerated() {
+            commands.arg("SET"); commands.arg("\(prefix):\(i)")
+            v.withUnsafeBytes { commands.part(bytes: $0) }; commands.endArg()
+            commands.endCommand()
+        }
+        commands.arg("MGET")
+        for i in values.indices { commands.arg("\(prefix):\(i)") }
+        commands.endCommand()
+        var replies: [RedisReply] = []
+        try redis.pipeline(commands, into: &replies)
+        #expect(replies.prefix(values.count).allSatisfy { $0 == .status("OK") })
+        #expect(replies.last == .array(values.map { .bulk($0) }))
+        // The server counts each argument as sent (STRLEN of the 70,000-byte value).
+        #expect(try redis.command(["STRLEN", "\(prefix):5"]) == .integer(70_000))
+    }
+
+    /// Replies are built in the connection's arena: a read nested inside another read's use of
+    /// its replies (the feature client's misses) leaves the outer replies intact; once the arena
+    /// has grown to a read's size, the same read keeps its capacity (no allocation); a reply
+    /// larger than the retain limit is read whole and its memory given back afterwards.
+    @Test func repliesInTheArenaNestAndKeepTheirCapacity() throws {
+        let redis = try RedisConnection(try Self.config())
+        let prefix = Self.unique("arena")
+        defer { _ = try? redis.deleteKeys(matching: "\(prefix):*") }
+        var fill = RedisCommandBuffer()
+        fill.arg("HSET"); fill.arg("\(prefix):wide")
+        for f in 0..<5_000 { fill.arg("field-\(f)"); fill.arg("value-\(f * 7)") }
+        fill.endCommand()
+        fill.arg("HSET"); fill.arg("\(prefix):other")
+        for f in 0..<5_000 { fill.arg("o\(f)"); fill.arg("\(f)") }
+        fill.endCommand()
+        fill.command(["SET", "\(prefix):inner", "inner-value"])
+        var replies: [RedisReply] = []
+        try redis.pipeline(fill, into: &replies)
+        #expect(replies.first == .integer(5_000))
+
+        var read = RedisCommandBuffer()
+        read.command(["HGETALL", "\(prefix):wide"]); read.command(["GET", "\(prefix):inner"])
+        var inner = RedisCommandBuffer()
+        inner.command(["HGETALL", "\(prefix):other"])
+        func readBoth() throws -> (fields: Int, checked: Int, inner: Int) {
+            try redis.withTransaction(read) { reply in
+                let wide = reply[0]
+                // A nested read of another 5,000 fields, then the outer replies (still intact).
+                let innerCount = try redis.withReply(inner) { $0.count }
+                var checked = 0
+                for p in 0..<(wide.count / 2) {
+                    let name = String(decoding: wide[2 * p].bytes, as: UTF8.self)
+                    let value = String(decoding: wide[2 * p + 1].bytes, as: UTF8.self)
+                    if let f = Int(name.dropFirst("field-".count)), value == "value-\(f * 7)" { checked += 1 }
+                }
+                #expect(String(decoding: reply[1].bytes, as: UTF8.self) == "inner-value")
+                return (wide.count, checked, innerCount)
+            }
+        }
+        let first = try readBoth()
+        #expect(first.fields == 10_000 && first.checked == 5_000 && first.inner == 10_000)
+        let grown = redis.replyArenaCapacity
+        #expect(grown > 64 << 10)   // two 5,000-field replies at once do not fit the first chunk
+        for _ in 0..<3 {
+            let again = try readBoth()
+            #expect(again.checked == 5_000)
+            #expect(redis.replyArenaCapacity == grown)
+        }
+        // 6 MiB in one reply: read whole, then the arena shrinks back within its 4 MiB limit.
+        let big = [UInt8](repeating: 0x61, count: 6 << 20)
+        var set = RedisCommandBuffer()
+        set.arg("SET"); set.arg("\(prefix):big"); big.withUnsafeBytes { set.part(bytes: $0) }; set.endArg(); set.endCommand()
+        try redis.pipeline(set, into: &replies)
+        var get = RedisCommandBuffer()
+        get.command(["GET", "\(prefix):big"])
+        #expect(try redis.withReply(get) { $0.bytes.count == big.count && $0.bytes.allSatisfy { $0 == 0x61 } })
+        #expect(redis.replyArenaCapacity <= 4 << 20)
+    }
+
     @Test func scriptsLoadOnNoScript() throws {
         let redis = try RedisConnection(try Self.config())
         // A script the server has never seen: EVALSHA answers NOSCRIPT, the connection loads it and retries.
