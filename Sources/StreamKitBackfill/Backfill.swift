@@ -60,6 +60,12 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     public var temporaryDirectory: String? = nil
     /// Labels per chunk of the final merge (at parallelism > 1, chunks are put together at once).
     public var mergeChunkSize: Int = SortedLabels.defaultChunkSize
+    /// Where input lines that cannot be decoded (events and labels) are appended as they are
+    /// found, as NDJSON with the reason (``DeadLetterLog``); nil: only the first
+    /// ``deadLettersKept`` are kept (in ``Result/deadLetters``) and the rest counted.
+    public var deadLetterPath: String? = nil
+    /// Dead letters held in ``Result/deadLetters`` at most (the first ones; all go to ``deadLetterPath``).
+    public var deadLettersKept: Int = 1000
 
     /// What a backfill produced.
     public struct Result: Sendable {
@@ -71,8 +77,11 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         public var missing: Int
         /// Events of the history the job read.
         public var events: Int64
-        /// Input lines that could not be decoded (events and labels), with the reason.
+        /// Input lines that could not be decoded (events and labels), with the reason: the first
+        /// ``Backfill/deadLettersKept`` of them (all of them are in ``Backfill/deadLetterPath``).
         public var deadLetters: [DeadLetter<String>]
+        /// Input lines that could not be decoded, all of them.
+        public var deadLetterCount: Int = 0
         /// Seconds of the whole backfill (sorting the labels, the history, the training set).
         public var seconds: Double
         /// Seconds of the history pass alone (the job and the join).
@@ -135,14 +144,13 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         let started = MonotonicClock.nanos()
         let directory = try Self.makeTemporaryDirectory(temporaryDirectory)
         defer { Self.removeTemporaryDirectory(directory) }
-        var deadLetters: [DeadLetter<String>] = []
+        let deadLetters = DeadLetterLog(path: deadLetterPath, keep: deadLettersKept)
         let sorter = ExternalLabelSort(directory: directory, runSize: labelBufferSize)
         sorter.parallelism = parallelism
-        try loadLabels(into: sorter, deadLetters: &deadLetters)
+        try loadLabels(into: sorter, deadLetters: deadLetters)
         let sortedLabels = try sorter.finish(chunkSize: mergeChunkSize)
         let view = job.featureView
         let job = self.job
-        let badInput = CollectedOutput<DeadLetter<String>>()
         var fileProgress: ReadProgress? = nil
         var kafkaMetrics: KafkaSourceMetrics? = nil
 
@@ -155,7 +163,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
             fileProgress = source.progress
             events = { env in
                 let raw = job.history(env, file: source)
-                raw.sideOutput(DeadLetter<String>.self).collect(into: badInput, name: "history-dead-letters")
+                raw.sideOutput(DeadLetter<String>.self).sink("history-dead-letters") { DeadLetterLogSink(deadLetters) }
                 return raw
             }
         case let .kafka(topic, configuration, from, to):
@@ -168,7 +176,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
             let source = KafkaSource(kafka: configuration, c, decoder: try job.eventDecoder(), metrics: metrics)
             events = { env in
                 let raw = job.history(env, kafka: source)
-                raw.sideOutput(DeadLetter<String>.self).collect(into: badInput, name: "history-dead-letters")
+                raw.sideOutput(DeadLetter<String>.self).sink("history-dead-letters") { DeadLetterLogSink(deadLetters) }
                 guard let to else { return raw }
                 return raw.filter("until") { job.eventTime($0) <= to }
             }
@@ -217,7 +225,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
         let mergeStarted = MonotonicClock.nanos()
         let (count, missing) = try TrainingSetMerge.merge(sortedLabels, answerFiles: files, parallelism: parallelism, view: view, into: destination)
         let mergeSeconds = Double(MonotonicClock.nanos() &- mergeStarted) / 1e9
-        deadLetters += badInput.values
+        try deadLetters.close()
         let read = Int64(result.metrics.sourceRecords.current)
         let seconds = Double(MonotonicClock.nanos() &- started) / 1e9
         if let progress {
@@ -225,9 +233,9 @@ public struct Backfill<J: BackfillableJob>: Sendable {
             last.fraction = 1; last.events = read; last.seconds = seconds; last.finished = true
             progress(last)
         }
-        return Result(rows: [], rowCount: count, missing: missing, events: read, deadLetters: deadLetters, seconds: seconds,
-                      historySeconds: historySeconds, labelSeconds: labelSeconds, mergeSeconds: mergeSeconds, labelRuns: sortedLabels.runs,
-                      peakLabelsInMemory: sorter.peakBuffered)
+        return Result(rows: [], rowCount: count, missing: missing, events: read, deadLetters: deadLetters.kept,
+                      deadLetterCount: deadLetters.count, seconds: seconds, historySeconds: historySeconds, labelSeconds: labelSeconds,
+                      mergeSeconds: mergeSeconds, labelRuns: sortedLabels.runs, peakLabelsInMemory: sorter.peakBuffered)
     }
 
     static func makeTemporaryDirectory(_ parent: String?) throws -> String {
@@ -250,7 +258,7 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     }
 
     /// Reads the labels into `sorter`, with bad lines dead-lettered.
-    func loadLabels(into sorter: ExternalLabelSort, deadLetters: inout [DeadLetter<String>]) throws {
+    func loadLabels(into sorter: ExternalLabelSort, deadLetters: DeadLetterLog) throws {
         switch self.labels {
         case let .events(list):
             for l in list { try sorter.add(l) }
@@ -260,10 +268,13 @@ public struct Backfill<J: BackfillableJob>: Sendable {
             try reader.open(context: SourceContext(subtask: 0, parallelism: 1, metrics: OperatorMetrics(name: "labels"), jobMetrics: JobMetrics()))
             defer { reader.close() }
             var batch = Batch<LabelEvent>()
+            var bad: [DeadLetter<String>] = []
             while true {
-                let status = try reader.poll(into: &batch, deadLetters: &deadLetters, maxRecords: 4096)
+                let status = try reader.poll(into: &batch, deadLetters: &bad, maxRecords: 4096)
                 for l in batch.values { try sorter.add(l) }
                 batch.removeAll()
+                try deadLetters.append(contentsOf: bad)
+                bad.removeAll(keepingCapacity: true)
                 if status == .finished { break }
             }
         case let .kafka(topic, configuration):
@@ -271,14 +282,12 @@ public struct Backfill<J: BackfillableJob>: Sendable {
                                              startFrom: .earliest)
             c.bounded = true
             let labelSource = KafkaSource(kafka: configuration, c, decoder: LabelDecoder())
-            let bad = CollectedOutput<DeadLetter<String>>()
             let read = Job("backfill-labels") { env in
                 let raw = env.source(labelSource, name: "labels")
-                raw.sideOutput(DeadLetter<String>.self).collect(into: bad, name: "label-dead-letters")
+                raw.sideOutput(DeadLetter<String>.self).sink("label-dead-letters") { DeadLetterLogSink(deadLetters) }
                 raw.sink("label-sort") { LabelSortSink(sorter) }
             }
             _ = try read.start(Job.RunOptions(parallelism: 1)).waitUntilFinished()
-            deadLetters += bad.values
         }
     }
 }

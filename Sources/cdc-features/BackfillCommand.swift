@@ -92,6 +92,10 @@ extension BackfillableJob {
         }
         var backfill = Backfill(job: job, labels: labelInput)
         backfill.labelBufferSize = command.labelBuffer
+        // Bad lines go to the file as they are found (created only when there is one).
+        let deadLetterPath = out == "-" ? "backfill-dead-letters.ndjson" : out + ".dead-letters.ndjson"
+        backfill.deadLetterPath = deadLetterPath
+        unlink(deadLetterPath)   // a previous run's, next to the --out this run replaces
         let everyInterval = command.progressInterval > .zero
         if everyInterval { backfill.progressInterval = command.progressInterval }
         let result: Backfill<Self>.Result
@@ -102,14 +106,8 @@ extension BackfillableJob {
         } catch let e as StreamKitError { throw ValidationError(e.description) }
         var summary = "backfill: \(result.rowCount) rows (\(result.missing) with missing features) from \(result.events) events in "
             + String(format: "%.2f s (%.0f events/s)", result.seconds, result.eventsPerSecond)
-        if !result.deadLetters.isEmpty {
-            let path = out == "-" ? "backfill-dead-letters.ndjson" : out + ".dead-letters.ndjson"
-            let lines = result.deadLetters.map { d -> String in
-                let obj: [String: String] = ["reason": d.reason, "record": d.record]
-                return String(data: try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), encoding: .utf8)!
-            }
-            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-            summary += "; \(result.deadLetters.count) bad input lines in \(path)"
+        if result.deadLetterCount > 0 {
+            summary += "; \(result.deadLetterCount) bad input lines in \(deadLetterPath)"
         }
         FileHandle.standardError.write((summary + "\n").data(using: .utf8)!)
     }

@@ -122,6 +122,47 @@ import StreamKitWorkload
         #expect(bitEqual >= p1.count * 9 / 10)
     }
 
+    /// Bad lines are appended to the dead-letter file as they are found, with the reason and its
+    /// code; only the first `deadLettersKept` stay in memory, the count covers all of them, and
+    /// the training set is what the good lines give.
+    @Test func deadLettersStreamToTheirFileAndOnlyTheFirstAreKept() async throws {
+        let m = Self.m
+        let dir = NSTemporaryDirectory() + "backfill-dlq-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 2,000 events of users 1…4, one bad line after every 20th (100 bad lines in all).
+        var lines: [String] = []
+        for i in 0..<2_000 {
+            lines.append(Self.line(id: i + 1, user: Int64(i % 4 + 1), amount: 1, ts: m + Int64(i) * 100))
+            if i % 20 == 0 { lines.append(#"{"before":null,"after":{"id":"#) }
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/events.ndjson", atomically: true, encoding: .utf8)
+        try ([#"{"entity":"1","label_time":\#(m + 199_999),"label":1}"#, #"{"entity":"2","label":0}"#, "not json"]
+            .joined(separator: "\n") + "\n").write(toFile: dir + "/labels.ndjson", atomically: true, encoding: .utf8)
+        var backfill = Backfill(job: try UserActivityFeatures(), labels: .file(dir + "/labels.ndjson"))
+        backfill.deadLetterPath = dir + "/dead.ndjson"
+        backfill.deadLettersKept = 3
+        let result = try await backfill.run(input: .file(dir + "/events.ndjson"), parallelism: 2)
+        #expect(result.deadLetterCount == 102)
+        #expect(result.deadLetters.count == 3)
+        let dead = try String(contentsOfFile: dir + "/dead.ndjson", encoding: .utf8).split(separator: "\n")
+        #expect(dead.count == 102)
+        let parsed = try dead.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]) }
+        #expect(parsed.allSatisfy { !($0["reason"] ?? "").isEmpty && !($0["code"] ?? "").isEmpty && $0["record"] != nil })
+        #expect(parsed.filter { $0["record"] == #"{"before":null,"after":{"id":"# }.count == 100)
+        #expect(parsed.contains { $0["record"] == "not json" } && parsed.contains { $0["record"] == #"{"entity":"2","label":0}"# })
+        // The one good label: user 1's five-minute window ending at m + 180,000 (its 450 events
+        // before then: every 4th of the first 1,800).
+        #expect(result.rowCount == 1)
+        let row = try #require(result.rows.first)
+        #expect(row.label.entity == "1" && row.features?.first == .int(450), "\(row)")
+        // Without a path nothing is written and the count still covers every bad line.
+        var counted = Backfill(job: try UserActivityFeatures(), labels: .file(dir + "/labels.ndjson"))
+        counted.deadLettersKept = 0
+        let again = try await counted.run(input: .file(dir + "/events.ndjson"), parallelism: 1)
+        #expect(again.deadLetterCount == 102 && again.deadLetters.isEmpty)
+    }
+
     /// Ints exactly, doubles within `relative`.
     static func equal(_ a: [FeatureValue?]?, _ b: [FeatureValue?]?, relative: Double) -> Bool {
         guard let a, let b else { return a == nil && b == nil }
