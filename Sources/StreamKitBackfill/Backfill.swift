@@ -33,10 +33,13 @@ public struct Backfill<J: BackfillableJob>: Sendable {
     public enum Input: Sendable {
         /// An NDJSON file of the job's input events (what it reads from Kafka, one per line).
         case file(String)
-        /// A Kafka topic, read to its end: each partition from its first record whose Kafka
-        /// timestamp is at or after `from` (ms; nil: the beginning), keeping events whose event
-        /// time is ≤ `to` (nil: all).
-        case kafka(topic: String, configuration: KafkaConfiguration, from: EventTime? = nil, to: EventTime? = nil)
+        /// A Kafka topic: each partition from its first record whose Kafka timestamp is at or
+        /// after `from` (ms; nil: the beginning) to its end — or, with `stopAfter`, to its first
+        /// record whose Kafka timestamp is after that (``KafkaSourceConfiguration/stopAfterTimestamp``)
+        /// — keeping events whose event time is ≤ `to` (nil: all). `stopAfter` must allow for the
+        /// delay between an event and its record's write (at least `to` plus the capture's lag).
+        case kafka(topic: String, configuration: KafkaConfiguration, from: EventTime? = nil, to: EventTime? = nil,
+                   stopAfter: EventTime? = nil)
     }
 
     /// Where the labels come from (see ``LabelDecoder`` for the line format).
@@ -166,10 +169,11 @@ public struct Backfill<J: BackfillableJob>: Sendable {
                 raw.sideOutput(DeadLetter<String>.self).sink("history-dead-letters") { DeadLetterLogSink(deadLetters) }
                 return raw
             }
-        case let .kafka(topic, configuration, from, to):
+        case let .kafka(topic, configuration, from, to, stopAfter):
             var c = KafkaSourceConfiguration(topics: [topic], groupID: "streamkit-backfill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))",
                                              startFrom: from.map { .timestamp($0) } ?? .earliest)
             c.bounded = true
+            c.stopAfterTimestamp = stopAfter
             c.parallelism = parallelism
             let metrics = KafkaSourceMetrics()
             kafkaMetrics = metrics

@@ -48,6 +48,13 @@ public struct KafkaSourceConfiguration: Sendable {
     /// reached its end (librdkafka's partition EOF, the high watermark seen by the fetcher): a
     /// bounded read for batch jobs, tests and benchmarks. Default: false.
     public var bounded: Bool = false
+    /// Bounded mode: each partition also ends at its first record whose Kafka timestamp is after
+    /// this time (ms since the epoch); that record and the ones after it are not read, and the
+    /// partition's fetching is paused — a time range of a topic without reading to its end (as
+    /// `startFrom: .timestamp` starts one). Records are taken in offset order: a record with an
+    /// earlier timestamp after the stop (a producer's clock going back) is not read either.
+    /// nil: read to the end. Default: nil.
+    public var stopAfterTimestamp: Int64? = nil
     /// What to do with null values. Default: `.decodeAsEmpty`.
     public var tombstones: KafkaTombstonePolicy = .decodeAsEmpty
     /// Values larger than this many bytes are dead-lettered (code `record_too_large`) without being
@@ -186,6 +193,7 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
             var produced = 0
             let skipTombstones = core.configuration.tombstones == .skip
             let maxRecordBytes = core.configuration.maxRecordBytes ?? Int.max
+            let stopAfter = core.configuration.bounded ? core.configuration.stopAfterTimestamp : nil
             while produced < maxRecords && core.cursor < core.count {
                 let index = core.cursor
                 guard let m = core.buffer[index] else { core.cursor += 1; continue }
@@ -197,9 +205,15 @@ public struct KafkaSource<Decoder: LineDecoder>: Source {
                 }
                 let ti = core.topicIndex(msg.rkt)
                 if runState != nil && (ti != runTopic || msg.partition != runPartition) { break }
-                guard ti >= 0, let state = core.state(ti, msg.partition), msg.offset >= state.next,
+                guard ti >= 0, let state = core.state(ti, msg.partition), !state.stopped, msg.offset >= state.next,
                       state.skipBefore == nil || !core.skipForTimestamp(m, state) else {
-                    // Not ours any more (revoked), already emitted (re-fetched after a reassignment), or before the replay time.
+                    // Not ours any more (revoked), already emitted (re-fetched after a reassignment),
+                    // before the replay time, or after the partition's stop time.
+                    core.release(index)
+                    continue
+                }
+                if let stopAfter, core.isAfter(m, stopAfter) {
+                    core.stop(ti, msg.partition, state)
                     core.release(index)
                     continue
                 }
@@ -251,6 +265,8 @@ final class KafkaReaderCore {
         /// `.timestamp` start: skip records older than this (Tansu 0.6 answers a timestamp lookup
         /// with the offset of the record *batch*, so the first records may be older).
         var skipBefore: Int64?
+        /// Reached ``KafkaSourceConfiguration/stopAfterTimestamp``: nothing more is read.
+        var stopped = false
         init(next: Int64, skipBefore: Int64?) { self.next = next; self.skipBefore = skipBefore }
     }
 
@@ -508,6 +524,25 @@ final class KafkaReaderCore {
         _ = run.state.withLock { $0.done.insert(KafkaTopicPartition(topics[topic], partition)) }
     }
 
+    /// Whether message `m`'s Kafka timestamp is after `time` (a message without one is not).
+    func isAfter(_ m: UnsafeMutablePointer<rd_kafka_message_t>, _ time: Int64) -> Bool {
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let ts = rd_kafka_message_timestamp(m, &type)
+        return ts >= 0 && ts > time
+    }
+
+    /// Ends a partition at its stop time: done for the bounded read, and its fetching paused
+    /// (back-pressure's pause and resume leave it alone: see `assignedList`).
+    func stop(_ topic: Int, _ partition: Int32, _ state: PartitionState) {
+        state.stopped = true
+        markDone(topic, partition)
+        guard let client else { return }
+        let list = RDTopicPartitionList()
+        list.add(topics[topic], partition)
+        _ = rd_kafka_pause_partitions(client.handle, list.list)
+        logger.debug("kafka partition reached its stop time", metadata: ["topic": "\(topics[topic])", "partition": "\(partition)"])
+    }
+
     /// Refreshes the lag metric and keeps every partition that still has data to deliver active
     /// for the timestamp assigner: such a partition is announced again (an empty batch with its
     /// split), so its idleness timeout cannot release the watermark past records it has not
@@ -527,9 +562,12 @@ final class KafkaReaderCore {
         for ti in 0..<topics.count {
             for (p, s) in partitions[ti].enumerated() {
                 guard let s, let w = client.cachedWatermarks(topic: topics[ti], partition: Int32(p)) else { continue }
-                metrics.setLag(KafkaPartitionLag(topic: topics[ti], partition: Int32(p), position: s.next, highWatermark: w.high))
+                // A partition past its stop time has nothing left to read: no lag, not announced
+                // again (like a partition at its end).
+                metrics.setLag(KafkaPartitionLag(topic: topics[ti], partition: Int32(p), position: s.stopped ? w.high : s.next,
+                                                 highWatermark: w.high))
                 let split = Split(topic: ti, partition: Int32(p))
-                if Swift.max(s.next, appPosition[split] ?? -1) < w.high { unannounced.insert(split) }
+                if !s.stopped, Swift.max(s.next, appPosition[split] ?? -1) < w.high { unannounced.insert(split) }
             }
         }
     }
@@ -549,7 +587,7 @@ final class KafkaReaderCore {
 
     private func assignedList() -> RDTopicPartitionList {
         let list = RDTopicPartitionList()
-        for ti in 0..<topics.count { for (p, s) in partitions[ti].enumerated() where s != nil { list.add(topics[ti], Int32(p)) } }
+        for ti in 0..<topics.count { for (p, s) in partitions[ti].enumerated() where s.map({ !$0.stopped }) ?? false { list.add(topics[ti], Int32(p)) } }
         return list
     }
 

@@ -5,7 +5,7 @@ import StreamKitBackfill
 import StreamKitJobs
 import StreamKitKafka
 
-/// `cdc-features backfill <job> (--input FILE | --topic T [--from TS --to TS]) --labels FILE|--labels-topic T --out FILE`
+/// `cdc-features backfill <job> (--input FILE | --topic T [--from TS --to TS --stop-after TS]) --labels FILE|--labels-topic T --out FILE`
 struct BackfillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backfill",
@@ -24,6 +24,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @Option(help: "History: a Kafka topic, read to its end.") var topic: String?
     @Option(help: "With --topic: start each partition at its first record whose Kafka timestamp is at or after this time (ms since the epoch or ISO-8601).") var from: String?
     @Option(help: "With --topic: keep events whose event time is at or before this time (ms since the epoch or ISO-8601).") var to: String?
+    @Option(name: .customLong("stop-after"), help: "With --topic: end each partition at its first record whose Kafka timestamp is after this time (ms since the epoch or ISO-8601) instead of reading to the topic's end. Give it at least --to plus the capture's delay: a record written later than this is not read.") var stopAfter: String?
     @Option(help: "Labels: an NDJSON file.") var labels: String?
     @Option(name: .customLong("labels-topic"), help: "Labels: a Kafka topic (read to its end).") var labelsTopic: String?
     @Option(help: "Training set file (- for standard output).") var out: String
@@ -58,17 +59,18 @@ struct BackfillCommand: AsyncParsableCommand {
         let historySource: HistorySource
         switch (input, topic) {
         case let (path?, nil):
-            if from != nil || to != nil { throw ValidationError("--from/--to apply to --topic") }
+            if from != nil || to != nil || stopAfter != nil { throw ValidationError("--from/--to/--stop-after apply to --topic") }
             historySource = .file(path)
         case let (nil, t?):
-            historySource = .topic(t, from: try from.map { try Self.parseTime($0, flag: "--from") }, to: try to.map { try Self.parseTime($0, flag: "--to") })
+            historySource = .topic(t, from: try from.map { try Self.parseTime($0, flag: "--from") }, to: try to.map { try Self.parseTime($0, flag: "--to") },
+                                   stopAfter: try stopAfter.map { try Self.parseTime($0, flag: "--stop-after") })
         default: throw ValidationError("give exactly one of --input FILE or --topic TOPIC")
         }
         try await definition.runBackfill(self, history: historySource, labels: labelSource, format: format)
     }
 
     enum LabelSource { case file(String), topic(String) }
-    enum HistorySource { case file(String), topic(String, from: Int64?, to: Int64?) }
+    enum HistorySource { case file(String), topic(String, from: Int64?, to: Int64?, stopAfter: Int64?) }
 
 }
 
@@ -88,7 +90,7 @@ extension BackfillableJob {
         let input: Backfill<Self>.Input
         switch history {
         case let .file(p): input = .file(p)
-        case let .topic(t, from, to): input = .kafka(topic: t, configuration: kafka, from: from, to: to)
+        case let .topic(t, from, to, stopAfter): input = .kafka(topic: t, configuration: kafka, from: from, to: to, stopAfter: stopAfter)
         }
         var backfill = Backfill(job: job, labels: labelInput)
         backfill.labelBufferSize = command.labelBuffer

@@ -148,6 +148,35 @@ struct KafkaIntegrationTests {
         #expect(out.values.compactMap(Int.init).sorted() == Array(60..<100))
     }
 
+    /// A bounded read of a time range: each partition from `.timestamp(from)` to its first
+    /// record after `stopAfterTimestamp`: exactly the records in between, and the source finishes
+    /// although every partition has records after the stop.
+    @Test(.timeLimit(.minutes(15)))
+    func boundedReadStopsEachPartitionAfterATimestamp() async throws {
+        let topic = K.unique("stop"), group = K.unique("g")
+        try K.createTopic(topic, partitions: 3)
+        let base: Int64 = 1_700_000_000_000
+        let producer = try KafkaProducer(configuration: K.kafka)
+        for i in 0..<300 {
+            try producer.send(topic: topic, message: KafkaMessage(key: "k\(i % 11)", value: "\(i)", timestamp: base + Int64(i) * 1000))
+        }
+        try producer.flush()
+        func read(from: Int64?, stopAfter: Int64?) async throws -> [Int] {
+            var c = K.source(topic, group: K.unique(group), startFrom: from.map { .timestamp($0) } ?? .earliest)
+            c.stopAfterTimestamp = stopAfter
+            let source = KafkaSource(kafka: K.kafka, c, decoder: StringLines())
+            let out = CollectedOutput<String>()
+            try await Job("stop") { env in env.source(source).collect(into: out) }.run()
+            return out.values.compactMap(Int.init).sorted()
+        }
+        // Records 0…299 are 1 s apart: stop after 120.5 s keeps 0…120; with a start at 60 s, 60…120.
+        #expect(try await read(from: nil, stopAfter: base + 120_500) == Array(0...120))
+        #expect(try await read(from: base + 60_000, stopAfter: base + 120_500) == Array(60...120))
+        // A stop time on a record's own timestamp keeps that record; one before every record keeps none.
+        #expect(try await read(from: nil, stopAfter: base + 10_000) == Array(0...10))
+        #expect(try await read(from: nil, stopAfter: base - 1) == [])
+    }
+
     @Test(.timeLimit(.minutes(15)))
     func malformedMessagesGoToTheDeadLetterTopicAndTheJobContinues() async throws {
         let topic = K.unique("dlq-in"), dlq = K.unique("dlq"), group = K.unique("g")

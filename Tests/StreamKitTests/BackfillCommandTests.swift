@@ -40,6 +40,11 @@ import Testing
         #expect(try String(contentsOfFile: dir + "/train-1.csv", encoding: .utf8).split(separator: "\n").map(String.init) == lines)
         let zero = try CLITests.run(["backfill", "user-activity", "--input", "a", "--labels", "l", "--out", "o", "--label-buffer", "0"])
         #expect(zero.status != 0 && zero.stderr.contains("--label-buffer must be at least 1"), "\(zero.stderr)")
+        // A Kafka time range's flags with a file history: a clear error, nothing run.
+        let range = try CLITests.run(["backfill", "user-activity", "--input", dir + "/events.ndjson", "--labels", dir + "/labels.ndjson",
+                                      "--out", dir + "/never.csv", "--stop-after", "2026-01-01T00:00:00Z"])
+        #expect(range.status != 0 && range.stderr.contains("--from/--to/--stop-after apply to --topic"), "\(range.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/never.csv"))
     }
 
     /// `realtime-pricing`: the demand of a listing after each booking change, served as of the label.
