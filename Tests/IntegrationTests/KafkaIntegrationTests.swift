@@ -132,20 +132,35 @@ struct KafkaIntegrationTests {
         running.stop(checkpoint: false)
     }
 
-    @Test(.timeLimit(.minutes(15)))
-    func replayFromATimestamp() async throws {
-        let topic = K.unique("replay"), group = K.unique("g")
-        try K.createTopic(topic, partitions: 2)
-        let base: Int64 = 1_700_000_000_000
+    /// A new topic of `records` records "0", "1", … one second apart from `timedBase` (Kafka
+    /// timestamps), keyed over `keys` keys.
+    static let timedBase: Int64 = 1_700_000_000_000
+    static func timedTopic(_ prefix: String, records: Int, partitions: Int, keys: Int) throws -> String {
+        let topic = K.unique(prefix)
+        try K.createTopic(topic, partitions: partitions)
         let producer = try KafkaProducer(configuration: K.kafka)
-        for i in 0..<100 {
-            try producer.send(topic: topic, message: KafkaMessage(key: "k\(i % 7)", value: "\(i)", timestamp: base + Int64(i) * 1000))
+        for i in 0..<records {
+            try producer.send(topic: topic, message: KafkaMessage(key: "k\(i % keys)", value: "\(i)", timestamp: timedBase + Int64(i) * 1000))
         }
         try producer.flush()
+        return topic
+    }
+
+    /// The records of a bounded read of `topic` from `.timestamp(from)` (nil: the beginning) with
+    /// `stopAfterTimestamp`, as numbers, sorted.
+    static func readTimed(_ topic: String, from: Int64?, stopAfter: Int64? = nil) async throws -> [Int] {
+        var c = K.source(topic, group: K.unique("g"), startFrom: from.map { .timestamp($0) } ?? .earliest)
+        c.stopAfterTimestamp = stopAfter
+        let source = KafkaSource(kafka: K.kafka, c, decoder: StringLines())
         let out = CollectedOutput<String>()
-        let source = KafkaSource(kafka: K.kafka, K.source(topic, group: group, startFrom: .timestamp(base + 60_000)), decoder: StringLines())
-        try await Job("replay") { env in env.source(source).collect(into: out) }.run()
-        #expect(out.values.compactMap(Int.init).sorted() == Array(60..<100))
+        try await Job("timed") { env in env.source(source).collect(into: out) }.run()
+        return out.values.compactMap(Int.init).sorted()
+    }
+
+    @Test(.timeLimit(.minutes(15)))
+    func replayFromATimestamp() async throws {
+        let topic = try Self.timedTopic("replay", records: 100, partitions: 2, keys: 7)
+        #expect(try await Self.readTimed(topic, from: Self.timedBase + 60_000) == Array(60..<100))
     }
 
     /// A bounded read of a time range: each partition from `.timestamp(from)` to its first
@@ -153,28 +168,14 @@ struct KafkaIntegrationTests {
     /// although every partition has records after the stop.
     @Test(.timeLimit(.minutes(15)))
     func boundedReadStopsEachPartitionAfterATimestamp() async throws {
-        let topic = K.unique("stop"), group = K.unique("g")
-        try K.createTopic(topic, partitions: 3)
-        let base: Int64 = 1_700_000_000_000
-        let producer = try KafkaProducer(configuration: K.kafka)
-        for i in 0..<300 {
-            try producer.send(topic: topic, message: KafkaMessage(key: "k\(i % 11)", value: "\(i)", timestamp: base + Int64(i) * 1000))
-        }
-        try producer.flush()
-        func read(from: Int64?, stopAfter: Int64?) async throws -> [Int] {
-            var c = K.source(topic, group: K.unique(group), startFrom: from.map { .timestamp($0) } ?? .earliest)
-            c.stopAfterTimestamp = stopAfter
-            let source = KafkaSource(kafka: K.kafka, c, decoder: StringLines())
-            let out = CollectedOutput<String>()
-            try await Job("stop") { env in env.source(source).collect(into: out) }.run()
-            return out.values.compactMap(Int.init).sorted()
-        }
+        let topic = try Self.timedTopic("stop", records: 300, partitions: 3, keys: 11)
+        let base = Self.timedBase
         // Records 0…299 are 1 s apart: stop after 120.5 s keeps 0…120; with a start at 60 s, 60…120.
-        #expect(try await read(from: nil, stopAfter: base + 120_500) == Array(0...120))
-        #expect(try await read(from: base + 60_000, stopAfter: base + 120_500) == Array(60...120))
+        #expect(try await Self.readTimed(topic, from: nil, stopAfter: base + 120_500) == Array(0...120))
+        #expect(try await Self.readTimed(topic, from: base + 60_000, stopAfter: base + 120_500) == Array(60...120))
         // A stop time on a record's own timestamp keeps that record; one before every record keeps none.
-        #expect(try await read(from: nil, stopAfter: base + 10_000) == Array(0...10))
-        #expect(try await read(from: nil, stopAfter: base - 1) == [])
+        #expect(try await Self.readTimed(topic, from: nil, stopAfter: base + 10_000) == Array(0...10))
+        #expect(try await Self.readTimed(topic, from: nil, stopAfter: base - 1) == [])
     }
 
     @Test(.timeLimit(.minutes(15)))
