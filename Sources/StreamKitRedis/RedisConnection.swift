@@ -298,6 +298,8 @@ public final class RedisConnection {
 
     /// Bytes the reply arena holds now (tests: a read allocates nothing once it has grown).
     package var replyArenaCapacity: Int { streamkit_reply_arena_capacity(arena) }
+    /// Bytes the reused command buffer holds now (tests: at most 4 MiB is kept).
+    package var commandBufferCapacity: Int { protocolBytes.capacity }
 
     /// Sends the one command in `command` and lets `body` read its reply in place (no copy into
     /// ``RedisReply``): for hot reads that render the reply straight into their output. Reconnects
@@ -373,6 +375,8 @@ public final class RedisConnection {
         let appended = protocolBytes.withUnsafeBufferPointer { b in
             b.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(ctx, $0.baseAddress, $0.count) == REDIS_OK }
         }
+        // hiredis copied them: a huge round trip's buffer is not kept (the arena's limit, 4 MiB).
+        if protocolBytes.capacity > 4 << 20 { protocolBytes = []; protocolBytes.reserveCapacity(64 << 10) }
         guard appended else { throw ioError(ctx, "append") }
     }
 

@@ -112,7 +112,8 @@ struct RedisFeatureStoreTests {
     /// Replies are built in the connection's arena: a read nested inside another read's use of
     /// its replies (the feature client's misses) leaves the outer replies intact; once the arena
     /// has grown to a read's size, the same read keeps its capacity (no allocation); a reply
-    /// larger than the retain limit is read whole and its memory given back afterwards.
+    /// larger than the retain limit is read whole and its memory given back afterwards (also the
+    /// command buffer of a round trip that large).
     @Test func repliesInTheArenaNestAndKeepTheirCapacity() throws {
         let redis = try RedisConnection(try Self.config())
         let prefix = Self.unique("arena")
@@ -166,6 +167,8 @@ struct RedisFeatureStoreTests {
         get.command(["GET", "\(prefix):big"])
         #expect(try redis.withReply(get) { $0.bytes.count == big.count && $0.bytes.allSatisfy { $0 == 0x61 } })
         #expect(redis.replyArenaCapacity <= 4 << 20)
+        // The 6 MiB SET's command buffer is not kept either.
+        #expect(redis.commandBufferCapacity <= 4 << 20)
     }
 
     @Test func scriptsLoadOnNoScript() throws {
