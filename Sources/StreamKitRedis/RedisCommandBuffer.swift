@@ -43,15 +43,6 @@ public struct RedisCommandBuffer: Sendable {
         commandEnds.removeAll(keepingCapacity: true)
     }
 
-    /// Appends every complete command of `other` (a transaction wraps its commands this way).
-    @inlinable public mutating func append(_ other: RedisCommandBuffer) {
-        let byteBase = bytes.count, argBase = argEnds.count
-        let args = other.commandEnds.last ?? 0
-        bytes.append(contentsOf: other.bytes.prefix(args > 0 ? other.argEnds[args - 1] : 0))
-        for end in other.argEnds.prefix(args) { argEnds.append(byteBase + end) }
-        for end in other.commandEnds { commandEnds.append(argBase + end) }
-    }
-
     // MARK: Parts of the current argument
 
     /// Appends text to the current argument (call ``endArg()`` to close it).

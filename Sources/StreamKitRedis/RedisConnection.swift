@@ -1,6 +1,7 @@
 import CHiredis
 import CRedisReplyArena
 import StreamKit
+import StreamKitJSON
 import Glibc
 import Logging
 
@@ -280,11 +281,7 @@ public final class RedisConnection {
         replies.reserveCapacity(commands.count)
         try append(commands, to: ctx)
         try withArena {
-            for _ in 0..<commands.count {
-                var raw: UnsafeMutableRawPointer? = nil
-                guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
-                replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
-            }
+            for _ in 0..<commands.count { replies.append(Self.decode(try nextReply(ctx))) }
         }
     }
 
@@ -294,6 +291,13 @@ public final class RedisConnection {
         let mark = streamkit_reply_arena_mark_now(arena)
         defer { streamkit_reply_arena_release(arena, mark) }
         return try body()
+    }
+
+    /// The next reply on `ctx`, built in the arena: valid until the enclosing ``withArena(_:)`` returns.
+    private func nextReply(_ ctx: UnsafeMutablePointer<redisContext>) throws -> UnsafePointer<redisReply> {
+        var raw: UnsafeMutableRawPointer? = nil
+        guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
+        return UnsafePointer(raw.assumingMemoryBound(to: redisReply.self))
     }
 
     /// Bytes the reply arena holds now (tests: a read allocates nothing once it has grown).
@@ -316,9 +320,7 @@ public final class RedisConnection {
                 guard let ctx = context else { throw StreamKitError(.connector, "not connected", retriable: true) }
                 try append(command, to: ctx)
                 try withArena {
-                    var raw: UnsafeMutableRawPointer? = nil
-                    guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
-                    let view = RedisReplyView(raw.assumingMemoryBound(to: redisReply.self))
+                    let view = RedisReplyView(try nextReply(ctx))
                     if !loaded, !scripts.isEmpty, view.isError, view.bytes.starts(with: "NOSCRIPT".utf8) { noScript = true; return }
                     result = try body(view)
                 }
@@ -346,9 +348,7 @@ public final class RedisConnection {
             var refused: String? = nil
             try withArena {
                 for i in 0..<replies {
-                    var raw: UnsafeMutableRawPointer? = nil
-                    guard redisGetReply(ctx, &raw) == REDIS_OK, let raw else { throw ioError(ctx, "read") }
-                    let view = RedisReplyView(raw.assumingMemoryBound(to: redisReply.self))
+                    let view = RedisReplyView(try nextReply(ctx))
                     if i + 1 < replies {
                         if view.isError && refused == nil { refused = String(decoding: view.bytes, as: UTF8.self) }
                         continue
@@ -407,9 +407,8 @@ public final class RedisConnection {
     private static func appendHeader(_ prefix: UInt8, _ n: Int, to out: inout [UInt8]) {
         out.append(prefix)
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
-            var v = n, i = 24
-            repeat { i -= 1; digits[i] = UInt8(truncatingIfNeeded: 48 + v % 10); v /= 10 } while v > 0
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i..<24]))
+            let count = _jsonFormatInteger(Int64(n), into: digits.baseAddress!, at: 0)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[..<count]))
         }
         out.append(13); out.append(10)
     }
