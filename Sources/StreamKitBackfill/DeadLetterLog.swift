@@ -53,11 +53,7 @@ public final class DeadLetterLog: Sendable {
             }
             s.line.reset()
             for d in letters {
-                s.line.beginObject()
-                s.line.key("reason"); s.line.value(d.reason)
-                s.line.key("code"); s.line.value(d.code.rawValue)
-                s.line.key("record"); s.line.value(d.record)
-                s.line.endObject()
+                d.writeJSON(into: &s.line)
                 s.line.newline()
             }
             try Self.writeAll(s.fd, s.line.bytes, path: path)

@@ -7,9 +7,16 @@ extension DataStream where Element == DeadLetter<String> {
     public func writeDeadLetters(to path: String) -> DataStream<Never> {
         writeLines(to: path, name: "dead-letters") { d, out in
             var w = JSONWriter(capacity: d.record.utf8.count + d.reason.utf8.count + 48)
-            w.beginObject(); w.key("reason"); w.value(d.reason); w.key("code"); w.value(d.code.rawValue)
-            w.key("record"); w.value(d.record); w.endObject()
+            d.writeJSON(into: &w)
             out.append(contentsOf: w.bytes)
         }
+    }
+}
+
+extension DeadLetter where Record == String {
+    /// The object of a dead-letter file line: `{"reason":…,"code":…,"record":…}`.
+    public func writeJSON(into w: inout JSONWriter) {
+        w.beginObject(); w.key("reason"); w.value(reason); w.key("code"); w.value(code.rawValue)
+        w.key("record"); w.value(record); w.endObject()
     }
 }
