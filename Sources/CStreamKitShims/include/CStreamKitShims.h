@@ -21,5 +21,10 @@ static inline int streamkit_request_slice(uint64_t slice_ns, int nice) {
     a.size = sizeof a; a.sched_policy = 0; a.sched_nice = nice; a.sched_runtime = slice_ns;
     return (int)syscall(SYS_sched_setattr, 0, &a, 0);
 }
+#include <sys/prctl.h>
+/// Names the calling thread (`PR_SET_NAME`: the kernel keeps 15 bytes). 0 on success, else -1.
+static inline int streamkit_set_thread_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+/// Copies the calling thread's name into `buffer` (at least 16 bytes). 0 on success, else -1.
+static inline int streamkit_get_thread_name(char *buffer) { return prctl(PR_GET_NAME, (unsigned long)buffer, 0, 0, 0); }
 #endif
 #endif

@@ -47,6 +47,7 @@ func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthrea
     pthread_attr_setstacksize(&attr, 8 << 20)
     let rc = pthread_create(&tid, &attr, { raw in
         let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        ThreadName.setCurrent(b.name)
         DataPathScheduling.applyToCurrentThread()
         b.body()
         return nil

@@ -56,6 +56,7 @@ public struct CaptureService<Capture: ChangeCapture>: Service {
     public static func runOnThread(_ capture: Capture) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let thread = Thread {
+                ThreadName.setCurrent("capture")
                 DataPathScheduling.applyToCurrentThread()
                 do {
                     try capture.run(until: { false })
@@ -64,7 +65,6 @@ public struct CaptureService<Capture: ChangeCapture>: Service {
                     continuation.resume(throwing: error)
                 }
             }
-            thread.name = "streamkit-capture"
             thread.start()
         }
     }
