@@ -85,20 +85,28 @@ struct BenchBackfill: ParsableCommand {
 
         // Offline, p1 and p2.
         let backfill = Backfill(job: job, labels: .events(labels))
-        func measure(_ p: Int) throws -> Backfill<UserActivityFeatures>.Result {
+        // Each run's result and the CPU time the process spent meanwhile (every thread: the
+        // readers, the keyed windows and join, the label sort and the merge; the bench's own
+        // Kafka and Redis clients are idle by then).
+        func measure(_ p: Int) throws -> (result: Backfill<UserActivityFeatures>.Result, cpuSeconds: Double) {
             let box = ResultBox()
             let done = DispatchSemaphore(value: 0)
+            let cpu0 = Self.processCPUSeconds()
             Task {
                 do { box.result = .success(try await backfill.run(input: .file(path), parallelism: p)) } catch { box.result = .failure(error) }
                 done.signal()
             }
             done.wait()
-            return try box.result!.get()
+            let cpu = Self.processCPUSeconds() - cpu0
+            return (try box.result!.get(), cpu)
         }
-        var p1s: [Backfill<UserActivityFeatures>.Result] = [], p2s: [Backfill<UserActivityFeatures>.Result] = []
-        for _ in 0..<max(1, runs) { p1s.append(try measure(1)); p2s.append(try measure(2)) }
-        let p1 = p1s.sorted { $0.seconds < $1.seconds }[p1s.count / 2]
-        let p2 = p2s.sorted { $0.seconds < $1.seconds }[p2s.count / 2]
+        var p1Runs: [(result: Backfill<UserActivityFeatures>.Result, cpuSeconds: Double)] = [], p2Runs = p1Runs
+        for _ in 0..<max(1, runs) { p1Runs.append(try measure(1)); p2Runs.append(try measure(2)) }
+        let p1s = p1Runs.map(\.result), p2s = p2Runs.map(\.result)
+        let p1Median = p1Runs.sorted { $0.result.seconds < $1.result.seconds }[p1Runs.count / 2]
+        let p2Median = p2Runs.sorted { $0.result.seconds < $1.result.seconds }[p2Runs.count / 2]
+        let p1 = p1Median.result, p2 = p2Median.result
+        let cores1 = p1Median.cpuSeconds / max(p1.seconds, 1e-9), cores2 = p2Median.cpuSeconds / max(p2.seconds, 1e-9)
         let view = job.featureView
         var equal = 0, equalP2 = 0, bitEqualP2 = 0
         for (a, b) in zip(p1.rows, p2.rows) {
@@ -134,6 +142,13 @@ struct BenchBackfill: ParsableCommand {
             // And merging the training set together (after the history).
             ("merge_seconds_p1", String(format: "%.3f", p1.mergeSeconds)),
             ("merge_seconds_p2", String(format: "%.3f", p2.mergeSeconds)),
+            // Cores busy on average (process CPU time / wall time) in the median runs. P = 1 already
+            // runs two threads (the reader, the keyed windows + join), so with two cores P2/P1 can
+            // reach at most 2 / cpu_cores_p1 (P = 2 doing P = 1's CPU work with both cores busy
+            // throughout): the ceiling of `p2_over_p1` measured in this run.
+            ("cpu_cores_p1", String(format: "%.3f", cores1)),
+            ("cpu_cores_p2", String(format: "%.3f", cores2)),
+            ("p2_over_p1_ceiling", String(format: "%.3f", Double(min(2, ProcessInfo.processInfo.activeProcessorCount)) / max(cores1, 1e-9))),
             ("runs", "\(max(1, runs))"),
             ("seconds_p1_all", "[" + p1s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
             ("seconds_p2_all", "[" + p2s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
@@ -189,6 +204,13 @@ struct BenchBackfill: ParsableCommand {
         let p = "data/events_\(events).jsonl"
         if !FileManager.default.fileExists(atPath: p) { try WorkloadGenerator.writeFile(path: p, events: events) }
         return p
+    }
+
+    /// CPU time of every thread of this process so far (user + system), in seconds.
+    static func processCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 
     static func loadAverage() -> Double {
