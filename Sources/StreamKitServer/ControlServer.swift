@@ -2,6 +2,8 @@ public import Logging
 public import Prometheus
 public import ServiceLifecycle
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
 import StreamKit
 import StreamKitObservability
@@ -32,12 +34,16 @@ public final class ControlServer: Sendable {
         plane = try ControlPlane(configuration: configuration, logger: logger)
         let router = APIRoutes.router(plane: plane, tokens: configuration.tokens, metrics: metrics, logger: logger)
         let host = configuration.host
+        let scheme = configuration.tls == nil ? "http" : "https"
+        try configuration.tls?.validate()
+        let server: HTTPServerBuilder = try configuration.tls.map { try .tls(.http1(), tlsConfiguration: try $0.configuration()) } ?? .http1()
         app = Application(
             router: router,
+            server: server,
             configuration: ApplicationConfiguration(address: .hostname(host, port: configuration.port), serverName: "streamkit"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                logger.info("control API listening", metadata: ["address": "http://\(host):\(port)"])
+                logger.info("control API listening", metadata: ["address": "\(scheme)://\(host):\(port)"])
                 await onListening(port)
             },
             logger: logger)

@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     /// API port (0: any free port; ``ControlServer`` reports the bound one).
     public var port: Int
+    /// HTTPS with this certificate and key; nil (the default): plain HTTP.
+    public var tls: ServerTLS? = nil
     /// The registry (SQLite), capture positions and job checkpoints live here.
     public var dataDirectory: String
     /// Bearer tokens and their roles.

@@ -31,6 +31,10 @@ struct Serve: AsyncParsableCommand {
     var requestSliceMicros: Int = 100
     @Option(name: .customLong("model-commands-topic"), help: "Kafka topic promote/rollback also produce a command to, for running jobs (fraud-scoring --commands-topic); empty: none.")
     var modelCommandsTopic: String = "model-commands"
+    @Option(name: .customLong("tls-cert-file"),
+            help: "PEM certificate chain (server certificate first): serve the API over HTTPS; needs --tls-key-file.")
+    var tlsCertFile: String?
+    @Option(name: .customLong("tls-key-file"), help: "PEM private key (unencrypted) of --tls-cert-file.") var tlsKeyFile: String?
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var redisOptions: RedisOptions
     @OptionGroup var observability: ObservabilityOptions
@@ -44,6 +48,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--request-slice-us must be 0 or 100...100000")
         }
         RequestPathScheduling.slice = requestSliceMicros == 0 ? nil : .microseconds(requestSliceMicros)
+        guard (tlsCertFile == nil) == (tlsKeyFile == nil) else {
+            throw ValidationError("--tls-cert-file and --tls-key-file go together (HTTPS needs both)")
+        }
         Observability.bootstrapLogging(level: observability.logLevel, format: observability.logFormat)
         let logger = Logger(label: "streamkit.serve")
         let tokens: AccessTokens
@@ -52,14 +59,19 @@ struct Serve: AsyncParsableCommand {
         var c = ServerConfiguration(port: port, dataDirectory: dataDir, tokens: tokens, kafka: try kafkaOptions.configuration(),
                                     redis: try redisOptions.configuration())
         c.host = host
+        if let tlsCertFile, let tlsKeyFile {
+            let tls = ServerTLS(certificateChainFile: tlsCertFile, privateKeyFile: tlsKeyFile)
+            do { try tls.validate() } catch let e as StreamKitError { throw ValidationError(e.message) }
+            c.tls = tls
+        }
         guard checkpointInterval > .zero else { throw ValidationError("--checkpoint-interval must be positive") }
         c.jobCheckpointInterval = checkpointInterval
         c.modelRegistryPrefix = modelRegistryPrefix; c.modelEventsTopic = modelEventsTopic
         c.modelCommandsTopic = modelCommandsTopic.isEmpty ? nil : modelCommandsTopic
-        let address = host
+        let address = (c.tls == nil ? "http://" : "https://") + host
         let server = try ControlServer(configuration: c, metrics: registry, metricsPort: observability.metricsPort, logger: logger) { bound in
             // One line on stdout for scripts and tests that start the server with --port 0.
-            FileHandle.standardOutput.write(Data("listening on http://\(address):\(bound)\n".utf8))
+            FileHandle.standardOutput.write(Data("listening on \(address):\(bound)\n".utf8))
         }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: server.services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
