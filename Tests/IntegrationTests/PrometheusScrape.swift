@@ -80,17 +80,36 @@ enum Promtool {
 
 /// `GET http://host:port/metrics`: the body, or nil when nothing answers (yet).
 func fetchMetrics(port: Int, host: String = "127.0.0.1", timeout: Duration = .seconds(5)) -> String? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    // curl is part of every image we build on; URLSession would need FoundationNetworking.
-    p.arguments = ["curl", "-sf", "--max-time", String(max(1, timeout.components.seconds)), "http://\(host):\(port)/metrics"]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return nil }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
+    // A blocking HTTP/1.0 GET on a socket of the calling thread: no process to spawn and no
+    // Foundation machinery (Process's exit monitoring, URLSession) that needs the busy dispatch
+    // pool, so a poll costs the same when a hundred suites start at once.
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: Int(max(1, timeout.components.seconds)), tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return nil }
+    let connected = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { return nil }
+    let request = Array("GET /metrics HTTP/1.0\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
+    guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return nil }
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n == 0 { break }
+        guard n > 0 else { return nil }   // an error or the timeout
+        response += buffer[0..<n]
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    guard let headerEnd = text.range(of: "\r\n\r\n"), text.hasPrefix("HTTP/1.1 200") || text.hasPrefix("HTTP/1.0 200") else { return nil }
+    return String(text[headerEnd.upperBound...])
 }
 
 /// Scrapes `/metrics` until `ready` holds (or `timeout`), checks the last body with
