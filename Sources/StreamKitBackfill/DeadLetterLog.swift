@@ -47,16 +47,13 @@ public final class DeadLetterLog: Sendable {
             s.count += letters.count
             for d in letters where s.kept.count < keep { s.kept.append(d) }
             guard let path else { return }
-            if s.fd < 0 {
-                s.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                guard s.fd >= 0 else { throw StreamKitError(.io, "cannot create the dead-letter file \(path): \(String(cString: strerror(errno)))") }
-            }
+            if s.fd < 0 { s.fd = try DurableFile.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC) }
             s.line.reset()
             for d in letters {
                 d.writeJSON(into: &s.line)
                 s.line.newline()
             }
-            try Self.writeAll(s.fd, s.line.bytes, path: path)
+            try RecordFileWriter.writeAll(s.fd, s.line.bytes, path: path)
         }
     }
 
@@ -69,18 +66,6 @@ public final class DeadLetterLog: Sendable {
             let rc = Glibc.close(s.fd)
             s.fd = -1
             if rc != 0 { throw StreamKitError(.io, "cannot close the dead-letter file \(path ?? ""): \(String(cString: strerror(errno)))") }
-        }
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
-        try bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw StreamKitError(.io, "cannot write the dead-letter file \(path): \(String(cString: strerror(errno)))") }
-                done += n
-            }
         }
     }
 }

@@ -47,13 +47,8 @@ public final class RecordFileWriter {
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
-    /// Writes all of `bytes` to `fd`.
+    /// Writes all of `bytes` to `fd` (``DurableFile/writeAll(_:_:path:)``: short writes, EINTR).
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 { if errno == EINTR { continue }; throw StreamKitError(.io, "write \(path): \(String(cString: strerror(errno)))") }
-            done += n
-        }
+        try bytes.withUnsafeBytes { try DurableFile.writeAll(fd, $0, path: path) }
     }
 }
