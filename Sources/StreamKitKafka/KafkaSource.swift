@@ -513,9 +513,7 @@ final class KafkaReaderCore {
 
     /// Whether a message of a `.timestamp`-started partition is older than the replay time.
     func skipForTimestamp(_ m: UnsafeMutablePointer<rd_kafka_message_t>, _ state: PartitionState) -> Bool {
-        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let ts = rd_kafka_message_timestamp(m, &type)
-        if ts >= 0 && ts < state.skipBefore! { state.next = m.pointee.offset + 1; return true }
+        if let ts = Self.timestamp(m), ts < state.skipBefore! { state.next = m.pointee.offset + 1; return true }
         state.skipBefore = nil
         return false
     }
@@ -526,9 +524,14 @@ final class KafkaReaderCore {
 
     /// Whether message `m`'s Kafka timestamp is after `time` (a message without one is not).
     func isAfter(_ m: UnsafeMutablePointer<rd_kafka_message_t>, _ time: Int64) -> Bool {
+        Self.timestamp(m).map { $0 > time } ?? false
+    }
+
+    /// Message `m`'s Kafka timestamp (ms), nil when it has none.
+    static func timestamp(_ m: UnsafeMutablePointer<rd_kafka_message_t>) -> Int64? {
         var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let ts = rd_kafka_message_timestamp(m, &type)
-        return ts >= 0 && ts > time
+        return ts >= 0 ? ts : nil
     }
 
     /// Ends a partition at its stop time: done for the bounded read, and its fetching paused
