@@ -35,7 +35,6 @@ public final class ControlServer: Sendable {
         let router = APIRoutes.router(plane: plane, tokens: configuration.tokens, metrics: metrics, logger: logger)
         let host = configuration.host
         let scheme = configuration.tls == nil ? "http" : "https"
-        try configuration.tls?.validate()
         let server: HTTPServerBuilder = try configuration.tls.map { try .tls(.http1(), tlsConfiguration: try $0.configuration()) } ?? .http1()
         app = Application(
             router: router,

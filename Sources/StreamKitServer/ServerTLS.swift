@@ -20,17 +20,11 @@ public struct ServerTLS: Sendable, Equatable {
     }
 
     /// Throws the error ``ControlServer`` would throw for these files: one that cannot be read or
-    /// parsed, named (never its contents).
-    public func validate() throws {
-        let c = try configuration()
-        // The context is what checks that the key belongs to the certificate.
-        do { _ = try NIOSSLContext(configuration: c) } catch {
-            throw StreamKitError(.configuration, "TLS private key \(privateKeyFile) does not belong to the certificate in \(certificateChainFile)")
-        }
-    }
+    /// parsed, or a key that does not belong to the certificate, named (never its contents).
+    public func validate() throws { _ = try configuration() }
 
-    /// The server's TLS configuration; a file that cannot be read or parsed is a configuration
-    /// error naming the file (never its contents).
+    /// The server's TLS configuration; a file that cannot be read or parsed, or a key that does
+    /// not belong to the certificate, is a configuration error naming the file (never its contents).
     func configuration() throws -> TLSConfiguration {
         let chain: [NIOSSLCertificate]
         do { chain = try NIOSSLCertificate.fromPEMFile(certificateChainFile) } catch {
@@ -45,6 +39,10 @@ public struct ServerTLS: Sendable, Equatable {
         }
         var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         c.minimumTLSVersion = .tlsv12
+        // The context is what checks that the key belongs to the certificate.
+        do { _ = try NIOSSLContext(configuration: c) } catch {
+            throw StreamKitError(.configuration, "TLS private key \(privateKeyFile) does not belong to the certificate in \(certificateChainFile)")
+        }
         return c
     }
 }
