@@ -36,6 +36,10 @@ public final class RedisConnection {
     private let arena: OpaquePointer
     /// The commands of one round trip in Redis's protocol, reused.
     private var protocolBytes: [UInt8] = []
+    /// The reply arena's and the command buffer's size to start with (a 100-entity read needs
+    /// about 40 KiB) and the most each keeps between round trips.
+    private static let initialBufferBytes = 64 << 10
+    private static let keptBufferBytes = 4 << 20
     /// Times the connection was re-established after an I/O error.
     public private(set) var reconnects: Int = 0
 
@@ -46,12 +50,11 @@ public final class RedisConnection {
     ///   `SELECT` is refused.
     public init(_ configuration: RedisConfiguration) throws {
         self.configuration = configuration
-        // 64 KiB to start (a 100-entity read needs about 40 KiB); at most 4 MiB kept between reads.
-        guard let arena = streamkit_reply_arena_create(64 << 10, 4 << 20) else {
+        guard let arena = streamkit_reply_arena_create(Self.initialBufferBytes, Self.keptBufferBytes) else {
             throw StreamKitError(.connector, "cannot allocate the Redis reply arena")
         }
         self.arena = arena
-        protocolBytes.reserveCapacity(64 << 10)
+        protocolBytes.reserveCapacity(Self.initialBufferBytes)
         try withReconnects { }
     }
 
@@ -375,8 +378,8 @@ public final class RedisConnection {
         let appended = protocolBytes.withUnsafeBufferPointer { b in
             b.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(ctx, $0.baseAddress, $0.count) == REDIS_OK }
         }
-        // hiredis copied them: a huge round trip's buffer is not kept (the arena's limit, 4 MiB).
-        if protocolBytes.capacity > 4 << 20 { protocolBytes = []; protocolBytes.reserveCapacity(64 << 10) }
+        // hiredis copied them: a huge round trip's buffer is not kept (the arena's limit).
+        if protocolBytes.capacity > Self.keptBufferBytes { protocolBytes = []; protocolBytes.reserveCapacity(Self.initialBufferBytes) }
         guard appended else { throw ioError(ctx, "append") }
     }
 
