@@ -118,8 +118,9 @@ final class RDKafkaClient: @unchecked Sendable {
             }
         }
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(events).toOpaque())
-        if DataPathScheduling.niceness > 0 {
-            // librdkafka's own threads (main, broker) are data path too: each lowers its priority as it starts.
+        if DataPathScheduling.isConfigured {
+            // librdkafka's own threads (main, broker) are data path too: each lowers its priority
+            // and moves to the data path's CPUs as it starts.
             rd_kafka_conf_interceptor_add_on_new(conf, "streamkit.data-path-scheduling", { rk, _, _, _, _ in
                 rd_kafka_interceptor_add_on_thread_start(rk, "streamkit.data-path-scheduling", { _, _, _, _ in
                     DataPathScheduling.applyToCurrentThread()

@@ -46,8 +46,8 @@ public final class ControlServer: Sendable {
                 await onListening(port)
             },
             logger: logger)
-        // The event loops carry every request's bytes: they ask for the request path's slice too.
-        if RequestPathScheduling.slice != nil {
+        // The event loops carry every request's bytes: they take the request path's slice and CPUs too.
+        if RequestPathScheduling.isConfigured {
             for loop in app.eventLoopGroup.makeIterator() { loop.execute { RequestPathScheduling.applyToCurrentThread() } }
         }
         if let metrics, let metricsPort {

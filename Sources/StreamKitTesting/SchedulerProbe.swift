@@ -12,6 +12,13 @@ public enum SchedulerProbe {
         return Int(line.split(separator: ":").last!.trimmingCharacters(in: .whitespaces))
     }
 
+    /// The CPUs thread `tid` of process `pid` may run on, as /proc shows them (`Cpus_allowed_list`: `0-1`, `1`).
+    public static func cpus(pid: Int32, tid: Int32) throws -> String? {
+        let status = try String(contentsOfFile: "/proc/\(pid)/task/\(tid)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") }) else { return nil }
+        return line.split(separator: ":").last!.trimmingCharacters(in: .whitespaces)
+    }
+
     /// Linux ≥ 6.12 takes a fair thread's `sched_runtime` as its slice request.
     public static var kernelTakesSliceRequests: Bool {
         var u = utsname()

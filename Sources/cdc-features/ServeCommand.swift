@@ -29,6 +29,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("request-slice-us"),
             help: "Time slice (µs, 100-100000; 0: the kernel's default) the threads answering feature reads ask Linux (6.12+) for, so that a woken request thread preempts sooner on a busy machine; its CPU share is unchanged.")
     var requestSliceMicros: Int = 100
+    @Option(name: .customLong("request-path-cpus"),
+            help: "CPUs (like 0 or 0-1,4) the threads answering requests run on: the HTTP event loops, the handlers, the feature store client. Default: any.")
+    var requestPathCPUs: String?
+    @Option(name: .customLong("data-path-cpus"),
+            help: "CPUs (like 1-3) the threads of the captures and jobs run on, the Kafka client's included. Default: any. With --request-path-cpus on other CPUs, feature reads never wait behind ingest.")
+    var dataPathCPUs: String?
     @Option(name: .customLong("model-commands-topic"), help: "Kafka topic promote/rollback also produce a command to, for running jobs (fraud-scoring --commands-topic); empty: none.")
     var modelCommandsTopic: String = "model-commands"
     @Option(name: .customLong("tls-cert-file"),
@@ -48,6 +54,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--request-slice-us must be 0 or 100...100000")
         }
         RequestPathScheduling.slice = requestSliceMicros == 0 ? nil : .microseconds(requestSliceMicros)
+        RequestPathScheduling.cpus = try Self.cpus(requestPathCPUs, flag: "--request-path-cpus")
+        DataPathScheduling.cpus = try Self.cpus(dataPathCPUs, flag: "--data-path-cpus")
         guard (tlsCertFile == nil) == (tlsKeyFile == nil) else {
             throw ValidationError("--tls-cert-file and --tls-key-file go together (HTTPS needs both)")
         }
@@ -56,6 +64,8 @@ struct Serve: AsyncParsableCommand {
         let tokens: AccessTokens
         do { tokens = try AccessTokens(contentsOfFile: tokenFile) } catch { throw ValidationError("--token-file: \(error)") }
         let registry = Observability.bootstrapPrometheus()
+        if let cpus = RequestPathScheduling.cpus { logger.info("request path on CPUs \(cpus)") }
+        if let cpus = DataPathScheduling.cpus { logger.info("data path on CPUs \(cpus)") }
         var c = ServerConfiguration(port: port, dataDirectory: dataDir, tokens: tokens, kafka: try kafkaOptions.configuration(),
                                     redis: try redisOptions.configuration())
         c.host = host
@@ -78,5 +88,16 @@ struct Serve: AsyncParsableCommand {
                                                   failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// A CPU list flag: parsed, and every CPU available to this process; nil when not given.
+    static func cpus(_ text: String?, flag: String) throws -> CPUSet? {
+        guard let text else { return nil }
+        let cpus: CPUSet
+        do { cpus = try CPUSet(parsing: text) } catch let e as StreamKitError { throw ValidationError("\(flag): \(e.message)") }
+        if let allowed = CPUSet.ofCurrentThread(), !cpus.isSubset(of: allowed) {
+            throw ValidationError("\(flag): CPUs \(cpus) are not all available to this process (it may run on \(allowed))")
+        }
+        return cpus
     }
 }

@@ -18,8 +18,12 @@ struct ServerJobsTests {
         defer { _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([topic]) }
         let lines = Self.spreadLines(5_000)
         try KafkaTestSupport.produceWorkload(lines, topic: topic)
-        // Its jobs' threads run 3 nice levels below the API's (checked below).
-        let server = try ServerProcess(extraArguments: ["--data-path-nice", "3"])
+        // Its jobs' threads run 3 nice levels below the API's, and the request path and the data
+        // path on CPUs of their own: the first and the last this process may use (checked below).
+        let allowed = try #require(CPUSet.ofCurrentThread()?.cpus)
+        let requestCPU = allowed.first!, dataCPU = allowed.last!
+        let server = try ServerProcess(extraArguments: ["--data-path-nice", "3", "--request-path-cpus", "\(requestCPU)",
+                                                        "--data-path-cpus", "\(dataCPU)"])
         defer { server.cleanUp() }
         try await server.start()
 
@@ -82,6 +86,19 @@ struct ServerJobsTests {
             let loops = slices.filter { $0.0.hasPrefix("NIO-") }
             #expect(!loops.isEmpty && loops.allSatisfy { $0.1 == 100_000 }, "\(slices)")
             #expect(slices.filter { $0.0.hasPrefix("rdk:") }.allSatisfy { $0.1 != 100_000 }, "\(slices)")
+        }
+        // --request-path-cpus / --data-path-cpus: the event loops (and the handler that just ran)
+        // on the request path's CPU; the job's threads and librdkafka's on the data path's; the
+        // main thread where it started.
+        do {
+            let pid = server.process!.processIdentifier
+            let placed = try Self.threadNices(pid: pid).map { t in (t.name, try? SchedulerProbe.cpus(pid: pid, tid: t.tid)) }
+            let loops = placed.filter { $0.0.hasPrefix("NIO-") }, kafka = placed.filter { $0.0.hasPrefix("rdk:") }
+            let windows = placed.filter { $0.0.hasPrefix("window[") }
+            #expect(!loops.isEmpty && loops.allSatisfy { $0.1 == "\(requestCPU)" }, "\(placed)")
+            #expect(!kafka.isEmpty && kafka.allSatisfy { $0.1 == "\(dataCPU)" }, "\(placed)")
+            #expect(!windows.isEmpty && windows.allSatisfy { $0.1 == "\(dataCPU)" }, "\(placed)")
+            #expect(try SchedulerProbe.cpus(pid: pid, tid: pid) == CPUSet(allowed).description, "\(placed)")
         }
         let entities = try #require(batch.json?["entities"] as? [[String: Any]])
         #expect(entities.count == users.count)

@@ -1,5 +1,8 @@
 #ifndef CSTREAMKIT_SHIMS_H
 #define CSTREAMKIT_SHIMS_H
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE 1   /* cpu_set_t, sched_setaffinity */
+#endif
 /// Hints the CPU to load the cache line at `p` (no fault on any address). Swift inlines this.
 static inline void streamkit_prefetch(const void *p) { __builtin_prefetch(p, 1, 3); }
 #if defined(__linux__)
@@ -26,5 +29,22 @@ static inline int streamkit_request_slice(uint64_t slice_ns, int nice) {
 static inline int streamkit_set_thread_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 /// Copies the calling thread's name into `buffer` (at least 16 bytes). 0 on success, else -1.
 static inline int streamkit_get_thread_name(char *buffer) { return prctl(PR_GET_NAME, (unsigned long)buffer, 0, 0, 0); }
+#include <sched.h>
+/// Runs the calling thread only on the `count` CPUs in `cpus` (`sched_setaffinity` of this thread,
+/// not the process). 0 on success, else -1 (errno: EINVAL when none of them is available).
+static inline int streamkit_set_thread_cpus(const int32_t *cpus, int count) {
+    cpu_set_t set; CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) { if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set); }
+    return sched_setaffinity(0, sizeof set, &set);
+}
+/// Writes the CPUs the calling thread may run on into `out` (at most `capacity`, ascending);
+/// returns how many, or -1 (errno).
+static inline int streamkit_get_thread_cpus(int32_t *out, int capacity) {
+    cpu_set_t set; CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    int n = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && n < capacity; cpu++) { if (CPU_ISSET(cpu, &set)) out[n++] = cpu; }
+    return n;
+}
 #endif
 #endif

@@ -12,11 +12,15 @@ import Synchronization
 /// thread when it starts (the runtime's task and checkpoint threads, capture threads, and the
 /// Kafka client's threads). Throughput is unchanged while nothing else wants the CPU.
 ///
+/// ``cpus`` goes further: every data-path thread runs only on those CPUs, so that the request
+/// path (``RequestPathScheduling/cpus``) can have cores of its own.
+///
 /// On Linux each thread has its own nice value (`setpriority(PRIO_PROCESS, tid, …)`); raising it
 /// needs no privilege. Elsewhere this does nothing.
 ///
 /// ```swift
 /// DataPathScheduling.niceness = 10   // before the jobs and captures start
+/// DataPathScheduling.cpus = try CPUSet(parsing: "1-3")
 /// ```
 public enum DataPathScheduling {
     private static let storage = Atomic<Int32>(0)
@@ -32,11 +36,25 @@ public enum DataPathScheduling {
         }
     }
 
-    /// Sets the calling thread to the baseline plus ``niceness``; call first thing on a data-path
-    /// thread. Absolute, not relative: a thread started by another data-path thread (librdkafka's
-    /// broker threads, started by its main thread) inherits the lowered value and stays there.
+    private static let placement = CPUPlacement()
+
+    /// The CPUs every data-path thread runs on (nil: wherever the process may, the default).
+    /// Applies to threads that start (or call ``applyToCurrentThread()``) after it is set.
+    public static var cpus: CPUSet? {
+        get { placement.cpus }
+        set { placement.cpus = newValue }
+    }
+
+    /// Whether anything is set that data-path threads apply as they start.
+    public static var isConfigured: Bool { niceness > 0 || cpus != nil }
+
+    /// Sets the calling thread to the baseline plus ``niceness`` and moves it to ``cpus``; call
+    /// first thing on a data-path thread. Absolute, not relative: a thread started by another
+    /// data-path thread (librdkafka's broker threads, started by its main thread) inherits the
+    /// lowered value and stays there.
     public static func applyToCurrentThread() {
         apply(niceness: niceness, baseline: baseline.load(ordering: .relaxed))
+        placement.applyToCurrentThread()
     }
 
     /// Sets the calling thread's nice value to `baseline + niceness` (capped at 19) unless it is already that low.

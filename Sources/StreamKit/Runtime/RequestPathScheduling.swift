@@ -17,8 +17,13 @@ import Synchronization
 /// (its nice value) is unchanged, it is only preempted sooner too. On older kernels and other
 /// systems this does nothing.
 ///
+/// A slice shortens each wait for a core; ``cpus`` removes most of them: the request path's
+/// threads run only on those CPUs, and with ``DataPathScheduling/cpus`` on the others, a request
+/// never waits behind a batch of the data path.
+///
 /// ```swift
 /// RequestPathScheduling.slice = .microseconds(100)   // once, at startup
+/// RequestPathScheduling.cpus = try CPUSet(parsing: "0")  // optional
 /// RequestPathScheduling.applyToCurrentThread()       // on each thread of the request path
 /// ```
 public enum RequestPathScheduling {
@@ -33,6 +38,17 @@ public enum RequestPathScheduling {
         }
     }
 
+    private static let placement = CPUPlacement()
+
+    /// The CPUs the request path's threads run on (nil: wherever the process may, the default).
+    public static var cpus: CPUSet? {
+        get { placement.cpus }
+        set { placement.cpus = newValue }
+    }
+
+    /// Whether anything is set that the request path's threads apply.
+    public static var isConfigured: Bool { slice != nil || cpus != nil }
+
     /// Per thread: the slice it asked for last (nil: none; with ``refused`` set: the kernel said
     /// no), so that repeated calls cost a load — also where the request is refused (a seccomp
     /// filter, another system), instead of two system calls per request.
@@ -42,11 +58,12 @@ public enum RequestPathScheduling {
         return key
     }()
 
-    /// Asks for ``slice`` on the calling thread, once per thread (a thread-local check after the
-    /// first call); false when no slice is set or the kernel refused it.
+    /// Moves the calling thread to ``cpus`` and asks for ``slice``, once per thread (thread-local
+    /// checks after the first call); false when no slice is set or the kernel refused it.
     @discardableResult
     public static func applyToCurrentThread() -> Bool {
-        apply(sliceNanos: sliceNanos.load(ordering: .relaxed))
+        placement.applyToCurrentThread()
+        return apply(sliceNanos: sliceNanos.load(ordering: .relaxed))
     }
 
     /// Asks for a slice of `want` ns on the calling thread, keeping its nice value.
