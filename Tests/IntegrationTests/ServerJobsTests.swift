@@ -129,6 +129,23 @@ struct ServerJobsTests {
         #expect(server.terminate() == 0)
     }
 
+    /// A CPU list that is not one, or that names a CPU this process may not use, stops the start
+    /// with the flag named.
+    @Test(.timeLimit(.minutes(5)))
+    func unusableCPUListsStopTheStartWithTheFlagNamed() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let base = ["serve", "--port", "0", "--data-dir", server.dataDirectory, "--token-file", server.tokenFile]
+        let notAList = try ServerTLSTests.run(CLIBinary.path, base + ["--request-path-cpus", "0-x"])
+        #expect(notAList.status != 0 && notAList.stderr.contains("--request-path-cpus: '0-x'"), "\(notAList.stderr)")
+        let allowed = try #require(CPUSet.ofCurrentThread())
+        let absent = (0...CPUSet.maximumCPU).last { !allowed.cpus.contains($0) }!
+        let unavailable = try ServerTLSTests.run(CLIBinary.path, base + ["--data-path-cpus", "\(absent)"])
+        #expect(unavailable.status != 0 && unavailable.stderr.contains("--data-path-cpus: CPUs \(absent) are not all available"),
+                "\(unavailable.stderr)")
+        for output in [notAList, unavailable] { #expect(!output.stdout.contains("listening")) }
+    }
+
     /// Each thread of a process: its id, name and nice value (from /proc/PID/task/TID/stat).
     static func threadNices(pid: Int32) throws -> [(tid: Int32, name: String, nice: Int)] {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").compactMap { entry in
