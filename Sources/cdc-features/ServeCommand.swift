@@ -55,7 +55,10 @@ struct Serve: AsyncParsableCommand {
         }
         RequestPathScheduling.slice = requestSliceMicros == 0 ? nil : .microseconds(requestSliceMicros)
         RequestPathScheduling.cpus = try Self.cpus(requestPathCPUs, flag: "--request-path-cpus")
+        // Threads inherit their starter's CPUs, and jobs are started from handlers' threads: with
+        // only the request path placed, the data path is placed on every CPU the process had.
         DataPathScheduling.cpus = try Self.cpus(dataPathCPUs, flag: "--data-path-cpus")
+            ?? (RequestPathScheduling.cpus != nil ? CPUSet.ofCurrentThread() : nil)
         guard (tlsCertFile == nil) == (tlsKeyFile == nil) else {
             throw ValidationError("--tls-cert-file and --tls-key-file go together (HTTPS needs both)")
         }
@@ -65,7 +68,7 @@ struct Serve: AsyncParsableCommand {
         do { tokens = try AccessTokens(contentsOfFile: tokenFile) } catch { throw ValidationError("--token-file: \(error)") }
         let registry = Observability.bootstrapPrometheus()
         if let cpus = RequestPathScheduling.cpus { logger.info("request path on CPUs \(cpus)") }
-        if let cpus = DataPathScheduling.cpus { logger.info("data path on CPUs \(cpus)") }
+        if let cpus = DataPathScheduling.cpus, dataPathCPUs != nil || RequestPathScheduling.cpus != nil { logger.info("data path on CPUs \(cpus)") }
         var c = ServerConfiguration(port: port, dataDirectory: dataDir, tokens: tokens, kafka: try kafkaOptions.configuration(),
                                     redis: try redisOptions.configuration())
         c.host = host

@@ -167,9 +167,16 @@ struct ServerJobsTests {
     func failingJobRestartsAndResumesAfterKill9() async throws {
         let topic = KafkaTestSupport.unique("serve-late-topic"), namespace = KafkaTestSupport.unique("servelate")
         defer { _ = try? KafkaAdmin(configuration: KafkaTestSupport.kafka).deleteTopics([topic]) }
-        let server = try ServerProcess()
+        // Only the request path placed (on the first CPU): the job's threads still get every CPU,
+        // although jobs start from handlers' threads, which feature reads have placed.
+        let allowed = try #require(CPUSet.ofCurrentThread())
+        let server = try ServerProcess(extraArguments: ["--request-path-cpus", "\(allowed.cpus.first!)"])
         defer { server.cleanUp() }
         try await server.start()
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<40 { group.addTask { try await server.request("GET", "/api/v1/features/user_activity_5m/nobody").status } }
+            for try await status in group { #expect(status == 404) }
+        }
         let created = try await server.request("POST", "/api/v1/jobs", body: """
             {"job":"user-activity","topic":"\(topic)","args":{"namespace":"\(namespace)"}}
             """)
@@ -188,6 +195,13 @@ struct ServerJobsTests {
         try await poll("the job reads every event once its topic exists", timeout: .seconds(300)) {
             let j = try await job()
             return j["status"] as? String == "RUNNING" && (j["records_total"] as? Int) == lines.count
+        }
+        do {
+            let pid = server.process!.processIdentifier
+            let placed = try Self.threadNices(pid: pid).map { t in (t.name, try? SchedulerProbe.cpus(pid: pid, tid: t.tid)) }
+            let windows = placed.filter { $0.0.hasPrefix("window[") }, loops = placed.filter { $0.0.hasPrefix("NIO-") }
+            #expect(!windows.isEmpty && windows.allSatisfy { $0.1 == allowed.description }, "\(placed)")
+            #expect(!loops.isEmpty && loops.allSatisfy { $0.1 == "\(allowed.cpus.first!)" }, "\(placed)")
         }
         // The status page in a real headless Chromium shows the job running with its record count.
         let dom = try StatusPageBrowser.dumpDOM(port: server.port, token: ServerProcess.readToken, screenshot: nil)
