@@ -68,7 +68,7 @@ struct Serve: AsyncParsableCommand {
         do { tokens = try AccessTokens(contentsOfFile: tokenFile) } catch { throw ValidationError("--token-file: \(error)") }
         let registry = Observability.bootstrapPrometheus()
         if let cpus = RequestPathScheduling.cpus { logger.info("request path on CPUs \(cpus)") }
-        if let cpus = DataPathScheduling.cpus, dataPathCPUs != nil || RequestPathScheduling.cpus != nil { logger.info("data path on CPUs \(cpus)") }
+        if let cpus = DataPathScheduling.cpus { logger.info("data path on CPUs \(cpus)") }
         var c = ServerConfiguration(port: port, dataDirectory: dataDir, tokens: tokens, kafka: try kafkaOptions.configuration(),
                                     redis: try redisOptions.configuration())
         c.host = host

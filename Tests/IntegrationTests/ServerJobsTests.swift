@@ -92,7 +92,7 @@ struct ServerJobsTests {
         // main thread where it started.
         do {
             let pid = server.process!.processIdentifier
-            let placed = try Self.threadNices(pid: pid).map { t in (t.name, try? SchedulerProbe.cpus(pid: pid, tid: t.tid)) }
+            let placed = try Self.threadCPUs(pid: pid)
             let loops = placed.filter { $0.0.hasPrefix("NIO-") }, kafka = placed.filter { $0.0.hasPrefix("rdk:") }
             let windows = placed.filter { $0.0.hasPrefix("window[") }
             #expect(!loops.isEmpty && loops.allSatisfy { $0.1 == "\(requestCPU)" }, "\(placed)")
@@ -146,6 +146,11 @@ struct ServerJobsTests {
         for output in [notAList, unavailable] { #expect(!output.stdout.contains("listening")) }
     }
 
+    /// Each thread of a process: its name and the CPUs it may run on (`Cpus_allowed_list`).
+    static func threadCPUs(pid: Int32) throws -> [(String, String?)] {
+        try threadNices(pid: pid).map { t in (t.name, try? SchedulerProbe.cpus(pid: pid, tid: t.tid)) }
+    }
+
     /// Each thread of a process: its id, name and nice value (from /proc/PID/task/TID/stat).
     static func threadNices(pid: Int32) throws -> [(tid: Int32, name: String, nice: Int)] {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").compactMap { entry in
@@ -197,8 +202,7 @@ struct ServerJobsTests {
             return j["status"] as? String == "RUNNING" && (j["records_total"] as? Int) == lines.count
         }
         do {
-            let pid = server.process!.processIdentifier
-            let placed = try Self.threadNices(pid: pid).map { t in (t.name, try? SchedulerProbe.cpus(pid: pid, tid: t.tid)) }
+            let placed = try Self.threadCPUs(pid: server.process!.processIdentifier)
             let windows = placed.filter { $0.0.hasPrefix("window[") }, loops = placed.filter { $0.0.hasPrefix("NIO-") }
             #expect(!windows.isEmpty && windows.allSatisfy { $0.1 == allowed.description }, "\(placed)")
             #expect(!loops.isEmpty && loops.allSatisfy { $0.1 == "\(allowed.cpus.first!)" }, "\(placed)")
