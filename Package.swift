@@ -158,7 +158,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // The operator test harness.
-        .target(name: "StreamKitTesting", dependencies: ["StreamKit"], swiftSettings: strict),
+        .target(name: "StreamKitTesting", dependencies: ["StreamKit", "CStreamKitShims"], swiftSettings: strict),
         // The ML feature library (aggregates, sketches, sessions, drift, anomaly, joins).
         .target(name: "FeatureJobs", dependencies: ["StreamKit", "StreamKitDebezium", .product(name: "HeapModule", package: "swift-collections"),
                                                 .product(name: "Logging", package: "swift-log")], swiftSettings: strict),

@@ -2,23 +2,17 @@ import Foundation
 import Testing
 import StreamKit
 import StreamKitPostgres
+import StreamKitTesting
 
 /// The pgoutput decoder on what a real PostgreSQL 15 (from scripts/services) emits: changes are
 /// read with `pg_logical_slot_get_binary_changes(…, 'proto_version', '1', 'publication_names', …)`,
 /// which returns exactly the pgoutput messages a replication connection streams.
 @Suite(.serialized) struct PgOutputPostgresTests {
     static func psql(_ sql: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["psql", Services.postgresDSN, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw StreamKitError(.connector, "psql: \(errors)") }
-        return String(decoding: data, as: UTF8.self)
+        let r = try ChildProcess.run("/usr/bin/env", ["psql", Services.postgresDSN, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                                     timeout: .seconds(120))
+        guard r.status == 0 else { throw StreamKitError(.connector, "psql: \(r.stderr)") }
+        return r.stdout
     }
 
     static func hex(_ s: Substring) -> [UInt8] {

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitDebezium
 import StreamKitKafka
 import StreamKitCapture
@@ -308,13 +309,9 @@ struct PostgresCaptureTests {
         // flaky under load. Overlapping writes are tested deterministically with `afterChunkRead`.
         _ = try Self.sql("UPDATE \(n.table) SET v = 50 WHERE id = 5")
         try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).filter { $0.op == "u" }.count) == 1 }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLIBinary.path)
-        p.arguments = ["capture", "snapshot", "--dsn", Services.postgresDSN, "--tables", n.table]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let snapshot = try await ChildProcess.run(CLIBinary.path, ["capture", "snapshot", "--dsn", Services.postgresDSN, "--tables", n.table],
+                                            timeout: .seconds(600))
+        #expect(snapshot.status == 0, "\(snapshot.stderr.suffix(3000))")
         try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).filter { $0.op == "r" }.count) == 5 }
         try running.stop()
         let ev = try captureEvents(n.topic)
@@ -457,18 +454,11 @@ struct PostgresCaptureTests {
 struct PostgresToFeaturesTests {
     @Test(.timeLimit(.minutes(15)))
     func committedRowsBecomeFeaturesInRedis() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLIBinary.path)
-        p.arguments = ["bench", "pricing", "--source", "postgres", "--rate", "500", "--seconds", "2", "--listings", "50", "--json",
-                       "--brokers", Services.kafkaBrokers, "--redis", Services.redisURL, "--dsn", Services.postgresDSN]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        let r = try ChildProcess.run(CLIBinary.path, ["bench", "pricing", "--source", "postgres", "--rate", "500", "--seconds", "2", "--listings", "50", "--json",
+                                                      "--brokers", Services.kafkaBrokers, "--redis", Services.redisURL, "--dsn", Services.postgresDSN],
+                                     timeout: .seconds(600))
+        #expect(r.status == 0, "\(r.stderr.suffix(3000))")
+        let line = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
         let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
         let changes = try #require(o["changes"] as? Int)
         #expect(changes == 1000)

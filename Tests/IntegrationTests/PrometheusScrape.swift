@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 
 /// One sample of a Prometheus text exposition: `name{labels} value`.
 struct PrometheusSample: Sendable {
@@ -62,19 +63,8 @@ enum Promtool {
         guard let path else {
             throw StreamKitError(.configuration, "promtool not found (install Debian's prometheus package: scripts/setup)")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["check", "metrics"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = output
-        try p.run()
-        input.fileHandleForWriting.write(Data(body.utf8))
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
+        let r = try ChildProcess.run(path, ["check", "metrics"], input: Array(body.utf8), timeout: .seconds(120))
+        return (r.status, r.stdout + r.stderr)
     }
 }
 

@@ -136,11 +136,11 @@ struct ServerJobsTests {
         let server = try ServerProcess()
         defer { server.cleanUp() }
         let base = ["serve", "--port", "0", "--data-dir", server.dataDirectory, "--token-file", server.tokenFile]
-        let notAList = try ServerTLSTests.run(CLIBinary.path, base + ["--request-path-cpus", "0-x"])
+        let notAList = try ChildProcess.run(CLIBinary.path, base + ["--request-path-cpus", "0-x"])
         #expect(notAList.status != 0 && notAList.stderr.contains("--request-path-cpus: '0-x'"), "\(notAList.stderr)")
         let allowed = try #require(CPUSet.ofCurrentThread())
         let absent = (0...CPUSet.maximumCPU).last { !allowed.cpus.contains($0) }!
-        let unavailable = try ServerTLSTests.run(CLIBinary.path, base + ["--data-path-cpus", "\(absent)"])
+        let unavailable = try ChildProcess.run(CLIBinary.path, base + ["--data-path-cpus", "\(absent)"])
         #expect(unavailable.status != 0 && unavailable.stderr.contains("--data-path-cpus: CPUs \(absent) are not all available"),
                 "\(unavailable.stderr)")
         for output in [notAList, unavailable] { #expect(!output.stdout.contains("listening")) }

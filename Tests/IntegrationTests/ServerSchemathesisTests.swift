@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 
 /// schemathesis (PyPI, installed by scripts/setup into .deps/venv-schemathesis) fuzzes the running
 /// `cdc-features serve` against the repository's openapi.json, bounded (coverage + 10 examples per
@@ -25,25 +26,18 @@ struct ServerSchemathesisTests {
         let served = try await server.request("GET", "/openapi.json", token: nil)
         #expect(served.data == (try Data(contentsOf: URL(fileURLWithPath: spec))))
 
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: st)
-        p.arguments = ["run", spec, "--url", "http://127.0.0.1:\(server.port)", "-H", "Authorization: Bearer \(ServerProcess.adminToken)",
+        let arguments = ["run", spec, "--url", "http://127.0.0.1:\(server.port)", "-H", "Authorization: Bearer \(ServerProcess.adminToken)",
                        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,ignored_auth",
                        "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "10", "--workers", "1", "--seed", "7", "--no-color"]
         var env = ProcessInfo.processInfo.environment
         env["SCHEMATHESIS_TELEMETRY"] = "false"
-        p.environment = env
         // schemathesis keeps a cache folder in its working directory: the server's temporary one.
-        p.currentDirectoryURL = URL(fileURLWithPath: server.dataDirectory).deletingLastPathComponent()
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let report = String(decoding: data, as: UTF8.self)
+        let run = try await ChildProcess.run(st, arguments, environment: env,
+                                             workingDirectory: URL(fileURLWithPath: server.dataDirectory).deletingLastPathComponent().path,
+                                             timeout: .seconds(1200))
+        let report = run.stdout + run.stderr
         try? report.write(toFile: StatusPageBrowser.artifactDirectory + "/schemathesis.txt", atomically: true, encoding: .utf8)
-        #expect(p.terminationStatus == 0, "schemathesis found failures:\n\(report.suffix(6000))")
+        #expect(run.status == 0, "schemathesis found failures:\n\(report.suffix(6000))")
         #expect(report.contains(" passed"), "\(report.suffix(2000))")
         #expect(report.contains("✅ Stateful"), "the stateful phase ran: \(report.suffix(2000))")
         #expect(!report.contains(ServerProcess.adminToken))

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitTesting
 
 /// `cdc-features serve --tls-cert-file --tls-key-file`: the real binary serves its API over HTTPS
 /// (checked with curl against the test's own CA-less self-signed certificate), refuses clear
@@ -9,36 +10,10 @@ import StreamKit
 /// with a message that names the file and never shows the key.
 @Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up, KAFKA_BROKERS)"))
 struct ServerTLSTests {
-    struct Output { let status: Int32; let stdout: String; let stderr: String }
-
-    /// Runs `executable` with `arguments` to its end.
-    static func run(_ executable: String, _ arguments: [String]) throws -> Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Both pipes are read to their end before waiting, so a full pipe never blocks the child.
-        let errData = Mutex<Data>(Data())
-        let errDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let d = err.fileHandleForReading.readDataToEndOfFile()
-            errData.withLock { $0 = d }
-            errDone.signal()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        errDone.wait()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
-    }
-
     /// A self-signed certificate for 127.0.0.1 and its key, in `directory`.
     static func makeCertificate(in directory: String, name: String) throws -> (certificate: String, key: String) {
         let cert = "\(directory)/\(name).crt", key = "\(directory)/\(name).key"
-        let r = try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+        let r = try ChildProcess.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                                              "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
         guard r.status == 0 else { throw StreamKitError(.io, "openssl req failed: \(r.stderr)") }
         return (cert, key)
@@ -49,7 +24,7 @@ struct ServerTLSTests {
         var args = ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30"]
         if let caFile { args += ["--cacert", caFile] }
         if let token { args += ["-H", "Authorization: Bearer \(token)"] }
-        let r = try run("/usr/bin/curl", args + [url])
+        let r = try ChildProcess.run("/usr/bin/curl", args + [url])
         return (r.stdout, r.status)
     }
 
@@ -89,14 +64,14 @@ struct ServerTLSTests {
         let keyText = try String(contentsOfFile: key, encoding: .utf8)
         let base = ["serve", "--port", "0", "--data-dir", server.dataDirectory, "--token-file", server.tokenFile]
 
-        let alone = try Self.run(CLIBinary.path, base + ["--tls-cert-file", cert])
+        let alone = try ChildProcess.run(CLIBinary.path, base + ["--tls-cert-file", cert])
         #expect(alone.status != 0 && alone.stderr.contains("--tls-cert-file and --tls-key-file go together"), "\(alone.stderr)")
-        let missing = try Self.run(CLIBinary.path, base + ["--tls-cert-file", dir + "/nope.crt", "--tls-key-file", key])
+        let missing = try ChildProcess.run(CLIBinary.path, base + ["--tls-cert-file", dir + "/nope.crt", "--tls-key-file", key])
         #expect(missing.status != 0 && missing.stderr.contains("\(dir)/nope.crt"), "\(missing.stderr)")
         // A key given as the certificate: not a certificate, and the key's text is not echoed.
-        let swapped = try Self.run(CLIBinary.path, base + ["--tls-cert-file", key, "--tls-key-file", key])
+        let swapped = try ChildProcess.run(CLIBinary.path, base + ["--tls-cert-file", key, "--tls-key-file", key])
         #expect(swapped.status != 0 && swapped.stderr.contains("TLS certificate chain \(key)"), "\(swapped.stderr)")
-        let mismatched = try Self.run(CLIBinary.path, base + ["--tls-cert-file", cert, "--tls-key-file", otherKey])
+        let mismatched = try ChildProcess.run(CLIBinary.path, base + ["--tls-cert-file", cert, "--tls-key-file", otherKey])
         #expect(mismatched.status != 0 && mismatched.stderr.contains("does not belong to the certificate"), "\(mismatched.stderr)")
         for output in [alone, missing, swapped, mismatched] {
             #expect(!output.stderr.contains("PRIVATE KEY") && !output.stdout.contains("PRIVATE KEY"))

@@ -1,5 +1,6 @@
 import Foundation
 import StreamKit
+import StreamKitTesting
 
 /// Loads the status page in a real headless Chromium (Debian's `chromium`): the DOM after the
 /// page's scripts ran for a few (virtual) seconds, and a screenshot kept as a test artifact.
@@ -32,18 +33,20 @@ enum StatusPageBrowser {
         return dom
     }
 
+    /// One Chromium run, at most two minutes (its helper processes die with it). A headless
+    /// Chromium that hangs is tried once more: the page's checks are the test's, not the browser's.
     private static func run(_ path: String, _ arguments: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw StreamKitError(.io, "chromium exited with \(p.terminationStatus)") }
-        return String(decoding: data, as: UTF8.self)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let r = try ChildProcess.run(path, arguments, timeout: .seconds(120))
+                guard r.status == 0 else { throw StreamKitError(.io, "chromium exited with \(r.status): \(r.stderr.suffix(2000))") }
+                return r.stdout
+            } catch let e as StreamKitError where attempt < 2 && e.message.contains("ran longer than") {
+                continue
+            }
+        }
     }
 
     /// The `<tr data-source-id="id">…</tr>` of the DOM.

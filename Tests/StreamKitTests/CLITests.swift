@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import StreamKit
 import StreamKitWorkload
+import StreamKitTesting
 
 /// The command line as users and scripts run it: a real `cdc-features` process.
 @Suite(.serialized) struct CLITests {
@@ -16,20 +17,9 @@ import StreamKitWorkload
 
     @discardableResult
     static func run(_ args: [String], terminateAfter: Double? = nil) throws -> (status: Int32, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        if let t = terminateAfter {
-            Thread.sleep(forTimeInterval: t)
-            if p.isRunning { p.terminate() }   // SIGTERM
-        }
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try ChildProcess.run(binary, args, terminateAfter: terminateAfter.map { .milliseconds(Int64($0 * 1000)) },
+                                     timeout: .seconds(600))
+        return (r.status, r.stderr)
     }
 
     static func sortedLines(_ path: String) throws -> [String] {

@@ -26,6 +26,12 @@ import Testing
         }
     }
 
+    /// Polls `condition` for at most a minute (a test thread waiting for one it started).
+    static func wait(_ condition: () -> Bool) {
+        let deadline = MonotonicClock.nanos() + 60_000_000_000
+        while !condition() && MonotonicClock.nanos() < deadline { usleep(1000) }
+    }
+
     /// Placing a thread moves that thread only; threads it starts afterwards inherit it.
     @Test func appliesToTheCallingThreadOnly() throws {
         #if os(Linux)
@@ -34,15 +40,15 @@ import Testing
         let seen = Mutex<(applied: Bool, own: CPUSet?, child: CPUSet?)?>(nil)
         let thread = Thread {
             let applied = one.applyToCurrentThread()
-            let child = Mutex<CPUSet?>(nil)
-            let inner = Thread { child.withLock { $0 = CPUSet.ofCurrentThread() } }
+            let child = Mutex<(done: Bool, cpus: CPUSet?)>((false, nil))
+            let inner = Thread { child.withLock { $0 = (true, CPUSet.ofCurrentThread()) } }
             inner.start()
-            while child.withLock({ $0 == nil }) { usleep(1000) }
-            seen.withLock { $0 = (applied, CPUSet.ofCurrentThread(), child.withLock { $0 }) }
+            Self.wait { child.withLock { $0.done } }
+            seen.withLock { $0 = (applied, CPUSet.ofCurrentThread(), child.withLock { $0.cpus }) }
         }
         thread.start()
-        while seen.withLock({ $0 == nil }) { usleep(1000) }
-        let (applied, own, child) = try #require(seen.withLock { $0 })
+        Self.wait { seen.withLock { $0 != nil } }
+        let (applied, own, child) = try #require(seen.withLock { $0 }, "the thread did not report within a minute")
         #expect(applied)
         #expect(own == one)
         #expect(child == one)
@@ -72,11 +78,13 @@ import Testing
             steps.withLock { $0.append(CPUSet.ofCurrentThread()) }; done.signal()
         }
         thread.start()
-        done.wait()
+        try #require(done.wait(timeout: .now() + 60) == .success)
         placement.cpus = first
-        next.signal(); done.wait()
+        next.signal()
+        try #require(done.wait(timeout: .now() + 60) == .success)
         placement.cpus = last
-        next.signal(); done.wait()
+        next.signal()
+        try #require(done.wait(timeout: .now() + 60) == .success)
         #expect(steps.withLock { $0 } == [allowed, first, allowed, last])
         #expect(placement.cpus == last)
         #endif

@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import StreamKit
+import StreamKitTesting
+
+@Suite struct ChildProcessTests {
+    @Test func collectsBothStreamsTheStatusAndFeedsTheInput() throws {
+        let r = try ChildProcess.run("/bin/sh", ["-c", "cat; echo err >&2; exit 3"], input: Array("in\n".utf8))
+        #expect(r.status == 3)
+        #expect(r.stdout == "in\n")
+        #expect(r.stderr == "err\n")
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20)   // more than a pipe holds, both ways
+        let echoed = try ChildProcess.run("/bin/cat", [], input: big)
+        #expect(echoed.status == 0 && echoed.stdout.utf8.count == big.count)
+    }
+
+    /// At the limit the whole group goes, the child's own children too, and the run throws.
+    @Test func aRunPastItsLimitIsKilledWithItsChildren() throws {
+        let marker = "streamkit-child-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect {
+            try ChildProcess.run("/bin/bash", ["-c", "exec -a \(marker) sleep 300 & echo started; wait"], timeout: .seconds(1))
+        } throws: { error in
+            (error as? StreamKitError)?.message.contains("ran longer than") == true
+        }
+        #expect(try Self.processes(named: marker).isEmpty, "the grandchild was killed")
+    }
+
+    /// A helper the child leaves running does not keep the run waiting for the pipes' end.
+    @Test func helpersOutlivingTheChildAreKilledAndDoNotHoldItsPipes() throws {
+        let marker = "streamkit-helper-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let r = try ChildProcess.run("/bin/bash", ["-c", "(exec -a \(marker) sleep 300) & echo done"], timeout: .seconds(60))
+        #expect(r.status == 0 && r.stdout == "done\n")
+        #expect(try Self.processes(named: marker).isEmpty)
+    }
+
+    @Test func terminateAfterSendsSIGTERM() async throws {
+        let r = try await ChildProcess.run("/bin/bash", ["-c", "trap 'echo got-term; exit 7' TERM; while true; do sleep 0.05; done"],
+                                           terminateAfter: .milliseconds(300), timeout: .seconds(60))
+        #expect(r.status == 7 && r.stdout == "got-term\n")
+    }
+
+    @Test func aMissingExecutableThrows() {
+        #expect(throws: StreamKitError.self) { try ChildProcess.run("/nonexistent/tool", []) }
+    }
+
+    /// Processes whose command line starts with `name`.
+    static func processes(named name: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { Int($0) != nil }.filter { pid in
+            let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+            return String(decoding: cmdline, as: UTF8.self).hasPrefix(name)
+        }
+    }
+}
