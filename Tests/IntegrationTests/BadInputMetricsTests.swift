@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 import StreamKitRedis
 
@@ -51,7 +52,7 @@ struct BadInputMetricsTests {
             return dead.count >= 3
         }
         kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
+        p.waitForExit(timeout: .seconds(300))
         #expect(p.terminationStatus == 0)
 
         #expect(dead.map { $0.header(KafkaDeadLetterHeader.reason)?.stringValue ?? "" } == ["wrong_type", "wrong_type", "malformed_json"])

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 import StreamKitPostgres
 
@@ -34,7 +35,7 @@ struct CaptureMetricsEndpointTests {
                 "commit → ack latency series missing")
 
         kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
+        p.waitForExit(timeout: .seconds(300))
         #expect(p.terminationStatus == 0)
     }
 }

@@ -42,18 +42,18 @@ struct CaptureRepeatDeduplicationTests {
         let lsn1 = stateLSN()
         try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) { stateLSN() > lsn1 }
         kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        first.waitForExit(timeout: .seconds(300))
         try await writer.value
 
         let second = try startCaptureProcess(n)
-        defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
+        defer { if second.isRunning { second.terminate(); second.waitForExit(timeout: .seconds(300)) } }
         var records: [KafkaRecord] = []
         try await waitFor(.seconds(300)) {
             records = try KafkaTopicReader.readAll(topic: n.topic, configuration: KafkaTestSupport.kafka)
             return Set(records.compactMap { r in r.value.flatMap { _ in r.key } }).count >= rows
         }
         second.terminate()
-        second.waitUntilExit()
+        second.waitForExit(timeout: .seconds(300))
         records = try KafkaTopicReader.readAll(topic: n.topic, configuration: KafkaTestSupport.kafka)
 
         var decoder = DebeziumDecoder<IdRow>()

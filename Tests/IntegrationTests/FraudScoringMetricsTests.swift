@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 import StreamKitWorkload
 
@@ -56,6 +57,6 @@ struct FraudScoringMetricsTests {
             }
         }
         kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
+        p.waitForExit(timeout: .seconds(300))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 
 /// `cdc-features pipeline --metrics-port P` as a real process: /metrics answers while it runs,
@@ -52,7 +53,7 @@ struct MetricsEndpointTests {
         #expect(!scrape.series("streamkit_watermark_lag_seconds").isEmpty)
 
         kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
+        p.waitForExit(timeout: .seconds(300))
         let stderr = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         #expect(p.terminationStatus == 0, "pipeline exited \(p.terminationStatus):\n\(stderr.suffix(3000))")
         // --log-format json: every log line is one JSON object with the documented fields.

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 import StreamKitCapture
 import StreamKitMySQL
@@ -310,17 +311,17 @@ struct MySQLCaptureTests {
                     (try ids()).count >= 1_000 && (saved()?.sequence ?? 0) >= firstRow
                 }
                 kill(first.processIdentifier, SIGKILL)
-                first.waitUntilExit()
+                first.waitForExit(timeout: .seconds(300))
                 killedAt = try ids().count
                 acknowledged = saved()
             }
         }
         let second = try S.startProcess(n)
-        defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
+        defer { if second.isRunning { second.terminate(); second.waitForExit(timeout: .seconds(300)) } }
         try await waitFor(.seconds(300)) { Set(try ids()).count == total }
         try await Task.sleep(for: .milliseconds(300))
         second.terminate()
-        second.waitUntilExit()
+        second.waitForExit(timeout: .seconds(300))
         let published = try ids()
         let counts = Dictionary(published.map { ($0, 1) }, uniquingKeysWith: +)
         let ack = try #require(acknowledged, "the state file holds a GTID position")
@@ -379,17 +380,17 @@ struct MySQLCaptureTests {
             if inside { break }
         }
         kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        first.waitForExit(timeout: .seconds(300))
         let saved = state()["partialEvents"] as? Int ?? 0
         #expect(saved < rows, "killed inside the transaction (\(saved) of \(rows) acknowledged)")
         let total = nextID   // ids 1 ..< nextID are written; this one is written while the capture is down
         try sql.execute("INSERT INTO \(n.table) VALUES (\(total), 2)")
         let second = try start()
-        defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
+        defer { if second.isRunning { second.terminate(); second.waitForExit(timeout: .seconds(300)) } }
         try await waitFor(.seconds(300)) { Set(try ids()).count == total }
         try await Task.sleep(for: .milliseconds(300))
         second.terminate()
-        second.waitUntilExit()
+        second.waitForExit(timeout: .seconds(300))
         let published = try ids()
         #expect(Set(published) == Set(1...total), "every row published")
         let duplicates = published.count - total

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 import StreamKitCapture
 import StreamKitMySQL
@@ -206,7 +207,7 @@ struct MySQLIncrementalSnapshotTests {
                        "--tables", "app.\(n.table)"]
         p.standardOutput = FileHandle.nullDevice
         try p.run()
-        p.waitUntilExit()
+        p.waitForExit(timeout: .seconds(300))
         #expect(p.terminationStatus == 0)
         try await waitFor(.seconds(300), running) { (try? captureEvents(n.topic).filter { $0.op == "r" }.count) == 5 }
         try running.stop()
@@ -248,7 +249,7 @@ struct MySQLIncrementalSnapshotTests {
         let first = try start("app.\(n.table)")
         try await waitUntil(timeout: .seconds(120)) { Self.state(n)["tables"] != nil }
         first.terminate()
-        first.waitUntilExit()
+        first.waitForExit(timeout: .seconds(300))
 
         let rows = 10_000
         try sql.execute("CREATE TABLE \(b)(id INT PRIMARY KEY, v INT)")
@@ -272,19 +273,19 @@ struct MySQLIncrementalSnapshotTests {
                 done.resume()
             }.start()
         }
-        second.waitUntilExit()
+        second.waitForExit(timeout: .seconds(300))
         let saved = incremental()
         let lastKey = Int((saved["lastKey"] as? [String])?.first ?? "") ?? 0
         try #require(saved["current"] as? String == "app.\(b)" && lastKey >= 200 && lastKey < rows, "killed in the middle: \(saved)")
         try sql.execute("UPDATE \(b) SET v = -1 WHERE id IN (1, \(lastKey + 1), \(rows))")   // while the capture is down
 
         let third = try start("app.\(n.table),app.\(b)")
-        defer { if third.isRunning { third.terminate(); third.waitUntilExit() } }
+        defer { if third.isRunning { third.terminate(); third.waitForExit(timeout: .seconds(300)) } }
         let expected = try Self.table(sql, b)
         try await waitFor(.seconds(300)) { incremental()["current"] == nil && (incremental()["queue"] as? [Any])?.isEmpty == true }
         try await waitFor(.seconds(300)) { try Self.replay(topicB) == expected }
         third.terminate()
-        third.waitUntilExit()
+        third.waitForExit(timeout: .seconds(300))
         let reads = try captureEvents(topicB).filter { $0.op == "r" }.compactMap { Self.int($0.after?["id"]) }
         let counts = Dictionary(reads.map { ($0, 1) }, uniquingKeysWith: +)
         #expect((1...lastKey).allSatisfy { counts[$0] == 1 }, "rows of the chunks recorded before the kill are read once")

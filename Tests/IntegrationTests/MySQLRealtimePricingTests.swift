@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 import FeatureJobs
 import StreamKitJobs
 import StreamKitDebezium
@@ -99,7 +100,7 @@ struct MySQLRealtimePricingTests {
             return "\(o["gtids"] ?? "")#\(o["partialEvents"] ?? 0)"
         }
         let first = try MySQLTestSupport.startProcess(n, extraArguments: keyed)
-        defer { if first.isRunning { first.terminate(); first.waitUntilExit() } }
+        defer { if first.isRunning { first.terminate(); first.waitForExit(timeout: .seconds(300)) } }
         try await waitUntil(timeout: .seconds(120)) { FileManager.default.fileExists(atPath: n.stateFile) }
         let (changes, statements) = Self.workload(table: n.table)
         let admin = MySQLTestSupport.adminDSN
@@ -121,18 +122,18 @@ struct MySQLRealtimePricingTests {
         try await waitUntil(timeout: .seconds(120), every: .milliseconds(2)) { saved() != s1 }
         try await Task.sleep(for: .milliseconds(150))
         kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        first.waitForExit(timeout: .seconds(300))
         let killedWith = saved()
         let lastGTID = try #require(BinlogGTID(try await writer.value))
 
         let second = try MySQLTestSupport.startProcess(n, extraArguments: keyed)
-        defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
+        defer { if second.isRunning { second.terminate(); second.waitForExit(timeout: .seconds(300)) } }
         try await waitUntil(timeout: .seconds(180), every: .milliseconds(50)) {
             let gtids = saved().split(separator: "#").first.map(String.init) ?? ""
             return gtids.split(separator: ",").compactMap { BinlogGTID(String($0)) }.contains { $0.domain == lastGTID.domain && $0.sequence >= lastGTID.sequence }
         }
         second.terminate()
-        second.waitUntilExit()
+        second.waitForExit(timeout: .seconds(300))
         let records = try KafkaTopicReader.readAll(topic: n.topic, configuration: KafkaTestSupport.kafka).filter { $0.value != nil }
         let repeats = records.count - changes.count
         // Under a heavily loaded machine the kill can land when everything published was saved

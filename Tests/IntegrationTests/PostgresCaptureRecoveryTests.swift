@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 import StreamKitPostgres
 
@@ -186,16 +187,16 @@ struct PostgresCaptureRecoveryTests {
         // Kill once the state file records part of the transaction as acknowledged.
         try await waitUntil(timeout: .seconds(180), every: .milliseconds(5)) { (state()["partialEvents"] as? Int ?? 0) >= 5_000 }
         kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        first.waitForExit(timeout: .seconds(300))
         let saved = state()["partialEvents"] as? Int ?? 0
         #expect(saved < rows, "killed inside the transaction (\(saved) of \(rows) acknowledged)")
 
         let second = try start()
-        defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
+        defer { if second.isRunning { second.terminate(); second.waitForExit(timeout: .seconds(300)) } }
         try await waitFor(.seconds(300)) { Set(try ids()).count == rows }
         try await Task.sleep(for: .milliseconds(300))
         second.terminate()   // graceful: prints its metrics
-        second.waitUntilExit()
+        second.waitForExit(timeout: .seconds(300))
         let published = try ids()
         #expect(Set(published) == Set(1...rows), "every row published")
         let duplicates = published.count - rows

@@ -424,7 +424,7 @@ struct PostgresCaptureTests {
                 // flaky failure under load. The bound asserted below is about the unconfirmed tail.
                 try await waitFor(.seconds(300)) { (try? captureEvents(n.topic).count) ?? 0 > 0 && savedLSN() > startLSN }
                 kill(first.processIdentifier, SIGKILL)
-                first.waitUntilExit()
+                first.waitForExit(timeout: .seconds(300))
             }
         }
         func confirmedLSN() throws -> UInt64 {
@@ -433,7 +433,7 @@ struct PostgresCaptureTests {
         }
         let confirmedBefore = try confirmedLSN()
         let second = try start()
-        defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
+        defer { if second.isRunning { second.terminate(); second.waitForExit(timeout: .seconds(300)) } }
         let total = transactions * rows
         try await waitFor(.seconds(300)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
         let ev = try captureEvents(n.topic)
@@ -444,7 +444,7 @@ struct PostgresCaptureTests {
             try confirmedLSN() > confirmedBefore
         }
         second.terminate()   // SIGTERM: graceful stop
-        second.waitUntilExit()
+        second.waitForExit(timeout: .seconds(300))
         #expect(second.terminationStatus == 0)
     }
 }

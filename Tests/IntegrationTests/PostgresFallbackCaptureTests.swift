@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 import StreamKitPostgres
 
@@ -238,11 +239,11 @@ struct PostgresFallbackCaptureTests {
             if t == transactions / 2 {
                 try await waitFor(.seconds(300)) { (try? captureEvents(n.topic).count) ?? 0 > 0 }
                 kill(first.processIdentifier, SIGKILL)
-                first.waitUntilExit()
+                first.waitForExit(timeout: .seconds(300))
             }
         }
         let second = try start()
-        defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
+        defer { if second.isRunning { second.terminate(); second.waitForExit(timeout: .seconds(300)) } }
         let total = transactions * rows
         try await waitFor(.seconds(300)) { Set(try captureEvents(n.topic).compactMap { $0.after?["id"] as? Int }).count == total }
         try await waitFor(.seconds(300)) { try Self.logRows(n) == 0 }
@@ -250,7 +251,7 @@ struct PostgresFallbackCaptureTests {
         #expect(Set(ids) == Set(1...total), "every committed change delivered")
         #expect(ids.count - total <= batchSize, "re-sent at most the unacknowledged batch (\(ids.count - total) duplicates)")
         second.terminate()   // SIGTERM: graceful stop
-        second.waitUntilExit()
+        second.waitForExit(timeout: .seconds(300))
         #expect(second.terminationStatus == 0)
     }
 

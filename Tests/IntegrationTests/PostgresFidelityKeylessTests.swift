@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 import StreamKitCapture
 import StreamKitPostgres
@@ -224,11 +225,11 @@ struct PostgresFidelityKeylessTests {
         }
         let bad = Pipe()
         let refused = try launch("public.\(n.table)", stderr: bad)
-        refused.waitUntilExit()
+        refused.waitForExit(timeout: .seconds(300))
         let message = String(decoding: bad.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(refused.terminationStatus != 0 && message.contains("--message-key-columns"), "\(message)")
         let p = try launch("public.\(n.table):a")
-        defer { if p.isRunning { p.terminate(); p.waitUntilExit() } }
+        defer { if p.isRunning { p.terminate(); p.waitForExit(timeout: .seconds(300)) } }
         try await waitFor(.seconds(300)) { (try? captureEvents(n.topic).count) == 3 }
         let keys = try captureEvents(n.topic).compactMap { $0.key?["a"] as? Int }.sorted()
         #expect(keys == [1, 2, 3], "keyed by the configured column")

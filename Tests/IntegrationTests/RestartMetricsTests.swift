@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 
 /// Restarts and the last failure as Prometheus metrics of a real `cdc-features run` process whose
 /// every attempt fails (its input is missing), scraped while it waits before a restart, and its
@@ -44,7 +45,7 @@ import StreamKit
         let stderr: String = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                p.waitUntilExit()
+                p.waitForExit(timeout: .seconds(300))
                 continuation.resume(returning: text)
             }
         }

@@ -3,6 +3,8 @@ import Foundation
 import FoundationNetworking
 #endif
 import StreamKit
+import StreamKitTesting
+import Synchronization
 
 /// `cdc-features serve` as a real process (the built binary) on a free port, with its own data
 /// directory and token file, and a small HTTP client for it.
@@ -32,6 +34,9 @@ final class ServerProcess: @unchecked Sendable {
     /// The model registry's Redis prefix of this server (unique: tests share one Redis).
     let modelRegistryPrefix = "it-models-\(UInt32.random(in: 0...UInt32.max))"
 
+    /// Set once the server printed its port (or the start failed): its start watchdog stops.
+    private final class StartFlag: Sendable { let done = Atomic<Bool>(false) }
+
     /// Starts the server and waits until it printed its port.
     func start(arguments extra: [String] = []) async throws {
         let p = Process()
@@ -47,13 +52,21 @@ final class ServerProcess: @unchecked Sendable {
         p.standardError = log
         try p.run()
         process = p
-        // The first stdout line: "listening on http://127.0.0.1:PORT".
+        // The first stdout line: "listening on http://127.0.0.1:PORT". A server that has not
+        // printed it within two minutes is killed, which ends the read below.
+        let pid = p.processIdentifier, listening = StartFlag()
+        Thread.detachNewThread {
+            let deadline = MonotonicClock.nanos() &+ 120_000_000_000
+            while !listening.done.load(ordering: .acquiring) && MonotonicClock.nanos() < deadline { usleep(20_000) }
+            if !listening.done.load(ordering: .acquiring) { kill(pid, SIGKILL) }
+        }
+        defer { listening.done.store(true, ordering: .releasing) }
         let line: String = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 var bytes: [UInt8] = []
                 while true {
                     let d = out.fileHandleForReading.readData(ofLength: 1)
-                    if d.isEmpty { continuation.resume(throwing: StreamKitError(.io, "the server exited before listening")); return }
+                    if d.isEmpty { continuation.resume(throwing: StreamKitError(.io, "the server exited (or was killed after two minutes) before listening")); return }
                     if d[0] == UInt8(ascii: "\n") { break }
                     bytes.append(d[0])
                 }
@@ -67,21 +80,21 @@ final class ServerProcess: @unchecked Sendable {
     func kill9() {
         guard let p = process else { return }
         kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        p.waitForExit(timeout: .seconds(300))
     }
 
     /// SIGTERM, then waits; the exit status.
     func terminate() -> Int32 {
         guard let p = process, p.isRunning else { return process?.terminationStatus ?? 0 }
         kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
+        p.waitForExit(timeout: .seconds(300))
         return p.terminationStatus
     }
 
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
     func cleanUp() {
-        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitForExit(timeout: .seconds(300)) }
         try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: dataDirectory).deletingLastPathComponent().path)
     }
 

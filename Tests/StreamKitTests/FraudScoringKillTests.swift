@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 
 /// `cdc-features run fraud-scoring` killed with SIGKILL after a confirmed checkpoint and run again
 /// with `--restore`: the output (every prediction, evaluation and decision — so the weights and
@@ -30,7 +31,7 @@ import StreamKit
         while p.isRunning && Date() < deadline && !FileManager.default.fileExists(atPath: chk + "/CONFIRMED") { usleep(20_000) }
         let killedMidRun = p.isRunning
         if killedMidRun { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
+        p.waitForExit(timeout: .seconds(300))
         #expect(killedMidRun, "the job was still running when its first checkpoint was confirmed")
         if killedMidRun {
             #expect(p.terminationReason == .uncaughtSignal)

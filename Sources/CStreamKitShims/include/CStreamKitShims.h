@@ -29,19 +29,15 @@ static inline int streamkit_request_slice(uint64_t slice_ns, int nice) {
 static inline int streamkit_set_thread_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 /// Copies the calling thread's name into `buffer` (at least 16 bytes). 0 on success, else -1.
 static inline int streamkit_get_thread_name(char *buffer) { return prctl(PR_GET_NAME, (unsigned long)buffer, 0, 0, 0); }
-#include <fcntl.h>
-#include <spawn.h>
-/// `pipe2(fds, O_CLOEXEC)`: both ends close on exec (a GNU extension Swift cannot see without
-/// `_GNU_SOURCE`). 0 on success, else -1 (errno).
-static inline int streamkit_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
-/// The child closes every descriptor from `low` up (glibc ≥ 2.34). 0 on success, else an errno.
-static inline int streamkit_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int low) {
-    return posix_spawn_file_actions_addclosefrom_np(actions, low);
-}
-/// The child changes to `path` before it runs (glibc ≥ 2.29). 0 on success, else an errno.
-static inline int streamkit_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path) {
-    return posix_spawn_file_actions_addchdir_np(actions, path);
-}
+/// `pipe2(fds, O_CLOEXEC)`: both ends close on exec. 0 on success, else -1 (errno). (In shims.c:
+/// the GNU declarations it needs would change `fd_set` for every module importing this header.)
+int streamkit_pipe_cloexec(int fds[2]);
+/// On a `posix_spawn_file_actions_t`: the child closes every descriptor from `low` up (glibc ≥
+/// 2.34). 0 on success, else an errno.
+int streamkit_spawn_add_closefrom(void *actions, int low);
+/// On a `posix_spawn_file_actions_t`: the child changes to `path` before it runs (glibc ≥ 2.29).
+/// 0 on success, else an errno.
+int streamkit_spawn_add_chdir(void *actions, const char *path);
 #include <sched.h>
 /// Runs the calling thread only on the `count` CPUs in `cpus` (`sched_setaffinity` of this thread,
 /// not the process). 0 on success, else -1 (errno: EINVAL when none of them is available).
