@@ -42,6 +42,13 @@ import StreamKitTesting
         #expect(last.value >= started.timeIntervalSince1970 - 1 && last.value <= Date().timeIntervalSince1970 + 1)
         // The process exits after the second restart fails; wait on a thread of its own, not the
         // concurrency pool's (the other suites run there).
+        // It should exit within the 45 s wait; past five minutes it is killed, which ends the read.
+        nonisolated(unsafe) let watched = p
+        Thread.detachNewThread {
+            let deadline = ContinuousClock.now + .seconds(300)
+            while watched.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
+            if watched.isRunning { kill(watched.processIdentifier, SIGKILL) }
+        }
         let stderr: String = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
