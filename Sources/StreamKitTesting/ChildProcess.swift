@@ -142,8 +142,10 @@ public enum ChildProcess {
             }
             if status == nil {
                 var raw: Int32 = 0
-                if waitpid(child.pid, &raw, WNOHANG) == child.pid {
-                    status = exitStatus(raw)
+                let reaped = waitpid(child.pid, &raw, WNOHANG)
+                if reaped == child.pid || reaped < 0 && errno == ECHILD {
+                    // ECHILD: something else in this process reaped it; its status is lost (-1).
+                    status = reaped == child.pid ? exitStatus(raw) : -1
                     exitedAt = elapsed()
                     kill(-child.pid, SIGKILL)   // helpers it left behind (they may hold its pipes)
                 }
