@@ -2,7 +2,6 @@
 import Glibc
 #endif
 public import Foundation
-import StreamKit
 
 extension Process {
     /// Waits until the process exited, at most `timeout`; then kills it (SIGKILL) and returns
@@ -10,9 +9,9 @@ extension Process {
     /// of waiting forever (`waitUntilExit()` has no limit).
     @discardableResult
     public func waitForExit(timeout: Duration = .seconds(120)) -> Bool {
-        let deadline = MonotonicClock.nanos() &+ UInt64(timeout.components.seconds) * 1_000_000_000
+        let deadline = ContinuousClock.now + timeout
         while isRunning {
-            if MonotonicClock.nanos() > deadline {
+            if ContinuousClock.now > deadline {
                 kill(processIdentifier, SIGKILL)
                 waitUntilExit()
                 return false

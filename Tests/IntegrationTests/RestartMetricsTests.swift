@@ -44,11 +44,7 @@ import StreamKitTesting
         // concurrency pool's (the other suites run there).
         // It should exit within the 45 s wait; past five minutes it is killed, which ends the read.
         nonisolated(unsafe) let watched = p
-        Thread.detachNewThread {
-            let deadline = ContinuousClock.now + .seconds(300)
-            while watched.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
-            if watched.isRunning { kill(watched.processIdentifier, SIGKILL) }
-        }
+        Thread.detachNewThread { watched.waitForExit(timeout: .seconds(300)) }
         let stderr: String = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

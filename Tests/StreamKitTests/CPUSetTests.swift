@@ -26,12 +26,6 @@ import Testing
         }
     }
 
-    /// Polls `condition` for at most a minute (a test thread waiting for one it started).
-    static func wait(_ condition: () -> Bool) {
-        let deadline = MonotonicClock.nanos() + 60_000_000_000
-        while !condition() && MonotonicClock.nanos() < deadline { usleep(1000) }
-    }
-
     /// Placing a thread moves that thread only; threads it starts afterwards inherit it.
     @Test func appliesToTheCallingThreadOnly() throws {
         #if os(Linux)
@@ -43,11 +37,11 @@ import Testing
             let child = Mutex<(done: Bool, cpus: CPUSet?)>((false, nil))
             let inner = Thread { child.withLock { $0 = (true, CPUSet.ofCurrentThread()) } }
             inner.start()
-            Self.wait { child.withLock { $0.done } }
+            DataPathSchedulingTests.waitForThread { child.withLock { $0.done } }
             seen.withLock { $0 = (applied, CPUSet.ofCurrentThread(), child.withLock { $0.cpus }) }
         }
         thread.start()
-        Self.wait { seen.withLock { $0 != nil } }
+        DataPathSchedulingTests.waitForThread { seen.withLock { $0 != nil } }
         let (applied, own, child) = try #require(seen.withLock { $0 }, "the thread did not report within a minute")
         #expect(applied)
         #expect(own == one)

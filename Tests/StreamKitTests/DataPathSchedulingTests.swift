@@ -20,6 +20,13 @@ import Testing
         return Int32(link.split(separator: "/").last ?? "") ?? 0
     }
 
+    /// Polls `condition` for at most a minute: a test waiting for a thread it started to report
+    /// (the caller then requires what the thread reported).
+    static func waitForThread(_ condition: () -> Bool) {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !condition() && ContinuousClock.now < deadline { usleep(1000) }
+    }
+
     @Test func lowersOnlyTheCallingThread() throws {
         #if os(Linux)
         let mine = try Self.niceOfThread(Self.currentThreadID())
@@ -31,7 +38,7 @@ import Testing
             done.wait()   // stays alive while the test reads its stat
         }
         thread.start()
-        while result.withLock({ $0.tid }) == 0 { usleep(1000) }
+        Self.waitForThread { result.withLock { $0.tid } != 0 }
         let (tid, returned) = result.withLock { $0 }
         let other = try Self.niceOfThread(tid)
         done.signal()
@@ -55,7 +62,7 @@ import Testing
             done.wait()
         }
         thread.start()
-        while result.withLock({ $0.tid }) == 0 { usleep(1000) }
+        Self.waitForThread { result.withLock { $0.tid } != 0 }
         let (_, delta) = result.withLock { $0 }
         done.signal()
         #expect(delta == 2)

@@ -26,7 +26,7 @@ import StreamKitTesting
             done.wait()   // stays alive while the test reads its sched file
         }
         thread.start()
-        while result.withLock({ $0.tid }) == 0 { usleep(1000) }
+        DataPathSchedulingTests.waitForThread { result.withLock { $0.tid } != 0 }
         let (tid, applied, again, nice) = result.withLock { $0 }
         let slice = try Self.sliceOfThread(tid)
         let mine = try Self.sliceOfThread(DataPathSchedulingTests.currentThreadID())
