@@ -47,9 +47,12 @@ public final class ExternalLabelSort: @unchecked Sendable {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Writes the sorted labels to `directory/labels-sorted` and removes the runs; the file's
-    /// offset of every `chunkSize`-th label is recorded (``SortedLabels/chunkOffsets``).
+    /// The sorted labels, numbered 0, 1, 2, … in order. Labels that fitted in the buffer (no run
+    /// was spilled) stay in memory (``SortedLabels/inMemory``); otherwise the runs are merged into
+    /// `directory/labels-sorted` and removed, and the file's offset of every `chunkSize`-th label
+    /// is recorded (``SortedLabels/chunkOffsets``).
     public func finish(chunkSize: Int = SortedLabels.defaultChunkSize) throws -> SortedLabels {
+        if runs.isEmpty { return SortedLabels(sorted: try sortedInMemory(), chunkSize: chunkSize) }
         let path = directory + "/labels-sorted"
         let out = try RecordFileWriter(path: path)
         let chunkSize = Swift.max(1, chunkSize)
@@ -63,63 +66,109 @@ public final class ExternalLabelSort: @unchecked Sendable {
             position += 1
             record.removeAll(); l.encode(to: &record); try out.append(record)
         }
-        if runs.isEmpty {
-            try forEachSorted(emit)
-        } else {
-            if !buffer.isEmpty { try spill() }
-            buffer = []
-            let readers = try runs.map { try RecordFileReader(path: $0) }
-            var heap = Heap<Head>()
-            for (i, r) in readers.enumerated() {
-                if var rec = try r.next() { heap.insert(Head(label: try LabelEvent(from: &rec), run: i)) }
-            }
-            while let head = heap.popMin() {
-                try emit(head.label)
-                if var rec = try readers[head.run].next() { heap.insert(Head(label: try LabelEvent(from: &rec), run: head.run)) }
-            }
-            for r in runs { unlink(r) }
+        if !buffer.isEmpty { try spill() }
+        buffer = []
+        let readers = try runs.map { try RecordFileReader(path: $0) }
+        var heap = Heap<Head>()
+        for (i, r) in readers.enumerated() {
+            if var rec = try r.next() { heap.insert(Head(label: try LabelEvent(from: &rec), run: i)) }
         }
+        while let head = heap.popMin() {
+            try emit(head.label)
+            if var rec = try readers[head.run].next() { heap.insert(Head(label: try LabelEvent(from: &rec), run: head.run)) }
+        }
+        for r in runs { unlink(r) }
         try out.close()
         return SortedLabels(path: path, count: Int(position), runs: runs.count, chunkSize: chunkSize, chunkOffsets: offsets)
     }
 
-    /// Sorts the buffer — in ``parallelism`` parts at once when it is large — and hands its
-    /// labels to `body` in order (merging the parts).
-    func forEachSorted(_ body: (LabelEvent) throws -> Void) throws {
-        let n = buffer.count
-        let parts = n >= 1 << 14 ? Swift.max(1, parallelism) : 1
-        guard parts > 1 else {
-            buffer.withUnsafeMutableBufferPointer { Self.sort($0) }
-            for l in buffer { try body(l) }
-            return
-        }
-        let ranges = (0..<parts).map { (n * $0 / parts)..<(n * ($0 + 1) / parts) }
-        try buffer.withUnsafeMutableBufferPointer { b in
-            let base = PartBase(pointer: b.baseAddress!)
-            _ = try ParallelWork.map(parts, threads: parts) { i in
-                Self.sort(UnsafeMutableBufferPointer(start: base.pointer + ranges[i].lowerBound, count: ranges[i].count))
-            }
-            var heads = ranges.map(\.lowerBound)
-            while true {
-                var best = -1
-                for p in 0..<parts where heads[p] < ranges[p].upperBound {
-                    if best < 0 || Self.precedes(b[heads[p]], b[heads[best]]) { best = p }
+    /// The buffer sorted and numbered 0, 1, 2, … (the buffer is handed over).
+    func sortedInMemory() throws -> [LabelEvent] {
+        let order = sortedOrder()
+        let sorted = buffer.withUnsafeBufferPointer { b in
+            [LabelEvent](unsafeUninitializedCapacity: order.count) { out, initialized in
+                for (position, i) in order.enumerated() {
+                    var l = b[i]
+                    l.sequence = Int64(position)
+                    (out.baseAddress! + position).initialize(to: l)
                 }
-                if best < 0 { break }
-                try body(b[heads[best]])
-                heads[best] += 1
+                initialized = order.count
+            }
+        }
+        buffer = []
+        return sorted
+    }
+
+    /// Hands the buffer's labels to `body` in sorted order.
+    func forEachSorted(_ body: (LabelEvent) throws -> Void) throws {
+        let order = sortedOrder()
+        try buffer.withUnsafeBufferPointer { b in
+            for i in order { try body(b[i]) }
+        }
+    }
+
+    /// A label's place in the sort: its time, and its index in the buffer, which is its input
+    /// order (ties of time are broken by the entity, read from the buffer, then by the index).
+    struct SortKey { var time: EventTime; var index: Int }
+
+    /// The buffer's indexes in ``precedes`` order. Compact keys are sorted rather than the labels
+    /// (which hold two strings each): at ``parallelism`` > 1 and a large buffer, in that many parts
+    /// at once, then merged.
+    func sortedOrder() -> [Int] {
+        let n = buffer.count
+        var keys = [SortKey](unsafeUninitializedCapacity: n) { k, initialized in
+            buffer.withUnsafeBufferPointer { b in
+                for i in 0..<n { (k.baseAddress! + i).initialize(to: SortKey(time: b[i].time, index: i)) }
+            }
+            initialized = n
+        }
+        let parts = n >= 1 << 14 ? Swift.max(1, parallelism) : 1
+        return buffer.withUnsafeBufferPointer { labels in
+            let base = LabelBase(pointer: labels.baseAddress!)
+            guard parts > 1 else {
+                keys.withUnsafeMutableBufferPointer { Self.sort($0, labels: base) }
+                return keys.map(\.index)
+            }
+            let ranges = (0..<parts).map { (n * $0 / parts)..<(n * ($0 + 1) / parts) }
+            return keys.withUnsafeMutableBufferPointer { k in
+                let keyBase = KeyBase(pointer: k.baseAddress!)
+                _ = try? ParallelWork.map(parts, threads: parts) { i in
+                    Self.sort(UnsafeMutableBufferPointer(start: keyBase.pointer + ranges[i].lowerBound, count: ranges[i].count), labels: base)
+                }
+                var heads = ranges.map(\.lowerBound)
+                return [Int](unsafeUninitializedCapacity: n) { out, initialized in
+                    for position in 0..<n {
+                        var best = -1
+                        for p in 0..<parts where heads[p] < ranges[p].upperBound {
+                            if best < 0 || Self.precedes(k[heads[p]], k[heads[best]], labels: base) { best = p }
+                        }
+                        out[position] = k[heads[best]].index
+                        heads[best] += 1
+                    }
+                    initialized = n
+                }
             }
         }
     }
 
-    /// Sorts `labels` in place in ``precedes`` order.
-    static func sort(_ labels: UnsafeMutableBufferPointer<LabelEvent>) {
-        var labels = labels
-        labels.sort(by: precedes)
+    /// Sorts `keys` in place in ``precedes`` order of their labels.
+    static func sort(_ keys: UnsafeMutableBufferPointer<SortKey>, labels: LabelBase) {
+        var keys = keys
+        keys.sort { precedes($0, $1, labels: labels) }
     }
 
-    /// The sorting threads touch disjoint parts of the buffer.
-    struct PartBase: @unchecked Sendable { let pointer: UnsafeMutablePointer<LabelEvent> }
+    /// ``precedes`` on keys: time, then entity, then input order.
+    @inline(__always)
+    static func precedes(_ a: SortKey, _ b: SortKey, labels: LabelBase) -> Bool {
+        if a.time != b.time { return a.time < b.time }
+        let ea = labels.pointer[a.index].entity, eb = labels.pointer[b.index].entity
+        if ea != eb { return ea < eb }
+        return a.index < b.index
+    }
+
+    /// The sorting threads read the (unchanging) buffer and sort disjoint parts of the keys.
+    struct LabelBase: @unchecked Sendable { let pointer: UnsafePointer<LabelEvent> }
+    struct KeyBase: @unchecked Sendable { let pointer: UnsafeMutablePointer<SortKey> }
 
     /// Time, entity, input order.
     @inlinable

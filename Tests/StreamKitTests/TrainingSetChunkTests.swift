@@ -45,6 +45,9 @@ import StreamKitRedis
             for l in input { try sorter.add(l) }
             let sorted = try sorter.finish(chunkSize: 999)
             #expect(sorted.count == input.count && sorted.chunkCount == 41 && sorted.chunkOffsets.count == 41)
+            // Labels that fit in the buffer stay in memory; spilled runs are merged into a file.
+            #expect(sorted.inMemory == (runSize >= input.count), "p\(parallelism) run \(runSize)")
+            #expect(FileManager.default.fileExists(atPath: sub + "/labels-sorted") == !sorted.inMemory)
             outputs.append(try Self.read(sorted))
             // Each chunk's reader starts at its first label.
             for k in [0, 1, 17, 40] {
