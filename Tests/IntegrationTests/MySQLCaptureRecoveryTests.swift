@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StreamKit
+import StreamKitTesting
 import StreamKitKafka
 import StreamKitCapture
 import StreamKitMySQL
@@ -36,30 +37,11 @@ struct MySQLCaptureRecoveryTests {
         }
 
         func services(_ arguments: String...) throws {
-            // posix_spawn + waitpid (the script leaves a daemon behind: no pipes).
-            let log = NSTemporaryDirectory() + "\(instance)-services.log"
-            defer { try? FileManager.default.removeItem(atPath: log) }
-            let script = Self.root.appendingPathComponent("scripts/services").path
+            // The script leaves a daemon running: DaemonScript waits for the script alone.
             var env = ProcessInfo.processInfo.environment
             env["STREAMKIT_MY_INSTANCE"] = instance
             env["MYSQL_PORT"] = String(port)
-            let argv = ([script] + arguments).map { strdup($0) } + [nil]
-            let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-            defer { for p in argv { free(p) }; for p in envp { free(p) } }
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            var pid: pid_t = 0
-            let rc = posix_spawn(&pid, script, &actions, nil, argv, envp)
-            guard rc == 0 else { throw StreamKitError(.connector, "cannot run \(script): \(String(cString: strerror(rc)))") }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            guard status == 0 else {
-                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                throw StreamKitError(.connector, "scripts/services \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
-            }
+            try DaemonScript.run(Self.root.appendingPathComponent("scripts/services").path, arguments, environment: env)
         }
 
         func admin() throws -> MySQLConnection { try MySQLConnection(dsn: MySQLDSN(parsing: adminDSN)) }

@@ -15,7 +15,7 @@ import StreamKitTesting
         let port = freeLocalPort()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLIBinary.path)
-        p.arguments = ["run", "user-activity", "--input", "\(dir)/missing.jsonl", "--out", "\(dir)/out.ndjson",
+        p.arguments = ["run", "user-activity", "--input", "\(dir)/missing.jsonl", "--out", "\(dir)/out.ndjson", "--late", "\(dir)/late.ndjson",
                        "--restart-strategy", "exponential-delay:initial=2s,max=45s,multiplier=22.5,jitter=0,attempts=2", "--metrics-port", String(port)]
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice

@@ -42,6 +42,34 @@ import StreamKitTesting
         #expect(r.status == 7 && r.stdout == "got-term\n")
     }
 
+    /// DaemonScript waits for the script alone: what it started keeps running.
+    @Test func aDaemonScriptLeavesItsDaemonRunning() throws {
+        let marker = "streamkit-daemon-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try DaemonScript.run("/bin/bash", ["-c", "(exec -a \(marker) sleep 300) & echo started"],
+                             environment: ProcessInfo.processInfo.environment, timeout: .seconds(60))
+        let left = try Self.processes(named: marker)
+        #expect(left.count == 1, "the daemon outlives the script")
+        for pid in left { kill(pid_t(pid)!, SIGKILL) }
+        #expect(Self.disappears(marker))
+    }
+
+    /// A failing script throws with its log; a script past its limit is killed with its group.
+    @Test func aDaemonScriptThatFailsOrHangsThrows() throws {
+        #expect {
+            try DaemonScript.run("/bin/bash", ["-c", "echo no-such-service >&2; exit 4"], environment: ["PATH": "/usr/bin:/bin"], timeout: .seconds(60))
+        } throws: { error in
+            let message = (error as? StreamKitError)?.message ?? ""
+            return message.contains("status 4") && message.contains("no-such-service")
+        }
+        let marker = "streamkit-stuck-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect {
+            try DaemonScript.run("/bin/bash", ["-c", "(exec -a \(marker) sleep 300) & wait"], environment: ["PATH": "/usr/bin:/bin"], timeout: .seconds(1))
+        } throws: { error in
+            (error as? StreamKitError)?.message.contains("ran longer than") == true
+        }
+        #expect(Self.disappears(marker), "the script's group was killed")
+    }
+
     @Test func aMissingExecutableThrows() {
         #expect(throws: StreamKitError.self) { try ChildProcess.run("/nonexistent/tool", []) }
     }

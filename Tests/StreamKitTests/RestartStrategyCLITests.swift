@@ -5,7 +5,7 @@ import Testing
 @Suite struct RestartStrategyCLITests {
     @Test func aBadStrategyIsRejectedNamingTheKey() throws {
         let r = try CLITests.run(["run", "user-activity", "--input", "/nonexistent.jsonl", "--out", "/tmp/never.ndjson",
-                                  "--restart-strategy", "fixed-delay:attempts=2,delay=10"])
+                                  "--late", "/tmp/never-late.ndjson", "--restart-strategy", "fixed-delay:attempts=2,delay=10"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("delay") && r.stderr.contains("'10' is not a duration"), "\(r.stderr)")
         let p = try CLITests.run(["pipeline", "--topic", "never", "--restart-strategy", "sometimes"])
@@ -19,7 +19,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // The input is missing: every attempt fails when its source opens.
         let r = try CLITests.run(["run", "user-activity", "--input", "\(dir)/missing.jsonl", "--out", "\(dir)/out.ndjson",
-                                  "--restart-strategy", "fixed-delay:attempts=2,delay=10ms"])
+                                  "--late", "\(dir)/late.ndjson", "--restart-strategy", "fixed-delay:attempts=2,delay=10ms"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("exhausted after 2 restarts"), "\(r.stderr)")
         #expect(r.stderr.contains("missing.jsonl"), "the cause names the file: \(r.stderr)")
