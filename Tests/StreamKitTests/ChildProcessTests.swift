@@ -47,7 +47,8 @@ import StreamKitTesting
         let marker = "streamkit-daemon-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try DaemonScript.run("/bin/bash", ["-c", "(exec -a \(marker) sleep 300) & echo started"],
                              environment: ProcessInfo.processInfo.environment, timeout: .seconds(60))
-        let left = try Self.processes(named: marker)
+        // The background subshell may exec its `sleep` after the script has exited.
+        let left = Self.appears(marker)
         #expect(left.count == 1, "the daemon outlives the script")
         for pid in left { kill(pid_t(pid)!, SIGKILL) }
         #expect(Self.disappears(marker))
@@ -84,6 +85,16 @@ import StreamKitTesting
             usleep(10_000)
         }
         return false
+    }
+
+    /// The processes named `name` once there are any (within ten seconds; empty if none came).
+    static func appears(_ name: String) -> [String] {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let found = try? processes(named: name), !found.isEmpty { return found }
+            usleep(10_000)
+        }
+        return []
     }
 
     /// Processes whose command line starts with `name` (a zombie's is empty: it has exited).
