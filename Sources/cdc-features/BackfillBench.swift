@@ -154,6 +154,9 @@ struct BenchBackfill: ParsableCommand {
             ("seconds_p2_all", "[" + p2s.map { String(format: "%.3f", $0.seconds) }.joined(separator: ",") + "]"),
             // Each alternating pair's own ratio (the machine's speed drifts between pairs).
             ("p2_over_p1_pairs", "[" + zip(p1s, p2s).map { String(format: "%.3f", $0.seconds / max($1.seconds, 1e-9)) }.joined(separator: ",") + "]"),
+            // Events the online job read (all of `events` unless its bounded read ended early) and
+            // the requests it logged that the sample kept.
+            ("online_events", "\(online.metrics.sourceRecords.current)"),
             ("online_events_per_s", String(format: "%.0f", Double(online.metrics.sourceRecords.current) / online.seconds)),
             ("online_requests_sampled", "\(logged.count)"),
             ("log_read_seconds", String(format: "%.3f", readLog.seconds)),
