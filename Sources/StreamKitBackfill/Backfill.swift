@@ -57,7 +57,8 @@ public struct Backfill<J: BackfillableJob>: Sendable {
 
     public init(job: J, labels: Labels) { self.job = job; self.labels = labels }
 
-    /// Labels held in memory at most while sorting (more are spilled to sorted runs on disk).
+    /// Labels held in memory at most: when all of them fit, they stay there, sorted, for the whole
+    /// run (the join and the merge read them there); more are spilled to sorted runs on disk.
     public var labelBufferSize: Int = 1 << 18
     /// Where temporary files go (sorted label runs, the join's answers); default `$TMPDIR` or `/tmp`.
     public var temporaryDirectory: String? = nil

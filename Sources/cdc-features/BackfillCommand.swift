@@ -31,7 +31,7 @@ struct BackfillCommand: AsyncParsableCommand {
     @Option(help: "ndjson or csv.") var format: String = "ndjson"
     @Option(help: "Parallel splits (file byte ranges, Kafka readers) and keyed subtasks.") var parallelism: Int = 1
     @Option(name: .customLong("progress-interval"), help: "How often progress goes to stderr (0s: only at the end).") var progressInterval: Duration = .seconds(2)
-    @Option(name: .customLong("label-buffer"), help: "Labels held in memory while sorting them; more are spilled to sorted runs on disk.") var labelBuffer: Int = 1 << 18
+    @Option(name: .customLong("label-buffer"), help: "Labels held in memory: as many as fit stay there, sorted, for the whole run; more are spilled to sorted runs on disk.") var labelBuffer: Int = 1 << 18
     @OptionGroup var kafkaOptions: KafkaOptions
     @Option(name: .customLong("param"), help: "A job parameter as name=value (repeatable).") var params: [String] = []
     @Argument(parsing: .allUnrecognized, help: "Job parameters as --name value.") var jobArguments: [String] = []
