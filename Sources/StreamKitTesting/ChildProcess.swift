@@ -68,15 +68,31 @@ public enum ChildProcess {
         guard streamkit_pipe_cloexec(&outPipe) == 0, streamkit_pipe_cloexec(&errPipe) == 0, !hasInput || streamkit_pipe_cloexec(&inPipe) == 0 else {
             throw StreamKitError(.io, "pipe: \(String(cString: strerror(errno)))")
         }
+        let rc = posixSpawn(executable, arguments, environment: environment, workingDirectory: workingDirectory) { actions in
+            if hasInput { posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0) } else {
+                posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            }
+            posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        }
+        for fd in [outPipe[1], errPipe[1], inPipe[0]] where fd >= 0 { close(fd) }
+        guard rc.code == 0 else {
+            for fd in [outPipe[0], errPipe[0], inPipe[1]] where fd >= 0 { close(fd) }
+            throw StreamKitError(.io, "cannot start \(executable): \(String(cString: strerror(rc.code)))")
+        }
+        return Started(pid: rc.pid, stdout: outPipe[0], stderr: errPipe[0], stdin: inPipe[1])
+    }
+
+    /// Starts `executable` in a process group of its own (its pid), with the signal mask cleared,
+    /// SIGPIPE, SIGTERM, SIGINT and SIGCHLD at their defaults, and no descriptor of this process
+    /// but the standard ones that `standardIO` sets up (other tests' pipes and sockets must not
+    /// leak into it). Returns posix_spawn's result and the pid.
+    static func posixSpawn(_ executable: String, _ arguments: [String], environment: [String: String]?, workingDirectory: String?,
+                           standardIO: (inout posix_spawn_file_actions_t) -> Void) -> (code: Int32, pid: pid_t) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if hasInput { posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0) } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        }
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        // Nothing else of this process leaks into the child (other tests' pipes and sockets).
+        standardIO(&actions)
         streamkit_spawn_add_closefrom(&actions, 3)
         if let workingDirectory { streamkit_spawn_add_chdir(&actions, workingDirectory) }
 
@@ -94,15 +110,10 @@ public enum ChildProcess {
 
         let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
-        let rc = withCStrings([executable] + arguments) { argv in
+        let code = withCStrings([executable] + arguments) { argv in
             withCStrings(env) { envp in posix_spawn(&pid, executable, &actions, &attributes, argv, envp) }
         }
-        for fd in [outPipe[1], errPipe[1], inPipe[0]] where fd >= 0 { close(fd) }
-        guard rc == 0 else {
-            for fd in [outPipe[0], errPipe[0], inPipe[1]] where fd >= 0 { close(fd) }
-            throw StreamKitError(.io, "cannot start \(executable): \(String(cString: strerror(rc)))")
-        }
-        return Started(pid: pid, stdout: outPipe[0], stderr: errPipe[0], stdin: inPipe[1])
+        return (code, pid)
     }
 
     /// Reads both pipes, feeds the input and reaps the child, all on the calling thread.
@@ -174,7 +185,8 @@ public enum ChildProcess {
         return Output(status: status ?? -1, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
-    private static func exitStatus(_ raw: Int32) -> Int32 {
+    /// A `waitpid` status as a shell shows it: the exit code, or 128 + the signal's number.
+    static func exitStatus(_ raw: Int32) -> Int32 {
         let signal = raw & 0x7f
         return signal == 0 ? (raw >> 8) & 0xff : 128 + signal
     }

@@ -19,22 +19,13 @@ public enum DaemonScript {
         let command = ([script] + arguments).joined(separator: " ")
         func logText() -> String { String((try? String(contentsOfFile: log, encoding: .utf8))?.suffix(4000) ?? "") }
 
-        let argv = ([script] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in argv { free(p) }; for p in envp { free(p) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, script, &actions, &attributes, argv, envp)
+        // ChildProcess's spawn (its own group, clean signals, no inherited descriptors), with
+        // files instead of pipes.
+        let (rc, pid) = ChildProcess.posixSpawn(script, arguments, environment: environment, workingDirectory: nil) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        }
         guard rc == 0 else { throw StreamKitError(.io, "cannot run \(script): \(String(cString: strerror(rc)))") }
 
         let deadline = ContinuousClock.now.advanced(by: timeout)
@@ -50,8 +41,7 @@ public enum DaemonScript {
             }
             _ = poll(nil, 0, 20)   // until it exits
         }
-        let signal = raw & 0x7f
-        let status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+        let status = ChildProcess.exitStatus(raw)
         guard status == 0 else { throw StreamKitError(.io, "\(command) failed (status \(status)): \(logText())") }
     }
 }
