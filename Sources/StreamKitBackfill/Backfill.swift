@@ -23,8 +23,8 @@ import Glibc
 /// Memory: the job's state (windows, the join's newest rows per entity) and fixed-size buffers —
 /// neither the history nor the labels nor the output is held. Labels are sorted by time in
 /// bounded memory (``ExternalLabelSort``: runs of ``labelBufferSize`` spilled to temporary files
-/// and merged; labels that fit in that buffer stay there, sorted) and streamed by every join subtask; each subtask writes its answers to a
-/// temporary file as it produces them, and a final merge (``TrainingSetMerge``) streams the
+/// and merged; labels that fit in that buffer stay there, sorted) and streamed by every join
+/// subtask; each subtask writes its answers to a temporary file as it produces them, and a final merge (``TrainingSetMerge``) streams the
 /// training set out in label-time order. ``run(input:parallelism:progress:)`` collects that
 /// stream in memory (for small sets); ``write(input:to:format:parallelism:progress:)`` and
 /// ``forEachRow(input:parallelism:progress:_:)`` do not.

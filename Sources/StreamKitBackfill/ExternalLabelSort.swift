@@ -157,13 +157,12 @@ public final class ExternalLabelSort: @unchecked Sendable {
         keys.sort { precedes($0, $1, labels: labels) }
     }
 
-    /// ``precedes`` on keys: time, then entity, then input order.
+    /// ``precedes`` on keys: the time from the key, and on a tie the labels themselves (their
+    /// `sequence` grows with their index in the buffer).
     @inline(__always)
     static func precedes(_ a: SortKey, _ b: SortKey, labels: LabelBase) -> Bool {
         if a.time != b.time { return a.time < b.time }
-        let ea = labels.pointer[a.index].entity, eb = labels.pointer[b.index].entity
-        if ea != eb { return ea < eb }
-        return a.index < b.index
+        return precedes(labels.pointer[a.index], labels.pointer[b.index])
     }
 
     /// The sorting threads read the (unchanging) buffer and sort disjoint parts of the keys.
