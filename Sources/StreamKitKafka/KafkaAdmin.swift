@@ -131,8 +131,11 @@ public final class KafkaAdmin: @unchecked Sendable {
     }
 
     /// Partitions and their offsets (`ListOffsets`); nil when the topic does not exist.
-    /// Note: Tansu 0.6 answers `ListOffsets` at record-*batch* granularity (a partition holding 50
-    /// records written in one batch reports high = 1), so `high`/`count` are only exact on Kafka.
+    /// Note: Tansu 0.6 answers `ListOffsets` at record-*batch* granularity and by write time: `high`
+    /// is the base offset + 1 of the batch written last (a partition holding 50 records written in
+    /// one batch reports high = 1), `low` the base offset of the batch written first, which is not
+    /// the one at offset 0 when producers wrote the partition concurrently. `low`, `high` and
+    /// `count` are only exact on Kafka; StreamKit's reads do not use them to find where to start.
     public func describe(topic: String) throws -> KafkaTopicDescription? {
         guard let ids = try client.partitions(of: topic, timeout: configuration.requestTimeout) else { return nil }
         let parts = try ids.map { id in

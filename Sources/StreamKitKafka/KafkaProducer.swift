@@ -238,26 +238,27 @@ func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) t
     return try bytes.withUnsafeBytes { try body($0) }
 }
 
-/// Reads a topic from its beginning to the end offsets found at the start (a bounded read without
-/// a consumer group) — for tools, tests and the demo.
+/// Reads a topic from its beginning to its end (a bounded read without a consumer group) — for
+/// tools, tests and the demo.
 public enum KafkaTopicReader {
-    /// All records of `topic` up to its current end, in partition then offset order. With
-    /// `.readCommitted`, records of open transactions stop a partition's read at the last stable offset.
+    /// All records of `topic` up to its end, in partition then offset order: each partition is read
+    /// from its log start until the broker reports its end (partition EOF). With `.readCommitted`,
+    /// records of open transactions stop a partition's read at the last stable offset.
+    ///
+    /// No `ListOffsets` is asked: Tansu 0.6 answers it per record batch and by write time (see
+    /// `RDKafka.logStart`), which made reads of partitions written by concurrent producers start
+    /// after their first batch.
     public static func readAll(topic: String, configuration: KafkaConfiguration, isolation: KafkaIsolationLevel = .readCommitted,
                                timeout: Duration = .seconds(10)) throws -> [KafkaRecord] {
         let client = try RDKafkaClient.make(.consumer, properties: configuration.librdkafkaProperties([
             "isolation.level": isolation.rawValue, "enable.partition.eof": "true", "group.id": "streamkit-reader-\(getpid())",
-            "enable.auto.commit": "false",
+            "enable.auto.commit": "false", "auto.offset.reset": "earliest",
         ]), logger: configuration.logger)
         defer { client.closeConsumer() }
-        guard let parts = try client.partitions(of: topic, timeout: configuration.requestTimeout) else { return [] }
+        guard let parts = try client.partitions(of: topic, timeout: configuration.requestTimeout), !parts.isEmpty else { return [] }
         let list = RDTopicPartitionList(capacity: parts.count)
         var remaining = Set<Int32>()
-        for p in parts {
-            let (low, high) = try client.queryWatermarks(topic: topic, partition: p, timeout: configuration.requestTimeout)
-            if high > low { list.add(topic, p, offset: RDKafka.offsetBeginning); remaining.insert(p) }
-        }
-        if remaining.isEmpty { return [] }
+        for p in parts { list.add(topic, p, offset: RDKafka.logStart); remaining.insert(p) }
         try RDKafka.check(rd_kafka_assign(client.handle, list.list), "assign \(topic)")
         var out: [KafkaRecord] = []
         let deadline = MonotonicClock.nanos() &+ UInt64(timeout.milliseconds) * 1_000_000

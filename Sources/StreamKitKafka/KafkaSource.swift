@@ -722,22 +722,20 @@ final class KafkaReaderCore {
         }
         guard !rest.isEmpty, let client else { return out }
         let timeout = RDKafka.millis(kafka.requestTimeout)
-        func watermark(_ tp: KafkaTopicPartition, high: Bool) -> Int64 {
-            guard let w = try? client.queryWatermarks(topic: tp.topic, partition: tp.partition, timeout: kafka.requestTimeout) else {
-                return high ? RDKafka.offsetEnd : RDKafka.offsetBeginning
-            }
-            return high ? w.high : w.low
+        func end(_ tp: KafkaTopicPartition) -> Int64 {
+            (try? client.queryWatermarks(topic: tp.topic, partition: tp.partition, timeout: kafka.requestTimeout).high) ?? RDKafka.offsetEnd
         }
+        // The earliest offset is the log start without asking ListOffsets (see RDKafka.logStart).
         switch configuration.startFrom {
-        case .earliest: for tp in rest { out[tp] = (watermark(tp, high: false), nil) }
-        case .latest: for tp in rest { out[tp] = (watermark(tp, high: true), nil) }
+        case .earliest: for tp in rest { out[tp] = (RDKafka.logStart, nil) }
+        case .latest: for tp in rest { out[tp] = (end(tp), nil) }
         case .committed:
             let list = RDTopicPartitionList(capacity: rest.count)
             for tp in rest { list.add(tp.topic, tp.partition) }
             let ok = rd_kafka_committed(rk, list.list, timeout) == RD_KAFKA_RESP_ERR_NO_ERROR
             var committed: [KafkaTopicPartition: Int64] = [:]
             if ok { for e in RDTopicPartitionList.entries(list.list) where e.offset >= 0 { committed[KafkaTopicPartition(e.topic, e.partition)] = e.offset } }
-            for tp in rest { out[tp] = (committed[tp] ?? watermark(tp, high: false), nil) }
+            for tp in rest { out[tp] = (committed[tp] ?? RDKafka.logStart, nil) }
         case let .timestamp(ms):
             let list = RDTopicPartitionList(capacity: rest.count)
             for tp in rest { list.add(tp.topic, tp.partition, offset: ms) }
@@ -745,7 +743,7 @@ final class KafkaReaderCore {
             var found: [KafkaTopicPartition: Int64] = [:]
             if ok { for e in RDTopicPartitionList.entries(list.list) where e.err == RD_KAFKA_RESP_ERR_NO_ERROR && e.offset >= 0 { found[KafkaTopicPartition(e.topic, e.partition)] = e.offset } }
             if !ok { metrics.error("offsets_for_times failed; starting at the end") }
-            for tp in rest { out[tp] = (found[tp] ?? watermark(tp, high: true), ms) }
+            for tp in rest { out[tp] = (found[tp] ?? end(tp), ms) }
         }
         return out
     }

@@ -4,7 +4,10 @@ public import StreamKit
 
 /// Where a partition starts when the restored checkpoint has no offset for it.
 public enum KafkaStartOffset: Sendable, Hashable {
-    /// The partition's first available offset (ignores the group's committed offsets).
+    /// The partition's first available offset (ignores the group's committed offsets): offset 0,
+    /// moved to the log start by `auto.offset.reset=earliest` when the log starts later. Not found
+    /// with `ListOffsets(earliest)`, which Tansu 0.6 answers by write time: with concurrent
+    /// producers, a later batch than the first.
     case earliest
     /// The partition's end: only records produced from now on (ignores committed offsets).
     /// Found with `ListOffsets`, which Tansu 0.6 answers at batch granularity: there it may start

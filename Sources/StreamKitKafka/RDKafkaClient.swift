@@ -37,7 +37,13 @@ public enum KafkaRuntime {
 
 /// Kafka's logical offsets and helpers shared by the connector's files.
 enum RDKafka {
-    static let offsetBeginning: Int64 = -2
+    /// Where a read "from the beginning" starts: offset 0, and a partition whose log starts later
+    /// is moved to its log start by `auto.offset.reset=earliest` (OffsetOutOfRange on the first
+    /// fetch). Not `RD_KAFKA_OFFSET_BEGINNING`, which librdkafka resolves with `ListOffsets(earliest)`:
+    /// Tansu 0.6 answers that with the base offset of the batch *written first in time*, and when
+    /// producers write one partition concurrently, that is sometimes a later batch than the one at
+    /// offset 0 — a read would silently skip the records before it.
+    static let logStart: Int64 = 0
     static let offsetEnd: Int64 = -1
     static let offsetInvalid: Int64 = -1001
 
