@@ -16,7 +16,7 @@ import StreamKitKafka
 /// one record to each of 16 partitions at the same moment, until some partition's reported
 /// earliest offset is above 0 — one or two rounds on a quiet machine, but on a loaded one the
 /// producers' threads rarely overlap, so that test does not fail when no round shows it.
-@Suite(.enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up, KAFKA_BROKERS)"))
+@Suite(.serialized, .enabled(if: KafkaTestSupport.runnable, "no Kafka broker reachable (scripts/services up, KAFKA_BROKERS)"))
 struct KafkaLogStartTests {
     typealias K = KafkaTestSupport
     static let producers = 8, partitions: Int32 = 16, maxRounds = 20
@@ -53,6 +53,14 @@ struct KafkaLogStartTests {
         return (topic, producers.count * (Int(partitions) + 1), wrong)
     }
 
+    /// Runs blocking Kafka calls on a thread of their own: the rounds take up to a minute on a loaded
+    /// machine, and an async test must not hold one of the concurrency pool's two threads that long.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
     final class Errors: @unchecked Sendable {
         private let lock = NSLock()
         private var list: [String] = []
@@ -69,7 +77,8 @@ struct KafkaLogStartTests {
             kafka.properties["debug"] = "protocol"
             kafka.properties["log_level"] = "7"
         }
-        let all = try KafkaTopicReader.readAll(topic: topic, configuration: kafka)
+        let reader = kafka
+        let all = try await offPool { try KafkaTopicReader.readAll(topic: topic, configuration: reader) }
         let source = KafkaSource(kafka: kafka, K.source(topic, group: K.unique("log-start-g")), decoder: StringLines())
         let out = CollectedOutput<String>()
         try await Job("log-start") { env in env.source(source).collect(into: out) }.run()
@@ -81,9 +90,11 @@ struct KafkaLogStartTests {
         let topic = K.unique("log-start-plain")
         try K.createTopic(topic, partitions: 2)
         defer { _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([topic]) }
-        let producer = try KafkaProducer(configuration: K.kafka)
-        for i in 0..<20 { try producer.send(topic: topic, key: nil, value: Array("\(i)".utf8), partition: Int32(i % 2)) }
-        try producer.flush()
+        try await Self.offPool {
+            let producer = try KafkaProducer(configuration: K.kafka)
+            for i in 0..<20 { try producer.send(topic: topic, key: nil, value: Array("\(i)".utf8), partition: Int32(i % 2)) }
+            try producer.flush()
+        }
         let log = CapturingLogHandlerStore()
         let (all, source) = try await Self.reads(topic, log: log)
         #expect(all.count == 20 && source == 20, "readAll \(all.count), source \(source) of 20")
@@ -97,19 +108,19 @@ struct KafkaLogStartTests {
     func readsFromTheBeginningReturnEveryRecordWhereTheBrokersEarliestIsWrong() async throws {
         // Not idempotent and without linger: idempotent produces queue on the broker's one metadata
         // document, which mostly orders them and hides the race.
-        let producers = try (0..<Self.producers).map { _ in
-            try KafkaProducer(configuration: K.kafka, idempotent: false, extraProperties: ["linger.ms": "0"])
+        let rounds = try await Self.offPool {
+            let producers = try (0..<Self.producers).map { _ in
+                try KafkaProducer(configuration: K.kafka, idempotent: false, extraProperties: ["linger.ms": "0"])
+            }
+            var rounds: [(topic: String, records: Int, wrong: [Int32])] = []
+            for _ in 0..<Self.maxRounds {
+                rounds.append(try Self.round(producers))
+                if !rounds.last!.wrong.isEmpty { break }
+            }
+            return rounds
         }
-        var last: (topic: String, records: Int, wrong: [Int32])? = nil
-        var topics: [String] = []
-        defer { _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics(topics) }
-        for _ in 0..<Self.maxRounds {
-            let r = try Self.round(producers)
-            topics.append(r.topic)
-            last = r
-            if !r.wrong.isEmpty { break }
-        }
-        let r = try #require(last)
+        defer { _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics(rounds.map(\.topic)) }
+        let r = try #require(rounds.last)
         if r.wrong.isEmpty {
             print("KafkaLogStartTests: no partition's ListOffsets(earliest) was above 0 in \(Self.maxRounds) rounds (a loaded machine); the reads are checked on the last topic")
         }
