@@ -85,7 +85,7 @@ struct KafkaLogStartTests {
         return (all, out.count)
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func readsFromTheBeginningAskNoListOffsets() async throws {
         let topic = K.unique("log-start-plain")
         try K.createTopic(topic, partitions: 2)
@@ -104,7 +104,7 @@ struct KafkaLogStartTests {
         #expect(asked.isEmpty, "reads from the beginning asked ListOffsets: \(asked.prefix(3))")
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func readsFromTheBeginningReturnEveryRecordWhereTheBrokersEarliestIsWrong() async throws {
         // Not idempotent and without linger: idempotent produces queue on the broker's one metadata
         // document, which mostly orders them and hides the race.
