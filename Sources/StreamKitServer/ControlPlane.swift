@@ -210,7 +210,7 @@ final class ControlPlane: Service, Sendable {
             let c = spec.captureConfiguration(stateDirectory: stateDirectory)
             if dropSlot && !spec.isMySQL {
                 let dsn = spec.connection_string
-                try await Self.offPool {
+                try await BlockingCall.run {   // libpq blocks
                     do {
                         let sql = try PostgresConnection(dsn: dsn)
                         // The stopped capture's walsender may still hold the slot for a moment after
@@ -477,12 +477,5 @@ final class ControlPlane: Service, Sendable {
     static func randomSuffix() -> String {
         var g = SystemRandomNumberGenerator()
         return (0..<12).map { _ in String(UInt8.random(in: 0..<16, using: &g), radix: 16) }.joined()
-    }
-
-    /// Runs a blocking call (libpq) on a thread of its own.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-        }
     }
 }

@@ -53,14 +53,6 @@ struct KafkaLogStartTests {
         return (topic, producers.count * (Int(partitions) + 1), wrong)
     }
 
-    /// Runs blocking Kafka calls on a thread of their own: the rounds take up to a minute on a loaded
-    /// machine, and an async test must not hold one of the concurrency pool's two threads that long.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-        }
-    }
-
     final class Errors: @unchecked Sendable {
         private let lock = NSLock()
         private var list: [String] = []
@@ -78,7 +70,7 @@ struct KafkaLogStartTests {
             kafka.properties["log_level"] = "7"
         }
         let reader = kafka
-        let all = try await offPool { try KafkaTopicReader.readAll(topic: topic, configuration: reader) }
+        let all = try await BlockingCall.run { try KafkaTopicReader.readAll(topic: topic, configuration: reader) }
         let source = KafkaSource(kafka: kafka, K.source(topic, group: K.unique("log-start-g")), decoder: StringLines())
         let out = CollectedOutput<String>()
         try await Job("log-start") { env in env.source(source).collect(into: out) }.run()
@@ -90,7 +82,7 @@ struct KafkaLogStartTests {
         let topic = K.unique("log-start-plain")
         try K.createTopic(topic, partitions: 2)
         defer { _ = try? KafkaAdmin(configuration: K.kafka).deleteTopics([topic]) }
-        try await Self.offPool {
+        try await BlockingCall.run {
             let producer = try KafkaProducer(configuration: K.kafka)
             for i in 0..<20 { try producer.send(topic: topic, key: nil, value: Array("\(i)".utf8), partition: Int32(i % 2)) }
             try producer.flush()
@@ -108,7 +100,8 @@ struct KafkaLogStartTests {
     func readsFromTheBeginningReturnEveryRecordWhereTheBrokersEarliestIsWrong() async throws {
         // Not idempotent and without linger: idempotent produces queue on the broker's one metadata
         // document, which mostly orders them and hides the race.
-        let rounds = try await Self.offPool {
+        // The rounds take up to a minute on a loaded machine: off the concurrency pool.
+        let rounds = try await BlockingCall.run {
             let producers = try (0..<Self.producers).map { _ in
                 try KafkaProducer(configuration: K.kafka, idempotent: false, extraProperties: ["linger.ms": "0"])
             }
